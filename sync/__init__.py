@@ -1,0 +1,1 @@
+"""Server-side email synchronization for Azure: mailboxes, CRM records and email activities."""

@@ -1,0 +1,1 @@
+"""The admin HTTP API (FastAPI), served by ``func.AsgiFunctionApp`` in Azure and by uvicorn locally."""

@@ -1,0 +1,1 @@
+"""Credentials: secret encryption at rest (and, later, MSAL token acquisition)."""

@@ -1,0 +1,1 @@
+"""Mailbox lifecycle: provisioning, address changes, forward mailboxes and processing eligibility."""

@@ -1,0 +1,75 @@
+"""Records that hang off mailboxes and emails: queue items, sync id mappings, tracking folders, alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from sync.model.base import Entity
+from sync.model.fields import EntityRef, Str36, Str120, Str256, Str800, Str1024, Str2000, Str2048, utcnow
+from sync.model.options import AlertLevel, EntityType, StateCode
+
+
+class QueueItem(Entity):
+    """A queue's work item pointing at an email (R-REC-6, §2.16)."""
+
+    queue_id: Str36
+    object: EntityRef  # the email
+    title: Str800 = ""
+    entered_on: datetime = Field(default_factory=utcnow)
+    worked_by_user_id: Str36 | None = None
+    state: StateCode = StateCode.ACTIVE
+
+
+class ExchangeSyncIdMapping(Entity):
+    """Links an Exchange item to a CRM record for one mailbox (spec §1.3), with our change tracking."""
+
+    mailbox_id: Str36
+    exchange_entry_id: Str1024
+    object_id: Str36
+    object_type: EntityType
+    item_subject: Str2048 | None = None
+    change_key: Str256 | None = None
+    crm_version_synced: int | None = None
+    from_crm_change_type: int | None = None
+    to_crm_change_type: int | None = None
+    is_deleted_in_exchange: bool = False
+    is_unlinked_in_crm: bool = False
+    user_decision: int | None = None
+    retries: int = Field(default=0, ge=0)
+    last_sync_error: Str2048 | None = None
+    last_sync_error_code: int | None = None
+    last_sync_error_occurred_on: datetime | None = None
+
+
+class MailboxTrackingFolder(Entity):
+    """A folder-level tracking rule (spec §1.4): every email in the folder is tracked."""
+
+    mailbox_id: Str36
+    exchange_folder_id: Str120
+    exchange_folder_name: Str256 | None = None
+    folder_onboarding_status: int = Field(default=0, ge=0)
+    regarding: EntityRef | None = None
+    is_enabled: bool = True
+
+
+class Alert(Entity):
+    """An alert on the alerts wall (``tracelog``, spec §1.10); one per (regarding record, code).
+
+    A repeat of the same alert updates ``last_seen_on`` and ``count`` instead of adding a row.
+    """
+
+    level: AlertLevel
+    code: int = Field(ge=-2_147_483_648, le=1_000_000_000)
+    code_name: Str256 | None = None
+    text: Str2000
+    error_details: Str2048 | None = None
+    regarding: EntityRef  # a mailbox, a profile or an email
+    mailbox_id: Str36 | None = None
+    profile_id: Str36 | None = None
+    email_id: Str36 | None = None
+    first_seen_on: datetime = Field(default_factory=utcnow)
+    last_seen_on: datetime = Field(default_factory=utcnow)
+    count: int = Field(default=1, ge=1)
+    dismissed: bool = False

@@ -1,0 +1,163 @@
+"""Every app setting of the service, its default and its validation.
+
+App settings arrive as environment variables (Azure Functions app settings, ``local.settings.json``
+locally, or the shell). :func:`load_settings` validates them all at start-up and fails with one
+:class:`~sync.errors.ConfigurationError` that names each bad setting, so a misconfigured deployment
+stops at once instead of failing on the first mailbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sync.errors import ConfigurationError
+
+_NCRONTAB = re.compile(r"^(\S+\s+){5}\S+$")
+_PREFIX = re.compile(r"^([a-z][a-z0-9]{0,19})?$")
+
+AES_KEY_BYTES = 32  # AES-256-GCM
+
+Minutes = Annotated[int, Field(ge=0, le=1440)]
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """The validated configuration of one deployment."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", populate_by_name=True)
+
+    # --- storage -----------------------------------------------------------------------------------
+    storage_connection_string: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_STORAGE_CONNECTION_STRING", "AzureWebJobsStorage"),
+        description="Connection string (local development, Azurite). Use the account name in Azure.",
+    )
+    storage_account_name: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_STORAGE_ACCOUNT_NAME", "AzureWebJobsStorage__accountName"),
+        description="Storage account reached with the app's managed identity (identity-based connection).",
+    )
+    storage_prefix: str = Field(
+        default="",
+        validation_alias=_env("SYNC_STORAGE_PREFIX"),
+        description="Prefix of every table, queue and container name; empty in a deployment, set by tests.",
+    )
+
+    # --- secrets -----------------------------------------------------------------------------------
+    secret_encryption_key: SecretStr = Field(
+        validation_alias=_env("SYNC_SECRET_ENCRYPTION_KEY"),
+        description="Base64 of 32 random bytes (AES-256-GCM); a Key Vault reference in Azure.",
+    )
+
+    # --- schedules (NCRONTAB, six fields, as the Functions timer trigger reads them) ---------------
+    mailbox_schedule: str = Field(default="0 */1 * * * *", validation_alias=_env("SYNC_MAILBOX_SCHEDULE"))
+    outbox_sweep_schedule: str = Field(default="0 */5 * * * *", validation_alias=_env("SYNC_OUTBOX_SWEEP_SCHEDULE"))
+    act_schedule: str = Field(default="0 */1 * * * *", validation_alias=_env("SYNC_ACT_SCHEDULE"))
+
+    # --- polling (spec §3.3, R-SCH-4/5/8) ----------------------------------------------------------
+    poll_busy_minutes: Minutes = Field(default=1, validation_alias=_env("SYNC_POLL_BUSY_MINUTES"))
+    poll_idle_max_minutes: Minutes = Field(default=12, validation_alias=_env("SYNC_POLL_IDLE_MAX_MINUTES"))
+    act_poll_min_minutes: Minutes = Field(default=5, validation_alias=_env("SYNC_ACT_POLL_MIN_MINUTES"))
+    act_poll_max_minutes: Minutes = Field(default=15, validation_alias=_env("SYNC_ACT_POLL_MAX_MINUTES"))
+
+    # --- limits ------------------------------------------------------------------------------------
+    max_incoming_email_bytes: int = Field(
+        default=150 * 1024 * 1024, ge=1024, validation_alias=_env("SYNC_MAX_INCOMING_EMAIL_BYTES")
+    )  # N-14
+    max_emails_per_cycle: int = Field(default=100, ge=1, le=10_000, validation_alias=_env("SYNC_MAX_EMAILS_PER_CYCLE"))
+    retrieval_batch_size: int = Field(default=50, ge=1, le=1000, validation_alias=_env("SYNC_RETRIEVAL_BATCH_SIZE"))
+    max_delivery_attempts: int = Field(default=5, ge=1, le=100, validation_alias=_env("SYNC_MAX_DELIVERY_ATTEMPTS"))
+    transient_retry_limit: int = Field(default=10, ge=1, le=100, validation_alias=_env("SYNC_TRANSIENT_RETRY_LIMIT"))
+    transient_retry_minutes: Minutes = Field(default=5, validation_alias=_env("SYNC_TRANSIENT_RETRY_MINUTES"))
+    function_timeout_seconds: int = Field(
+        default=600, ge=60, le=86_400, validation_alias=_env("SYNC_FUNCTION_TIMEOUT_SECONDS")
+    )
+    worker_budget_seconds: int = Field(default=240, ge=10, validation_alias=_env("SYNC_WORKER_BUDGET_SECONDS"))
+    item_failure_retention_days: int = Field(
+        default=3, ge=1, le=30, validation_alias=_env("SYNC_ITEM_FAILURE_RETENTION_DAYS")
+    )  # N-26
+    process_since_max_days: int = Field(default=90, ge=1, le=3650, validation_alias=_env("SYNC_PROCESS_SINCE_MAX_DAYS"))
+    mime_parse_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, validation_alias=_env("SYNC_MIME_PARSE_TIMEOUT_SECONDS")
+    )
+    mime_max_nesting: int = Field(default=20, ge=1, le=200, validation_alias=_env("SYNC_MIME_MAX_NESTING"))
+
+    @property
+    def lease_seconds(self) -> int:
+        """A mailbox lease outlives the longest run (function timeout + 2 minutes, spec §3.3)."""
+        return self.function_timeout_seconds + 120
+
+    @field_validator("secret_encryption_key")
+    @classmethod
+    def _key_is_aes256(cls, value: SecretStr) -> SecretStr:
+        try:
+            raw = base64.b64decode(value.get_secret_value(), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("must be base64 (generate one with: python -m sync new-key)") from None
+        if len(raw) != AES_KEY_BYTES:
+            raise ValueError(f"must decode to {AES_KEY_BYTES} bytes, got {len(raw)}")
+        return value
+
+    @field_validator("storage_prefix")
+    @classmethod
+    def _prefix_is_storage_safe(cls, value: str) -> str:
+        if not _PREFIX.match(value):
+            raise ValueError("must be empty or 1-20 lowercase letters or digits, starting with a letter")
+        return value
+
+    @field_validator("mailbox_schedule", "outbox_sweep_schedule", "act_schedule")
+    @classmethod
+    def _is_ncrontab(cls, value: str) -> str:
+        if not _NCRONTAB.match(value.strip()):
+            raise ValueError("must be a six-field NCRONTAB expression such as '0 */1 * * * *'")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _one_storage_target(self) -> Settings:
+        if (self.storage_connection_string is None) == (self.storage_account_name is None):
+            raise ValueError(
+                "set exactly one of SYNC_STORAGE_CONNECTION_STRING / AzureWebJobsStorage (connection string) "
+                "or SYNC_STORAGE_ACCOUNT_NAME / AzureWebJobsStorage__accountName (managed identity)"
+            )
+        if self.worker_budget_seconds >= self.function_timeout_seconds:
+            raise ValueError("SYNC_WORKER_BUDGET_SECONDS must stay below SYNC_FUNCTION_TIMEOUT_SECONDS")
+        if self.poll_busy_minutes > self.poll_idle_max_minutes:
+            raise ValueError("SYNC_POLL_BUSY_MINUTES must not exceed SYNC_POLL_IDLE_MAX_MINUTES")
+        if self.act_poll_min_minutes > self.act_poll_max_minutes:
+            raise ValueError("SYNC_ACT_POLL_MIN_MINUTES must not exceed SYNC_ACT_POLL_MAX_MINUTES")
+        return self
+
+    def aes_key(self) -> bytes:
+        """The decoded encryption key; only the secret box should call this."""
+        return base64.b64decode(self.secret_encryption_key.get_secret_value())
+
+
+def setting_names() -> dict[str, list[str]]:
+    """Each field's accepted environment variable names, first the preferred one (for docs and infra)."""
+    names: dict[str, list[str]] = {}
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        names[name] = [str(choice) for choice in alias.choices] if isinstance(alias, AliasChoices) else [name]
+    return names
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings, or raise one ConfigurationError naming every bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "settings"
+            env_names = setting_names().get(field, [field])
+            problems.append(f"{env_names[0]}: {error['msg']}")
+        raise ConfigurationError("invalid app settings: " + "; ".join(problems)) from None

@@ -1,0 +1,119 @@
+"""Clients for the storage account: Tables, Queues and Blobs, from a connection string or an identity.
+
+Every client shares one :class:`RequestCounter`, so benchmarks and tests can count storage
+transactions per email or per scheduler tick without guessing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.policies import SansIOHTTPPolicy
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from sync.settings import Settings
+from sync.store.names import Container, Queue, Table, container_name, queue_name, table_name
+
+
+class RequestCounter:
+    """Counts HTTP requests per storage service ("table", "queue", "blob")."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+
+    def add(self, service: str) -> None:
+        with self._lock:
+            self.counts[service] += 1
+
+    def total(self, *services: str) -> int:
+        """Requests so far to the named services (all services when none is named)."""
+        with self._lock:
+            return sum(v for k, v in self.counts.items() if not services or k in services)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.counts.clear()
+
+    def policy(self, service: str) -> SansIOHTTPPolicy:  # type: ignore[type-arg]
+        return _CountingPolicy(self, service)
+
+
+class _CountingPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
+    def __init__(self, counter: RequestCounter, service: str) -> None:
+        super().__init__()
+        self._counter, self._service = counter, service
+
+    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+        self._counter.add(self._service)
+
+
+class StorageAccount:
+    """The three storage services of one account, with the deployment's name prefix applied."""
+
+    def __init__(self, settings: Settings, counter: RequestCounter | None = None) -> None:
+        self.prefix = settings.storage_prefix
+        self.counter = counter or RequestCounter()
+
+        def policies(service: str) -> dict[str, Any]:
+            return {"per_call_policies": [self.counter.policy(service)]}
+
+        if settings.storage_connection_string is not None:
+            conn = settings.storage_connection_string.get_secret_value()
+            self.tables = TableServiceClient.from_connection_string(conn, **policies("table"))
+            self.queues = QueueServiceClient.from_connection_string(conn, **policies("queue"))
+            self.blobs = BlobServiceClient.from_connection_string(conn, **policies("blob"))
+        else:
+            from azure.identity import DefaultAzureCredential  # noqa: PLC0415 (only needed in Azure)
+
+            credential = DefaultAzureCredential()
+            name = settings.storage_account_name
+            self.tables = TableServiceClient(
+                f"https://{name}.table.core.windows.net", credential=credential, **policies("table")
+            )
+            self.queues = QueueServiceClient(
+                f"https://{name}.queue.core.windows.net", credential=credential, **policies("queue")
+            )
+            self.blobs = BlobServiceClient(
+                f"https://{name}.blob.core.windows.net", credential=credential, **policies("blob")
+            )
+
+    def table(self, table: Table) -> TableClient:
+        return self.tables.get_table_client(table_name(self.prefix, table))
+
+    def queue(self, queue: Queue) -> QueueClient:
+        """A queue client using base64 messages, the Functions host's default encoding."""
+        return self.queues.get_queue_client(
+            queue_name(self.prefix, queue),
+            message_encode_policy=TextBase64EncodePolicy(),
+            message_decode_policy=TextBase64DecodePolicy(),
+        )
+
+    def container(self, container: Container) -> ContainerClient:
+        return self.blobs.get_container_client(container_name(self.prefix, container))
+
+    def ensure_created(self) -> None:
+        """Create every table, queue and container the service uses (idempotent)."""
+        from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415
+
+        for table in Table:
+            self.tables.create_table_if_not_exists(table_name(self.prefix, table))
+        for queue in Queue:
+            try:
+                self.queue(queue).create_queue()
+            except ResourceExistsError:
+                pass
+        for container in Container:
+            try:
+                self.container(container).create_container()
+            except ResourceExistsError:
+                pass
+
+    def ping(self) -> None:
+        """One cheap request that proves Table storage answers (for the health probe)."""
+        next(iter(self.tables.list_tables(results_per_page=1).by_page()), None)

@@ -1,0 +1,53 @@
+"""Names of every table, queue and blob container the service uses.
+
+Infrastructure (``infra/``) must create each of these; a test compares the two. A non-empty
+``SYNC_STORAGE_PREFIX`` is put in front of every name so several test runs can share one account.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Table(StrEnum):
+    ORGANIZATION = "Organization"
+    PROFILES = "Profiles"
+    MAILBOXES = "Mailboxes"
+    USERS = "Users"
+    QUEUES = "Queues"
+    CONTACTS = "Contacts"
+    ACCOUNTS = "Accounts"
+    LEADS = "Leads"
+    EMAILS = "Emails"
+    QUEUE_ITEMS = "QueueItems"
+    SYNC_ID_MAPPINGS = "SyncIdMappings"
+    TRACKING_FOLDERS = "TrackingFolders"
+    ALERTS = "Alerts"
+    ADDRESS_INDEX = "AddressIndex"
+
+
+class Queue(StrEnum):
+    MAILBOX_WORK = "mailbox-work"
+    MAILBOX_WORK_POISON = "mailbox-work-poison"
+    OUTGOING_MAIL = "outgoing-mail"
+    OUTGOING_MAIL_POISON = "outgoing-mail-poison"
+
+
+class Container(StrEnum):
+    RAW_MIME = "raw-mime"
+    ATTACHMENTS = "attachments"
+    BODIES = "bodies"
+    QUARANTINE = "quarantine"
+
+
+def table_name(prefix: str, table: Table) -> str:
+    """Table names are alphanumeric: the prefix is glued on."""
+    return f"{prefix}{table.value}"
+
+
+def queue_name(prefix: str, queue: Queue) -> str:
+    return f"{prefix}-{queue.value}" if prefix else queue.value
+
+
+def container_name(prefix: str, container: Container) -> str:
+    return f"{prefix}-{container.value}" if prefix else container.value

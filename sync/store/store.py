@@ -1,0 +1,105 @@
+"""The service's storage in one object: a repository per entity, the address index and blobs."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, cast
+
+from sync.model import (
+    Account,
+    Alert,
+    Contact,
+    Email,
+    EmailServerProfile,
+    ExchangeSyncIdMapping,
+    Lead,
+    Mailbox,
+    MailboxTrackingFolder,
+    OrganizationSettings,
+    Queue,
+    QueueItem,
+    SystemUser,
+)
+from sync.model.options import EntityType
+from sync.model.records import EmailEnabled
+from sync.settings import Settings
+from sync.store import schema
+from sync.store.account import RequestCounter, StorageAccount
+from sync.store.address_index import AddressIndex
+from sync.store.blobs import BlobStore
+from sync.store.names import Table
+from sync.store.repository import Repository
+
+R = TypeVar("R", bound=EmailEnabled)
+
+
+class Store:
+    """Typed access to every table; build one per process and share it."""
+
+    def __init__(self, account: StorageAccount) -> None:
+        self.account = account
+        self.organization = Repository(account.table(Table.ORGANIZATION), OrganizationSettings, schema.ORGANIZATION_KEYS)
+        self.profiles = Repository(account.table(Table.PROFILES), EmailServerProfile, schema.PROFILE_KEYS)
+        self.mailboxes = Repository(account.table(Table.MAILBOXES), Mailbox, schema.MAILBOX_KEYS)
+        self.users = Repository(account.table(Table.USERS), SystemUser, schema.USER_KEYS)
+        self.queues = Repository(account.table(Table.QUEUES), Queue, schema.QUEUE_KEYS)
+        self.contacts = Repository(account.table(Table.CONTACTS), Contact, schema.CONTACT_KEYS)
+        self.accounts = Repository(account.table(Table.ACCOUNTS), Account, schema.ACCOUNT_KEYS)
+        self.leads = Repository(account.table(Table.LEADS), Lead, schema.LEAD_KEYS)
+        self.emails = Repository(account.table(Table.EMAILS), Email, schema.EMAIL_KEYS)
+        self.queue_items = Repository(account.table(Table.QUEUE_ITEMS), QueueItem, schema.QUEUE_ITEM_KEYS)
+        self.sync_id_mappings = Repository(
+            account.table(Table.SYNC_ID_MAPPINGS), ExchangeSyncIdMapping, schema.SYNC_ID_MAPPING_KEYS
+        )
+        self.tracking_folders = Repository(
+            account.table(Table.TRACKING_FOLDERS), MailboxTrackingFolder, schema.TRACKING_FOLDER_KEYS
+        )
+        self.alerts = Repository(account.table(Table.ALERTS), Alert, schema.ALERT_KEYS)
+        self.address_index = AddressIndex(account.table(Table.ADDRESS_INDEX))
+        self.blobs = BlobStore(account)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, counter: RequestCounter | None = None) -> Store:
+        return cls(StorageAccount(settings, counter))
+
+    # --- point reads by id, the keys hidden --------------------------------------------------------
+    def get_organization(self) -> OrganizationSettings:
+        """The organization's settings; defaults until an administrator saves them."""
+        return self.organization.find("organization", "settings") or OrganizationSettings()
+
+    def get_profile(self, profile_id: str) -> EmailServerProfile:
+        return self.profiles.get(profile_id, "profile")
+
+    def find_profile(self, profile_id: str) -> EmailServerProfile | None:
+        return self.profiles.find(profile_id, "profile")
+
+    def get_mailbox(self, mailbox_id: str) -> Mailbox:
+        return self.mailboxes.get(mailbox_id, "mailbox")
+
+    def find_mailbox(self, mailbox_id: str) -> Mailbox | None:
+        return self.mailboxes.find(mailbox_id, "mailbox")
+
+    def get_user(self, user_id: str) -> SystemUser:
+        return self.users.get(user_id, "record")
+
+    def get_queue(self, queue_id: str) -> Queue:
+        return self.queues.get(queue_id, "record")
+
+    def get_email(self, email_id: str) -> Email:
+        return self.emails.get(email_id, "email")
+
+    def records(self, entity_type: EntityType) -> Repository[Any]:
+        """The repository of an email-enabled record type."""
+        return {
+            EntityType.SYSTEM_USER: self.users,
+            EntityType.QUEUE: self.queues,
+            EntityType.CONTACT: self.contacts,
+            EntityType.ACCOUNT: self.accounts,
+            EntityType.LEAD: self.leads,
+        }[entity_type]
+
+    def repository_for(self, record: R) -> Repository[R]:
+        return cast(Repository[R], self.records(record.entity_type))
+
+    def find_record(self, entity_type: EntityType, record_id: str) -> EmailEnabled | None:
+        found: EmailEnabled | None = self.records(entity_type).find(record_id, "record")
+        return found
