@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from sync.crm.records import RecordService
 from sync.errors import AlreadyExists, NotFound, ValidationFailed
 from sync.model.fields import EntityRef
@@ -131,7 +133,9 @@ class Provisioning:
     ) -> Mailbox:
         """A stand-alone collection mailbox (R-FWD-3): no owner, no outgoing, a profile required."""
         if self.store.find_profile(profile_id) is None:
-            raise ValidationFailed("a forward mailbox needs an existing email server profile", field="email_server_profile_id")
+            raise ValidationFailed(
+                "a forward mailbox needs an existing email server profile", field="email_server_profile_id"
+            )
         mailbox = Mailbox(
             name=name,
             email_address=email_address,
@@ -186,7 +190,9 @@ class Provisioning:
         self.records.update(record)
         return record
 
-    def _set_mailbox_address(self, mailbox_id: str, new_address: str | None, *, missing_ok: bool = False) -> Mailbox | None:
+    def _set_mailbox_address(
+        self, mailbox_id: str, new_address: str | None, *, missing_ok: bool = False
+    ) -> Mailbox | None:
         mailbox = self.store.find_mailbox(mailbox_id)
         if mailbox is None:
             if missing_ok:
@@ -215,8 +221,6 @@ class Provisioning:
             def deactivate(m: Mailbox) -> None:
                 m.state = StateCode.INACTIVE
 
-            try:
+            with contextlib.suppress(NotFound):
                 self.store.mailboxes.modify(user.default_mailbox_id, "mailbox", deactivate)
-            except NotFound:
-                pass
         return user

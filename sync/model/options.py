@@ -70,7 +70,11 @@ class ServerType(IntEnum):
 
     @property
     def is_exchange(self) -> bool:
-        return self in (ServerType.EXCHANGE_SERVER, ServerType.EXCHANGE_SERVER_HYBRID, ServerType.EXCHANGE_ONLINE)
+        return self in (
+            ServerType.EXCHANGE_SERVER,
+            ServerType.EXCHANGE_SERVER_HYBRID,
+            ServerType.EXCHANGE_ONLINE,
+        )
 
 
 class AuthenticationProtocol(IntEnum):

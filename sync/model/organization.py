@@ -84,7 +84,10 @@ class OrganizationSettings(Entity):
 
     # attachments (N-15)
     max_upload_file_size_bytes: int = Field(default=5 * 1024 * 1024, ge=0, le=128 * 1024 * 1024)
-    blocked_attachments: Str256 = "ade;adp;app;bat;chm;cmd;com;cpl;exe;hta;inf;ins;isp;js;jse;lnk;msc;msi;msp;mst;pif;reg;scr;sct;shs;vb;vbe;vbs;wsc;wsf;wsh"
+    blocked_attachments: Str256 = (
+        "ade;adp;app;bat;chm;cmd;com;cpl;exe;hta;inf;ins;isp;js;jse;lnk;msc;msi;msp;mst;pif;reg;scr;sct;shs;vb;vbe;"
+        "vbs;wsc;wsf;wsh"
+    )
 
     # alerts (C-7, C-8)
     generate_alerts_for_errors: bool = True

@@ -6,15 +6,21 @@ transactions per email or per scheduler tick without guessing.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from azure.core.pipeline import PipelineRequest
-from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
-from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+from azure.storage.queue import (
+    QueueClient,
+    QueueServiceClient,
+    TextBase64DecodePolicy,
+    TextBase64EncodePolicy,
+)
 
 from sync.settings import Settings
 from sync.store.names import Container, Queue, Table, container_name, queue_name, table_name
@@ -40,17 +46,13 @@ class RequestCounter:
         with self._lock:
             self.counts.clear()
 
-    def policy(self, service: str) -> SansIOHTTPPolicy:  # type: ignore[type-arg]
-        return _CountingPolicy(self, service)
+    def hook(self, service: str) -> Callable[[PipelineRequest[Any]], None]:
+        """A ``raw_request_hook`` for an SDK client: every SDK (Tables too) calls it per request."""
 
+        def count(_request: PipelineRequest[Any]) -> None:
+            self.add(service)
 
-class _CountingPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
-    def __init__(self, counter: RequestCounter, service: str) -> None:
-        super().__init__()
-        self._counter, self._service = counter, service
-
-    def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
-        self._counter.add(self._service)
+        return count
 
 
 class StorageAccount:
@@ -61,7 +63,7 @@ class StorageAccount:
         self.counter = counter or RequestCounter()
 
         def policies(service: str) -> dict[str, Any]:
-            return {"per_call_policies": [self.counter.policy(service)]}
+            return {"raw_request_hook": self.counter.hook(service)}
 
         if settings.storage_connection_string is not None:
             conn = settings.storage_connection_string.get_secret_value()
@@ -104,16 +106,13 @@ class StorageAccount:
         for table in Table:
             self.tables.create_table_if_not_exists(table_name(self.prefix, table))
         for queue in Queue:
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 self.queue(queue).create_queue()
-            except ResourceExistsError:
-                pass
         for container in Container:
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 self.container(container).create_container()
-            except ResourceExistsError:
-                pass
 
     def ping(self) -> None:
-        """One cheap request that proves Table storage answers (for the health probe)."""
-        next(iter(self.tables.list_tables(results_per_page=1).by_page()), None)
+        """One cheap request, no retries, that proves Table storage answers (the health probe must be quick)."""
+        pages = self.tables.list_tables(results_per_page=1, retry_total=0).by_page()
+        next(iter(pages), None)

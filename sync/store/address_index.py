@@ -14,6 +14,7 @@ extra row (which :meth:`rebuild` or re-saving the record clears), never a record
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -71,7 +72,9 @@ class AddressIndex:
     def lookup(self, address: str) -> list[AddressMatch]:
         """Every record with ``address`` in an email column (one request per 1,000 matches)."""
         rows = self.table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": safe_key(normalize_address(address))}, results_per_page=1000
+            "PartitionKey eq @pk",
+            parameters={"pk": safe_key(normalize_address(address))},
+            results_per_page=1000,
         )
         return [
             AddressMatch(
@@ -97,10 +100,8 @@ class AddressIndex:
         """Delete the rows ``previous`` had that ``record`` (None when deleted) no longer needs."""
         now = index_entries(record) if record is not None else {}
         for address, row_key in index_entries(previous).keys() - now.keys():
-            try:
+            with contextlib.suppress(ResourceNotFoundError):
                 self.table.delete_entity(safe_key(address), row_key)
-            except ResourceNotFoundError:
-                pass
 
     def sync_record(self, record: EmailEnabled, previous: EmailEnabled | None = None) -> None:
         """Bring the index in line with ``record`` after it was stored (``previous``: the old copy)."""

@@ -6,6 +6,8 @@ them, so a stored row never points at nothing.
 
 from __future__ import annotations
 
+import contextlib
+
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContentSettings
 
@@ -19,7 +21,9 @@ class BlobStore:
     def __init__(self, account: StorageAccount) -> None:
         self.account = account
 
-    def put(self, container: Container, name: str, data: bytes, content_type: str = "application/octet-stream") -> BlobRef:
+    def put(
+        self, container: Container, name: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> BlobRef:
         client = self.account.container(container).get_blob_client(name)
         client.upload_blob(data, overwrite=True, content_settings=ContentSettings(content_type=content_type))
         return BlobRef(container=container.value, name=name, size=len(data), content_type=content_type)
@@ -33,7 +37,5 @@ class BlobStore:
 
     def delete(self, ref: BlobRef) -> None:
         client = self.account.container(Container(ref.container)).get_blob_client(ref.name)
-        try:
+        with contextlib.suppress(ResourceNotFoundError):
             client.delete_blob()
-        except ResourceNotFoundError:
-            pass

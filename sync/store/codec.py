@@ -32,7 +32,7 @@ def _utf16_size(text: str) -> int:
     return len(text.encode("utf-16-le"))
 
 
-def _scalar(name: str, value: Any) -> Any:
+def _scalar(name: str, value: Any) -> Any:  # noqa: PLR0911 (one return per stored type)
     if isinstance(value, bool):
         return value
     if isinstance(value, Enum):
@@ -45,8 +45,10 @@ def _scalar(name: str, value: Any) -> Any:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, (bytes, bytearray)):
         raise TypeError(f"{name}: bytes belong in Blob storage, not in a table")
-    if isinstance(value, str) and _utf16_size(value) > MAX_STRING_BYTES:
-        raise EntityTooLarge(f"{name} is longer than the 64 KiB Table Storage allows for one property")
+    if isinstance(value, str):
+        if _utf16_size(value) > MAX_STRING_BYTES:
+            raise EntityTooLarge(f"{name} is longer than the 64 KiB Table Storage allows for one property")
+        return str(value)  # plain str: the SDK refuses str subclasses such as SealedSecret
     return value
 
 
@@ -75,11 +77,10 @@ def encode(model: BaseModel, partition_key: str, row_key: str) -> dict[str, Any]
 def decode(model_type: type[M], entity: dict[str, Any]) -> M:
     """The model stored in ``entity``; unknown properties are ignored (older or newer schema)."""
     data: dict[str, Any] = {}
-    for key, value in entity.items():
+    for key, stored in entity.items():
         if key in SYSTEM_PROPERTIES:
             continue
-        if isinstance(value, EntityProperty):
-            value = value.value
+        value = stored.value if isinstance(stored, EntityProperty) else stored
         if key.endswith(JSON_SUFFIX):
             data[key[: -len(JSON_SUFFIX)]] = json.loads(value)
         else:

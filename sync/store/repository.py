@@ -67,7 +67,7 @@ def _decode_token(token: str | None) -> Any:
 
 
 def _transaction_error(model: str, exc: TableTransactionError) -> StoreError:
-    code = str(exc.error_code or "")
+    code = str(getattr(exc, "error_code", None) or "")
     if code == "EntityAlreadyExists":
         return AlreadyExists(f"transaction on {model}: an inserted entity already exists")
     if code in ("UpdateConditionNotSatisfied", "ConditionNotMet", "ResourceNotFound"):
@@ -154,10 +154,15 @@ class Repository(Generic[E]):
         self._touch(entity)
         try:
             meta = self.table.update_entity(
-                self._dump(entity), mode=UpdateMode.REPLACE, etag=entity.etag, match_condition=MatchConditions.IfNotModified
+                self._dump(entity),
+                mode=UpdateMode.REPLACE,
+                etag=entity.etag,
+                match_condition=MatchConditions.IfNotModified,
             )
         except ResourceModifiedError:
-            raise ConcurrencyConflict(f"{self.model.__name__} {self._key_text(entity)} changed since it was read") from None
+            raise ConcurrencyConflict(
+                f"{self.model.__name__} {self._key_text(entity)} changed since it was read"
+            ) from None
         except ResourceNotFoundError:
             raise NotFound(f"{self.model.__name__} {self._key_text(entity)} no longer exists") from None
         entity.with_etag(meta.get("etag"))
@@ -182,7 +187,9 @@ class Repository(Generic[E]):
         try:
             self.table.delete_entity(self.keys.partition_key(entity), self.keys.row_key(entity), **kwargs)
         except ResourceModifiedError:
-            raise ConcurrencyConflict(f"{self.model.__name__} {self._key_text(entity)} changed since it was read") from None
+            raise ConcurrencyConflict(
+                f"{self.model.__name__} {self._key_text(entity)} changed since it was read"
+            ) from None
 
     def delete_key(self, partition_key: str, row_key: str) -> None:
         self.table.delete_entity(partition_key, row_key)
@@ -205,7 +212,13 @@ class Repository(Generic[E]):
                     self._touch(entity)
                 body = self._dump(entity)
                 if op is Op.UPDATE or (op is Op.DELETE and entity.etag is not None):
-                    batch.append((op.value, body, {"etag": entity.etag, "match_condition": MatchConditions.IfNotModified}))
+                    batch.append(
+                        (
+                            op.value,
+                            body,
+                            {"etag": entity.etag, "match_condition": MatchConditions.IfNotModified},
+                        )
+                    )
                 elif op is Op.UPSERT:
                     batch.append((op.value, body, {"mode": UpdateMode.REPLACE}))
                 else:

@@ -1,23 +1,23 @@
 """Which table holds each entity, and its keys. Each key is chosen for the query it serves.
 
-| table           | PartitionKey              | RowKey                          | serves                                  |
-|-----------------|---------------------------|---------------------------------|-----------------------------------------|
-| Organization    | ``organization``          | ``settings``                    | point read of the one settings row      |
-| Profiles        | profile id                | ``profile``                     | point read; admin list (paged scan)     |
-| Mailboxes       | mailbox id                | ``mailbox``                     | point read; lease CAS on one row; the   |
-|                 |                           |                                 | mailbox's own state rows share the      |
-|                 |                           |                                 | partition for entity-group transactions |
-| Users, Queues,  | record id                 | ``record``                      | point read by id (parties, owners);     |
-| Contacts,       |                           |                                 | admin list (paged scan)                 |
-| Accounts, Leads |                           |                                 |                                         |
-| Emails          | activity id               | ``email``                       | point read by id from every index       |
-| QueueItems      | queue id                  | queue item id                   | a queue's items (one partition)         |
-| SyncIdMappings  | mailbox id                | sha256(Exchange item id)        | point read per Exchange item; a         |
-|                 |                           |                                 | mailbox's mappings (one partition)      |
-| TrackingFolders | mailbox id                | tracking folder id              | a mailbox's ≤ 25 rules (one partition)  |
-| Alerts          | regarding record id       | alert code, zero-padded         | one open alert per (record, code);      |
-|                 |                           |                                 | a record's alerts (one partition)       |
-| AddressIndex    | escaped lower-case address| ``type|id|column``              | resolve an address: one partition read  |
+| table           | PartitionKey               | RowKey                   | serves                                  |
+|-----------------|----------------------------|--------------------------|-----------------------------------------|
+| Organization    | ``organization``           | ``settings``             | point read of the one settings row      |
+| Profiles        | profile id                 | ``profile``              | point read; admin list (paged scan)     |
+| Mailboxes       | mailbox id                 | ``mailbox``              | point read; lease CAS on one row; the   |
+|                 |                            |                          | mailbox's own state rows share the      |
+|                 |                            |                          | partition (entity-group transactions)   |
+| Users, Queues,  | record id                  | ``record``               | point read by id (parties, owners);     |
+| Contacts,       |                            |                          | admin list (paged scan)                 |
+| Accounts, Leads |                            |                          |                                         |
+| Emails          | activity id                | ``email``                | point read by id from every index       |
+| QueueItems      | queue id                   | queue item id            | a queue's items (one partition)         |
+| SyncIdMappings  | mailbox id                 | sha256(Exchange item id) | point read per Exchange item; a         |
+|                 |                            |                          | mailbox's mappings (one partition)      |
+| TrackingFolders | mailbox id                 | tracking folder id       | a mailbox's <= 25 rules (one partition) |
+| Alerts          | regarding record id        | alert code, offset       | one open alert per (record, code);      |
+|                 |                            |                          | a record's alerts (one partition)       |
+| AddressIndex    | escaped lower-case address | ``type|id|column``       | resolve an address: one partition read  |
 
 Owned mailboxes get a deterministic id derived from their owner (:func:`owned_mailbox_id`), so
 "one mailbox per owner" is enforced by the insert-if-absent of the mailbox row itself.

@@ -37,7 +37,9 @@ class Store:
 
     def __init__(self, account: StorageAccount) -> None:
         self.account = account
-        self.organization = Repository(account.table(Table.ORGANIZATION), OrganizationSettings, schema.ORGANIZATION_KEYS)
+        self.organization = Repository(
+            account.table(Table.ORGANIZATION), OrganizationSettings, schema.ORGANIZATION_KEYS
+        )
         self.profiles = Repository(account.table(Table.PROFILES), EmailServerProfile, schema.PROFILE_KEYS)
         self.mailboxes = Repository(account.table(Table.MAILBOXES), Mailbox, schema.MAILBOX_KEYS)
         self.users = Repository(account.table(Table.USERS), SystemUser, schema.USER_KEYS)
@@ -89,13 +91,14 @@ class Store:
 
     def records(self, entity_type: EntityType) -> Repository[Any]:
         """The repository of an email-enabled record type."""
-        return {
+        repositories: dict[EntityType, Repository[Any]] = {
             EntityType.SYSTEM_USER: self.users,
             EntityType.QUEUE: self.queues,
             EntityType.CONTACT: self.contacts,
             EntityType.ACCOUNT: self.accounts,
             EntityType.LEAD: self.leads,
-        }[entity_type]
+        }
+        return repositories[entity_type]
 
     def repository_for(self, record: R) -> Repository[R]:
         return cast(Repository[R], self.records(record.entity_type))

@@ -69,23 +69,34 @@ def test_large_ints_are_int64() -> None:
 
 def test_datetimes_are_stored_in_utc() -> None:
     plus_two = timezone(timedelta(hours=2))
-    mailbox = Mailbox(name="m", email_address="m@example.test", owner=USER,
-                      lease_expires_on=datetime(2026, 1, 1, 12, 0, tzinfo=plus_two))
+    mailbox = Mailbox(
+        name="m",
+        email_address="m@example.test",
+        owner=USER,
+        lease_expires_on=datetime(2026, 1, 1, 12, 0, tzinfo=plus_two),
+    )
     stored = encode(mailbox, "pk", "rk")["lease_expires_on"]
     assert stored == datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
     assert stored.tzinfo is UTC
 
 
 def test_watermarks_round_trip() -> None:
-    mailbox = Mailbox(name="m", email_address="m@example.test", owner=USER,
-                      watermarks={"INBOX": FolderWatermark(folder="INBOX", uid_validity=7, last_uid=2**33)})
+    mailbox = Mailbox(
+        name="m",
+        email_address="m@example.test",
+        owner=USER,
+        watermarks={"INBOX": FolderWatermark(folder="INBOX", uid_validity=7, last_uid=2**33)},
+    )
     assert decode(Mailbox, encode(mailbox, "p", "r")).watermarks["INBOX"].last_uid == 2**33
 
 
 def test_oversized_string_is_refused_with_field_name() -> None:
-    mailbox = Mailbox(name="m", email_address="m@example.test", owner=USER,
-                      watermarks={"INBOX": FolderWatermark(folder="INBOX", sync_state="s" * 30_000)},
-                      )
+    mailbox = Mailbox(
+        name="m",
+        email_address="m@example.test",
+        owner=USER,
+        watermarks={"INBOX": FolderWatermark(folder="INBOX", sync_state="s" * 30_000)},
+    )
     mailbox.watermarks["Sent"] = FolderWatermark(folder="Sent", sync_state="s" * 30_000)
     with pytest.raises(EntityTooLarge, match="watermarks"):
         encode(mailbox, "pk", "rk")

@@ -1,6 +1,7 @@
 """R-ELIG-1..9 as pure functions: eligible, or every reason it is not."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -25,7 +26,7 @@ EXCHANGE = EmailServerProfile(id="p2", name="EXO", server_type=ServerType.EXCHAN
 ORG = OrganizationSettings()
 
 
-def _mailbox(owner_type: EntityType = EntityType.SYSTEM_USER, **changes: object) -> Mailbox:
+def _mailbox(owner_type: EntityType = EntityType.SYSTEM_USER, **changes: Any) -> Mailbox:
     values: dict[str, object] = {
         "name": "Alice",
         "email_address": "alice@example.test",
@@ -64,7 +65,7 @@ def test_a_ready_exchange_user_is_eligible_for_act() -> None:
         ({"email_address": None}, Reason.NO_EMAIL_ADDRESS),
     ],
 )
-def test_incoming_reasons(changes: dict[str, object], reason: Reason) -> None:
+def test_incoming_reasons(changes: dict[str, Any], reason: Reason) -> None:
     result = eligibility.incoming(_mailbox(**changes), PROFILE, ORG, NOW)
     assert not result.eligible
     assert reason in result.reasons
@@ -94,7 +95,9 @@ def test_approval_not_needed_when_the_org_does_not_require_it() -> None:
     org = OrganizationSettings(require_approval_for_user_email=False)
     box = _mailbox(approval=EmailAddressApproval.PENDING_APPROVAL)
     assert eligibility.incoming(box, PROFILE, org, NOW).eligible
-    queue_box = _mailbox(EntityType.QUEUE, approval=EmailAddressApproval.PENDING_APPROVAL, act_method=ActDeliveryMethod.NONE)
+    queue_box = _mailbox(
+        EntityType.QUEUE, approval=EmailAddressApproval.PENDING_APPROVAL, act_method=ActDeliveryMethod.NONE
+    )
     assert Reason.NOT_APPROVED in eligibility.incoming(queue_box, PROFILE, org, NOW).reasons
 
 
@@ -119,7 +122,7 @@ def test_org_not_using_server_side_sync() -> None:
         ({"approval": EmailAddressApproval.PENDING_APPROVAL}, Reason.NOT_APPROVED),
     ],
 )
-def test_outgoing_reasons(changes: dict[str, object], reason: Reason) -> None:
+def test_outgoing_reasons(changes: dict[str, Any], reason: Reason) -> None:
     assert reason in eligibility.outgoing(_mailbox(**changes), PROFILE, ORG, NOW).reasons
 
 
@@ -129,9 +132,14 @@ def test_incoming_postpone_does_not_block_outgoing() -> None:
 
 
 def test_forward_mailbox_receives_but_never_sends_or_syncs_act() -> None:
-    forward = Mailbox(name="f", email_address="f@example.test", is_forward_mailbox=True,
-                      outgoing_method=OutgoingDeliveryMethod.NONE, email_server_profile_id="p1",
-                      approval=EmailAddressApproval.APPROVED)
+    forward = Mailbox(
+        name="f",
+        email_address="f@example.test",
+        is_forward_mailbox=True,
+        outgoing_method=OutgoingDeliveryMethod.NONE,
+        email_server_profile_id="p1",
+        approval=EmailAddressApproval.APPROVED,
+    )
     assert eligibility.incoming(forward, PROFILE, ORG, NOW).eligible
     assert Reason.FORWARD_MAILBOX in eligibility.outgoing(forward, PROFILE, ORG, NOW).reasons
     assert Reason.FORWARD_MAILBOX in eligibility.act(forward, PROFILE, ORG, NOW).reasons
@@ -146,10 +154,14 @@ def test_forward_mailbox_receives_but_never_sends_or_syncs_act() -> None:
         (EntityType.SYSTEM_USER, {"act_method": ActDeliveryMethod.OUTLOOK}, EXCHANGE, Reason.DELIVERY_METHOD),
         (EntityType.SYSTEM_USER, {"enabled_for_act": False}, EXCHANGE, Reason.NOT_ENABLED),
         (EntityType.SYSTEM_USER, {"act_status": TestStatus.NOT_RUN}, EXCHANGE, Reason.NOT_TESTED),
-        (EntityType.SYSTEM_USER, {"receiving_postponed_until_for_act": NOW + timedelta(minutes=1)}, EXCHANGE,
-         Reason.POSTPONED),
+        (
+            EntityType.SYSTEM_USER,
+            {"receiving_postponed_until_for_act": NOW + timedelta(minutes=1)},
+            EXCHANGE,
+            Reason.POSTPONED,
+        ),
     ],
 )
-def test_act_reasons(owner: EntityType, changes: dict[str, object], profile: EmailServerProfile, reason: Reason) -> None:
+def test_act_reasons(owner: EntityType, changes: dict[str, Any], profile: EmailServerProfile, reason: Reason) -> None:
     box = _mailbox(owner, email_server_profile_id=profile.id, is_email_address_approved_by_o365_admin=True, **changes)
     assert reason in eligibility.act(box, profile, ORG, NOW).reasons

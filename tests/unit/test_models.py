@@ -35,16 +35,16 @@ QUEUE = EntityRef(type=EntityType.QUEUE, id="q1")
 
 
 def test_option_values_match_dynamics() -> None:
-    assert IncomingDeliveryMethod.FORWARD_MAILBOX == 3
-    assert OutgoingDeliveryMethod.SERVER_SIDE_SYNC == 2
-    assert ActDeliveryMethod.SERVER_SIDE_SYNC == 1  # ACT numbers differently from email
-    assert ActDeliveryMethod.NONE == 2
-    assert ServerType.IMAP_SMTP == 4
-    assert EmailStatus.PENDING_SEND == 6
-    assert CorrelationMethod.SMART_MATCHING == 6
-    assert ParticipationType.BCC_RECIPIENT == 4
-    assert AlertLevel.ERROR == 3
-    assert EntityType.MAILBOX == 9606
+    assert IncomingDeliveryMethod.FORWARD_MAILBOX.value == 3
+    assert OutgoingDeliveryMethod.SERVER_SIDE_SYNC.value == 2
+    assert ActDeliveryMethod.SERVER_SIDE_SYNC.value == 1  # ACT numbers differently from email
+    assert ActDeliveryMethod.NONE.value == 2
+    assert ServerType.IMAP_SMTP.value == 4
+    assert EmailStatus.PENDING_SEND.value == 6
+    assert CorrelationMethod.SMART_MATCHING.value == 6
+    assert ParticipationType.BCC_RECIPIENT.value == 4
+    assert AlertLevel.ERROR.value == 3
+    assert EntityType.MAILBOX.value == 9606
 
 
 def test_failed_email_stays_open_and_sent_is_completed() -> None:
@@ -62,8 +62,16 @@ def test_filtering_defaults_follow_conflict_c1_and_queue_rule() -> None:
 
 @pytest.mark.parametrize(
     ("field", "limit"),
-    [("subject", 800), ("message_id", 320), ("in_reply_to", 320), ("tracking_token", 50), ("sender", 250),
-     ("to_recipients", 500), ("internet_message_headers", 500), ("conversation_index", 2048)],
+    [
+        ("subject", 800),
+        ("message_id", 320),
+        ("in_reply_to", 320),
+        ("tracking_token", 50),
+        ("sender", 250),
+        ("to_recipients", 500),
+        ("internet_message_headers", 500),
+        ("conversation_index", 2048),
+    ],
 )
 def test_email_column_lengths(field: str, limit: int) -> None:
     Email(direction=0, **{field: "x" * limit})
@@ -115,23 +123,37 @@ def test_one_sender_per_email() -> None:
 def test_mailbox_needs_an_owner_unless_forward() -> None:
     with pytest.raises(ValidationError, match="user or a queue"):
         Mailbox(name="x", email_address="a@example.test")
-    forward = Mailbox(name="f", email_address="f@example.test", is_forward_mailbox=True,
-                      outgoing_method=OutgoingDeliveryMethod.NONE)
+    forward = Mailbox(
+        name="f",
+        email_address="f@example.test",
+        is_forward_mailbox=True,
+        outgoing_method=OutgoingDeliveryMethod.NONE,
+    )
     assert forward.owner is None
 
 
 def test_forward_mailbox_rules() -> None:
     with pytest.raises(ValidationError, match="no owning"):
-        Mailbox(name="f", email_address="f@example.test", is_forward_mailbox=True, owner=USER,
-                outgoing_method=OutgoingDeliveryMethod.NONE)
+        Mailbox(
+            name="f",
+            email_address="f@example.test",
+            is_forward_mailbox=True,
+            owner=USER,
+            outgoing_method=OutgoingDeliveryMethod.NONE,
+        )
     with pytest.raises(ValidationError, match="outgoing method must be None"):
         Mailbox(name="f", email_address="f@example.test", is_forward_mailbox=True)
 
 
 def test_delete_after_processing_only_for_forward_and_queue() -> None:
     Mailbox(name="q", email_address="q@example.test", owner=QUEUE, delete_emails_after_processing=True)
-    Mailbox(name="f", email_address="f@example.test", is_forward_mailbox=True,
-            outgoing_method=OutgoingDeliveryMethod.NONE, delete_emails_after_processing=True)
+    Mailbox(
+        name="f",
+        email_address="f@example.test",
+        is_forward_mailbox=True,
+        outgoing_method=OutgoingDeliveryMethod.NONE,
+        delete_emails_after_processing=True,
+    )
     with pytest.raises(ValidationError, match="forward and queue"):
         Mailbox(name="u", email_address="u@example.test", owner=USER, delete_emails_after_processing=True)
 

@@ -1,3 +1,5 @@
+import base64
+
 import pytest
 
 from sync.auth.secrets import SecretBox, new_key, open_field, seal_field, secret_context
@@ -10,7 +12,11 @@ KEY = b"\x01" * 32
 
 
 def _mailbox() -> Mailbox:
-    return Mailbox(name="Alice", email_address="alice@example.test", owner=EntityRef(type=EntityType.SYSTEM_USER, id="u1"))
+    return Mailbox(
+        name="Alice",
+        email_address="alice@example.test",
+        owner=EntityRef(type=EntityType.SYSTEM_USER, id="u1"),
+    )
 
 
 def test_seal_then_open_round_trips() -> None:
@@ -59,8 +65,6 @@ def test_key_must_be_32_bytes() -> None:
 
 
 def test_new_key_is_usable() -> None:
-    import base64
-
     assert len(base64.b64decode(new_key())) == 32
 
 

@@ -1,0 +1,91 @@
+"""The Functions app: metadata read through get_functions(), the ASGI handler called as the host would."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import sys
+from types import ModuleType
+
+import azure.functions as func
+import pytest
+from fastapi.testclient import TestClient
+
+from sync.api.app import create_app
+from sync.errors import ConfigurationError
+from sync.settings import Settings, load_settings, setting_names
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def function_app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    assert settings.storage_connection_string is not None
+    monkeypatch.setenv("AzureWebJobsStorage", settings.storage_connection_string.get_secret_value())
+    monkeypatch.setenv("SYNC_SECRET_ENCRYPTION_KEY", settings.secret_encryption_key.get_secret_value())
+    monkeypatch.setenv("SYNC_STORAGE_PREFIX", settings.storage_prefix)
+    sys.modules.pop("function_app", None)
+    return importlib.import_module("function_app")
+
+
+def test_the_app_registers_the_http_api(function_app: ModuleType) -> None:
+    functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+    assert "http_app_func" in functions
+    trigger = functions["http_app_func"].get_trigger()
+    assert trigger.get_dict_repr()["route"] == "/{*route}"
+
+
+def test_health_through_the_functions_handler(function_app: ModuleType) -> None:
+    functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+    handler = functions["http_app_func"].get_user_function()
+    request = func.HttpRequest(method="GET", url="http://localhost:7071/api/health", body=b"", headers={})
+
+    class Context:
+        invocation_id = "test"
+        function_name = "http_app_func"
+        function_directory = "."
+        trace_context = None
+        retry_context = None
+
+    response = asyncio.run(handler(request, Context()))
+    assert response.status_code == 200
+    assert json.loads(response.get_body()) == {"status": "ok", "storage": "ok"}
+
+
+def test_health_reports_unreachable_storage() -> None:
+    dead = load_settings(
+        storage_connection_string=(
+            "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+            "TableEndpoint=http://127.0.0.1:9/devstoreaccount1;QueueEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+            "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;"
+        ),
+        secret_encryption_key="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+    )
+    client = TestClient(create_app(dead))
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    assert response.json()["storage"] == "unreachable"
+
+
+def test_openapi_docs_are_served(settings: Settings) -> None:
+    client = TestClient(create_app(settings))
+    assert client.get("/api/docs").status_code == 200
+    assert "/api/health" in client.get("/api/openapi.json").json()["paths"]
+
+
+def test_start_up_fails_clearly_without_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for names in setting_names().values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+    sys.modules.pop("function_app", None)
+    with pytest.raises(ConfigurationError, match="SYNC_SECRET_ENCRYPTION_KEY"):
+        importlib.import_module("function_app")
+
+
+def test_host_json_timeout_matches_the_settings_default() -> None:
+    with open("host.json") as fh:
+        host = json.load(fh)
+    hours, minutes, seconds = (int(p) for p in host["functionTimeout"].split(":"))
+    assert hours * 3600 + minutes * 60 + seconds == Settings.model_fields["function_timeout_seconds"].default
+    assert host["extensions"]["queues"]["messageEncoding"] == "base64"
