@@ -72,7 +72,12 @@ def seed_demo_organization(
     demo.accounts += [fabrikam, contoso]
     demo.contacts += [
         records.create(
-            Contact(first_name="Carol", last_name="Clark", email_address1="carol@fabrikam.test", parent_account_id=fabrikam.id)
+            Contact(
+                first_name="Carol",
+                last_name="Clark",
+                email_address1="carol@fabrikam.test",
+                parent_account_id=fabrikam.id,
+            )
         ),
         records.create(
             Contact(first_name="Dan", last_name="Diaz", email_address1="dan@contoso.test", parent_account_id=contoso.id)
