@@ -51,7 +51,7 @@ def show(store: Store, demo: DemoOrganization) -> None:
         rows.append((stored.email_address, owner, stored.approval.name, "yes" if stored.password_is_set else "no",
                      "eligible" if ready else ", ".join(ready.reasons)))  # fmt: skip
     table("Mailboxes (one per user and queue)", ["address", "owner", "approval", "password", "incoming"], rows)
-    people = [(u.full_name, "user", u.internal_email_address) for u in demo.users]
+    people: list[tuple[str, str, str | None]] = [(u.full_name, "user", u.internal_email_address) for u in demo.users]
     people += [(q.name, "queue", q.email_address) for q in demo.queues]
     people += [(c.display_name, "contact", c.email_address1) for c in demo.contacts]
     people += [(a.name, "account", a.email_address1) for a in demo.accounts]
