@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="Base64 of 32 random bytes (AES-256-GCM); a Key Vault reference in Azure.",
     )
 
+    extra_ca_file: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_EXTRA_CA_FILE"),
+        description="PEM file of an extra CA to trust for mail servers (a private CA); the system CAs stay trusted.",
+    )
+
     # --- schedules (NCRONTAB, six fields, as the Functions timer trigger reads them) ---------------
     mailbox_schedule: str = Field(default="0 */1 * * * *", validation_alias=_env("SYNC_MAILBOX_SCHEDULE"))
     outbox_sweep_schedule: str = Field(default="0 */5 * * * *", validation_alias=_env("SYNC_OUTBOX_SWEEP_SCHEDULE"))

@@ -32,3 +32,12 @@ def store(settings: Settings) -> Store:
 @pytest.fixture(scope="session")
 def secret_box(settings: Settings) -> SecretBox:
     return SecretBox(settings.aes_key())
+
+
+@pytest.fixture(scope="module")
+def isolated_store(azurite: Azurite, settings: Settings) -> Store:
+    """A store with its own tables, for tests that scan a whole table (the due index, the scheduler)."""
+    own = settings.model_copy(update={"storage_prefix": "i" + uuid.uuid4().hex[:8]})
+    store = Store.from_settings(own)
+    store.account.ensure_created()
+    return store

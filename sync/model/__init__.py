@@ -1,6 +1,6 @@
 """Entities and option sets (pydantic v2), with Dataverse numeric values and column lengths."""
 
-from sync.model.activities import Alert, ExchangeSyncIdMapping, MailboxTrackingFolder, QueueItem
+from sync.model.activities import Alert, ExchangeSyncIdMapping, ItemFailure, MailboxTrackingFolder, QueueItem
 from sync.model.base import Entity
 from sync.model.email import ActivityParty, AttachmentMeta, BlobRef, Email
 from sync.model.fields import EntityRef, SealedSecret, normalize_address
@@ -25,6 +25,7 @@ __all__ = [
     "EntityRef",
     "ExchangeSyncIdMapping",
     "FolderWatermark",
+    "ItemFailure",
     "Lead",
     "Mailbox",
     "MailboxTrackingFolder",

@@ -73,3 +73,20 @@ class Alert(Entity):
     last_seen_on: datetime = Field(default_factory=utcnow)
     count: int = Field(default=1, ge=1)
     dismissed: bool = False
+
+
+class ItemFailure(Entity):
+    """Why one message was not tracked (R-ACC-9, R-REC-10): kept for the admin to see, then purged (N-26)."""
+
+    mailbox_id: Str36
+    message_key: Str1024
+    message_id: Str1024 | None = None
+    subject: Str800 = ""
+    sender: Str256 | None = None
+    reason: Str256  # a reason code name: NoCorrelationMatch, Duplicate, InvalidSender, TooLarge, Quarantined, ...
+    reason_code: int = -1
+    details: Str2048 | None = None
+    received_on: datetime | None = None
+    expires_on: datetime
+    quarantine_blob: Str1024 | None = None  # raw bytes kept for replay
+    email_id: Str36 | None = None  # the existing email, for Duplicate

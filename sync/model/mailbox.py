@@ -32,6 +32,7 @@ class FolderWatermark(BaseModel):
     last_uid: int | None = None  # IMAP
     last_received_on: datetime | None = None  # date fallback when UIDVALIDITY changes
     sync_state: str | None = Field(default=None, max_length=30_000)  # EWS sync state / Graph delta link
+    processed_keys: list[str] = Field(default_factory=list)  # POP3: UIDLs already processed and still on the server
 
 
 class Mailbox(Entity):
@@ -86,7 +87,8 @@ class Mailbox(Entity):
 
     # lease (R-SCH-9): taken and released with ETag compare-and-swap
     processing_state: ProcessingState = ProcessingState.IDLE
-    host_id: Str256 | None = None
+    host_id: Str256 | None = None  # the lease id of the claim that holds the mailbox
+    due_row_key: Str256 | None = None  # this mailbox's row in the due index (None: not scheduled)
     lease_expires_on: datetime | None = None
     processing_last_attempted_on: datetime | None = None
     forced_unlock_count: int = Field(default=0, ge=0)

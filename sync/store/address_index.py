@@ -16,28 +16,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from sync.model.fields import normalize_address
+from sync.model.lookups import AddressMatch
 from sync.model.options import EntityType
 from sync.model.records import EmailEnabled, SystemUser
 from sync.store.keys import safe_key
-
-
-@dataclass(frozen=True)
-class AddressMatch:
-    """A record that has the looked-up address in one of its email columns."""
-
-    type: EntityType
-    id: str
-    column: str
-    column_number: int  # 1-based (``addressusedemailcolumnnumber``)
-    active: bool
-    disabled_user: bool
-    owner_user_id: str | None
 
 
 def _row_key(entity_type: EntityType, record_id: str, column: str) -> str:

@@ -2,7 +2,8 @@
 
 Rules: ``None`` is not stored (Table has no null); enums are stored as their Dynamics integer;
 ints outside int32 are stored as Edm.Int64 (the SDK refuses them otherwise); datetimes as UTC;
-lists, dicts and nested models as JSON in a property named ``<field>__json``; bytes are refused
+lists, dicts and nested models as JSON in a property named ``<field>__json`` (split over
+``<field>__json1``, ``__json2``... when longer than one property may hold); bytes are refused
 (they belong in Blob). Limits are checked before a request is sent, so an oversized record fails
 with :class:`~sync.errors.EntityTooLarge` naming the field instead of an opaque HTTP 400.
 """
@@ -22,6 +23,7 @@ from sync.errors import EntityTooLarge
 M = TypeVar("M", bound=BaseModel)
 
 JSON_SUFFIX = "__json"
+JSON_CHUNK_CHARS = 30_000  # 60 KB in UTF-16: under the 64 KiB per-property limit
 MAX_STRING_BYTES = 64 * 1024  # per string property, measured in UTF-16
 MAX_ENTITY_BYTES = 1024 * 1024
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -62,13 +64,16 @@ def encode(model: BaseModel, partition_key: str, row_key: str) -> dict[str, Any]
         if value is None:
             continue
         if isinstance(value, (dict, list, tuple, set)):
-            key, stored = name + JSON_SUFFIX, json.dumps(as_json[name], separators=(",", ":"))
-            if _utf16_size(stored) > MAX_STRING_BYTES:
-                raise EntityTooLarge(f"{name} is longer than the 64 KiB Table Storage allows for one property")
-        else:
-            key, stored = name, _scalar(name, value)
-        entity[key] = stored
-        size += _utf16_size(key) + (_utf16_size(stored) if isinstance(stored, str) else 8)
+            text = json.dumps(as_json[name], separators=(",", ":"))
+            chunks = [text[i : i + JSON_CHUNK_CHARS] for i in range(0, len(text), JSON_CHUNK_CHARS)] or [""]
+            for n, chunk in enumerate(chunks):
+                key = name + JSON_SUFFIX + (str(n) if n else "")
+                entity[key] = chunk
+                size += _utf16_size(key) + _utf16_size(chunk)
+            continue
+        stored = _scalar(name, value)
+        entity[name] = stored
+        size += _utf16_size(name) + (_utf16_size(stored) if isinstance(stored, str) else 8)
     if size > MAX_ENTITY_BYTES:
         raise EntityTooLarge(f"{type(model).__name__} is larger than the 1 MiB Table Storage allows for one entity")
     return entity
@@ -77,12 +82,16 @@ def encode(model: BaseModel, partition_key: str, row_key: str) -> dict[str, Any]
 def decode(model_type: type[M], entity: dict[str, Any]) -> M:
     """The model stored in ``entity``; unknown properties are ignored (older or newer schema)."""
     data: dict[str, Any] = {}
+    json_chunks: dict[str, dict[int, str]] = {}
     for key, stored in entity.items():
         if key in SYSTEM_PROPERTIES:
             continue
         value = stored.value if isinstance(stored, EntityProperty) else stored
-        if key.endswith(JSON_SUFFIX):
-            data[key[: -len(JSON_SUFFIX)]] = json.loads(value)
+        name, marker, index = key.partition(JSON_SUFFIX)
+        if marker and (index == "" or index.isdigit()):
+            json_chunks.setdefault(name, {})[int(index or 0)] = value
         else:
             data[key] = value
+    for name, chunks in json_chunks.items():
+        data[name] = json.loads("".join(chunks[n] for n in sorted(chunks)))
     return model_type.model_validate(data)

@@ -24,6 +24,11 @@ class Table(StrEnum):
     TRACKING_FOLDERS = "TrackingFolders"
     ALERTS = "Alerts"
     ADDRESS_INDEX = "AddressIndex"
+    DUE_INDEX = "DueIndex"
+    MESSAGE_INDEX = "MessageIndex"
+    TOKEN_INDEX = "TokenIndex"
+    CONVERSATION_INDEX = "ConversationIndex"
+    ITEM_FAILURES = "ItemFailures"
 
 
 class Queue(StrEnum):

@@ -18,6 +18,11 @@
 | Alerts          | regarding record id        | alert code, offset       | one open alert per (record, code);      |
 |                 |                            |                          | a record's alerts (one partition)       |
 | AddressIndex    | escaped lower-case address | ``type|id|column``       | resolve an address: one partition read  |
+| ItemFailures    | mailbox id                 | sha256(message key)      | why a mailbox's messages were not       |
+|                 |                            |                          | tracked (one row per message, upserted) |
+
+The due index (``scheduling/due_index.py``) and the correlation indexes (``store/correlation_index.py``)
+document their own keys.
 
 Owned mailboxes get a deterministic id derived from their owner (:func:`owned_mailbox_id`), so
 "one mailbox per owner" is enforced by the insert-if-absent of the mailbox row itself.
@@ -34,6 +39,7 @@ from sync.model import (
     Email,
     EmailServerProfile,
     ExchangeSyncIdMapping,
+    ItemFailure,
     Lead,
     Mailbox,
     MailboxTrackingFolder,
@@ -60,6 +66,7 @@ SYNC_ID_MAPPING_KEYS: KeyScheme[ExchangeSyncIdMapping] = KeyScheme(
     lambda m: m.mailbox_id, lambda m: hashed_key(m.exchange_entry_id)
 )
 TRACKING_FOLDER_KEYS: KeyScheme[MailboxTrackingFolder] = KeyScheme(lambda f: f.mailbox_id, lambda f: f.id)
+ITEM_FAILURE_KEYS: KeyScheme[ItemFailure] = KeyScheme(lambda f: f.mailbox_id, lambda f: hashed_key(f.message_key))
 ALERT_KEYS: KeyScheme[Alert] = KeyScheme(lambda a: a.regarding.id, lambda a: alert_row_key(a.code))
 
 _MAILBOX_NAMESPACE = uuid.UUID("6f1e8a52-3c44-4c1e-9a55-0d6f3b1f7a10")

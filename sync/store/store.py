@@ -11,6 +11,7 @@ from sync.model import (
     Email,
     EmailServerProfile,
     ExchangeSyncIdMapping,
+    ItemFailure,
     Lead,
     Mailbox,
     MailboxTrackingFolder,
@@ -21,11 +22,13 @@ from sync.model import (
 )
 from sync.model.options import EntityType
 from sync.model.records import EmailEnabled
+from sync.scheduling.due_index import DueIndex
 from sync.settings import Settings
 from sync.store import schema
 from sync.store.account import RequestCounter, StorageAccount
 from sync.store.address_index import AddressIndex
 from sync.store.blobs import BlobStore
+from sync.store.correlation_index import MessageIndex, SummaryIndex
 from sync.store.names import Table
 from sync.store.repository import Repository
 
@@ -56,7 +59,12 @@ class Store:
             account.table(Table.TRACKING_FOLDERS), MailboxTrackingFolder, schema.TRACKING_FOLDER_KEYS
         )
         self.alerts = Repository(account.table(Table.ALERTS), Alert, schema.ALERT_KEYS)
+        self.item_failures = Repository(account.table(Table.ITEM_FAILURES), ItemFailure, schema.ITEM_FAILURE_KEYS)
         self.address_index = AddressIndex(account.table(Table.ADDRESS_INDEX))
+        self.message_index = MessageIndex(account.table(Table.MESSAGE_INDEX))
+        self.token_index = SummaryIndex(account.table(Table.TOKEN_INDEX), hash_keys=False)
+        self.conversation_index = SummaryIndex(account.table(Table.CONVERSATION_INDEX), hash_keys=True)
+        self.due_index = DueIndex(account.table(Table.DUE_INDEX))
         self.blobs = BlobStore(account)
 
     @classmethod

@@ -184,11 +184,20 @@ def test_int64_values_survive_azurite(store: Store) -> None:
 def test_oversized_entity_fails_before_the_request(store: Store) -> None:
     owner = EntityRef(type=EntityType.SYSTEM_USER, id=str(uuid.uuid4()))
     box = Mailbox(name="m", email_address="m@example.test", owner=owner)
-    box.watermarks = {f"f{n}": FolderWatermark(folder=f"f{n}", sync_state="s" * 20_000) for n in range(2)}
+    box.watermarks = {f"f{n}": FolderWatermark(folder=f"f{n}", sync_state="s" * 30_000) for n in range(20)}
     before = store.account.counter.total("table")
     with pytest.raises(EntityTooLarge):
         store.mailboxes.insert(box)
     assert store.account.counter.total("table") == before
+
+
+def test_pop3_processed_keys_beyond_one_property_round_trip(store: Store) -> None:
+    owner = EntityRef(type=EntityType.QUEUE, id=str(uuid.uuid4()))
+    uidls = [f"{n:016x}" for n in range(10_000)]  # about 190,000 characters of JSON
+    box = Mailbox(name="m", email_address="m@example.test", owner=owner,
+                  watermarks={"INBOX": FolderWatermark(folder="INBOX", processed_keys=uidls)})  # fmt: skip
+    store.mailboxes.insert(box)
+    assert store.get_mailbox(box.id).watermarks["INBOX"].processed_keys == uidls
 
 
 def test_upsert_writes_unconditionally(store: Store) -> None:

@@ -90,15 +90,28 @@ def test_watermarks_round_trip() -> None:
     assert decode(Mailbox, encode(mailbox, "p", "r")).watermarks["INBOX"].last_uid == 2**33
 
 
-def test_oversized_string_is_refused_with_field_name() -> None:
+def test_long_json_is_split_over_several_properties() -> None:
     mailbox = Mailbox(
         name="m",
         email_address="m@example.test",
         owner=USER,
-        watermarks={"INBOX": FolderWatermark(folder="INBOX", sync_state="s" * 30_000)},
+        watermarks={f"f{n}": FolderWatermark(folder=f"f{n}", sync_state="s" * 30_000) for n in range(3)},
     )
-    mailbox.watermarks["Sent"] = FolderWatermark(folder="Sent", sync_state="s" * 30_000)
-    with pytest.raises(EntityTooLarge, match="watermarks"):
+    entity = encode(mailbox, "pk", "rk")
+    parts = sorted(k for k in entity if k.startswith("watermarks__json"))
+    assert parts == ["watermarks__json", "watermarks__json1", "watermarks__json2", "watermarks__json3"]
+    assert all(len(entity[k]) <= 30_000 for k in parts)
+    assert decode(Mailbox, entity) == mailbox
+
+
+def test_oversized_entity_is_refused() -> None:
+    mailbox = Mailbox(
+        name="m",
+        email_address="m@example.test",
+        owner=USER,
+        watermarks={f"f{n}": FolderWatermark(folder=f"f{n}", sync_state="s" * 30_000) for n in range(20)},
+    )
+    with pytest.raises(EntityTooLarge, match="1 MiB"):
         encode(mailbox, "pk", "rk")
 
 

@@ -1,0 +1,1 @@
+"""Error classification, retry and disable policy, alerts and mailbox health."""

@@ -1,0 +1,107 @@
+"""Alerts (R-ERR-5/6/12..15, spec §1.10): one open alert per (record, code); repeats update it.
+
+The texts reproduce Dynamics' wording, which encodes the error class: transient alerts end with
+"The system will try to receive email again later."; permanent ones say the mailbox "has been disabled
+for receiving email". Each carries the "Email Server Error Code" and details (R-ERR-14). Levels the
+organization switched off are not written (R-ERR-6, R-ERR-15).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sync.errors import NotFound
+from sync.model import Alert, Mailbox, OrganizationSettings
+from sync.model.fields import EntityRef, utcnow
+from sync.model.options import AlertLevel, EntityType
+from sync.store.schema import alert_row_key
+from sync.store.store import Store
+
+# Alert codes: Dynamics' numbers where one exists; ours otherwise.
+CODE_INCOMING_TRANSIENT = -2147220970  # UnknownIncomingEmailIntegrationError: unexpected error retrieving email
+CODE_INCOMING_AUTH = 8005_0001
+CODE_INCOMING_PERMANENT = 8005_0002
+CODE_INCOMING_DISABLED_AFTER_RETRIES = 8005_0003
+CODE_ITEM_FAILED = 8005_0004
+
+
+@dataclass(frozen=True)
+class AlertText:
+    level: AlertLevel
+    code: int
+    code_name: str
+    text: str
+    details: str
+
+
+def incoming_failure_text(
+    mailbox: Mailbox, profile_name: str, error_code: str, details: str, *, disabled: bool, authentication: bool
+) -> AlertText:
+    box = mailbox.name
+    if authentication:
+        return AlertText(AlertLevel.ERROR, CODE_INCOMING_AUTH, error_code,
+                         f"Email cannot be received because the credentials specified for the mailbox {box} are "
+                         f"incorrect or have insufficient permissions. The mailbox {box} has been disabled for "
+                         f"receiving email and the owner of the email server profile {profile_name} has been notified. "
+                         f"Fix the credentials, then enable the mailbox for email processing. "
+                         f"Email Server Error Code: {error_code}", details)  # fmt: skip
+    if disabled:
+        return AlertText(AlertLevel.ERROR, CODE_INCOMING_PERMANENT, error_code,
+                         f"Email cannot be received for the mailbox {box} because an error occurred while connecting "
+                         f"to the email server. The mailbox {box} has been disabled for receiving email and the owner "
+                         f"of the email server profile {profile_name} has been notified. "
+                         f"Email Server Error Code: {error_code}", details)  # fmt: skip
+    return AlertText(AlertLevel.WARNING, CODE_INCOMING_TRANSIENT, error_code,
+                     f"An unknown error occurred while receiving email through the mailbox {box}. The owner of the "
+                     f"associated email server profile {profile_name} has been notified. The system will try to "
+                     f"receive email again later. Email Server Error Code: {error_code}", details)  # fmt: skip
+
+
+def level_enabled(org: OrganizationSettings, level: AlertLevel) -> bool:
+    return {
+        AlertLevel.ERROR: org.generate_alerts_for_errors,
+        AlertLevel.WARNING: org.generate_alerts_for_warnings,
+        AlertLevel.INFORMATION: org.generate_alerts_for_information,
+    }[level]
+
+
+class Alerts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def raise_alert(
+        self,
+        org: OrganizationSettings,
+        alert: AlertText,
+        regarding: EntityRef,
+        *,
+        mailbox_id: str | None = None,
+        profile_id: str | None = None,
+    ) -> Alert | None:
+        """Write the alert, or bump the open one with the same (record, code); None if the level is off."""
+        if not level_enabled(org, alert.level):
+            return None
+        now = utcnow()
+
+        def bump(existing: Alert) -> None:
+            existing.text = alert.text[:2000]
+            existing.error_details = alert.details[:2048]
+            existing.last_seen_on = now
+            existing.count += 1
+            existing.dismissed = False
+
+        try:
+            return self.store.alerts.modify(regarding.id, alert_row_key(alert.code), bump)
+        except NotFound:
+            pass
+        record = Alert(level=alert.level, code=alert.code, code_name=alert.code_name[:256], text=alert.text[:2000],
+                       error_details=alert.details[:2048], regarding=regarding, mailbox_id=mailbox_id,
+                       profile_id=profile_id, first_seen_on=now, last_seen_on=now)  # fmt: skip
+        return self.store.alerts.upsert(record)
+
+    def for_mailbox(self, mailbox_id: str) -> list[Alert]:
+        return list(self.store.alerts.partition(mailbox_id))
+
+
+def mailbox_ref(mailbox: Mailbox) -> EntityRef:
+    return EntityRef(type=EntityType.MAILBOX, id=mailbox.id)

@@ -1,0 +1,38 @@
+"""Why a message was or was not tracked: Dynamics' CheckIncomingEmail reason codes (R-ACC-9) and ours.
+
+The Dynamics codes keep their numbers so administrators recognise them; the extra reasons this
+service adds (bounces, loops, size, quarantine) carry negative numbers below Dynamics' ``-1 Unknown``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Reason(IntEnum):
+    UNKNOWN = -1
+    DUPLICATE = 0
+    NO_CORRELATION_MATCH = 1
+    CORRELATION_MATCH = 2
+    NO_RECIPIENT_MATCH = 3
+    INTERNAL_EMAIL_REJECT = 4
+    SENDER_MATCH = 5
+    ACCEPT_ALL = 6
+    INVALID_SENDER = 7
+    # ours
+    INVALID_FORWARD_MAIL_ITEM = -10  # R-FWD-8
+    BOUNCE_NOT_CORRELATED = -11
+    LOOP_DETECTED = -12
+    TOO_LARGE = -13  # N-14 / R-IN-13
+    BEFORE_START_DATE = -14  # R-IN-2/3
+    QUARANTINED = -15
+    ALREADY_PROCESSED = -16  # the same mailbox saw it before (a replay): nothing to do
+
+    @property
+    def accepted(self) -> bool:
+        return self in (Reason.CORRELATION_MATCH, Reason.SENDER_MATCH, Reason.ACCEPT_ALL)
+
+    @property
+    def label(self) -> str:
+        """The Dynamics-style name (``NoCorrelationMatch``) shown to administrators."""
+        return "".join(part.capitalize() for part in self.name.split("_"))

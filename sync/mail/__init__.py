@@ -1,0 +1,1 @@
+"""Mail protocol connectors behind small ports (POP3, IMAP, SMTP, EWS, Graph) and MIME parsing."""

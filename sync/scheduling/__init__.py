@@ -1,0 +1,1 @@
+"""Which mailboxes are due, who holds each one (leases), and when each is looked at next."""

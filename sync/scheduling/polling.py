@@ -1,0 +1,30 @@
+"""Adaptive polling (R-SCH-4/5/8) — pure.
+
+A mailbox that is receiving mail is polled every ``busy`` minutes; each consecutive cycle without mail
+doubles the interval up to ``idle_max`` (1, 2, 4, 8, 12 with the defaults). The profile's minimum
+polling interval is a floor (R-SCH-8: ``max(adaptive, minPolling)``). Dynamics polls every 5 minutes and
+up to 12; polling faster while mail flows is where this service's lower latency comes from.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+
+def next_interval(
+    no_email_count: int, *, busy_minutes: int, idle_max_minutes: int, profile_min_minutes: int = 0
+) -> timedelta:
+    """The wait before the next incoming cycle after ``no_email_count`` consecutive empty cycles."""
+    adaptive = min(idle_max_minutes, busy_minutes * (2 ** min(no_email_count, 16)))
+    return timedelta(minutes=max(adaptive, profile_min_minutes, 0))
+
+
+def next_due(
+    now: datetime, no_email_count: int, *, busy_minutes: int, idle_max_minutes: int, profile_min_minutes: int = 0
+) -> datetime:
+    return now + next_interval(
+        no_email_count,
+        busy_minutes=busy_minutes,
+        idle_max_minutes=idle_max_minutes,
+        profile_min_minutes=profile_min_minutes,
+    )

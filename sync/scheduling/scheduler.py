@@ -1,0 +1,146 @@
+"""The scheduler tick (R-SCH-1/9): find due mailboxes, claim each with a lease, fan out work items.
+
+Per due mailbox the tick costs one read and one compare-and-swap of the mailbox row plus one due-index
+transaction (<= 3 Table transactions). Claiming writes the lease (``host_id`` = a new lease id,
+``lease_expires_on`` = now + function timeout + 2 min) and moves the mailbox's due row to when it would
+be polled next if this cycle finds no mail; a worker that finds mail moves it sooner. A mailbox whose
+lease is still valid is left alone; an expired lease (a worker died) is broken and counted
+(``forced_unlock_count``). Mailboxes that are no longer eligible leave the schedule until a change
+(Test & Enable, approval, enabling) puts them back with :func:`schedule_now`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sync.errors import ConcurrencyConflict
+from sync.mailboxes import eligibility
+from sync.mailboxes.eligibility import Reason
+from sync.model import EmailServerProfile, Mailbox
+from sync.model.fields import utcnow
+from sync.model.options import ProcessingState
+from sync.scheduling import polling
+from sync.scheduling.due_index import DueEntry, row_key
+from sync.scheduling.work import WorkItem
+from sync.settings import Settings
+from sync.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TickReport:
+    due: int = 0
+    dispatched: int = 0
+    busy: int = 0
+    leases_broken: int = 0
+    postponed: int = 0
+    unscheduled: int = 0
+    stale_rows: int = 0
+    conflicts: int = 0
+
+
+def schedule_now(store: Store, mailbox_id: str, now: datetime | None = None) -> Mailbox:
+    """Put a mailbox on the schedule, due now (after creation, Test & Enable, approval...)."""
+    when = now or utcnow()
+
+    def due_now(mailbox: Mailbox) -> None:
+        mailbox.due_row_key = row_key(mailbox.id, when)
+
+    before = store.get_mailbox(mailbox_id).due_row_key
+    mailbox = store.mailboxes.modify(mailbox_id, "mailbox", due_now)
+    store.due_index.move(mailbox_id, before, when)
+    return mailbox
+
+
+class Scheduler:
+    def __init__(
+        self, store: Store, settings: Settings, send: Callable[[WorkItem], None], clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.send = send
+        self.clock = clock
+
+    def tick(self) -> TickReport:
+        now = self.clock()
+        report = TickReport()
+        org = self.store.get_organization()
+        profiles: dict[str, EmailServerProfile | None] = {}
+        for entry in self.store.due_index.due(now):
+            report.due += 1
+            mailbox = self.store.find_mailbox(entry.mailbox_id)
+            if mailbox is None or mailbox.due_row_key != entry.row_key:
+                self._drop_stale(entry, mailbox)
+                report.stale_rows += 1
+                continue
+            if mailbox.processing_state is ProcessingState.PROCESSING:
+                if mailbox.lease_expires_on is not None and mailbox.lease_expires_on > now:
+                    report.busy += 1
+                    continue
+                mailbox.forced_unlock_count += 1
+                mailbox.last_forced_unlock_on = now
+                report.leases_broken += 1
+                log.warning("breaking the expired lease of mailbox %s (holder %s)", mailbox.id, mailbox.host_id)
+            profile_id = mailbox.email_server_profile_id or ""
+            if profile_id not in profiles:
+                profiles[profile_id] = self.store.find_profile(profile_id) if profile_id else None
+            verdict = eligibility.incoming(mailbox, profiles[profile_id], org, now)
+            try:
+                if verdict.eligible:
+                    self._claim(mailbox, profiles[profile_id], entry, now)
+                    report.dispatched += 1
+                elif set(verdict.reasons) == {Reason.POSTPONED}:
+                    self._postpone(mailbox, entry)
+                    report.postponed += 1
+                else:
+                    self._unschedule(mailbox, entry)
+                    report.unscheduled += 1
+            except ConcurrencyConflict:
+                report.conflicts += 1  # someone else changed the mailbox: the next tick looks again
+        return report
+
+    def _claim(self, mailbox: Mailbox, profile: EmailServerProfile | None, entry: DueEntry, now: datetime) -> None:
+        lease_id = str(uuid.uuid4())
+        predicted = polling.next_due(
+            now,
+            mailbox.no_email_count + 1,
+            busy_minutes=self.settings.poll_busy_minutes,
+            idle_max_minutes=self.settings.poll_idle_max_minutes,
+            profile_min_minutes=profile.min_polling_interval_minutes if profile else 0,
+        )
+        mailbox.processing_state = ProcessingState.PROCESSING
+        mailbox.host_id = lease_id
+        mailbox.lease_expires_on = now + timedelta(seconds=self.settings.lease_seconds)
+        mailbox.processing_last_attempted_on = now
+        mailbox.due_row_key = row_key(mailbox.id, predicted)
+        self.store.mailboxes.update(mailbox)
+        self.store.due_index.move(mailbox.id, entry.row_key, predicted)
+        self.send(WorkItem(mailbox_id=mailbox.id, lease_id=lease_id))
+
+    def _postpone(self, mailbox: Mailbox, entry: DueEntry) -> None:
+        until = max(t for t in (mailbox.postpone_mailbox_processing_until, mailbox.receiving_postponed_until) if t)
+        mailbox.due_row_key = row_key(mailbox.id, until)
+        self.store.mailboxes.update(mailbox)
+        self.store.due_index.move(mailbox.id, entry.row_key, until)
+
+    def _unschedule(self, mailbox: Mailbox, entry: DueEntry) -> None:
+        mailbox.due_row_key = None
+        mailbox.processing_state = ProcessingState.IDLE
+        mailbox.host_id = None
+        self.store.mailboxes.update(mailbox)
+        self.store.due_index.remove(mailbox.id, entry.row_key)
+
+    def _drop_stale(self, entry: DueEntry, mailbox: Mailbox | None) -> None:
+        """A row the mailbox no longer points at: remove it, and restore the mailbox's own row if lost."""
+        self.store.due_index.remove(entry.mailbox_id, entry.row_key)
+        if (
+            mailbox is not None
+            and mailbox.due_row_key
+            and not self.store.due_index.exists(mailbox.id, mailbox.due_row_key)
+        ):
+            self.store.due_index.restore(mailbox.id, mailbox.due_row_key)

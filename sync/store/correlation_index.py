@@ -1,0 +1,116 @@
+"""Indexes that find a tracked email from a new one: by Message-ID, tracking token, conversation.
+
+| table             | PartitionKey                         | RowKey      | serves                                   |
+|-------------------|--------------------------------------|-------------|------------------------------------------|
+| MessageIndex      | sha256(message key)                  | ``m``       | duplicate check (R-ACC-10) and In-Reply-To|
+|                   |                                      |             | correlation (R-COR-2): one point read    |
+| TokenIndex        | escaped upper-case tracking token    | email id    | token correlation (R-COR-3)              |
+| ConversationIndex | sha256(base of the Thread-Index)     | email id    | conversation correlation (R-COR-4)       |
+
+Each row carries an :class:`EmailSummary`, so correlating needs no second read of the email.
+The MessageIndex row is also the claim that makes tracking exactly-once: it is inserted (insert if
+absent) *before* the email row, with the email id it will have, and lists every mailbox that has seen
+the message. A second mailbox that finds the row links itself instead of creating a duplicate.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, UpdateMode
+
+from sync.errors import ConcurrencyConflict
+from sync.model.lookups import EmailSummary
+from sync.store.keys import safe_key
+
+
+@dataclass
+class MessageClaim:
+    """The MessageIndex row of one message: which email it became and which mailboxes saw it."""
+
+    summary: EmailSummary
+    mailbox_ids: list[str] = field(default_factory=list)
+    etag: str | None = None
+
+
+def message_partition(message_key: str) -> str:
+    return hashlib.sha256(message_key.encode("utf-8")).hexdigest()
+
+
+class MessageIndex:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    def find(self, message_key: str) -> MessageClaim | None:
+        try:
+            row = self.table.get_entity(message_partition(message_key), "m")
+        except ResourceNotFoundError:
+            return None
+        return MessageClaim(
+            summary=EmailSummary.from_row(dict(row)),
+            mailbox_ids=json.loads(row.get("mailbox_ids") or "[]"),
+            etag=row.metadata.get("etag"),
+        )
+
+    def claim(self, message_key: str, summary: EmailSummary, mailbox_id: str) -> bool:
+        """Insert the row if absent: True if this call created it (the caller then stores the email).
+
+        A crash between the claim and the email row leaves a claim without email; the same mailbox
+        finds its own id in the claim on the next run and stores the email under the claimed id.
+        """
+        row = {"PartitionKey": message_partition(message_key), "RowKey": "m", **summary.to_row(),
+               "mailbox_ids": json.dumps([mailbox_id])}  # fmt: skip
+        try:
+            self.table.create_entity(row)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def add_mailbox(self, message_key: str, mailbox_id: str, *, attempts: int = 10) -> MessageClaim:
+        """Record that another mailbox saw the message (ETag compare-and-swap, retried)."""
+        for _ in range(attempts):
+            claim = self.find(message_key)
+            if claim is None:
+                raise ConcurrencyConflict("message index row vanished")
+            if mailbox_id in claim.mailbox_ids:
+                return claim
+            claim.mailbox_ids.append(mailbox_id)
+            try:
+                self.table.update_entity(
+                    {"PartitionKey": message_partition(message_key), "RowKey": "m",
+                     "mailbox_ids": json.dumps(claim.mailbox_ids)},
+                    mode=UpdateMode.MERGE, etag=claim.etag, match_condition=MatchConditions.IfNotModified,
+                )  # fmt: skip
+            except ResourceModifiedError:
+                continue
+            return claim
+        raise ConcurrencyConflict("message index row kept changing")
+
+    def release(self, message_key: str) -> None:
+        """Drop a claim whose email could not be stored, so a later attempt can claim again."""
+        with contextlib.suppress(ResourceNotFoundError):
+            self.table.delete_entity(message_partition(message_key), "m")
+
+
+class SummaryIndex:
+    """An index key -> the tracked emails carrying it (tokens, conversations): one partition read."""
+
+    def __init__(self, table: TableClient, *, hash_keys: bool) -> None:
+        self.table = table
+        self.hash_keys = hash_keys
+
+    def _partition(self, key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest() if self.hash_keys else safe_key(key.upper())
+
+    def add(self, key: str, summary: EmailSummary) -> None:
+        row = {"PartitionKey": self._partition(key), "RowKey": summary.email_id, **summary.to_row()}
+        self.table.upsert_entity(row, mode=UpdateMode.REPLACE)
+
+    def find(self, key: str) -> list[EmailSummary]:
+        rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": self._partition(key)})
+        return [EmailSummary.from_row(dict(row)) for row in rows]
