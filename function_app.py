@@ -1,14 +1,40 @@
 """Azure Functions entry points. Each trigger only parses its input and delegates to a service.
 
-The admin API is one ASGI function (``http_app_func``) covering every route under ``/api``; timer and
-queue triggers of the sync workloads are added to this same app.
+- ``http_app_func``: the admin API (one ASGI function covering every route under ``/api``);
+- ``schedule_mailboxes`` (timer): finds due mailboxes, claims them, fans out work items;
+- ``process_mailbox`` (queue ``mailbox-work``): runs one mailbox's incoming cycle.
 """
 
+import logging
+
 import azure.functions as func
+from pydantic import ValidationError
 
 from sync.api.app import create_app
+from sync.scheduling.work import WorkItem
+from sync.services import Services
 from sync.settings import load_settings
 
 settings = load_settings()  # fail at start-up, naming every bad setting
+services = Services(settings)
 
-app = func.AsgiFunctionApp(app=create_app(settings), http_auth_level=func.AuthLevel.ANONYMOUS)
+app = func.AsgiFunctionApp(app=create_app(settings, lambda: services.store), http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.function_name(name="schedule_mailboxes")
+@app.timer_trigger(schedule="%SYNC_MAILBOX_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def schedule_mailboxes(timer: func.TimerRequest) -> None:
+    report = services.scheduler.tick()
+    logging.info("scheduler tick: %s", report)
+
+
+@app.function_name(name="process_mailbox")
+@app.queue_trigger(arg_name="msg", queue_name="mailbox-work", connection="AzureWebJobsStorage")
+def process_mailbox(msg: func.QueueMessage) -> None:
+    try:
+        item = WorkItem.model_validate_json(msg.get_body())
+    except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
+        logging.error("ignoring malformed mailbox-work message %s: %s", msg.id, exc)
+        return
+    report = services.worker.run(item)
+    logging.info("mailbox cycle: %s", report)

@@ -20,6 +20,7 @@ from sync.model.lookups import EmailSummary
 from sync.model.options import CorrelationMethod
 from sync.model.organization import OrganizationSettings
 
+SUBJECT_KEY_CHARS = 400  # enough to tell subjects apart; index rows stay far below Table limits
 THREAD_INDEX_HEADER_BYTES = 22  # 1 reserved + 5 FILETIME + 16 GUID: identical across a conversation
 _FORWARD = re.compile(r"^\s*(fw|fwd|wg|tr)\s*:", re.IGNORECASE)
 
@@ -75,7 +76,7 @@ def subject_key(subject: str, org: OrganizationSettings) -> str:
     text = token_pattern(org).sub(" ", subject or "")
     with contextlib.suppress(re.error):  # a broken organization regex must not stop correlation
         text = re.sub(org.hash_filter_keywords, "", text, flags=re.IGNORECASE)
-    return " ".join(text.lower().split())
+    return " ".join(text.lower().split())[:SUBJECT_KEY_CHARS]
 
 
 def header_methods_enabled(org: OrganizationSettings) -> bool:

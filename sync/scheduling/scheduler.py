@@ -92,7 +92,7 @@ class Scheduler:
             verdict = eligibility.incoming(mailbox, profiles[profile_id], org, now)
             try:
                 if verdict.eligible:
-                    self._claim(mailbox, profiles[profile_id], entry, now)
+                    self.claim(mailbox, profiles[profile_id], now)
                     report.dispatched += 1
                 elif set(verdict.reasons) == {Reason.POSTPONED}:
                     self._postpone(mailbox, entry)
@@ -104,7 +104,13 @@ class Scheduler:
                 report.conflicts += 1  # someone else changed the mailbox: the next tick looks again
         return report
 
-    def _claim(self, mailbox: Mailbox, profile: EmailServerProfile | None, entry: DueEntry, now: datetime) -> None:
+    def claim(self, mailbox: Mailbox, profile: EmailServerProfile | None, now: datetime | None = None) -> WorkItem:
+        """Take the lease on ``mailbox`` (as read, ETag-checked) and send its work item.
+
+        The tick calls this for each eligible due mailbox; an administrator's "synchronize now" may too.
+        Raises ConcurrencyConflict when the mailbox changed since it was read.
+        """
+        now = now or self.clock()
         lease_id = str(uuid.uuid4())
         predicted = polling.next_due(
             now,
@@ -113,14 +119,17 @@ class Scheduler:
             idle_max_minutes=self.settings.poll_idle_max_minutes,
             profile_min_minutes=profile.min_polling_interval_minutes if profile else 0,
         )
+        previous_row = mailbox.due_row_key
         mailbox.processing_state = ProcessingState.PROCESSING
         mailbox.host_id = lease_id
         mailbox.lease_expires_on = now + timedelta(seconds=self.settings.lease_seconds)
         mailbox.processing_last_attempted_on = now
         mailbox.due_row_key = row_key(mailbox.id, predicted)
         self.store.mailboxes.update(mailbox)
-        self.store.due_index.move(mailbox.id, entry.row_key, predicted)
-        self.send(WorkItem(mailbox_id=mailbox.id, lease_id=lease_id))
+        self.store.due_index.move(mailbox.id, previous_row, predicted)
+        item = WorkItem(mailbox_id=mailbox.id, lease_id=lease_id)
+        self.send(item)
+        return item
 
     def _postpone(self, mailbox: Mailbox, entry: DueEntry) -> None:
         until = max(t for t in (mailbox.postpone_mailbox_processing_until, mailbox.receiving_postponed_until) if t)

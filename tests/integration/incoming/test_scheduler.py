@@ -36,10 +36,15 @@ def _mailbox(
     store: Store, profile: EmailServerProfile, *, approved: bool = True, schedule_at: datetime | None
 ) -> Mailbox:
     owner = EntityRef(type=EntityType.SYSTEM_USER, id=str(uuid.uuid4()))
-    mailbox = store.mailboxes.insert(Mailbox(
-        name="m", email_address=f"{uuid.uuid4().hex[:8]}@example.test", owner=owner, email_server_profile_id=profile.id,
-        approval=EmailAddressApproval.APPROVED if approved else EmailAddressApproval.PENDING_APPROVAL,
-    ))  # fmt: skip
+    mailbox = store.mailboxes.insert(
+        Mailbox(
+            name="m",
+            email_address=f"{uuid.uuid4().hex[:8]}@example.test",
+            owner=owner,
+            email_server_profile_id=profile.id,
+            approval=EmailAddressApproval.APPROVED if approved else EmailAddressApproval.PENDING_APPROVAL,
+        )
+    )
     if schedule_at is not None:
         mailbox = schedule_now(store, mailbox.id, schedule_at)
     return mailbox

@@ -69,3 +69,7 @@ def test_conversation_key_uses_the_first_22_bytes() -> None:
     assert conversation_key(first) == conversation_key(reply) is not None
     assert conversation_key(base64.b64encode(b"short").decode()) is None
     assert conversation_key("!!not base64!!") is None
+
+
+def test_subject_key_is_bounded() -> None:
+    assert len(subject_key("word " * 20_000, ORG)) == 400

@@ -1,0 +1,416 @@
+"""Process one fetched message for one mailbox: parse, decide, store. The order is what makes it safe.
+
+1. Parse with guards; classify (loops are dropped, bounces kept only when they correlate).
+2. Resolve parties, look up correlation candidates, decide acceptance and owner (pure stages).
+3. Accepted: CLAIM the message in the MessageIndex (insert if absent, with the email id it will get),
+   then write blobs, then the email row (an upsert, so finishing an interrupted store is harmless),
+   then the token/conversation index rows and queue items. Not accepted: record why (item failure).
+4. Another mailbox already claimed it: link this mailbox to the existing email (``Duplicate``), never a
+   second activity. The same mailbox finding its own claim is a replay after a crash: it finishes the
+   store if the email row is missing, else reports ``AlreadyProcessed``.
+Only after :meth:`IncomingProcessor.process` returns does the worker advance the watermark or delete
+anything on the server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from html import escape
+
+from sync.crm.records import RecordService
+from sync.incoming.accept import Acceptor, accept
+from sync.incoming.classify import MessageClass, classify
+from sync.incoming.correlate import (
+    Candidates,
+    Correlation,
+    conversation_key,
+    correlate,
+    subject_key,
+    tracking_tokens,
+)
+from sync.incoming.dedupe import message_key
+from sync.incoming.directory import CycleDirectory
+from sync.incoming.owner import choose_owner
+from sync.incoming.reasons import Reason
+from sync.incoming.resolve import SenderResolution, resolve_recipients, resolve_sender
+from sync.incoming.sanitize import sanitize
+from sync.mail.mime import ParsedMessage, parse_message
+from sync.model import Contact, Email, ItemFailure, Lead, Mailbox, OrganizationSettings, QueueItem
+from sync.model.email import ActivityParty, AttachmentMeta
+from sync.model.fields import EntityRef, utcnow
+from sync.model.lookups import EmailSummary
+from sync.model.options import (
+    EmailDirection,
+    EmailNotification,
+    EmailStatus,
+    EntityType,
+    IncomingDeliveryMethod,
+    ParticipationType,
+)
+from sync.model.profile import EmailServerProfile
+from sync.model.records import SystemUser
+from sync.settings import Settings
+from sync.store.names import Container
+from sync.store.schema import owned_mailbox_id
+from sync.store.store import Store
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
+
+
+def _content_type(value: str | None) -> str:
+    """A bare ``type/subtype`` safe for an HTTP header (parameters and folded lines dropped)."""
+    bare = (value or "").split(";", 1)[0].strip().lower()
+    return bare if _CONTENT_TYPE.match(bare) and len(bare) <= 256 else "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    reason: Reason
+    email_id: str | None = None
+    message_key: str | None = None
+
+    @property
+    def tracked(self) -> bool:
+        return self.reason.accepted
+
+
+class IncomingProcessor:
+    """Runs the pipeline for the messages of one mailbox cycle."""
+
+    def __init__(
+        self, store: Store, settings: Settings, org: OrganizationSettings, mailbox: Mailbox,
+        profile: EmailServerProfile, directory: CycleDirectory | None = None,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.settings = settings
+        self.org = org
+        self.mailbox = mailbox
+        self.profile = profile
+        self.directory = directory or CycleDirectory(store)
+
+    # --- entry points -------------------------------------------------------------------------------
+    def parse(self, raw: bytes) -> ParsedMessage:
+        return sanitize(
+            parse_message(
+                raw,
+                max_bytes=self.settings.max_incoming_email_bytes,
+                max_nesting=self.settings.mime_max_nesting,
+                timeout_seconds=self.settings.mime_parse_timeout_seconds,
+            )
+        )
+
+    def process(self, raw: bytes, received_on: datetime | None = None) -> ItemOutcome:
+        parsed = self.parse(raw)
+        forwarder: EntityRef | None = None
+        if self.mailbox.is_forward_mailbox:
+            unwrapped = self._unwrap_forward(parsed, raw)
+            if isinstance(unwrapped, ItemOutcome):
+                return unwrapped
+            forwarder, raw = unwrapped
+            parsed = self.parse(raw)
+        key = message_key(parsed.message_id, raw)
+        if parsed.headers_only:
+            return self._fail(parsed, key, Reason.TOO_LARGE, received_on, details="; ".join(parsed.defects)[:2048])
+        kind = classify(parsed)
+        if kind.kind is MessageClass.LOOP:
+            return self._fail(parsed, key, Reason.LOOP_DETECTED, received_on, details=kind.why)
+        if not parsed.from_:
+            return self._fail(parsed, key, Reason.INVALID_SENDER, received_on, details="no valid From address")
+        if self._before_start(parsed, received_on):
+            return ItemOutcome(Reason.BEFORE_START_DATE, message_key=key)
+        return self._decide_and_store(parsed, raw, key, kind.kind, received_on, forwarder)
+
+    # --- the decision --------------------------------------------------------------------------------
+    def _decide_and_store(  # noqa: PLR0912 (the pipeline's steps, read top to bottom)
+        self, parsed: ParsedMessage, raw: bytes, key: str, kind: MessageClass, received_on: datetime | None,
+        forwarder: EntityRef | None,
+    ) -> ItemOutcome:  # fmt: skip
+        org, directory = self.org, self.directory
+        owner_user_id = self._mailbox_owner_user_id()
+        sender_address = parsed.from_[0]
+        sender = resolve_sender(
+            sender_address.address, sender_address.name, directory.matches(sender_address.address), org, owner_user_id
+        )
+        recipients = resolve_recipients(
+            ParticipationType.TO_RECIPIENT, [(a.name, a.address) for a in parsed.to],
+            {a.address.casefold(): directory.matches(a.address) for a in parsed.to}, org,
+        ) + resolve_recipients(
+            ParticipationType.CC_RECIPIENT, [(a.name, a.address) for a in parsed.cc],
+            {a.address.casefold(): directory.matches(a.address) for a in parsed.cc}, org,
+        )  # fmt: skip
+        tokens = tracking_tokens(parsed.subject, org)
+        conversation = conversation_key(parsed.thread_index)
+        candidates = self._candidates(parsed, tokens, conversation)
+        correlation = correlate(parsed.subject, candidates, org)
+
+        acceptors: dict[str, Acceptor] = {}
+        mailbox_owner = self.mailbox.owner if forwarder is None else None
+        for ref in [mailbox_owner, *[p.party for p in recipients]]:
+            if ref is not None and ref.type in (EntityType.SYSTEM_USER, EntityType.QUEUE):
+                found = directory.acceptor(ref)
+                if found is not None:
+                    acceptors[ref.id] = found
+        decision = accept(
+            sender=sender.party, recipients=recipients, acceptors=acceptors, mailbox_owner=mailbox_owner,
+            correlated=correlation.correlated, org=org, forward_mailbox=forwarder is not None,
+        )  # fmt: skip
+        reason = decision.reason
+        if kind is MessageClass.BOUNCE and not correlation.correlated:
+            reason = Reason.BOUNCE_NOT_CORRELATED
+        if not reason.accepted:
+            existing = self.store.message_index.find(key)
+            if existing is not None:
+                return self._link_duplicate(parsed, key, existing.summary.email_id, received_on)
+            return self._fail(parsed, key, reason, received_on)
+
+        sender_matches = directory.matches(sender_address.address)
+        sender_owner = next(
+            (m.owner_user_id for m in sender_matches if sender.party.party and m.id == sender.party.party.id), None
+        )
+        owner = choose_owner(
+            recipients=recipients,
+            queue_owners={p.party.id: directory.queue_owner(p.party.id) for p in recipients
+                          if p.party and p.party.type is EntityType.QUEUE},
+            correlated_owner=correlation.match.owner if correlation.match else None,
+            sender_record_owner_user_id=sender_owner,
+            mailbox_owner_user_id=owner_user_id,
+        )  # fmt: skip
+        email_id = str(uuid.uuid4())
+        summary = EmailSummary(
+            email_id=email_id,
+            regarding=correlation.match.regarding if correlation.match else None,
+            owner=owner,
+            subject_key=subject_key(parsed.subject, org),
+            direction=EmailDirection.INCOMING,
+        )
+        claimed = self.store.message_index.claim(key, summary, self.mailbox.id)
+        if not claimed:
+            claim = self.store.message_index.find(key)
+            if claim is None:  # released in between: rare; the next cycle tries again
+                return self._fail(parsed, key, Reason.UNKNOWN, received_on, details="claim vanished")
+            if self.mailbox.id not in claim.mailbox_ids:
+                return self._link_duplicate(parsed, key, claim.summary.email_id, received_on)
+            if self.store.emails.find(claim.summary.email_id, "email") is not None:
+                return ItemOutcome(Reason.ALREADY_PROCESSED, claim.summary.email_id, key)
+            email_id, summary = claim.summary.email_id, claim.summary  # finish an interrupted store
+        try:
+            if sender.party.party is None and kind is MessageClass.NORMAL:
+                created = self._auto_create_sender(sender_address.address, sender_address.name, owner)
+                if created is not None:
+                    sender = SenderResolution(sender.party.model_copy(update={"party": created}))
+            email = self._build_email(
+                parsed, raw, email_id, sender.party, recipients, reason, decision.accepting, correlation, tokens,
+                summary, received_on, sender.duplicate_unresolved,
+            )  # fmt: skip
+            self.store.emails.upsert(email)
+        except Exception:
+            if claimed:  # never leave a claim that points at no email: other mailboxes would link to nothing
+                self.store.message_index.release(key)
+            raise
+        if tokens:
+            self.store.token_index.add(tokens[0], summary)
+        if conversation:
+            self.store.conversation_index.add(conversation, summary)
+        self._queue_items(email, recipients)
+        return ItemOutcome(reason, email_id, key)
+
+    def _candidates(self, parsed: ParsedMessage, tokens: list[str], conversation: str | None) -> Candidates:
+        by_reply = None
+        if parsed.in_reply_to:
+            claim = self.store.message_index.find(message_key(parsed.in_reply_to, b""))
+            by_reply = claim.summary if claim else None
+        by_token: list[EmailSummary] = []
+        for token in tokens:
+            by_token = self.store.token_index.find(token)
+            if by_token:
+                break
+        by_conversation = self.store.conversation_index.find(conversation) if conversation and not by_reply else []
+        return Candidates(by_in_reply_to=by_reply, by_token=by_token, by_conversation=by_conversation)
+
+    # --- writing ------------------------------------------------------------------------------------
+    def _build_email(
+        self, parsed: ParsedMessage, raw: bytes, email_id: str, sender: ActivityParty, recipients: list[ActivityParty],
+        reason: Reason, accepting: EntityRef | None, correlation: Correlation, tokens: list[str], summary: EmailSummary,
+        received_on: datetime | None, duplicate_sender: bool,
+    ) -> Email:  # fmt: skip
+        blobs = self.store.blobs
+        raw_ref = blobs.put(Container.RAW_MIME, f"{email_id}.eml", raw, "message/rfc822")
+        html = parsed.html_body or (f"<pre>{escape(parsed.text_body)}</pre>" if parsed.text_body else "")
+        body_ref = (
+            blobs.put(Container.BODIES, f"{email_id}.html", html.encode("utf-8"), "text/html; charset=utf-8")
+            if html
+            else None
+        )
+        attachments, notification = self._store_attachments(email_id, parsed)
+        headers = {k: v for k, v in parsed.selected_headers.items() if k.lower() in ("auto-submitted", "reply-to")}
+        return Email(
+            id=email_id,
+            subject=(parsed.subject or "")[:800],
+            direction=EmailDirection.INCOMING,
+            status=EmailStatus.RECEIVED,
+            body_blob=body_ref,
+            body_preview=(parsed.text_body or "")[:2048],
+            mime_type="message/rfc822",
+            parties=[sender, *recipients],
+            sender=parsed.from_[0].address[:250],
+            to_recipients="; ".join(a.address for a in parsed.to)[:500] or None,
+            submitted_by=(self.mailbox.email_address or "")[:250] or None,
+            is_duplicate_sender_unresolved=duplicate_sender,
+            message_id=(parsed.message_id or "")[:320] or None,
+            in_reply_to=(parsed.in_reply_to or "")[:320] or None,
+            references=[r[:320] for r in parsed.references[:50]],
+            conversation_index=(parsed.thread_index or "")[:2048] or None,
+            tracking_token=tokens[0][:50] if tokens else None,
+            internet_message_headers=json.dumps(headers)[:500] if headers else None,
+            correlation_method=correlation.method,
+            correlated_activity_id=correlation.match.email_id if correlation.match else None,
+            correlated_subject_changed=correlation.subject_changed,
+            parent_activity_id=correlation.parent_activity_id,
+            regarding=summary.regarding,
+            accepting_entity=accepting,
+            receiving_mailbox_id=self.mailbox.id,
+            owner=summary.owner,
+            received_on=received_on or parsed.date or utcnow(),
+            notifications=notification,
+            attachments=attachments,
+            raw_mime_blob=raw_ref,
+        )
+
+    def _store_attachments(
+        self, email_id: str, parsed: ParsedMessage
+    ) -> tuple[list[AttachmentMeta], EmailNotification]:
+        """Attachments to Blob; blocked types and files over the upload limit are dropped (R-REC-5)."""
+        blocked = {e.strip().lower() for e in self.org.blocked_attachments.split(";") if e.strip()}
+        notification = EmailNotification.NONE
+        metas: list[AttachmentMeta] = []
+        for n, att in enumerate(parsed.attachments):
+            name = att.file_name or f"attachment-{n + 1}"
+            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            meta = AttachmentMeta(
+                file_name=name[:256],
+                mime_type=_content_type(att.content_type),
+                size=att.size,
+                content_id=(att.content_id or None) and att.content_id[:256],
+                is_inline=att.is_inline,
+            )
+            if extension in blocked or att.size > self.org.max_upload_file_size_bytes:
+                notification = EmailNotification.ATTACHMENTS_NOT_SAVED
+            else:
+                blob_name = f"{email_id}/{n + 1}-{_SAFE_NAME.sub('_', name)[:100]}"
+                meta.blob = self.store.blobs.put(Container.ATTACHMENTS, blob_name, att.data, meta.mime_type)
+            metas.append(meta)
+        return metas, notification
+
+    def _queue_items(self, email: Email, recipients: list[ActivityParty]) -> None:
+        """A queue item for each resolved queue recipient, and for the synchronizing queue (R-REC-6, C-3)."""
+        queues: list[str] = []
+        if self.org.create_queue_items_for_accepting_queue_recipients:
+            queues += [p.party.id for p in recipients if p.party and p.party.type is EntityType.QUEUE]
+        if (
+            self.mailbox.is_queue_mailbox
+            and self.org.create_queue_item_for_synchronizing_mailbox
+            and self.mailbox.owner
+        ):
+            queues.append(self.mailbox.owner.id)
+        for queue_id in dict.fromkeys(queues):
+            self._put_queue_item(queue_id, email.id, email.subject)
+
+    def _put_queue_item(self, queue_id: str, email_id: str, title: str) -> None:
+        item_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"queueitem:{queue_id}:{email_id}"))  # idempotent on replay
+        self.store.queue_items.upsert(
+            QueueItem(
+                id=item_id, queue_id=queue_id, object=EntityRef(type=EntityType.EMAIL, id=email_id), title=title[:800]
+            )
+        )
+
+    def _link_duplicate(
+        self, parsed: ParsedMessage, key: str, email_id: str, received_on: datetime | None
+    ) -> ItemOutcome:
+        """Another mailbox tracked it: link this mailbox, add the queue's item (R-ACC-10/11), record Duplicate."""
+        claim = self.store.message_index.add_mailbox(key, self.mailbox.id)
+        if (
+            self.mailbox.is_queue_mailbox
+            and self.mailbox.owner
+            and (
+                self.org.create_queue_item_for_synchronizing_mailbox
+                or self.org.create_additional_queue_items_for_already_tracked_email
+            )
+        ):
+            self._put_queue_item(self.mailbox.owner.id, email_id, parsed.subject or "")
+        self._fail(parsed, key, Reason.DUPLICATE, received_on, email_id=claim.summary.email_id,
+                   details=f"already tracked as email {claim.summary.email_id}")  # fmt: skip
+        return ItemOutcome(Reason.DUPLICATE, email_id, key)
+
+    def _fail(
+        self, parsed: ParsedMessage, key: str, reason: Reason, received_on: datetime | None, *,
+        details: str | None = None, email_id: str | None = None, quarantine_blob: str | None = None,
+    ) -> ItemOutcome:  # fmt: skip
+        now = utcnow()
+        self.store.item_failures.upsert(
+            ItemFailure(
+                mailbox_id=self.mailbox.id, message_key=key[:1024], message_id=(parsed.message_id or "")[:1024] or None,
+                subject=(parsed.subject or "")[:800], sender=(parsed.from_[0].address if parsed.from_ else None),
+                reason=reason.label, reason_code=int(reason), details=details, received_on=received_on or parsed.date,
+                expires_on=now + timedelta(days=self.settings.item_failure_retention_days),
+                quarantine_blob=quarantine_blob, email_id=email_id,
+            )
+        )  # fmt: skip
+        return ItemOutcome(reason, email_id, key)
+
+    # --- helpers ------------------------------------------------------------------------------------
+    def _mailbox_owner_user_id(self) -> str | None:
+        owner = self.mailbox.owner
+        if owner is None:
+            return None
+        if owner.type is EntityType.SYSTEM_USER:
+            return owner.id
+        return self.directory.queue_owner(owner.id)
+
+    def _before_start(self, parsed: ParsedMessage, received_on: datetime | None) -> bool:
+        """R-IN-2/3: the effective start is the later of the profile's and the mailbox's dates."""
+        starts = [
+            d for d in (self.profile.process_emails_received_after, self.mailbox.process_email_received_after) if d
+        ]
+        when = received_on or parsed.date
+        return bool(starts and when and when < max(starts))
+
+    def _auto_create_sender(self, address: str, name: str, owner: EntityRef | None) -> EntityRef | None:
+        """R-RES-11: a contact (or lead) for an unknown sender when the owner asks for it."""
+        if not self.org.auto_create_contact_on_promote or owner is None:
+            return None
+        user = self.directory.record(owner)
+        if not isinstance(user, SystemUser) or not user.auto_create_records:
+            return None
+        first, _, last = (name or address.split("@", maxsplit=1)[0]).strip().rpartition(" ")
+        fields = {"first_name": first or None, "last_name": (last or address)[:100], "email_address1": address,
+                  "owner_user_id": user.id}  # fmt: skip
+        record: Contact | Lead = (
+            Lead(**fields) if user.auto_create_record_type is EntityType.LEAD else Contact(**fields)
+        )
+        try:
+            RecordService(self.store).create(record)
+        except ValueError:
+            return None
+        return EntityRef(type=record.entity_type, id=record.id)
+
+    def _unwrap_forward(self, parsed: ParsedMessage, raw: bytes) -> tuple[EntityRef, bytes] | ItemOutcome:
+        """R-FWD-7/8: the attached message is the email; the forwarder must deliver through a forward mailbox."""
+        key = message_key(parsed.message_id, raw)
+        if not parsed.embedded_messages:
+            return self._fail(parsed, key, Reason.INVALID_FORWARD_MAIL_ITEM, None,
+                              details="not forwarded as an attachment")  # fmt: skip
+        forwarder_address = parsed.from_[0].address if parsed.from_ else ""
+        for match in self.directory.matches(forwarder_address):
+            if match.type not in (EntityType.SYSTEM_USER, EntityType.QUEUE):
+                continue
+            ref = EntityRef(type=match.type, id=match.id)
+            mailbox = self.store.find_mailbox(owned_mailbox_id(ref))
+            if mailbox is not None and mailbox.incoming_method is IncomingDeliveryMethod.FORWARD_MAILBOX:
+                return ref, parsed.embedded_messages[0]
+        return self._fail(parsed, key, Reason.INVALID_FORWARD_MAIL_ITEM, None,
+                          details=f"{forwarder_address} does not deliver through a forward mailbox")  # fmt: skip

@@ -1,0 +1,87 @@
+"""What the line-protocol connectors (IMAP, POP3) share below the protocol: TLS and socket failures.
+
+A failure at this level says nothing about the protocol, so both connectors classify it the same
+way; each protocol module only adds the failures of its own commands (see ``map_imap_error`` and
+``map_pop3_error``). The codes follow the Dynamics alert texts where one exists ("Socket returned
+exception TimedOut", "InvalidIncomingEmailServerProfileConfiguration HostNotFound", spec §2.15.1).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+from sync.mail.errors import MailServerError, PermanentMailError, TransientMailError
+
+TLS_MODES = ("implicit", "starttls", "none")
+REDACTED = "********"
+
+Stage = Literal["connect", "login", "session"]  # where a failure happened changes what a refusal means
+ErrorMapper = Callable[[BaseException, str, Stage], MailServerError | None]
+Kind = tuple[type[MailServerError], str, str]  # error class, alert code, what happened (for the message)
+
+HOST_NOT_FOUND: Kind = (PermanentMailError, "HostNotFound", "host not found")
+NAME_LOOKUP_AGAIN: Kind = (TransientMailError, "HostLookupFailed", "name lookup failed for now")  # EAI_AGAIN
+# First match wins: SSLError and TimeoutError are OSErrors too. A TLS failure is permanent (a wrong CA or
+# host name will not fix itself) except a TLS-level EOF, which is just a dropped link.
+NETWORK_FAILURES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], Kind], ...] = (
+    ((ssl.SSLEOFError, ssl.SSLZeroReturnError), (TransientMailError, "ConnectionDropped", "connection dropped")),
+    (ssl.SSLError, (PermanentMailError, "SecureConnectionFailed", "secure connection failed")),
+    (TimeoutError, (TransientMailError, "SocketTimedOut", "socket timed out")),
+    (
+        (ConnectionResetError, ConnectionAbortedError, BrokenPipeError),
+        (TransientMailError, "ConnectionDropped", "connection dropped"),
+    ),
+    (OSError, (TransientMailError, "ConnectionFailed", "cannot connect")),  # refused, host or network unreachable
+)
+
+
+def client_tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Certificate and hostname verification always on; ``ca_file`` adds a private CA, else system trust."""
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def map_network_error(exc: BaseException, where: str) -> MailServerError | None:
+    """Classify a socket, DNS or TLS failure; ``None`` when ``exc`` is not one."""
+    kind: Kind | None
+    if isinstance(exc, socket.gaierror):
+        kind = NAME_LOOKUP_AGAIN if exc.errno == socket.EAI_AGAIN else HOST_NOT_FOUND
+    else:
+        kind = next((kind for types, kind in NETWORK_FAILURES if isinstance(exc, types)), None)
+    if kind is None:
+        return None
+    error_class, code, phrase = kind
+    return error_class(f"{where}: {phrase}: {exc}", code=code)
+
+
+@contextmanager
+def typed_errors(mapper: ErrorMapper, where: str, secret: str, stage: Stage = "session") -> Iterator[None]:
+    """Re-raise what ``mapper`` recognises as a typed mail error without ``secret``; anything else (a bug) as is."""
+    try:
+        yield
+    except MailServerError:
+        raise
+    except Exception as exc:
+        mapped = mapper(exc, where, stage)
+        if mapped is None:
+            raise
+        raise type(mapped)(redact(str(mapped), secret), code=mapped.code) from exc
+
+
+def redact(text: str, secret: str) -> str:
+    """Remove ``secret`` from a message built from server or library text, in case either echoes it."""
+    return text.replace(secret, REDACTED) if secret else text
+
+
+def text_of(exc: BaseException) -> str:
+    """An exception's message as text; imaplib and poplib carry the server line as bytes, and IMAPClient's
+    ``LoginError(str(e))`` turns those bytes into their repr (``"b'[AUTHENTICATIONFAILED] ...'"``)."""
+    if len(exc.args) == 1 and isinstance(exc.args[0], bytes):
+        return exc.args[0].decode("utf-8", "replace")
+    text = str(exc)
+    if len(text) >= 3 and text[0] == "b" and text[1] in "'\"" and text[-1] == text[1]:
+        return text[2:-1]
+    return text

@@ -1,0 +1,56 @@
+"""The composition root: builds the services from settings, once per process.
+
+Entry points (``function_app.py``, the CLI, the local dev host) ask here; nothing else constructs
+adapters, so tests can build the same services around the local stack.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+
+from sync.auth.secrets import SecretBox
+from sync.incoming.worker import MailboxWorker
+from sync.mail.imap import ImapConnector
+from sync.mail.pop3 import Pop3Connector
+from sync.mail.port import IncomingConnector
+from sync.model.options import ServerType
+from sync.scheduling.scheduler import Scheduler
+from sync.scheduling.work import WorkItem
+from sync.settings import Settings
+from sync.store.names import Queue
+from sync.store.store import Store
+
+
+def incoming_connectors() -> dict[ServerType, IncomingConnector]:
+    return {ServerType.IMAP_SMTP: ImapConnector(), ServerType.POP3_SMTP: Pop3Connector()}
+
+
+class Services:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self._store = store
+
+    @cached_property
+    def store(self) -> Store:
+        return self._store or Store.from_settings(self.settings)
+
+    @cached_property
+    def secret_box(self) -> SecretBox:
+        return SecretBox(self.settings.aes_key())
+
+    def enqueue_work(self) -> Callable[[WorkItem], None]:
+        queue = self.store.account.queue(Queue.MAILBOX_WORK)
+
+        def send(item: WorkItem) -> None:
+            queue.send_message(item.model_dump_json())
+
+        return send
+
+    @cached_property
+    def scheduler(self) -> Scheduler:
+        return Scheduler(self.store, self.settings, self.enqueue_work())
+
+    @cached_property
+    def worker(self) -> MailboxWorker:
+        return MailboxWorker(self.store, self.settings, self.secret_box, incoming_connectors())

@@ -1,0 +1,131 @@
+"""An organization on the isolated store whose mailboxes live in the session's Dovecot."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import pytest
+
+from devstack import Dovecot, TestCA
+from sync.auth.secrets import SecretBox, seal_field
+from sync.crm.records import RecordService
+from sync.incoming.worker import CycleReport, MailboxWorker
+from sync.mailboxes.provisioning import Provisioning
+from sync.model import Contact, EmailServerProfile, Mailbox, Queue, SystemUser
+from sync.model.options import EmailAddressApproval, FilteringMethod, ServerType
+from sync.model.profile import TlsMode
+from sync.scheduling.scheduler import Scheduler, schedule_now
+from sync.scheduling.work import WorkItem
+from sync.services import incoming_connectors
+from sync.settings import Settings
+from sync.store import Store
+from tests.stack_fixtures import MAIL_PASSWORD
+
+
+@dataclass
+class World:
+    store: Store
+    settings: Settings
+    box: SecretBox
+    dovecot: Dovecot
+    imap: EmailServerProfile
+    pop3: EmailServerProfile
+
+    def worker(self, **kwargs: object) -> MailboxWorker:
+        return MailboxWorker(self.store, self.settings, self.box, incoming_connectors(), **kwargs)  # type: ignore[arg-type]
+
+    def user_mailbox(
+        self,
+        profile: EmailServerProfile,
+        filtering: FilteringMethod = FilteringMethod.ALL_EMAIL,
+        *,
+        queue: bool = False,
+        delete_after: bool = False,
+        password: str = MAIL_PASSWORD,
+    ) -> Mailbox:
+        """A new Dovecot account and its CRM user (or queue) with an approved, scheduled mailbox."""
+        address = f"{'q' if queue else 'u'}-{uuid.uuid4().hex[:10]}@example.test"
+        self.dovecot.add_user(address, MAIL_PASSWORD)
+        provisioning = Provisioning(self.store)
+        if queue:
+            _, mailbox = provisioning.create_queue(
+                Queue(name=f"Queue {address}", email_address=address, incoming_filtering_method=filtering)
+            )
+        else:
+            _, mailbox = provisioning.create_user(
+                SystemUser(
+                    full_name=f"User {address}", internal_email_address=address, incoming_filtering_method=filtering
+                )
+            )
+        mailbox = self.store.get_mailbox(mailbox.id)
+        mailbox.email_server_profile_id = profile.id
+        mailbox.approval = EmailAddressApproval.APPROVED
+        mailbox.allow_credentials_for_email_processing = True
+        mailbox.username = address
+        mailbox.delete_emails_after_processing = delete_after
+        seal_field(self.box, mailbox, "password", password)
+        self.store.mailboxes.update(mailbox)
+        return schedule_now(self.store, mailbox.id)
+
+    def claim(self, mailbox: Mailbox) -> WorkItem:
+        """Claim just this mailbox as a tick would (the tick's fan-out is tested on its own)."""
+        fresh = self.store.get_mailbox(mailbox.id)
+        profile = self.store.get_profile(fresh.email_server_profile_id or "")
+        return Scheduler(self.store, self.settings, lambda item: None).claim(fresh, profile)
+
+    def cycle(self, mailbox: Mailbox, worker: MailboxWorker | None = None) -> CycleReport:
+        return (worker or self.worker()).run(self.claim(mailbox))
+
+    def emails_with_message_id(self, message_id: str) -> int:
+        return len(list(self.store.emails.query("message_id eq @m", {"m": message_id})))
+
+
+def message(
+    to: str, *, sender: str = "carol@fabrikam.test", subject: str = "Hello", body: str = "Hi there", **headers: str
+) -> tuple[bytes, str]:
+    msg = EmailMessage()
+    msg["From"] = f"Carol <{sender}>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="fabrikam.test")
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content(body)
+    return msg.as_bytes(), str(msg["Message-ID"]).strip("<>")
+
+
+@pytest.fixture(scope="module")
+def world(isolated_store: Store, settings: Settings, dovecot: Dovecot, test_ca: TestCA) -> World:
+    own = settings.model_copy(update={"extra_ca_file": str(test_ca.ca_cert)})
+    box = SecretBox(own.aes_key())
+    imap = isolated_store.profiles.insert(
+        EmailServerProfile(
+            name="Dovecot IMAP",
+            server_type=ServerType.IMAP_SMTP,
+            incoming_server_location="localhost",
+            incoming_port=dovecot.imaps_port,
+            incoming_tls=TlsMode.IMPLICIT,
+            timeout_mailbox_connection_after_ms=5000,
+        )
+    )
+    pop3 = isolated_store.profiles.insert(
+        EmailServerProfile(
+            name="Dovecot POP3",
+            server_type=ServerType.POP3_SMTP,
+            incoming_server_location="localhost",
+            incoming_port=dovecot.pop3_port,
+            incoming_tls=TlsMode.STARTTLS,
+            timeout_mailbox_connection_after_ms=5000,
+        )
+    )
+    RecordService(isolated_store).create(
+        Contact(first_name="Carol", last_name="Clark", email_address1="carol@fabrikam.test")
+    )
+    return World(isolated_store, own, box, dovecot, imap, pop3)
+
+
+Deliver = Callable[[str, bytes], None]
