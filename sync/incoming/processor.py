@@ -2,12 +2,13 @@
 
 1. Parse with guards; classify (loops are dropped, bounces kept only when they correlate).
 2. Resolve parties, look up correlation candidates, decide acceptance and owner (pure stages).
-3. Accepted: CLAIM the message in the MessageIndex (insert if absent, with the email id it will get),
-   then write blobs, then the email row (an upsert, so finishing an interrupted store is harmless),
-   then the token/conversation index rows and queue items. Not accepted: record why (item failure).
-4. Another mailbox already claimed it: link this mailbox to the existing email (``Duplicate``), never a
-   second activity. The same mailbox finding its own claim is a replay after a crash: it finishes the
-   store if the email row is missing, else reports ``AlreadyProcessed``.
+3. Accepted: the email's id is derived from the message's key (its Message-ID), so the email row itself
+   is the exactly-once claim: attachment blobs first (named by that id, so a retry overwrites them), then
+   ONE insert-if-absent of the email row, then the idempotent extras (token and conversation index rows,
+   queue items). Not accepted: record why (item failure).
+4. The row exists already: received by another mailbox, this mailbox is linked to it (``Duplicate``,
+   R-ACC-10/11), never a second activity; received by this mailbox, it is a replay after a crash: the
+   extras are written again (idempotent) and the outcome is ``AlreadyProcessed``.
 Only after :meth:`IncomingProcessor.process` returns does the worker advance the watermark or delete
 anything on the server.
 """
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta
 from html import escape
 
 from sync.crm.records import RecordService
+from sync.errors import AlreadyExists
 from sync.incoming.accept import Acceptor, accept
 from sync.incoming.classify import MessageClass, classify
 from sync.incoming.correlate import (
@@ -32,7 +34,7 @@ from sync.incoming.correlate import (
     subject_key,
     tracking_tokens,
 )
-from sync.incoming.dedupe import message_key
+from sync.incoming.dedupe import email_id_for, message_key
 from sync.incoming.directory import CycleDirectory
 from sync.incoming.owner import choose_owner
 from sync.incoming.reasons import Reason
@@ -40,7 +42,7 @@ from sync.incoming.resolve import SenderResolution, resolve_recipients, resolve_
 from sync.incoming.sanitize import sanitize
 from sync.mail.mime import ParsedMessage, parse_message
 from sync.model import Contact, Email, ItemFailure, Lead, Mailbox, OrganizationSettings, QueueItem
-from sync.model.email import ActivityParty, AttachmentMeta
+from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta
 from sync.model.fields import EntityRef, utcnow
 from sync.model.lookups import EmailSummary
 from sync.model.options import (
@@ -77,6 +79,17 @@ class ItemOutcome:
     @property
     def tracked(self) -> bool:
         return self.reason.accepted
+
+
+def summary_of(email: Email, org: OrganizationSettings) -> EmailSummary:
+    """What correlation needs of a stored email."""
+    return EmailSummary(
+        email_id=email.id,
+        regarding=email.regarding,
+        owner=email.owner,
+        subject_key=subject_key(email.subject, org),
+        direction=email.direction,
+    )
 
 
 class IncomingProcessor:
@@ -163,9 +176,11 @@ class IncomingProcessor:
         if kind is MessageClass.BOUNCE and not correlation.correlated:
             reason = Reason.BOUNCE_NOT_CORRELATED
         if not reason.accepted:
-            existing = self.store.message_index.find(key)
-            if existing is not None:
-                return self._link_duplicate(parsed, key, existing.summary.email_id, received_on)
+            tracked = self.store.emails.find(email_id_for(key), "email")
+            if tracked is not None:
+                if self.mailbox.id in tracked.mailbox_ids:
+                    return ItemOutcome(Reason.ALREADY_PROCESSED, tracked.id, key)
+                return self._link_duplicate(parsed, key, tracked, received_on)
             return self._fail(parsed, key, reason, received_on)
 
         sender_matches = directory.matches(sender_address.address)
@@ -180,7 +195,7 @@ class IncomingProcessor:
             sender_record_owner_user_id=sender_owner,
             mailbox_owner_user_id=owner_user_id,
         )  # fmt: skip
-        email_id = str(uuid.uuid4())
+        email_id = email_id_for(key)
         summary = EmailSummary(
             email_id=email_id,
             regarding=correlation.match.regarding if correlation.match else None,
@@ -188,30 +203,23 @@ class IncomingProcessor:
             subject_key=subject_key(parsed.subject, org),
             direction=EmailDirection.INCOMING,
         )
-        claimed = self.store.message_index.claim(key, summary, self.mailbox.id)
-        if not claimed:
-            claim = self.store.message_index.find(key)
-            if claim is None:  # released in between: rare; the next cycle tries again
-                return self._fail(parsed, key, Reason.UNKNOWN, received_on, details="claim vanished")
-            if self.mailbox.id not in claim.mailbox_ids:
-                return self._link_duplicate(parsed, key, claim.summary.email_id, received_on)
-            if self.store.emails.find(claim.summary.email_id, "email") is not None:
-                return ItemOutcome(Reason.ALREADY_PROCESSED, claim.summary.email_id, key)
-            email_id, summary = claim.summary.email_id, claim.summary  # finish an interrupted store
+        if sender.party.party is None and kind is MessageClass.NORMAL:
+            created = self._auto_create_sender(sender_address.address, sender_address.name, owner)
+            if created is not None:
+                sender = SenderResolution(sender.party.model_copy(update={"party": created}))
+        email = self._build_email(
+            parsed, email_id, sender.party, recipients, reason, decision.accepting, correlation, tokens,
+            summary, received_on, sender.duplicate_unresolved,
+        )  # fmt: skip
+        existing: Email | None = None
         try:
-            if sender.party.party is None and kind is MessageClass.NORMAL:
-                created = self._auto_create_sender(sender_address.address, sender_address.name, owner)
-                if created is not None:
-                    sender = SenderResolution(sender.party.model_copy(update={"party": created}))
-            email = self._build_email(
-                parsed, raw, email_id, sender.party, recipients, reason, decision.accepting, correlation, tokens,
-                summary, received_on, sender.duplicate_unresolved,
-            )  # fmt: skip
-            self.store.emails.upsert(email)
-        except Exception:
-            if claimed:  # never leave a claim that points at no email: other mailboxes would link to nothing
-                self.store.message_index.release(key)
-            raise
+            self.store.emails.insert(email)  # the insert decides: one request when the message is new
+        except AlreadyExists:  # stored before: by another mailbox, or by this one before a crash
+            existing = self.store.get_email(email_id)
+        if existing is not None:
+            if self.mailbox.id not in existing.mailbox_ids:
+                return self._link_duplicate(parsed, key, existing, received_on)
+            email, reason = existing, Reason.ALREADY_PROCESSED  # a replay: finish the idempotent extras below
         if tokens:
             self.store.token_index.add(tokens[0], summary)
         if conversation:
@@ -222,8 +230,13 @@ class IncomingProcessor:
     def _candidates(self, parsed: ParsedMessage, tokens: list[str], conversation: str | None) -> Candidates:
         by_reply = None
         if parsed.in_reply_to:
-            claim = self.store.message_index.find(message_key(parsed.in_reply_to, b""))
-            by_reply = claim.summary if claim else None
+            reply_key = message_key(parsed.in_reply_to, b"")
+            replied = self.store.emails.find(email_id_for(reply_key), "email")  # an email received by the CRM
+            if replied is not None:
+                by_reply = summary_of(replied, self.org)
+            else:  # an email the CRM sent: its Message-ID is indexed when it is sent
+                claim = self.store.message_index.find(reply_key)
+                by_reply = claim.summary if claim else None
         by_token: list[EmailSummary] = []
         for token in tokens:
             by_token = self.store.token_index.find(token)
@@ -234,18 +247,16 @@ class IncomingProcessor:
 
     # --- writing ------------------------------------------------------------------------------------
     def _build_email(
-        self, parsed: ParsedMessage, raw: bytes, email_id: str, sender: ActivityParty, recipients: list[ActivityParty],
+        self, parsed: ParsedMessage, email_id: str, sender: ActivityParty, recipients: list[ActivityParty],
         reason: Reason, accepting: EntityRef | None, correlation: Correlation, tokens: list[str], summary: EmailSummary,
         received_on: datetime | None, duplicate_sender: bool,
     ) -> Email:  # fmt: skip
-        blobs = self.store.blobs
-        raw_ref = blobs.put(Container.RAW_MIME, f"{email_id}.eml", raw, "message/rfc822")
         html = parsed.html_body or (f"<pre>{escape(parsed.text_body)}</pre>" if parsed.text_body else "")
-        body_ref = (
-            blobs.put(Container.BODIES, f"{email_id}.html", html.encode("utf-8"), "text/html; charset=utf-8")
-            if html
-            else None
-        )
+        body_ref = None
+        if len(html) > MAX_INLINE_BODY_CHARS:  # rare: most bodies live in the row, one write for the email
+            body_ref = self.store.blobs.put(
+                Container.BODIES, f"{email_id}.html", html.encode("utf-8"), "text/html; charset=utf-8"
+            )
         attachments, notification = self._store_attachments(email_id, parsed)
         headers = {k: v for k, v in parsed.selected_headers.items() if k.lower() in ("auto-submitted", "reply-to")}
         return Email(
@@ -253,6 +264,7 @@ class IncomingProcessor:
             subject=(parsed.subject or "")[:800],
             direction=EmailDirection.INCOMING,
             status=EmailStatus.RECEIVED,
+            description=html if body_ref is None and html else None,
             body_blob=body_ref,
             body_preview=(parsed.text_body or "")[:2048],
             mime_type="message/rfc822",
@@ -274,11 +286,11 @@ class IncomingProcessor:
             regarding=summary.regarding,
             accepting_entity=accepting,
             receiving_mailbox_id=self.mailbox.id,
+            mailbox_ids=[self.mailbox.id],
             owner=summary.owner,
             received_on=received_on or parsed.date or utcnow(),
             notifications=notification,
             attachments=attachments,
-            raw_mime_blob=raw_ref,
         )
 
     def _store_attachments(
@@ -329,10 +341,15 @@ class IncomingProcessor:
         )
 
     def _link_duplicate(
-        self, parsed: ParsedMessage, key: str, email_id: str, received_on: datetime | None
+        self, parsed: ParsedMessage, key: str, email: Email, received_on: datetime | None
     ) -> ItemOutcome:
         """Another mailbox tracked it: link this mailbox, add the queue's item (R-ACC-10/11), record Duplicate."""
-        claim = self.store.message_index.add_mailbox(key, self.mailbox.id)
+
+        def link(stored: Email) -> None:
+            if self.mailbox.id not in stored.mailbox_ids:
+                stored.mailbox_ids = [*stored.mailbox_ids, self.mailbox.id]
+
+        self.store.emails.modify(email.id, "email", link)
         if (
             self.mailbox.is_queue_mailbox
             and self.mailbox.owner
@@ -341,10 +358,10 @@ class IncomingProcessor:
                 or self.org.create_additional_queue_items_for_already_tracked_email
             )
         ):
-            self._put_queue_item(self.mailbox.owner.id, email_id, parsed.subject or "")
-        self._fail(parsed, key, Reason.DUPLICATE, received_on, email_id=claim.summary.email_id,
-                   details=f"already tracked as email {claim.summary.email_id}")  # fmt: skip
-        return ItemOutcome(Reason.DUPLICATE, email_id, key)
+            self._put_queue_item(self.mailbox.owner.id, email.id, parsed.subject or "")
+        self._fail(parsed, key, Reason.DUPLICATE, received_on, email_id=email.id,
+                   details=f"already tracked as email {email.id}")  # fmt: skip
+        return ItemOutcome(Reason.DUPLICATE, email.id, key)
 
     def _fail(
         self, parsed: ParsedMessage, key: str, reason: Reason, received_on: datetime | None, *,

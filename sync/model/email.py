@@ -36,6 +36,8 @@ from sync.model.options import (
     Priority,
 )
 
+MAX_INLINE_BODY_CHARS = 200_000  # 400 KB in UTF-16: the row stays well under the 1 MiB entity limit
+
 
 class BlobRef(BaseModel):
     """Where bytes live in Blob storage."""
@@ -77,7 +79,8 @@ class Email(Entity):
     subject: Str800 = ""
     direction: EmailDirection
     status: EmailStatus = EmailStatus.DRAFT
-    body_blob: BlobRef | None = None  # ``description`` (HTML), kept in Blob (N-16)
+    description: str | None = Field(default=None, max_length=MAX_INLINE_BODY_CHARS)  # HTML body, in the row
+    body_blob: BlobRef | None = None  # a body too long for the row is kept in Blob instead (N-16)
     body_preview: Str2048 = ""
     mime_type: Str256 | None = None
 
@@ -87,6 +90,7 @@ class Email(Entity):
     submitted_by: Str250 | None = None
     is_duplicate_sender_unresolved: bool = False
 
+    mailbox_ids: list[Str36] = Field(default_factory=list)  # every mailbox that received it, the tracking one first
     message_id: Str320 | None = None
     in_reply_to: Str320 | None = None
     references: list[Str320] = Field(default_factory=list)
@@ -114,7 +118,6 @@ class Email(Entity):
     send_attempt_id: Str36 | None = None
     notifications: EmailNotification = EmailNotification.NONE
     attachments: list[AttachmentMeta] = Field(default_factory=list)
-    raw_mime_blob: BlobRef | None = None
 
     @property
     def state(self) -> ActivityState:

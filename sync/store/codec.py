@@ -2,10 +2,10 @@
 
 Rules: ``None`` is not stored (Table has no null); enums are stored as their Dynamics integer;
 ints outside int32 are stored as Edm.Int64 (the SDK refuses them otherwise); datetimes as UTC;
-lists, dicts and nested models as JSON in a property named ``<field>__json`` (split over
-``<field>__json1``, ``__json2``... when longer than one property may hold); bytes are refused
-(they belong in Blob). Limits are checked before a request is sent, so an oversized record fails
-with :class:`~sync.errors.EntityTooLarge` naming the field instead of an opaque HTTP 400.
+lists, dicts, nested models and strings too long for one property as JSON in a property named
+``<field>__json`` (split over ``<field>__json1``, ``__json2``... when longer than one property may
+hold); bytes are refused (they belong in Blob). Limits are checked before a request is sent, so an
+oversized record fails with :class:`~sync.errors.EntityTooLarge` naming the field, not an opaque HTTP 400.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ def encode(model: BaseModel, partition_key: str, row_key: str) -> dict[str, Any]
     for name, value in python.items():
         if value is None:
             continue
-        if isinstance(value, (dict, list, tuple, set)):
-            text = json.dumps(as_json[name], separators=(",", ":"))
+        long_text = isinstance(value, str) and len(value) > JSON_CHUNK_CHARS
+        if isinstance(value, (dict, list, tuple, set)) or long_text:
+            text = json.dumps(as_json[name], separators=(",", ":"), ensure_ascii=False)
             chunks = [text[i : i + JSON_CHUNK_CHARS] for i in range(0, len(text), JSON_CHUNK_CHARS)] or [""]
             for n, chunk in enumerate(chunks):
                 key = name + JSON_SUFFIX + (str(n) if n else "")

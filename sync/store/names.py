@@ -39,7 +39,6 @@ class Queue(StrEnum):
 
 
 class Container(StrEnum):
-    RAW_MIME = "raw-mime"
     ATTACHMENTS = "attachments"
     BODIES = "bodies"
     QUARANTINE = "quarantine"

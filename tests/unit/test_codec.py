@@ -145,3 +145,15 @@ def test_long_keys_are_bounded_and_distinct() -> None:
 def test_hashed_key_is_stable() -> None:
     assert hashed_key("AAMkAD/+=") == hashed_key("AAMkAD/+=")
     assert len(hashed_key("x")) == 64
+
+
+def test_long_strings_are_chunked_and_round_trip() -> None:
+    email = Email(direction=0, description="é" * 70_000)
+    entity = encode(email, "pk", "rk")
+    assert "description" not in entity
+    assert sorted(k for k in entity if k.startswith("description__json")) == [
+        "description__json",
+        "description__json1",
+        "description__json2",
+    ]
+    assert decode(Email, entity).description == "é" * 70_000

@@ -74,7 +74,7 @@ def test_imap_mail_from_a_contact_is_tracked_with_its_parties(world: World) -> N
     assert sender.party is not None and sender.party.type is EntityType.CONTACT
     assert email.accepting_entity == mailbox.owner
     assert email.owner == mailbox.owner
-    assert email.body_blob is not None and b"Hi there" in world.store.blobs.get(email.body_blob)
+    assert email.description is not None and "Hi there" in email.description and email.body_blob is None
     assert _failures(world, mailbox.id) == {f"<{unknown_mid}>": "NoCorrelationMatch"}
     stored = world.store.get_mailbox(mailbox.id)
     assert stored.watermarks["INBOX"].last_uid == 2
@@ -280,8 +280,8 @@ def test_the_same_message_in_two_mailboxes_is_one_email(world: World) -> None:
     report = world.cycle(queue)
     assert report.reasons["Duplicate"] == 1
     assert world.emails_with_message_id(f"<{mid}>") == 1
-    claim = world.store.message_index.find(f"mid:{mid}")
-    assert claim is not None and set(claim.mailbox_ids) == {first.id, queue.id}
+    (email,) = list(world.store.emails.query("message_id eq @m", {"m": f"<{mid}>"}))
+    assert email.mailbox_ids == [first.id, queue.id]
     queue_items = list(world.store.queue_items.partition(queue.owner.id if queue.owner else ""))
     assert len(queue_items) == 1  # the queue was a recipient of the tracked email
 
@@ -403,10 +403,8 @@ def test_a_message_that_breaks_processing_is_quarantined_then_replayed(
     assert (report.quarantined, report.tracked, report.status) == (1, 1, "processed")  # the mailbox went on
     (failure,) = [f for f in world.store.item_failures.partition(mailbox.id) if f.reason == "Quarantined"]
     assert failure.details is not None and "a bug in the pipeline" in failure.details
-    assert world.store.message_index.find(f"mid:{bad_mid}") is None  # the claim was released
     results = replay_quarantine(world.store, world.settings, mailbox.id)
     assert [(r.outcome, r.released) for r in results] == [("AcceptAll", True)]
-    assert world.store.message_index.find(f"mid:{bad_mid}") is not None
     assert world.emails_with_message_id(f"<{bad_mid}>") == 1
     assert world.emails_with_message_id(f"<{good_mid}>") == 1
     assert [f for f in world.store.item_failures.partition(mailbox.id) if f.reason == "Quarantined"] == []
