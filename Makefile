@@ -3,11 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+IAC_VENV := .venv-iac
 APT_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd
 
-.PHONY: setup system-packages test lint typecheck pytest demo bench clean
+.PHONY: setup system-packages test lint typecheck pytest iac demo bench clean
 
-setup: system-packages $(VENV)/.installed node_modules/.installed
+setup: system-packages $(VENV)/.installed $(IAC_VENV)/.installed node_modules/.installed
 
 system-packages:
 	@if ! command -v dovecot >/dev/null || ! command -v npm >/dev/null; then \
@@ -21,6 +22,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# checkov and the Bicep parsers, in their own virtualenv (their pins must not meet the app's); tests/infra runs them.
+$(IAC_VENV)/.installed: requirements-iac.txt
+	test -x $(IAC_VENV)/bin/python || $(PYTHON) -m venv $(IAC_VENV)
+	$(IAC_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements-iac.txt
+	touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -30,10 +37,14 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 
 typecheck: setup
-	$(VENV)/bin/mypy sync devstack tests function_app.py
+	$(VENV)/bin/mypy sync devstack tests bench function_app.py
 
 pytest: setup
 	$(PY) -m pytest
+
+# Only the infrastructure checks (Bicep syntax, checkov, code/infra drift); `make test` runs them too.
+iac: setup
+	$(PY) -m pytest tests/infra
 
 test: lint typecheck pytest
 
@@ -41,4 +52,4 @@ demo: setup
 	$(PY) -m devstack.demo
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(IAC_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

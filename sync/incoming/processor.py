@@ -117,8 +117,11 @@ class IncomingProcessor:
             )
         )
 
-    def process(self, raw: bytes, received_on: datetime | None = None) -> ItemOutcome:
-        parsed = self.parse(raw)
+    def process(
+        self, raw: bytes, received_on: datetime | None = None, *, parsed: ParsedMessage | None = None
+    ) -> ItemOutcome:
+        """Decide and store one message; ``parsed`` saves a second parse when the caller parsed it already."""
+        parsed = parsed or self.parse(raw)
         forwarder: EntityRef | None = None
         if self.mailbox.is_forward_mailbox:
             unwrapped = self._unwrap_forward(parsed, raw)

@@ -29,6 +29,7 @@ from sync.errors import ConcurrencyConflict, SyncError
 from sync.health import policy
 from sync.health.alerts import Alerts, incoming_failure_text, mailbox_ref
 from sync.incoming.directory import CycleDirectory
+from sync.incoming.prefetch import Fetched, Prefetcher
 from sync.incoming.processor import IncomingProcessor, ItemOutcome
 from sync.incoming.reasons import Reason
 from sync.mail.errors import MailServerError, PermanentMailError, TransientMailError
@@ -165,25 +166,32 @@ class MailboxWorker:
         done: list[RemoteMessage] = []
         keys = list(watermark.processed_keys)
         stopped: MailServerError | None = None
-        for remote in listed[: self.settings.max_emails_per_cycle]:
-            if self.monotonic() - started > self.settings.worker_budget_seconds:
-                break
-            try:
-                outcome = self._one(processor, session, remote)
-            except TransientMailError as exc:
-                stopped = exc  # keep what is done; the next cycle continues from the watermark
-                break
-            report.reasons[outcome.reason.label] += 1
-            report.fetched += remote.size <= self.settings.max_incoming_email_bytes
-            report.tracked += outcome.tracked
-            report.not_tracked += not outcome.tracked and outcome.reason is not Reason.QUARANTINED
-            report.quarantined += outcome.reason is Reason.QUARANTINED
-            watermark = session.advance(watermark, remote)
-            if remote.uid is None and remote.key not in keys:
-                keys.append(remote.key)
-            done.append(remote)
-            if len(done) % CHECKPOINT_EVERY == 0:
-                mailbox = self._checkpoint(item, mailbox, watermark, keys, [])
+        prefetcher = Prefetcher(
+            session, listed[: self.settings.max_emails_per_cycle],
+            max_bytes=self.settings.max_incoming_email_bytes, parse=processor.parse,
+        )  # fmt: skip
+        with prefetcher:
+            for fetched in prefetcher:
+                if self.monotonic() - started > self.settings.worker_budget_seconds:
+                    break  # the rest stays on the server, unadvanced, for the next cycle
+                if fetched.error is not None:
+                    if not isinstance(fetched.error, TransientMailError):
+                        raise fetched.error
+                    stopped = fetched.error  # keep what is done; the next cycle continues from the watermark
+                    break
+                remote = fetched.remote
+                outcome = self._one(processor, fetched)
+                report.reasons[outcome.reason.label] += 1
+                report.fetched += fetched.raw is not None
+                report.tracked += outcome.tracked
+                report.not_tracked += not outcome.tracked and outcome.reason is not Reason.QUARANTINED
+                report.quarantined += outcome.reason is Reason.QUARANTINED
+                watermark = session.advance(watermark, remote)
+                if remote.uid is None and remote.key not in keys:
+                    keys.append(remote.key)
+                done.append(remote)
+                if len(done) % CHECKPOINT_EVERY == 0:
+                    mailbox = self._checkpoint(item, mailbox, watermark, keys, [])
         report.more_pending = len(done) < len(listed)
         deleting = [r.key for r in done] if mailbox.delete_emails_after_processing else []
         mailbox = self._checkpoint(item, mailbox, watermark, keys, deleting)
@@ -194,12 +202,12 @@ class MailboxWorker:
             raise stopped
         return mailbox
 
-    def _one(self, processor: IncomingProcessor, session: IncomingSession, remote: RemoteMessage) -> ItemOutcome:
-        if remote.size > self.settings.max_incoming_email_bytes:  # checked before the body is fetched (N-14)
+    def _one(self, processor: IncomingProcessor, fetched: Fetched) -> ItemOutcome:
+        remote, raw = fetched.remote, fetched.raw
+        if raw is None:  # over the size limit: checked before the body is fetched (N-14)
             return self._record_too_large(processor, remote)
-        raw = session.fetch(remote)
         try:
-            return processor.process(raw, remote.received_on)
+            return processor.process(raw, remote.received_on, parsed=fetched.parsed)
         except Exception as exc:  # one bad message never blocks the mailbox: keep its bytes and move on
             log.exception("quarantining message %s of mailbox %s", remote.key, processor.mailbox.id)
             return self._quarantine(processor.mailbox, remote, raw, exc)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from azure.core.pipeline import PipelineRequest
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from azure.storage.queue import (
@@ -63,7 +64,11 @@ class StorageAccount:
         self.counter = counter or RequestCounter()
 
         def policies(service: str) -> dict[str, Any]:
-            return {"raw_request_hook": self.counter.hook(service)}
+            # No proxy/CA lookups in the environment on every request: they cost a third of a Table call.
+            return {
+                "raw_request_hook": self.counter.hook(service),
+                "transport": RequestsTransport(use_env_settings=False),
+            }
 
         if settings.storage_connection_string is not None:
             conn = settings.storage_connection_string.get_secret_value()

@@ -181,11 +181,11 @@ def test_a_message_that_was_not_stored_is_never_deleted(world: World, monkeypatc
     calls = {"n": 0}
     original = IncomingProcessor.process
 
-    def die_on_second(self: IncomingProcessor, raw: bytes, received_on: object = None) -> object:
+    def die_on_second(self: IncomingProcessor, raw: bytes, received_on: object = None, **kwargs: object) -> object:
         calls["n"] += 1
         if calls["n"] == 2:
             raise Killed
-        return original(self, raw, received_on)  # type: ignore[arg-type]
+        return original(self, raw, received_on, **kwargs)  # type: ignore[arg-type]
 
     with monkeypatch.context() as patch:
         patch.setattr(IncomingProcessor, "process", die_on_second)
@@ -360,15 +360,15 @@ def test_a_connection_dropped_mid_fetch_keeps_progress(world: World, monkeypatch
             raw, mid = message(mailbox.email_address or "", subject=f"flaky {n}", body="y" * 4000)
             world.dovecot.deliver(mailbox.email_address or "", raw)
             mids.append(mid)
-        original = IncomingProcessor.process
+        original = ImapSession.fetch
 
-        def cut_after_first(self: IncomingProcessor, raw: bytes, received_on: object = None) -> object:
-            outcome = original(self, raw, received_on)  # type: ignore[arg-type]
+        def cut_after_first(self: ImapSession, remote: object) -> bytes:
+            raw = original(self, remote)  # type: ignore[arg-type]
             proxy.cut_after(200)  # the next FETCH answer is cut 200 bytes in
-            return outcome
+            return raw
 
         with monkeypatch.context() as patch:
-            patch.setattr(IncomingProcessor, "process", cut_after_first)
+            patch.setattr(ImapSession, "fetch", cut_after_first)
             report = world.cycle(mailbox)
         assert report.status == "failed" and report.tracked == 1
         stored = world.store.get_mailbox(mailbox.id)
