@@ -1,0 +1,195 @@
+// The Flex Consumption plan and the Function App (Linux, Python) with its system-assigned identity and app settings.
+
+param name string
+param planName string
+param location string
+param tags object = {}
+
+@description('Storage account of AzureWebJobsStorage and of every table, queue and container (identity access only).')
+param storageAccountName string
+
+@description('URL of the blob container the Flex Consumption plan deploys the app package to.')
+param deploymentContainerUrl string
+
+param appInsightsConnectionString string
+
+@description('Versionless URI of the Key Vault secret that holds SYNC_SECRET_ENCRYPTION_KEY.')
+param secretEncryptionKeyUri string
+
+@description('Application (client) id of the Entra app registration of the admin API; empty leaves platform authentication off.')
+param adminApiClientId string = ''
+param adminApiTenantId string = ''
+
+@description('Cap on scale-out, so a flood of queue messages cannot run up the bill; raise it for large tenants.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory of each instance in MB. 2048 leaves room for the largest email the service accepts (150 MB).')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+// The Python of the project (pyproject.toml requires-python); tests/infra fails when the two differ.
+var pythonVersion = '3.11'
+
+// Every field of sync/settings.py (tests/infra fails when one is missing) and what the Functions host reads.
+// Optional fields (default None) stay unset: SYNC_EXTRA_CA_FILE is only for mail servers with a private CA.
+// The Flex plan sets FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION itself: they must not appear here.
+var appSettings = {
+  // Host and app storage through the managed identity: no connection string, no account key.
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
+  SYNC_STORAGE_PREFIX: ''
+  SYNC_SECRET_ENCRYPTION_KEY: '@Microsoft.KeyVault(SecretUri=${secretEncryptionKeyUri})'
+  SYNC_MAILBOX_SCHEDULE: '0 */1 * * * *'
+  SYNC_OUTBOX_SWEEP_SCHEDULE: '0 */5 * * * *'
+  SYNC_ACT_SCHEDULE: '0 */1 * * * *'
+  SYNC_POLL_BUSY_MINUTES: '1'
+  SYNC_POLL_IDLE_MAX_MINUTES: '12'
+  SYNC_ACT_POLL_MIN_MINUTES: '5'
+  SYNC_ACT_POLL_MAX_MINUTES: '15'
+  SYNC_MAX_INCOMING_EMAIL_BYTES: '157286400'
+  SYNC_MAX_EMAILS_PER_CYCLE: '100'
+  SYNC_RETRIEVAL_BATCH_SIZE: '50'
+  SYNC_MAX_DELIVERY_ATTEMPTS: '5'
+  SYNC_TRANSIENT_RETRY_LIMIT: '10'
+  SYNC_TRANSIENT_RETRY_MINUTES: '5'
+  // Must equal functionTimeout in host.json (00:10:00); tests/infra compares them.
+  SYNC_FUNCTION_TIMEOUT_SECONDS: '600'
+  SYNC_WORKER_BUDGET_SECONDS: '240'
+  SYNC_ITEM_FAILURE_RETENTION_DAYS: '3'
+  SYNC_PROCESS_SINCE_MAX_DAYS: '90'
+  SYNC_MIME_PARSE_TIMEOUT_SECONDS: '10'
+  SYNC_MIME_MAX_NESTING: '20'
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+resource app 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api' // azure.yaml deploys service "api" to the resource with this tag
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      appSettings: [
+        for setting in items(appSettings): {
+          name: setting.key
+          value: setting.value
+        }
+      ]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'SystemAssignedIdentity'
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    }
+  }
+}
+
+// Deployments use Entra ID (azd, the Functions tools); publishing with user name and password stays off.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: app
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// Platform authentication of the admin API, when an Entra app registration is given: callers need a token issued
+// for it. The health probe stays anonymous.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(adminApiClientId)) {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: [
+        '/api/health'
+      ]
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: adminApiClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${adminApiTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${adminApiClientId}'
+            adminApiClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+  }
+}
+
+output name string = app.name
+output principalId string = app.identity.principalId
+output uri string = 'https://${app.properties.defaultHostName}'
