@@ -11,13 +11,20 @@ from sync.auth.secrets import SecretBox, seal_field
 from sync.crm.records import RecordService
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Account, Contact, EmailServerProfile, Lead, Mailbox, Queue, SystemUser
-from sync.model.options import EmailAddressApproval, ServerType
+from sync.model.options import EmailAddressApproval, FilteringMethod, IncomingDeliveryMethod, ServerType
 from sync.model.profile import TlsMode
+from sync.scheduling.scheduler import schedule_now
 from sync.store import Store
 
 DEMO_PASSWORD = "secret"
 DEMO_USERS = {"alice@example.test": "Alice Adams", "bob@example.test": "Bob Brown"}
 DEMO_QUEUE = ("support@example.test", "Support")
+DEMO_FORWARD = "collector@example.test"
+DEMO_INCOMING = {"bob@example.test": IncomingDeliveryMethod.FORWARD_MAILBOX}  # Bob's mail arrives forwarded
+DEMO_FILTERS = {  # users pick how much of their mail the CRM tracks (R-ACC-2..6)
+    "alice@example.test": FilteringMethod.RESPONSES_TO_CRM_EMAIL,
+    "bob@example.test": FilteringMethod.FROM_LEADS_CONTACTS_ACCOUNTS,
+}
 
 
 @dataclass
@@ -29,11 +36,12 @@ class DemoOrganization:
     contacts: list[Contact] = field(default_factory=list)
     accounts: list[Account] = field(default_factory=list)
     leads: list[Lead] = field(default_factory=list)
+    forward_mailbox: Mailbox | None = None
 
 
 def mail_accounts() -> dict[str, str]:
     """The Dovecot/SMTP logins the demo needs: every user and the queue."""
-    return {address: DEMO_PASSWORD for address in [*DEMO_USERS, DEMO_QUEUE[0]]}
+    return {address: DEMO_PASSWORD for address in [*DEMO_USERS, DEMO_QUEUE[0], DEMO_FORWARD]}
 
 
 def seed_demo_organization(
@@ -59,7 +67,10 @@ def seed_demo_organization(
 
     provisioning = Provisioning(store)
     for address, name in DEMO_USERS.items():
-        user, mailbox = provisioning.create_user(SystemUser(full_name=name, internal_email_address=address))
+        user, mailbox = provisioning.create_user(
+            SystemUser(full_name=name, internal_email_address=address, incoming_filtering_method=DEMO_FILTERS[address]),
+            incoming=DEMO_INCOMING.get(address),
+        )
         demo.users.append(user)
         demo.mailboxes.append(_ready(store, box, mailbox.id, address))
     queue, mailbox = provisioning.create_queue(Queue(name=DEMO_QUEUE[1], email_address=DEMO_QUEUE[0]))
@@ -83,6 +94,9 @@ def seed_demo_organization(
             Contact(first_name="Dan", last_name="Diaz", email_address1="dan@contoso.test", parent_account_id=contoso.id)
         ),
     ]
+    forward = provisioning.create_forward_mailbox("Forwarded mail collector", DEMO_FORWARD, profile.id)
+    demo.forward_mailbox = _ready(store, box, forward.id, DEMO_FORWARD)
+    demo.mailboxes.append(demo.forward_mailbox)
     demo.leads.append(records.create(Lead(first_name="Erin", last_name="Evans", company_name="Northwind",
                                           email_address1="erin@northwind.test")))  # fmt: skip
     return demo
@@ -95,4 +109,5 @@ def _ready(store: Store, box: SecretBox, mailbox_id: str, address: str) -> Mailb
     mailbox.allow_credentials_for_email_processing = True
     mailbox.username = address
     seal_field(box, mailbox, "password", DEMO_PASSWORD)
-    return store.mailboxes.update(mailbox)
+    store.mailboxes.update(mailbox)
+    return schedule_now(store, mailbox_id)

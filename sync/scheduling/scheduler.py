@@ -50,6 +50,7 @@ def schedule_now(store: Store, mailbox_id: str, now: datetime | None = None) -> 
 
     def due_now(mailbox: Mailbox) -> None:
         mailbox.due_row_key = row_key(mailbox.id, when)
+        mailbox.postpone_mailbox_processing_until = None  # "now" overrides the polling interval, not error backoff
 
     before = store.get_mailbox(mailbox_id).due_row_key
     mailbox = store.mailboxes.modify(mailbox_id, "mailbox", due_now)
