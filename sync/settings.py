@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     outbox_sweep_schedule: str = Field(default="0 */5 * * * *", validation_alias=_env("SYNC_OUTBOX_SWEEP_SCHEDULE"))
     act_schedule: str = Field(default="0 */1 * * * *", validation_alias=_env("SYNC_ACT_SCHEDULE"))
 
+    scheduler_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        validation_alias=_env("SYNC_SCHEDULER_CONCURRENCY"),
+        description="Due mailboxes a scheduler tick claims at once (each claim is a few storage round trips).",
+    )
+
     # --- polling (spec §3.3, R-SCH-4/5/8) ----------------------------------------------------------
     poll_busy_minutes: Minutes = Field(default=1, validation_alias=_env("SYNC_POLL_BUSY_MINUTES"))
     poll_idle_max_minutes: Minutes = Field(default=12, validation_alias=_env("SYNC_POLL_IDLE_MAX_MINUTES"))

@@ -12,15 +12,17 @@ lease is still valid is left alone; an expired lease (a worker died) is broken a
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sync.errors import ConcurrencyConflict
 from sync.mailboxes import eligibility
 from sync.mailboxes.eligibility import Reason
-from sync.model import EmailServerProfile, Mailbox
+from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
 from sync.model.fields import utcnow
 from sync.model.options import ProcessingState
 from sync.scheduling import polling
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class TickReport:
     due: int = 0
-    dispatched: int = 0
+    dispatched: int = 0  # claimed and sent (including those whose expired lease was broken)
     busy: int = 0
     leases_broken: int = 0
     postponed: int = 0
@@ -68,42 +70,59 @@ class Scheduler:
         self.clock = clock
 
     def tick(self) -> TickReport:
+        """Claim every due, eligible mailbox; due entries are handled concurrently (each is independent)."""
         now = self.clock()
         report = TickReport()
         org = self.store.get_organization()
         profiles: dict[str, EmailServerProfile | None] = {}
-        for entry in self.store.due_index.due(now):
-            report.due += 1
-            mailbox = self.store.find_mailbox(entry.mailbox_id)
-            if mailbox is None or mailbox.due_row_key != entry.row_key:
-                self._drop_stale(entry, mailbox)
-                report.stale_rows += 1
-                continue
-            if mailbox.processing_state is ProcessingState.PROCESSING:
-                if mailbox.lease_expires_on is not None and mailbox.lease_expires_on > now:
-                    report.busy += 1
-                    continue
-                mailbox.forced_unlock_count += 1
-                mailbox.last_forced_unlock_on = now
-                report.leases_broken += 1
-                log.warning("breaking the expired lease of mailbox %s (holder %s)", mailbox.id, mailbox.host_id)
-            profile_id = mailbox.email_server_profile_id or ""
-            if profile_id not in profiles:
-                profiles[profile_id] = self.store.find_profile(profile_id) if profile_id else None
-            verdict = eligibility.incoming(mailbox, profiles[profile_id], org, now)
+        lock = threading.Lock()
+
+        def profile_of(profile_id: str) -> EmailServerProfile | None:
+            with lock:  # read each profile once per tick, even when several threads want it at once
+                if profile_id not in profiles:
+                    profiles[profile_id] = self.store.find_profile(profile_id) if profile_id else None
+                return profiles[profile_id]
+
+        def handle(entry: DueEntry) -> tuple[str, ...]:
             try:
-                if verdict.eligible:
-                    self.claim(mailbox, profiles[profile_id], now)
-                    report.dispatched += 1
-                elif set(verdict.reasons) == {Reason.POSTPONED}:
-                    self._postpone(mailbox, entry)
-                    report.postponed += 1
-                else:
-                    self._unschedule(mailbox, entry)
-                    report.unscheduled += 1
+                return self._handle(entry, org, profile_of, now)
             except ConcurrencyConflict:
-                report.conflicts += 1  # someone else changed the mailbox: the next tick looks again
+                return ("conflicts",)  # someone else changed the mailbox: the next tick looks again
+
+        with ThreadPoolExecutor(max_workers=self.settings.scheduler_concurrency) as pool:
+            for counted in pool.map(handle, self.store.due_index.due(now)):
+                report.due += 1
+                for name in counted:
+                    setattr(report, name, getattr(report, name) + 1)
         return report
+
+    def _handle(
+        self, entry: DueEntry, org: OrganizationSettings, profile_of: Callable[[str], EmailServerProfile | None],
+        now: datetime,
+    ) -> tuple[str, ...]:  # fmt: skip
+        """One due entry; returns the TickReport fields it counts in."""
+        mailbox = self.store.find_mailbox(entry.mailbox_id)
+        if mailbox is None or mailbox.due_row_key != entry.row_key:
+            self._drop_stale(entry, mailbox)
+            return ("stale_rows",)
+        broken = False
+        if mailbox.processing_state is ProcessingState.PROCESSING:
+            if mailbox.lease_expires_on is not None and mailbox.lease_expires_on > now:
+                return ("busy",)
+            mailbox.forced_unlock_count += 1
+            mailbox.last_forced_unlock_on = now
+            broken = True
+            log.warning("breaking the expired lease of mailbox %s (holder %s)", mailbox.id, mailbox.host_id)
+        profile = profile_of(mailbox.email_server_profile_id or "")
+        verdict = eligibility.incoming(mailbox, profile, org, now)
+        if verdict.eligible:
+            self.claim(mailbox, profile, now)
+            return ("dispatched", "leases_broken") if broken else ("dispatched",)
+        if set(verdict.reasons) == {Reason.POSTPONED}:
+            self._postpone(mailbox, entry)
+            return ("postponed",)
+        self._unschedule(mailbox, entry)
+        return ("unscheduled",)
 
     def claim(self, mailbox: Mailbox, profile: EmailServerProfile | None, now: datetime | None = None) -> WorkItem:
         """Take the lease on ``mailbox`` (as read, ETag-checked) and send its work item.
