@@ -51,5 +51,10 @@ test: lint typecheck pytest
 demo: setup
 	$(PY) -m devstack.demo
 
+# Benchmarks against the local stack; each prints one JSON line last (results in BENCHMARKS.md).
+bench: setup
+	$(PY) -m bench.ingest
+	$(PY) -m bench.schedule
+
 clean:
 	rm -rf $(VENV) $(IAC_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

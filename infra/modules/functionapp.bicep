@@ -47,6 +47,7 @@ var appSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
   SYNC_STORAGE_PREFIX: ''
   SYNC_SECRET_ENCRYPTION_KEY: '@Microsoft.KeyVault(SecretUri=${secretEncryptionKeyUri})'
+  SYNC_SCHEDULER_CONCURRENCY: '8'
   SYNC_MAILBOX_SCHEDULE: '0 */1 * * * *'
   SYNC_OUTBOX_SWEEP_SCHEDULE: '0 */5 * * * *'
   SYNC_ACT_SCHEDULE: '0 */1 * * * *'
