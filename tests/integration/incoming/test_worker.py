@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import imaplib
 import threading
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
 
 from sync.auth.secrets import seal_field
+from sync.crm.records import RecordService
 from sync.incoming.processor import IncomingProcessor
 from sync.incoming.replay import replay_quarantine
 from sync.incoming.worker import MailboxWorker
 from sync.mail.imap import ImapSession
 from sync.mailboxes.provisioning import Provisioning
-from sync.model import Email, EmailServerProfile
+from sync.model import Email, EmailServerProfile, ItemFailure
+from sync.model.fields import utcnow
 from sync.model.options import (
     CorrelationMethod,
     EmailAddressApproval,
@@ -408,3 +411,47 @@ def test_a_message_that_breaks_processing_is_quarantined_then_replayed(
     assert world.emails_with_message_id(f"<{bad_mid}>") == 1
     assert world.emails_with_message_id(f"<{good_mid}>") == 1
     assert [f for f in world.store.item_failures.partition(mailbox.id) if f.reason == "Quarantined"] == []
+
+
+def test_an_unknown_sender_becomes_a_contact_when_the_owner_asks(world: World) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    owner_id = mailbox.owner.id if mailbox.owner else ""
+    user = world.store.get_user(owner_id)
+    user.auto_create_records = True
+    RecordService(world.store).update(user)
+    sender = f"new-{owner_id[:8]}@prospect.test"
+    raw, mid = message(mailbox.email_address or "", sender=sender)
+    world.dovecot.deliver(mailbox.email_address or "", raw)
+    assert world.cycle(mailbox).tracked == 1
+    (match,) = world.store.address_index.lookup(sender)
+    assert match.type is EntityType.CONTACT and match.owner_user_id == owner_id
+    (email,) = list(world.store.emails.query("message_id eq @m", {"m": f"<{mid}>"}))
+    assert email.parties[0].party is not None and email.parties[0].party.id == match.id
+
+
+def test_mail_received_before_the_start_date_is_skipped(world: World) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    old, old_mid = message(mailbox.email_address or "", Date="Mon, 01 Jan 2024 10:00:00 +0000")
+    world.dovecot.deliver(mailbox.email_address or "", old)
+    stored = world.store.get_mailbox(mailbox.id)
+    stored.process_email_received_after = utcnow() + timedelta(days=1)  # INTERNALDATE (now) is before it too
+    world.store.mailboxes.update(stored)
+    report = world.cycle(mailbox)
+    assert report.reasons["BeforeStartDate"] == 1 and report.tracked == 0
+    assert world.emails_with_message_id(f"<{old_mid}>") == 0
+
+
+def test_expired_item_failures_are_purged(world: World) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.RESPONSES_TO_CRM_EMAIL)
+    world.store.item_failures.upsert(
+        ItemFailure(
+            mailbox_id=mailbox.id,
+            message_key="mid:old@x",
+            reason="NoCorrelationMatch",
+            expires_on=utcnow() - timedelta(minutes=1),
+        )
+    )
+    world.dovecot.deliver(mailbox.email_address or "", message(mailbox.email_address or "")[0])
+    world.cycle(mailbox)
+    keys = {f.message_key for f in world.store.item_failures.partition(mailbox.id)}
+    assert "mid:old@x" not in keys and len(keys) == 1
