@@ -16,6 +16,7 @@ import smtplib
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 
 from bench.messages import generate
 from devstack.stack import LocalStack
@@ -43,7 +44,7 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def deliver(stack: LocalStack, address: str, messages: list[bytes]) -> None:
+def deliver(stack: LocalStack, address: str, messages: Iterable[bytes]) -> None:
     """One LMTP session for all messages (much faster than one connection each)."""
     with smtplib.LMTP(stack.dovecot.host, stack.dovecot.lmtp_port, timeout=30) as lmtp:
         for raw in messages:
@@ -144,7 +145,6 @@ def main(argv: list[str] | None = None) -> int:
             messages = generate(n, to=address, senders=SENDERS, seed=11 if protocol == "imap" else 13)
             mailbox = setup_mailbox(store, box, stack, profile, address)
             deliver(stack, address, messages)
-            del messages
             log(f"==> {protocol}: baseline (fetch + parse, no storage)")
             base = baseline(store, settings, box, mailbox, profile)
             log(f"==> {protocol}: full pipeline into Azurite")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -23,10 +24,10 @@ WORDS = [
 ]
 
 
-def generate(n: int, *, to: str, senders: list[str], seed: int = 7, attachment_share: float = 0.1) -> list[bytes]:
+def generate(n: int, *, to: str, senders: list[str], seed: int = 7, attachment_share: float = 0.1) -> Iterator[bytes]:
+    """Yields the messages one at a time, so memory does not grow with ``n``."""
     rng = random.Random(seed)
     start = datetime(2026, 11, 1, tzinfo=UTC)
-    messages = []
     for i in range(n):
         msg = EmailMessage()
         msg["From"] = rng.choice(senders)
@@ -39,5 +40,4 @@ def generate(n: int, *, to: str, senders: list[str], seed: int = 7, attachment_s
         msg.set_content(body[: int(size * 0.8)] if rng.random() < attachment_share else body[:size])
         if rng.random() < attachment_share:
             msg.add_attachment(rng.randbytes(size // 5), maintype="application", subtype="pdf", filename=f"doc{i}.pdf")
-        messages.append(msg.as_bytes())
-    return messages
+        yield msg.as_bytes()
