@@ -29,6 +29,9 @@ var tableNames = [
   'TokenIndex'
   'ConversationIndex'
   'ItemFailures'
+  'EmailHashIndex'
+  'Outbox'
+  'ConnectionSlots'
 ]
 var queueNames = [
   'mailbox-work'

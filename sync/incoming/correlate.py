@@ -1,7 +1,8 @@
 """Correlation (spec §2.10, R-COR-1..7) — pure: which tracked email does this one belong to?
 
 Methods in order, first hit wins: In-Reply-To (the Message-ID of a tracked email), tracking token in
-the subject (every historical prefix), conversation index (Outlook's Thread-Index). The header methods
+the subject (every historical prefix), conversation index (Outlook's Thread-Index), smart matching when
+the organization enables it (``smart.py``). The header methods
 obey ``emailcorrelationenabled`` and ``IgnoreConversationIndexAndInReplyToForCorrelation``; forwards
 skip In-Reply-To when ``DoNotCorrelateForwardedEmailsAsReplies``. The caller looks up the candidates
 (:class:`Candidates`) with the keys this module computes; this module only decides.
@@ -32,6 +33,7 @@ class Candidates:
     by_in_reply_to: EmailSummary | None = None
     by_token: list[EmailSummary] = field(default_factory=list)
     by_conversation: list[EmailSummary] = field(default_factory=list)
+    by_smart_match: EmailSummary | None = None
 
 
 @dataclass(frozen=True)
@@ -102,4 +104,6 @@ def correlate(subject: str, candidates: Candidates, org: OrganizationSettings) -
         return found(CorrelationMethod.TRACKING_TOKEN, candidates.by_token[0], parent=False)
     if headers and candidates.by_conversation:
         return found(CorrelationMethod.CONVERSATION_INDEX, candidates.by_conversation[0], parent=True)
+    if org.enable_smart_matching and candidates.by_smart_match is not None:
+        return found(CorrelationMethod.SMART_MATCHING, candidates.by_smart_match, parent=False)
     return Correlation()

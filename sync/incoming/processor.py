@@ -15,6 +15,7 @@ anything on the server.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import uuid
@@ -40,6 +41,7 @@ from sync.incoming.owner import choose_owner
 from sync.incoming.reasons import Reason
 from sync.incoming.resolve import SenderResolution, resolve_recipients, resolve_sender
 from sync.incoming.sanitize import sanitize
+from sync.incoming.smart import address_hashes, smart_match, subject_signature
 from sync.mail.mime import ParsedMessage, parse_message
 from sync.model import Contact, Email, ItemFailure, Lead, Mailbox, OrganizationSettings, QueueItem
 from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta
@@ -79,6 +81,33 @@ class ItemOutcome:
     @property
     def tracked(self) -> bool:
         return self.reason.accepted
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the pure stages decided about a message, before anything is written."""
+
+    reason: Reason
+    sender: SenderResolution
+    recipients: list[ActivityParty]
+    tokens: list[str]
+    conversation: str | None
+    correlation: Correlation
+    accepting: EntityRef | None
+    smart_signature: str | None = None  # smart matching keys, written with the email when it is tracked
+    smart_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """CheckIncomingEmail's answer: what processing would do with a message, nothing stored."""
+
+    reason: Reason
+    message_key: str
+    details: str = ""
+    email_id: str | None = None  # the email already tracked (Duplicate / AlreadyProcessed)
+    correlated_email_id: str | None = None
+    accepting: EntityRef | None = None
 
 
 def summary_of(email: Email, org: OrganizationSettings) -> EmailSummary:
@@ -141,11 +170,40 @@ class IncomingProcessor:
             return ItemOutcome(Reason.BEFORE_START_DATE, message_key=key)
         return self._decide_and_store(parsed, raw, key, kind.kind, received_on, forwarder)
 
+    def check(self, raw: bytes, received_on: datetime | None = None) -> CheckResult:
+        """CheckIncomingEmail: the decision :meth:`process` would take, reading only (nothing is stored)."""
+        parsed = self.parse(raw)
+        forwarder: EntityRef | None = None
+        if self.mailbox.is_forward_mailbox:
+            found = self._find_forwarder(parsed)
+            if isinstance(found, str):
+                return CheckResult(Reason.INVALID_FORWARD_MAIL_ITEM, message_key(parsed.message_id, raw), found)
+            forwarder, raw = found
+            parsed = self.parse(raw)
+        key = message_key(parsed.message_id, raw)
+        if parsed.headers_only:
+            return CheckResult(Reason.TOO_LARGE, key, "; ".join(parsed.defects)[:2048])
+        kind = classify(parsed)
+        if kind.kind is MessageClass.LOOP:
+            return CheckResult(Reason.LOOP_DETECTED, key, kind.why)
+        if not parsed.from_:
+            return CheckResult(Reason.INVALID_SENDER, key, "no valid From address")
+        if self._before_start(parsed, received_on):
+            return CheckResult(Reason.BEFORE_START_DATE, key)
+        decision = self.decide(parsed, kind.kind, forwarder)
+        match = decision.correlation.match
+        tracked = self.store.emails.find(email_id_for(key), "email")
+        reason = decision.reason
+        if tracked is not None:
+            reason = Reason.ALREADY_PROCESSED if self.mailbox.id in tracked.mailbox_ids else Reason.DUPLICATE
+        return CheckResult(
+            reason, key, kind.why, tracked.id if tracked else None, match.email_id if match else None,
+            decision.accepting,
+        )  # fmt: skip
+
     # --- the decision --------------------------------------------------------------------------------
-    def _decide_and_store(  # noqa: PLR0912 (the pipeline's steps, read top to bottom)
-        self, parsed: ParsedMessage, raw: bytes, key: str, kind: MessageClass, received_on: datetime | None,
-        forwarder: EntityRef | None,
-    ) -> ItemOutcome:  # fmt: skip
+    def decide(self, parsed: ParsedMessage, kind: MessageClass, forwarder: EntityRef | None) -> Decision:
+        """Resolve parties, correlate and accept (R-RES, R-COR, R-ACC): reads indexes, writes nothing."""
         org, directory = self.org, self.directory
         owner_user_id = self._mailbox_owner_user_id()
         sender_address = parsed.from_[0]
@@ -162,6 +220,14 @@ class IncomingProcessor:
         tokens = tracking_tokens(parsed.subject, org)
         conversation = conversation_key(parsed.thread_index)
         candidates = self._candidates(parsed, tokens, conversation)
+        signature: str | None = None
+        addresses: list[str] = []
+        if org.enable_smart_matching:
+            signature = subject_signature(parsed.subject, org)
+            addresses = address_hashes([a.address for a in (*parsed.from_, *parsed.to, *parsed.cc)], org)
+            if signature and not (candidates.by_in_reply_to or candidates.by_token or candidates.by_conversation):
+                smart = smart_match(addresses, self.store.smart_index.find(signature), org, utcnow())
+                candidates = dataclasses.replace(candidates, by_smart_match=smart)
         correlation = correlate(parsed.subject, candidates, org)
 
         acceptors: dict[str, Acceptor] = {}
@@ -178,6 +244,21 @@ class IncomingProcessor:
         reason = decision.reason
         if kind is MessageClass.BOUNCE and not correlation.correlated:
             reason = Reason.BOUNCE_NOT_CORRELATED
+        return Decision(
+            reason, sender, recipients, tokens, conversation, correlation, decision.accepting,
+            smart_signature=signature, smart_addresses=tuple(addresses),
+        )  # fmt: skip
+
+    def _decide_and_store(
+        self, parsed: ParsedMessage, raw: bytes, key: str, kind: MessageClass, received_on: datetime | None,
+        forwarder: EntityRef | None,
+    ) -> ItemOutcome:  # fmt: skip
+        decided = self.decide(parsed, kind, forwarder)
+        reason, sender, recipients = decided.reason, decided.sender, decided.recipients
+        tokens, conversation, correlation = decided.tokens, decided.conversation, decided.correlation
+        org, directory = self.org, self.directory
+        owner_user_id = self._mailbox_owner_user_id()
+        sender_address = parsed.from_[0]
         if not reason.accepted:
             tracked = self.store.emails.find(email_id_for(key), "email")
             if tracked is not None:
@@ -211,7 +292,7 @@ class IncomingProcessor:
             if created is not None:
                 sender = SenderResolution(sender.party.model_copy(update={"party": created}))
         email = self._build_email(
-            parsed, email_id, sender.party, recipients, reason, decision.accepting, correlation, tokens,
+            parsed, email_id, sender.party, recipients, reason, decided.accepting, correlation, tokens,
             summary, received_on, sender.duplicate_unresolved,
         )  # fmt: skip
         existing: Email | None = None
@@ -227,6 +308,9 @@ class IncomingProcessor:
             self.store.token_index.add(tokens[0], summary)
         if conversation:
             self.store.conversation_index.add(conversation, summary)
+        if decided.smart_signature:
+            hashes = list(decided.smart_addresses)
+            self.store.smart_index.add(decided.smart_signature, summary, hashes, email.created_on)
         self._queue_items(email, recipients)
         return ItemOutcome(reason, email_id, key)
 
@@ -420,10 +504,16 @@ class IncomingProcessor:
 
     def _unwrap_forward(self, parsed: ParsedMessage, raw: bytes) -> tuple[EntityRef, bytes] | ItemOutcome:
         """R-FWD-7/8: the attached message is the email; the forwarder must deliver through a forward mailbox."""
-        key = message_key(parsed.message_id, raw)
+        found = self._find_forwarder(parsed)
+        if isinstance(found, str):
+            key = message_key(parsed.message_id, raw)
+            return self._fail(parsed, key, Reason.INVALID_FORWARD_MAIL_ITEM, None, details=found)
+        return found
+
+    def _find_forwarder(self, parsed: ParsedMessage) -> tuple[EntityRef, bytes] | str:
+        """The forwarding user or queue and the attached message, or why it is not a valid forward (reads only)."""
         if not parsed.embedded_messages:
-            return self._fail(parsed, key, Reason.INVALID_FORWARD_MAIL_ITEM, None,
-                              details="not forwarded as an attachment")  # fmt: skip
+            return "not forwarded as an attachment"
         forwarder_address = parsed.from_[0].address if parsed.from_ else ""
         for match in self.directory.matches(forwarder_address):
             if match.type not in (EntityType.SYSTEM_USER, EntityType.QUEUE):
@@ -432,5 +522,4 @@ class IncomingProcessor:
             mailbox = self.store.find_mailbox(owned_mailbox_id(ref))
             if mailbox is not None and mailbox.incoming_method is IncomingDeliveryMethod.FORWARD_MAILBOX:
                 return ref, parsed.embedded_messages[0]
-        return self._fail(parsed, key, Reason.INVALID_FORWARD_MAIL_ITEM, None,
-                          details=f"{forwarder_address} does not deliver through a forward mailbox")  # fmt: skip
+        return f"{forwarder_address} does not deliver through a forward mailbox"

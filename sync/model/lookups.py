@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sync.model.fields import EntityRef
 from sync.model.options import EmailDirection, EntityType
@@ -50,3 +52,12 @@ class EmailSummary:
             subject_key=str(row.get("subject_key") or ""),
             direction=EmailDirection(int(str(row.get("direction") or 0))),
         )
+
+
+@dataclass(frozen=True)
+class SmartCandidate:
+    """A tracked email found by subject signature, with what smart matching compares."""
+
+    summary: EmailSummary
+    address_hashes: Sequence[str]
+    created_on: datetime

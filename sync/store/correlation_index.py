@@ -6,6 +6,7 @@
 |                   |                                      |             | correlation (R-COR-2): one point read    |
 | TokenIndex        | escaped upper-case tracking token    | email id    | token correlation (R-COR-3)              |
 | ConversationIndex | sha256(base of the Thread-Index)     | email id    | conversation correlation (R-COR-4)       |
+| EmailHashIndex    | subject signature (smart matching)   | email id    | smart matching (R-COR-15..18)            |
 
 Each row carries an :class:`EmailSummary`, so correlating needs no second read of the email.
 The MessageIndex row is also the claim that makes tracking exactly-once: it is inserted (insert if
@@ -19,13 +20,14 @@ import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from sync.errors import ConcurrencyConflict
-from sync.model.lookups import EmailSummary
+from sync.model.lookups import EmailSummary, SmartCandidate
 from sync.store.keys import safe_key
 
 
@@ -114,3 +116,22 @@ class SummaryIndex:
     def find(self, key: str) -> list[EmailSummary]:
         rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": self._partition(key)})
         return [EmailSummary.from_row(dict(row)) for row in rows]
+
+
+class SmartMatchIndex:
+    """Tracked emails by subject signature, with their address hashes (smart matching)."""
+
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+
+    def add(self, signature: str, summary: EmailSummary, address_hashes: list[str], created_on: datetime) -> None:
+        row = {"PartitionKey": signature, "RowKey": summary.email_id, **summary.to_row(),
+               "address_hashes": json.dumps(address_hashes), "tracked_on": created_on}  # fmt: skip
+        self.table.upsert_entity(row, mode=UpdateMode.REPLACE)
+
+    def find(self, signature: str) -> list[SmartCandidate]:
+        rows = self.table.query_entities("PartitionKey eq @pk", parameters={"pk": signature})
+        return [
+            SmartCandidate(EmailSummary.from_row(dict(row)), json.loads(row["address_hashes"]), row["tracked_on"])
+            for row in rows
+        ]

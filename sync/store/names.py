@@ -29,6 +29,9 @@ class Table(StrEnum):
     TOKEN_INDEX = "TokenIndex"
     CONVERSATION_INDEX = "ConversationIndex"
     ITEM_FAILURES = "ItemFailures"
+    EMAIL_HASH_INDEX = "EmailHashIndex"
+    OUTBOX = "Outbox"
+    CONNECTION_SLOTS = "ConnectionSlots"
 
 
 class Queue(StrEnum):
@@ -49,8 +52,10 @@ def table_name(prefix: str, table: Table) -> str:
     return f"{prefix}{table.value}"
 
 
-def queue_name(prefix: str, queue: Queue) -> str:
-    return f"{prefix}-{queue.value}" if prefix else queue.value
+def queue_name(prefix: str, queue: Queue | str) -> str:
+    """Also takes a name only a trigger knows (the dev host prefixes every trigger's queue and its poison queue)."""
+    name = queue.value if isinstance(queue, Queue) else queue
+    return f"{prefix}-{name}" if prefix else name
 
 
 def container_name(prefix: str, container: Container) -> str:

@@ -28,7 +28,7 @@ from sync.store import schema
 from sync.store.account import RequestCounter, StorageAccount
 from sync.store.address_index import AddressIndex
 from sync.store.blobs import BlobStore
-from sync.store.correlation_index import MessageIndex, SummaryIndex
+from sync.store.correlation_index import MessageIndex, SmartMatchIndex, SummaryIndex
 from sync.store.names import Table
 from sync.store.repository import Repository
 
@@ -64,6 +64,7 @@ class Store:
         self.message_index = MessageIndex(account.table(Table.MESSAGE_INDEX))
         self.token_index = SummaryIndex(account.table(Table.TOKEN_INDEX), hash_keys=False)
         self.conversation_index = SummaryIndex(account.table(Table.CONVERSATION_INDEX), hash_keys=True)
+        self.smart_index = SmartMatchIndex(account.table(Table.EMAIL_HASH_INDEX))
         self.due_index = DueIndex(account.table(Table.DUE_INDEX))
         self.blobs = BlobStore(account)
 

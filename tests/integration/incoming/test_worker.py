@@ -455,3 +455,27 @@ def test_expired_item_failures_are_purged(world: World) -> None:
     world.cycle(mailbox)
     keys = {f.message_key for f in world.store.item_failures.partition(mailbox.id)}
     assert "mid:old@x" not in keys and len(keys) == 1
+
+
+def test_smart_matching_correlates_a_reply_without_headers(world: World) -> None:
+    org = world.store.get_organization()
+    org.enable_smart_matching = True
+    world.store.organization.upsert(org)
+    try:
+        replies = world.user_mailbox(world.imap, FilteringMethod.RESPONSES_TO_CRM_EMAIL)
+        helper = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+        first, first_mid = message(f"{replies.email_address}, {helper.email_address}", subject="Pricing for Contoso")
+        world.dovecot.deliver(helper.email_address or "", first)
+        world.cycle(helper)
+        reply, reply_mid = message(replies.email_address or "", subject="RE: Pricing for Contoso")
+        world.dovecot.deliver(replies.email_address or "", reply)
+        report = world.cycle(replies)
+        assert report.reasons["CorrelationMatch"] == 1
+        (email,) = list(world.store.emails.query("message_id eq @m", {"m": f"<{reply_mid}>"}))
+        (original,) = list(world.store.emails.query("message_id eq @m", {"m": f"<{first_mid}>"}))
+        assert email.correlation_method is CorrelationMethod.SMART_MATCHING
+        assert email.correlated_activity_id == original.id and email.parent_activity_id is None
+    finally:
+        org = world.store.get_organization()
+        org.enable_smart_matching = False
+        world.store.organization.upsert(org)
