@@ -23,6 +23,7 @@ CODE_INCOMING_AUTH = 8005_0001
 CODE_INCOMING_PERMANENT = 8005_0002
 CODE_INCOMING_DISABLED_AFTER_RETRIES = 8005_0003
 CODE_ITEM_FAILED = 8005_0004
+CODE_ADDRESS_NOT_APPROVED = 8005_0005
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,17 @@ def incoming_failure_text(
                      f"receive email again later. Email Server Error Code: {error_code}", details)  # fmt: skip
 
 
+def not_approved_text(mailbox: Mailbox) -> AlertText:
+    """R-ELIG-8: the address is not approved, so the mailbox was disabled for receiving."""
+    return AlertText(
+        AlertLevel.ERROR, CODE_ADDRESS_NOT_APPROVED, "EmailAddressNotApproved",
+        f"Email cannot be received for the mailbox {mailbox.name} because the email address "
+        f"{mailbox.email_address} is not approved and the mailbox has been disabled. Approve the email address, "
+        f"then enable the mailbox for email processing.",
+        "approval is required by the organization (Process emails only for approved users/queues)",
+    )  # fmt: skip
+
+
 def level_enabled(org: OrganizationSettings, level: AlertLevel) -> bool:
     return {
         AlertLevel.ERROR: org.generate_alerts_for_errors,
@@ -77,6 +89,7 @@ class Alerts:
         *,
         mailbox_id: str | None = None,
         profile_id: str | None = None,
+        email_id: str | None = None,
     ) -> Alert | None:
         """Write the alert, or bump the open one with the same (record, code); None if the level is off."""
         if not level_enabled(org, alert.level):
@@ -96,7 +109,7 @@ class Alerts:
             pass
         record = Alert(level=alert.level, code=alert.code, code_name=alert.code_name[:256], text=alert.text[:2000],
                        error_details=alert.details[:2048], regarding=regarding, mailbox_id=mailbox_id,
-                       profile_id=profile_id, first_seen_on=now, last_seen_on=now)  # fmt: skip
+                       profile_id=profile_id, email_id=email_id, first_seen_on=now, last_seen_on=now)  # fmt: skip
         return self.store.alerts.upsert(record)
 
     def for_mailbox(self, mailbox_id: str) -> list[Alert]:

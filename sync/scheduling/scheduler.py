@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sync.errors import ConcurrencyConflict
+from sync.health.alerts import Alerts, mailbox_ref, not_approved_text
 from sync.mailboxes import eligibility
 from sync.mailboxes.eligibility import Reason
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
@@ -121,7 +122,7 @@ class Scheduler:
         if set(verdict.reasons) == {Reason.POSTPONED}:
             self._postpone(mailbox, entry)
             return ("postponed",)
-        self._unschedule(mailbox, entry)
+        self._unschedule(mailbox, entry, org, verdict.reasons)
         return ("unscheduled",)
 
     def claim(self, mailbox: Mailbox, profile: EmailServerProfile | None, now: datetime | None = None) -> WorkItem:
@@ -157,12 +158,20 @@ class Scheduler:
         self.store.mailboxes.update(mailbox)
         self.store.due_index.move(mailbox.id, entry.row_key, until)
 
-    def _unschedule(self, mailbox: Mailbox, entry: DueEntry) -> None:
+    def _unschedule(
+        self, mailbox: Mailbox, entry: DueEntry, org: OrganizationSettings, reasons: tuple[Reason, ...]
+    ) -> None:
+        """Leave the schedule; an unapproved address also disables incoming, with R-ELIG-8's alert."""
+        unapproved = Reason.NOT_APPROVED in reasons and mailbox.enabled_for_incoming
         mailbox.due_row_key = None
         mailbox.processing_state = ProcessingState.IDLE
         mailbox.host_id = None
+        if unapproved:
+            mailbox.enabled_for_incoming = False
         self.store.mailboxes.update(mailbox)
         self.store.due_index.remove(mailbox.id, entry.row_key)
+        if unapproved:
+            Alerts(self.store).raise_alert(org, not_approved_text(mailbox), mailbox_ref(mailbox), mailbox_id=mailbox.id)
 
     def _drop_stale(self, entry: DueEntry, mailbox: Mailbox | None) -> None:
         """A row the mailbox no longer points at: remove it, and restore the mailbox's own row if lost."""

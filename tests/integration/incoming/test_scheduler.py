@@ -110,8 +110,10 @@ def test_ineligible_mailboxes_leave_the_schedule(
     report, sent = _tick(isolated_store, settings, Clock(now))
     assert (report.unscheduled, sent) == (1, [])
     stored = isolated_store.get_mailbox(mailbox.id)
-    assert stored.due_row_key is None
+    assert stored.due_row_key is None and not stored.enabled_for_incoming
     assert list(isolated_store.due_index.due(now + timedelta(days=1))) == []
+    (alert,) = list(isolated_store.alerts.partition(mailbox.id))
+    assert "is not approved and the mailbox has been disabled" in alert.text
 
 
 def test_postponed_mailboxes_move_to_their_postpone_time(
