@@ -44,6 +44,32 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if all(r.released for r in results) else 1
 
 
+def _new_api_key(args: argparse.Namespace) -> int:
+    from sync.api.auth import new_api_key  # noqa: PLC0415
+
+    key, digest = new_api_key()
+    print(f"API key (give it to the caller, it is not stored): {key}")
+    print(f"SYNC_API_KEYS entry (append, comma-separated): {digest}{':reader' if args.reader else ''}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import function_app  # noqa: PLC0415 (builds the services from the environment, as the Functions host does)
+    from sync.api.app import create_app  # noqa: PLC0415
+    from sync.devhost import DevHost  # noqa: PLC0415
+
+    settings = function_app.settings
+    function_app.services.store.account.ensure_created()
+    host = DevHost(function_app.app, settings)
+    for name, kind in host.describe():
+        print(f"  {name}: {kind}")
+    api = None if args.no_http else create_app(settings, lambda: function_app.services.store)
+    if api is not None:
+        print(f"admin API on http://{args.host}:{args.port}/api (docs: /api/docs)")
+    host.serve(api, host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sync", description="Server-side email synchronization")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +81,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="run a mailbox's quarantined messages through the pipeline again")
     replay.add_argument("mailbox_id")
     replay.set_defaults(run=_replay)
+    key = commands.add_parser("new-api-key", help="print a new admin API key and its SYNC_API_KEYS entry")
+    key.add_argument("--reader", action="store_true", help="a read-only key (Sync.Reader)")
+    key.set_defaults(run=_new_api_key)
+    serve = commands.add_parser("serve", help="run the timers, queue triggers and the admin API locally")
+    serve.add_argument("--host", default="127.0.0.1", help="address the API listens on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=7071, help="API port (default 7071, as func start)")
+    serve.add_argument("--no-http", action="store_true", help="run the triggers only")
+    serve.set_defaults(run=_serve)
     return parser
 
 

@@ -20,6 +20,7 @@ from sync.errors import ConfigurationError
 
 _NCRONTAB = re.compile(r"^(\S+\s+){5}\S+$")
 _PREFIX = re.compile(r"^([a-z][a-z0-9]{0,19})?$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 AES_KEY_BYTES = 32  # AES-256-GCM
 
@@ -61,7 +62,32 @@ class Settings(BaseSettings):
     extra_ca_file: str | None = Field(
         default=None,
         validation_alias=_env("SYNC_EXTRA_CA_FILE"),
-        description="PEM file of an extra CA to trust for mail servers (a private CA); the system CAs stay trusted.",
+        description="PEM file of an extra CA to trust for mail servers and the API's identity provider (a private "
+        "CA); the system CAs stay trusted.",
+    )
+
+    # --- admin API authentication (all optional: with none set, every route but /api/health answers 401) ---
+    api_keys: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_API_KEYS"),
+        description="Comma-separated SHA-256 hex digests of the admin API keys, each optionally suffixed "
+        "':reader' for a read-only key (python -m sync new-api-key prints a key and its entry); keys are never stored.",
+    )
+    api_tenant_id: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_API_TENANT_ID"),
+        description="Microsoft Entra tenant whose bearer tokens the admin API accepts (with SYNC_API_AUDIENCE).",
+    )
+    api_audience: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_API_AUDIENCE"),
+        description="The admin API's application ID URI or client id: the 'aud' a bearer token must carry.",
+    )
+    api_authority: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_API_AUTHORITY"),
+        description="https base URL of the identity provider (default https://login.microsoftonline.com); "
+        "a local OpenID Connect mock in tests.",
     )
 
     # --- schedules (NCRONTAB, six fields, as the Functions timer trigger reads them) ---------------
@@ -90,6 +116,11 @@ class Settings(BaseSettings):
     max_emails_per_cycle: int = Field(default=100, ge=1, le=10_000, validation_alias=_env("SYNC_MAX_EMAILS_PER_CYCLE"))
     retrieval_batch_size: int = Field(default=50, ge=1, le=1000, validation_alias=_env("SYNC_RETRIEVAL_BATCH_SIZE"))
     max_delivery_attempts: int = Field(default=5, ge=1, le=100, validation_alias=_env("SYNC_MAX_DELIVERY_ATTEMPTS"))
+    send_retry_minutes: str = Field(
+        default="5,15,30,60",
+        validation_alias=_env("SYNC_SEND_RETRY_MINUTES"),
+        description="Minutes an email waits after each failed send attempt, comma-separated; the last repeats (§3.3).",
+    )
     transient_retry_limit: int = Field(default=10, ge=1, le=100, validation_alias=_env("SYNC_TRANSIENT_RETRY_LIMIT"))
     transient_retry_minutes: Minutes = Field(default=5, validation_alias=_env("SYNC_TRANSIENT_RETRY_MINUTES"))
     function_timeout_seconds: int = Field(
@@ -110,6 +141,19 @@ class Settings(BaseSettings):
         """A mailbox lease outlives the longest run (function timeout + 2 minutes, spec §3.3)."""
         return self.function_timeout_seconds + 120
 
+    @property
+    def send_backoff_minutes(self) -> tuple[int, ...]:
+        """The per-email back-off after failed send attempts 1, 2, 3... (R-OUT-9)."""
+        return tuple(int(part) for part in self.send_retry_minutes.split(","))
+
+    @field_validator("send_retry_minutes")
+    @classmethod
+    def _minutes_list(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",")]
+        if not all(part.isdigit() and 1 <= int(part) <= 1440 for part in parts):
+            raise ValueError("must be comma-separated minutes, each 1..1440, such as '5,15,30,60'")
+        return ",".join(parts)
+
     @field_validator("secret_encryption_key")
     @classmethod
     def _key_is_aes256(cls, value: SecretStr) -> SecretStr:
@@ -120,6 +164,24 @@ class Settings(BaseSettings):
         if len(raw) != AES_KEY_BYTES:
             raise ValueError(f"must decode to {AES_KEY_BYTES} bytes, got {len(raw)}")
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _api_keys_are_digests(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        for entry in value.split(","):
+            digest, _, role = entry.strip().partition(":")
+            if not _SHA256_HEX.match(digest) or role not in ("", "reader"):
+                raise ValueError("must be comma-separated SHA-256 hex digests, each optionally ending in ':reader'")
+        return value
+
+    @field_validator("api_authority")
+    @classmethod
+    def _authority_is_https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https:// URL (tokens are only trusted over TLS)")
+        return value.rstrip("/") if value else None
 
     @field_validator("storage_prefix")
     @classmethod
@@ -146,6 +208,8 @@ class Settings(BaseSettings):
             raise ValueError("SYNC_WORKER_BUDGET_SECONDS must stay below SYNC_FUNCTION_TIMEOUT_SECONDS")
         if self.poll_busy_minutes > self.poll_idle_max_minutes:
             raise ValueError("SYNC_POLL_BUSY_MINUTES must not exceed SYNC_POLL_IDLE_MAX_MINUTES")
+        if (self.api_tenant_id is None) != (self.api_audience is None):
+            raise ValueError("set both SYNC_API_TENANT_ID and SYNC_API_AUDIENCE to accept Entra ID tokens, or neither")
         if self.act_poll_min_minutes > self.act_poll_max_minutes:
             raise ValueError("SYNC_ACT_POLL_MIN_MINUTES must not exceed SYNC_ACT_POLL_MAX_MINUTES")
         return self

@@ -59,6 +59,7 @@ var appSettings = {
   SYNC_MAX_EMAILS_PER_CYCLE: '100'
   SYNC_RETRIEVAL_BATCH_SIZE: '50'
   SYNC_MAX_DELIVERY_ATTEMPTS: '5'
+  SYNC_SEND_RETRY_MINUTES: '5,15,30,60'
   SYNC_TRANSIENT_RETRY_LIMIT: '10'
   SYNC_TRANSIENT_RETRY_MINUTES: '5'
   // Must equal functionTimeout in host.json (00:10:00); tests/infra compares them.

@@ -1,35 +1,67 @@
 """The FastAPI application. Routes live under ``/api``, the prefix the Functions host gives HTTP routes.
 
-Only the health probe exists at this stage; later areas add routers (profiles, mailboxes, Test & Enable,
-alerts, sending), each behind authentication.
+Every route but the health probe needs an API key or an Entra ID token (see ``auth``); reading needs the
+``Sync.Reader`` or ``Sync.Admin`` role, changing anything ``Sync.Admin``. One router per area; OpenAPI
+documentation at ``/api/docs``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
+from sync.api import (
+    activities,
+    check_incoming,
+    errors,
+    mailbox_actions,
+    mailboxes,
+    monitoring,
+    organization,
+    profiles,
+    records,
+    tracking_folders,
+)
+from sync.api.auth import Authenticator
+from sync.api.context import ApiContext
+from sync.mail.port import IncomingConnector
+from sync.mailboxes.test_enable import SendMail, smtp_send
+from sync.model.options import ServerType
+from sync.services import incoming_connectors
 from sync.settings import Settings, load_settings
 from sync.store.store import Store
 
 
-def create_app(settings: Settings | None = None, store_factory: Callable[[], Store] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    store_factory: Callable[[], Store] | None = None,
+    *,
+    connectors: Mapping[ServerType, IncomingConnector] | None = None,
+    send_mail: SendMail = smtp_send,
+) -> FastAPI:
     """Build the admin app; settings are validated now, so a bad configuration fails at start-up."""
     settings = settings or load_settings()
+    resolved = settings
 
     @cache
     def store() -> Store:
-        return store_factory() if store_factory else Store.from_settings(settings)
+        return store_factory() if store_factory else Store.from_settings(resolved)
 
     app = FastAPI(
         title="Server-side email synchronization: admin API",
+        description="Manage profiles, mailboxes and records; Test & Enable; watch health, alerts and failures.",
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
+    app.state.context = ApiContext(
+        settings, store, connectors if connectors is not None else incoming_connectors(), send_mail
+    )
+    app.state.authenticator = Authenticator(settings)
+    errors.install(app)
 
     @app.get("/api/health", tags=["health"])
     def health() -> JSONResponse:
@@ -43,4 +75,19 @@ def create_app(settings: Settings | None = None, store_factory: Callable[[], Sto
             )
         return JSONResponse(content={"status": "ok", "storage": "ok"})
 
+    api = APIRouter(prefix="/api")
+    api.include_router(organization.build_router())
+    api.include_router(profiles.build_router())
+    api.include_router(mailbox_actions.build_router())  # before the CRUD routes: fixed paths first
+    api.include_router(check_incoming.build_router())
+    api.include_router(monitoring.build_router())
+    api.include_router(tracking_folders.build_router())
+    api.include_router(mailboxes.build_router())
+    for router in records.build_routers():
+        api.include_router(router)
+    api.include_router(activities.build_router())
+    app.include_router(api)
+    # Outgoing email routes (sync/api/emails.py) are mounted here with admin auth once that router exists:
+    #   from sync.api import emails; from fastapi import Depends; from sync.api.auth import require_admin
+    #   app.include_router(emails.router, dependencies=[Depends(require_admin)])
     return app

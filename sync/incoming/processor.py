@@ -196,10 +196,8 @@ class IncomingProcessor:
         reason = decision.reason
         if tracked is not None:
             reason = Reason.ALREADY_PROCESSED if self.mailbox.id in tracked.mailbox_ids else Reason.DUPLICATE
-        return CheckResult(
-            reason, key, kind.why, tracked.id if tracked else None, match.email_id if match else None,
-            decision.accepting,
-        )  # fmt: skip
+        tracked_id, correlated_id = (tracked.id if tracked else None), (match.email_id if match else None)
+        return CheckResult(reason, key, kind.why, tracked_id, correlated_id, decision.accepting)
 
     # --- the decision --------------------------------------------------------------------------------
     def decide(self, parsed: ParsedMessage, kind: MessageClass, forwarder: EntityRef | None) -> Decision:

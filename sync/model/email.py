@@ -7,6 +7,7 @@ Parties are kept on the activity itself, so one Table write stores an email with
 from __future__ import annotations
 
 from datetime import datetime
+from enum import IntEnum
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -37,6 +38,7 @@ from sync.model.options import (
 )
 
 MAX_INLINE_BODY_CHARS = 200_000  # 400 KB in UTF-16: the row stays well under the 1 MiB entity limit
+MAX_TEXT_BODY_CHARS = 100_000  # the plain-text alternative of an outgoing email shares the row with the HTML
 
 
 class BlobRef(BaseModel):
@@ -56,6 +58,7 @@ class ActivityParty(BaseModel):
     address_used: Str320 | None = None
     address_used_column_number: int | None = Field(default=None, ge=1)
     unresolved_party_name: Str200 | None = None
+    display_name: Str200 | None = None  # the name outgoing headers show, captured when the party is set
 
     @property
     def is_resolved(self) -> bool:
@@ -71,6 +74,26 @@ class AttachmentMeta(BaseModel):
     content_id: Str256 | None = None
     is_inline: bool = False
     blob: BlobRef | None = None  # None when the attachment was blocked or not saved
+
+
+class RecipientStatus(IntEnum):
+    """How one recipient of an outgoing email fared (ours: Dynamics keeps no per-recipient result)."""
+
+    ACCEPTED = 1  # the server took the message for this recipient: never sent to it again
+    REFUSED_TRANSIENT = 2  # 4xx or a lost connection: tried again with the email's back-off
+    REFUSED_PERMANENT = 3  # 5xx for this recipient: never tried again
+    UNKNOWN = 4  # the connection was lost after the message was handed over: not sent again automatically
+
+
+class RecipientResult(BaseModel):
+    """The last answer the mail server gave for one envelope recipient."""
+
+    address: Str320
+    status: RecipientStatus
+    code: int | None = None  # the SMTP reply code, when there was one
+    reply: Str500 | None = None
+    attempt: int = Field(default=0, ge=0)  # the delivery attempt that produced it
+    on: datetime | None = None
 
 
 class Email(Entity):
@@ -116,6 +139,10 @@ class Email(Entity):
     sent_on: datetime | None = None
     received_on: datetime | None = None
     send_attempt_id: Str36 | None = None
+    send_lease_expires_on: datetime | None = None  # while Sending: the claim of send_attempt_id holds until then
+    recipient_results: list[RecipientResult] = Field(default_factory=list)  # outgoing: per envelope recipient
+    last_send_error: Str2048 | None = None
+    text_body: str | None = Field(default=None, max_length=MAX_TEXT_BODY_CHARS)  # outgoing plain-text alternative
     notifications: EmailNotification = EmailNotification.NONE
     attachments: list[AttachmentMeta] = Field(default_factory=list)
 

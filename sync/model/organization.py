@@ -43,6 +43,7 @@ class OrganizationSettings(Entity):
     tracking_token_id_digits: int = Field(default=3, ge=1, le=10)
     tracking_counter_digits: int = Field(default=3, ge=1, le=9)
     next_tracking_number: int = Field(default=1, ge=0)
+    next_tracking_user_number: int = Field(default=1, ge=1)  # the next user's sequence in tokens (R-COR-11)
 
     # correlation
     email_correlation_enabled: bool = True

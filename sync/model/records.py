@@ -62,6 +62,7 @@ class SystemUser(EmailEnabled):
     auto_create_records: bool = False  # "Automatically create records" (R-RES-11)
     auto_create_record_type: EntityType = EntityType.CONTACT
     allow_send_on_behalf: bool = False  # "Allow other users to send email on your behalf" (R-OUT-4)
+    tracking_token_user_number: int | None = Field(default=None, ge=0)  # its tracking token number (R-COR-11)
 
     @property
     def display_name(self) -> str:

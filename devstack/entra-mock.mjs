@@ -1,0 +1,45 @@
+// A Microsoft Entra ID stand-in for tests: oauth2-mock-server with Entra's tenant paths, over HTTPS.
+// Usage: node entra-mock.mjs <port> <tenant> <cert.pem> <key.pem>
+// Tokens come from the client-credentials grant of the client 'test-client' / 'test-secret'. Tests shape
+// them with extra form fields: aud, roles (comma-separated), exp_offset (seconds from now), iss, tid.
+import { OAuth2Server } from 'oauth2-mock-server';
+
+const [port = '18443', tenant = 'tenant1', cert = 'cert.pem', key = 'key.pem'] = process.argv.slice(2);
+const CLIENTS = { 'test-client': 'test-secret' };
+
+const server = new OAuth2Server(key, cert, {
+  endpoints: {
+    wellKnownDocument: `/${tenant}/v2.0/.well-known/openid-configuration`,
+    token: `/${tenant}/oauth2/v2.0/token`,
+    authorize: `/${tenant}/oauth2/v2.0/authorize`,
+    jwks: `/${tenant}/discovery/v2.0/keys`,
+  },
+});
+await server.issuer.keys.generate('RS256');
+
+server.service.on('beforeTokenSigning', (token, req) => {
+  const body = req.body ?? {};
+  token.payload.aud = body.aud ?? 'api://sync-admin';
+  token.payload.tid = body.tid ?? tenant;
+  token.payload.oid = '00000000-0000-0000-0000-00000000000a';
+  token.payload.azp = body.client_id;
+  token.payload.roles = body.roles ? String(body.roles).split(',') : [];
+  if (body.exp_offset !== undefined) {
+    token.payload.exp = Math.floor(Date.now() / 1000) + Number(body.exp_offset);
+  }
+  if (body.iss) {
+    token.payload.iss = body.iss;
+  }
+});
+
+server.service.on('beforeResponse', (resp, req) => {
+  // the mock does not check client secrets by itself
+  if (req.body?.grant_type === 'client_credentials' && CLIENTS[req.body.client_id] !== req.body.client_secret) {
+    resp.statusCode = 401;
+    resp.body = { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' };
+  }
+});
+
+await server.start(Number(port), '127.0.0.1');
+server.issuer.url = `https://localhost:${port}`;
+console.log(`entra mock for tenant ${tenant} on https://localhost:${port}`);

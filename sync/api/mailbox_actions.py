@@ -1,0 +1,183 @@
+"""Actions on mailboxes: Test & Enable (R-TE-*), approve and reject addresses (R-APP-*), apply the default
+email settings (R-PROV-3), and a profile's "Test & Enable Mailboxes" (R-TE-1). All need ``Sync.Admin``.
+
+Approval records who and when on the mailbox and mirrors the status onto the owning user or queue; rejecting
+clears who and when (R-APP-6). Test & Enable answers 200 with the statuses also when a test failed: the
+failure is the result, recorded on the mailbox and as alerts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from sync.api import mailboxes
+from sync.api.auth import Admin
+from sync.api.context import ApiContext, Ctx
+from sync.api.resources import ItemId
+from sync.mailboxes.test_enable import TestReport
+from sync.model import Mailbox, Queue, SystemUser
+from sync.model.options import (
+    ActDeliveryMethod,
+    EmailAddressApproval,
+    IncomingDeliveryMethod,
+    OutgoingDeliveryMethod,
+    TestStatus,
+)
+from sync.scheduling.scheduler import schedule_now
+
+
+class TestAndEnableRequest(BaseModel):
+    __test__ = False  # not a pytest class
+    model_config = ConfigDict(extra="forbid")
+
+    process_email_received_after: datetime | None = Field(
+        default=None, description="Start date (R-TE-8): only email received after it is processed."
+    )
+
+
+class ProblemOut(BaseModel):
+    workload: str
+    code: str
+    message: str
+
+
+class TestAndEnableResult(BaseModel):
+    __test__ = False  # not a pytest class
+
+    mailbox_id: str
+    succeeded: bool
+    incoming_status: TestStatus
+    outgoing_status: TestStatus
+    act_status: TestStatus
+    mailbox_status: TestStatus
+    problems: list[ProblemOut]
+    mailbox: dict[str, Any]
+
+
+class ApproveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approved_by_o365_admin: bool = Field(
+        default=False, description="Also record the Exchange Online admin's approval (R-ELIG-7)."
+    )
+
+
+class ApplyDefaultsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    test_and_enable: bool = Field(default=True, description="Run Test & Enable afterwards, as Dynamics does.")
+
+
+class ProfileTestResult(BaseModel):
+    profile_id: str
+    tested: int
+    succeeded: int
+    results: list[TestAndEnableResult]
+
+
+def _result(report: TestReport) -> TestAndEnableResult:
+    mailbox = report.mailbox
+    return TestAndEnableResult(
+        mailbox_id=mailbox.id,
+        succeeded=report.succeeded,
+        incoming_status=mailbox.incoming_status,
+        outgoing_status=mailbox.outgoing_status,
+        act_status=mailbox.act_status,
+        mailbox_status=mailbox.mailbox_status,
+        problems=[ProblemOut(workload=p.workload, code=p.code, message=p.message) for p in report.problems],
+        mailbox=mailboxes.SHAPE.output(mailbox),
+    )
+
+
+def set_approval(ctx: ApiContext, mailbox_id: str, approval: EmailAddressApproval, by: str, o365: bool) -> Mailbox:
+    """The mailbox's approval and the owner's, with who and when (cleared on rejection)."""
+    now = ctx.clock()
+    approved = approval is EmailAddressApproval.APPROVED
+
+    def change(m: Mailbox) -> None:
+        m.approval = approval
+        m.email_address_approved_by = by if approved else None
+        m.email_address_approved_on = now if approved else None
+        m.is_email_address_approved_by_o365_admin = approved and (o365 or m.is_email_address_approved_by_o365_admin)
+
+    mailbox = ctx.store.mailboxes.modify(mailbox_id, "mailbox", change)
+    owner = ctx.store.find_record(mailbox.owner.type, mailbox.owner.id) if mailbox.owner else None
+    if isinstance(owner, (SystemUser, Queue)) and owner.approval is not approval:
+        owner.approval = approval
+        ctx.records.update(owner)
+    return schedule_now(ctx.store, mailbox.id) if approved else mailbox
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["mailbox actions"])
+
+    @router.post("/mailboxes/{mailbox_id}/test-and-enable", response_model=TestAndEnableResult, summary="Test & Enable")
+    def test_and_enable(
+        mailbox_id: ItemId, ctx: Ctx, principal: Admin, body: TestAndEnableRequest | None = None
+    ) -> TestAndEnableResult:
+        """Test incoming (connect, log in, list), outgoing (a test email to the mailbox itself) and ACT where
+        configured; record the statuses, enable what passed, and raise alerts for what failed."""
+        start = body.process_email_received_after if body else None
+        report = ctx.test_and_enable().run(mailbox_id, by=principal.id, start_date=start)
+        return _result(report)
+
+    @router.post("/mailboxes/{mailbox_id}/approve", summary="Approve the mailbox's email address (R-APP-1)")
+    def approve(mailbox_id: ItemId, ctx: Ctx, principal: Admin, body: ApproveRequest | None = None) -> dict[str, Any]:
+        o365 = body.approved_by_o365_admin if body else False
+        return mailboxes.SHAPE.output(set_approval(ctx, mailbox_id, EmailAddressApproval.APPROVED, principal.id, o365))
+
+    @router.post("/mailboxes/{mailbox_id}/reject", summary="Reject the mailbox's email address (R-APP-6)")
+    def reject(mailbox_id: ItemId, ctx: Ctx, principal: Admin) -> dict[str, Any]:
+        mailbox = set_approval(ctx, mailbox_id, EmailAddressApproval.REJECTED, principal.id, False)
+        return mailboxes.SHAPE.output(mailbox)
+
+    @router.post(
+        "/mailboxes/{mailbox_id}/apply-default-email-settings",
+        summary="Apply the organization's default profile and methods (R-PROV-3)",
+    )
+    def apply_defaults(
+        mailbox_id: ItemId, ctx: Ctx, principal: Admin, body: ApplyDefaultsRequest | None = None
+    ) -> dict[str, Any]:
+        org = ctx.store.get_organization()
+
+        def change(m: Mailbox) -> None:
+            if m.is_forward_mailbox:
+                m.incoming_method = IncomingDeliveryMethod.SERVER_SIDE_SYNC
+            else:
+                m.incoming_method = org.default_incoming_method
+                m.outgoing_method = org.default_outgoing_method
+                m.act_method = org.default_act_method if m.is_user_mailbox else ActDeliveryMethod.NONE
+            uses_sync = (
+                m.incoming_method is IncomingDeliveryMethod.SERVER_SIDE_SYNC
+                or m.outgoing_method is OutgoingDeliveryMethod.SERVER_SIDE_SYNC
+                or m.act_method is ActDeliveryMethod.SERVER_SIDE_SYNC
+            )
+            if uses_sync and org.default_email_server_profile_id:
+                m.email_server_profile_id = org.default_email_server_profile_id
+
+        mailbox = ctx.store.mailboxes.modify(mailbox_id, "mailbox", change)
+        if body is None or body.test_and_enable:
+            return _result(ctx.test_and_enable().run(mailbox_id, by=principal.id)).model_dump(mode="json")
+        return {"mailbox_id": mailbox.id, "mailbox": mailboxes.SHAPE.output(mailbox)}
+
+    @router.post(
+        "/profiles/{profile_id}/test-and-enable",
+        response_model=ProfileTestResult,
+        summary="Test & Enable every mailbox of a profile (R-TE-1)",
+    )
+    def test_profile(profile_id: ItemId, ctx: Ctx, principal: Admin) -> ProfileTestResult:
+        ctx.store.get_profile(profile_id)
+        tester = ctx.test_and_enable()
+        results = [
+            _result(tester.run(m.id, by=principal.id))
+            for m in ctx.store.mailboxes.query("email_server_profile_id eq @p", {"p": profile_id})
+        ]
+        return ProfileTestResult(
+            profile_id=profile_id, tested=len(results), succeeded=sum(r.succeeded for r in results), results=results
+        )
+
+    return router

@@ -1,0 +1,222 @@
+"""Health, alerts, item-level failures and quarantine: what an administrator watches (R-ERR-*, §1.10).
+
+- a mailbox's health: one word for its state plus the figures behind it (last sync, items, last error, next due);
+- a profile's health: the share of its mailboxes that failed in the last hour (R-ERR-7: over half is an alert);
+- alerts: filter by level, mailbox or profile; dismiss;
+- item failures: why a message was not tracked (R-ACC-9, kept N-26 days);
+- quarantine: messages that broke the pipeline, replayable after a fix.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+
+from sync.api.auth import Admin, Reader
+from sync.api.context import Ctx
+from sync.api.resources import Continuation, ItemId, PageSize, Shape, query_page
+from sync.incoming.reasons import Reason
+from sync.incoming.replay import replay_quarantine
+from sync.mailboxes import eligibility
+from sync.model import Alert, ItemFailure, Mailbox
+from sync.model.options import AlertLevel, TestStatus
+from sync.scheduling.due_index import parse_row_key
+from sync.store.schema import alert_row_key
+
+FAILURE_WINDOW = timedelta(hours=1)  # R-ERR-7 / N-11
+PROFILE_ALERT_SHARE = 0.5  # "more than 50 % of the profile's mailboxes"
+
+ALERT = Shape(Alert)
+FAILURE = Shape(ItemFailure)
+
+
+class HealthState(StrEnum):
+    HEALTHY = "healthy"  # tested, enabled, last cycle fine
+    FAILING = "failing"  # errors, still retried
+    DISABLED = "disabled"  # a workload was disabled by an error or a failed test
+    NOT_TESTED = "not_tested"  # never passed Test & Enable
+    INACTIVE = "inactive"  # deactivated, or not eligible for another reason
+
+
+class LastError(BaseModel):
+    message: str | None
+    code: int | None
+    count: int
+    occurred_on: datetime | None
+
+
+class MailboxHealth(BaseModel):
+    mailbox_id: str
+    name: str
+    state: HealthState
+    not_eligible_because: list[str]
+    incoming_status: TestStatus
+    outgoing_status: TestStatus
+    enabled_for_incoming: bool
+    enabled_for_outgoing: bool
+    last_sync_started_on: datetime | None
+    last_successful_sync_completed_on: datetime | None
+    items_processed_for_last_sync: int
+    items_failed_for_last_sync: int
+    transient_failure_count: int
+    last_error: LastError | None
+    next_due: datetime | None
+
+
+class ProfileHealth(BaseModel):
+    profile_id: str
+    mailboxes: int
+    failing_last_hour: int
+    failing_share: float
+    over_alert_threshold: bool
+
+
+class Replayed(BaseModel):
+    message_key: str
+    outcome: str
+    released: bool
+
+
+def failed_recently(mailbox: Mailbox, now: datetime) -> bool:
+    """An error in the window that no successful cycle has cleared since."""
+    when = mailbox.last_sync_error_occurred_on
+    return bool(when and now - when <= FAILURE_WINDOW and mailbox.last_sync_error_count > 0)
+
+
+def mailbox_health(mailbox: Mailbox, reasons: list[str]) -> HealthState:
+    """One word for the admin grid; the figures beside it say why."""
+    if not mailbox.is_active:
+        return HealthState.INACTIVE
+    if mailbox.mailbox_status is TestStatus.NOT_RUN and mailbox.incoming_status is TestStatus.NOT_RUN:
+        return HealthState.NOT_TESTED
+    if not mailbox.enabled_for_incoming or mailbox.incoming_status is TestStatus.FAILURE:
+        return HealthState.DISABLED
+    if any(r not in ("postponed", "not_enabled") for r in reasons):
+        return HealthState.INACTIVE
+    if mailbox.last_sync_error_count > 0:
+        return HealthState.FAILING
+    return HealthState.HEALTHY
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/mailboxes/{mailbox_id}/health", response_model=MailboxHealth, summary="A mailbox's health")
+    def get_mailbox_health(mailbox_id: ItemId, ctx: Ctx, _: Reader) -> MailboxHealth:
+        mailbox = ctx.store.get_mailbox(mailbox_id)
+        profile = ctx.store.find_profile(mailbox.email_server_profile_id or "")
+        verdict = eligibility.incoming(mailbox, profile, ctx.store.get_organization(), ctx.clock())
+        reasons = [str(r) for r in verdict.reasons]
+        error = None
+        if mailbox.last_sync_error_count or mailbox.last_sync_error:
+            error = LastError(
+                message=mailbox.last_sync_error,
+                code=mailbox.last_sync_error_code,
+                count=mailbox.last_sync_error_count,
+                occurred_on=mailbox.last_sync_error_occurred_on,
+            )
+        return MailboxHealth(
+            mailbox_id=mailbox.id,
+            name=mailbox.name,
+            state=mailbox_health(mailbox, reasons),
+            not_eligible_because=reasons,
+            incoming_status=mailbox.incoming_status,
+            outgoing_status=mailbox.outgoing_status,
+            enabled_for_incoming=mailbox.enabled_for_incoming,
+            enabled_for_outgoing=mailbox.enabled_for_outgoing,
+            last_sync_started_on=mailbox.last_sync_started_on,
+            last_successful_sync_completed_on=mailbox.last_successful_sync_completed_on,
+            items_processed_for_last_sync=mailbox.items_processed_for_last_sync,
+            items_failed_for_last_sync=mailbox.items_failed_for_last_sync,
+            transient_failure_count=mailbox.transient_failure_count,
+            last_error=error,
+            next_due=parse_row_key(mailbox.due_row_key).due_on if mailbox.due_row_key else None,
+        )
+
+    @router.get("/profiles/{profile_id}/health", response_model=ProfileHealth, summary="A profile's health (R-ERR-7)")
+    def get_profile_health(profile_id: ItemId, ctx: Ctx, _: Reader) -> ProfileHealth:
+        ctx.store.get_profile(profile_id)
+        now = ctx.clock()
+        boxes = list(ctx.store.mailboxes.query("email_server_profile_id eq @p", {"p": profile_id}))
+        failing = sum(failed_recently(m, now) for m in boxes)
+        share = failing / len(boxes) if boxes else 0.0
+        return ProfileHealth(
+            profile_id=profile_id,
+            mailboxes=len(boxes),
+            failing_last_hour=failing,
+            failing_share=round(share, 4),
+            over_alert_threshold=share > PROFILE_ALERT_SHARE,
+        )
+
+    @router.get("/alerts", summary="Alerts, newest state first per record; filter by level, mailbox or profile")
+    def list_alerts(
+        ctx: Ctx,
+        _: Reader,
+        level: AlertLevel | None = None,
+        mailbox_id: Annotated[str | None, Query(max_length=64)] = None,
+        profile_id: Annotated[str | None, Query(max_length=64)] = None,
+        include_dismissed: bool = False,
+        page_size: PageSize = 100,
+        continuation: Continuation = None,
+    ) -> dict[str, Any]:
+        clauses, params = [], {}
+        for name, value in (
+            ("level", level.value if level else None),
+            ("mailbox_id", mailbox_id),
+            ("profile_id", profile_id),
+        ):
+            if value is not None:
+                clauses.append(f"{name} eq @{name}")
+                params[name] = value
+        if not include_dismissed:
+            clauses.append("dismissed eq false")
+        items, token = query_page(ctx.store.alerts, " and ".join(clauses) or None, params, page_size, continuation)
+        return {"items": [ALERT.output(a) for a in items], "continuation": token}
+
+    @router.post("/alerts/{regarding_id}/{code}/dismiss", summary="Dismiss an alert (a repeat of it shows it again)")
+    def dismiss_alert(
+        regarding_id: ItemId, code: Annotated[int, Path(ge=-2_147_483_648, le=1_000_000_000)], ctx: Ctx, _: Admin
+    ) -> dict[str, Any]:
+        def dismiss(alert: Alert) -> None:
+            alert.dismissed = True
+
+        return ALERT.output(ctx.store.alerts.modify(regarding_id, alert_row_key(code), dismiss))
+
+    @router.get("/mailboxes/{mailbox_id}/item-failures", summary="Why messages were not tracked (item level)")
+    def list_item_failures(
+        mailbox_id: ItemId,
+        ctx: Ctx,
+        _: Reader,
+        reason: Annotated[str | None, Query(max_length=64, description="A reason, e.g. NoCorrelationMatch")] = None,
+        page_size: PageSize = 100,
+        continuation: Continuation = None,
+    ) -> dict[str, Any]:
+        query, params = "PartitionKey eq @pk", {"pk": mailbox_id}
+        if reason:
+            query, params = query + " and reason eq @reason", {**params, "reason": reason}
+        items, token = query_page(ctx.store.item_failures, query, params, page_size, continuation)
+        return {"items": [FAILURE.output(f) for f in items], "continuation": token}
+
+    @router.get("/mailboxes/{mailbox_id}/quarantine", summary="Quarantined messages of a mailbox")
+    def list_quarantine(
+        mailbox_id: ItemId, ctx: Ctx, _: Reader, page_size: PageSize = 100, continuation: Continuation = None
+    ) -> dict[str, Any]:
+        query = "PartitionKey eq @pk and reason eq @reason"
+        params = {"pk": mailbox_id, "reason": Reason.QUARANTINED.label}
+        items, token = query_page(ctx.store.item_failures, query, params, page_size, continuation)
+        return {"items": [FAILURE.output(f) for f in items], "continuation": token}
+
+    @router.post(
+        "/mailboxes/{mailbox_id}/quarantine/replay",
+        response_model=list[Replayed],
+        summary="Run the mailbox's quarantined messages through the pipeline again",
+    )
+    def replay(mailbox_id: ItemId, ctx: Ctx, _: Admin) -> list[Replayed]:
+        results = replay_quarantine(ctx.store, ctx.settings, mailbox_id)
+        return [Replayed(message_key=r.message_key, outcome=r.outcome, released=r.released) for r in results]
+
+    return router

@@ -1,0 +1,50 @@
+"""The organization's email settings (spec §1.9, §1.11): one row, read by everyone, changed by administrators."""
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from sync.api.auth import Admin, Reader
+from sync.api.context import Ctx
+from sync.api.resources import IfMatch, Shape, check_if_match, with_signature
+from sync.model import OrganizationSettings
+from sync.model.organization import ORGANIZATION_ID
+
+SHAPE = Shape(
+    OrganizationSettings,
+    read_only=frozenset({"tracking_prefix_history", "next_tracking_number"}),  # history is kept by the service
+)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/organization", tags=["organization"])
+    out = SHAPE.output_model()
+
+    @router.get("", response_model=out, summary="The organization's email settings")
+    def get_settings(ctx: Ctx, _: Reader, response: Response) -> dict[str, Any]:
+        org = ctx.store.get_organization()
+        response.headers["ETag"] = org.etag or ""
+        return SHAPE.output(org)
+
+    def update_settings(body: Any, ctx: Ctx, _: Admin, response: Response, if_match: IfMatch = None) -> dict[str, Any]:
+        stored = ctx.store.get_organization()
+        check_if_match(stored, if_match)
+        changes = SHAPE.changes(body)
+        prefix = changes.pop("tracking_prefix", None)
+        changed = OrganizationSettings.model_validate({**stored.model_dump(), **changes, "id": ORGANIZATION_ID})
+        if prefix is not None:
+            changed.change_tracking_prefix(prefix)  # earlier prefixes keep correlating (C-9)
+        changed.with_etag(stored.etag)
+        repo = ctx.store.organization
+        saved = repo.update(changed) if stored.etag else repo.insert(changed)  # defaults until first saved
+        response.headers["ETag"] = saved.etag or ""
+        return SHAPE.output(saved)
+
+    router.add_api_route(
+        "",
+        with_signature(update_settings, body=SHAPE.update_model()),
+        methods=["PATCH"],
+        response_model=out,
+        summary="Change the organization's email settings (only the fields sent)",
+    )
+    return router

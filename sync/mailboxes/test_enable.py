@@ -1,0 +1,389 @@
+"""Test & Enable (spec §2.5, R-TE-1..12): prove a mailbox can connect, then enable what works.
+
+Order of a run:
+1. Preconditions (R-TE-12): the mailbox is active, has an active profile and an address, the address is
+   approved where the organization requires it, and a user owner is in Read-Write access mode. Any failure
+   fails every configured workload with its code (``MailboxDisabled``, ``InvalidIncomingEmailServerProfile``...).
+2. Incoming: connect, log in and list the Inbox through the profile's connector.
+3. Outgoing: send "Your mailbox is now connected to Dynamics 365" to the mailbox itself (R-TE-5). The message
+   carries ``X-Sync-Generated: test-email`` so the incoming pipeline never tracks it (a loop).
+4. ACT (only when configured): no Exchange connector exists yet, so it fails with a clear code.
+Then one write records the statuses, the completion time, who ran it, sets each tested workload's
+``enabled_for_*`` flag to its result (R-TE-3), resets the incoming watermark (R-TE-9) and takes the optional
+start date (R-TE-8). Alerts: success for the owner, failures on the mailbox and its profile (R-TE-4).
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from sync.auth.secrets import SecretBox, open_field
+from sync.errors import SecretError, ValidationFailed
+from sync.health.alerts import Alerts
+from sync.health.enable_alerts import FAILURE_CODES, failure_text, success_text
+from sync.incoming.classify import GENERATED_HEADER
+from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
+from sync.mail.port import ConnectionSettings, IncomingConnector
+from sync.mail.transport import client_tls_context, map_network_error, redact
+from sync.mailboxes.credentials import incoming_connection
+from sync.mailboxes.eligibility import approval_required
+from sync.model import EmailServerProfile, Mailbox, OrganizationSettings, SystemUser
+from sync.model.fields import EntityRef, utcnow
+from sync.model.mailbox import FolderWatermark
+from sync.model.options import (
+    AccessMode,
+    ActDeliveryMethod,
+    CredentialRetrieval,
+    EmailAddressApproval,
+    EntityType,
+    IncomingDeliveryMethod,
+    OutgoingDeliveryMethod,
+    ServerType,
+    TestStatus,
+)
+from sync.model.profile import TlsMode
+from sync.scheduling.scheduler import schedule_now
+from sync.store.store import Store
+
+TEST_SUBJECT = "Your mailbox is now connected to Dynamics 365"  # R-TE-5: the subject Dynamics uses
+TEST_EMAIL_MARK = "test-email"  # value of the generated-mail header on the test email
+INBOX = "INBOX"
+SMTP_DEFAULT_PORTS = {TlsMode.IMPLICIT: 465, TlsMode.STARTTLS: 587, TlsMode.NONE: 25}
+_TLS_NAMES = {TlsMode.IMPLICIT: "implicit", TlsMode.STARTTLS: "starttls", TlsMode.NONE: "none"}
+
+SendMail = Callable[[ConnectionSettings, EmailMessage], None]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why one workload failed its test."""
+
+    workload: str  # "incoming" | "outgoing" | "act" | "mailbox" (a precondition)
+    code: str
+    message: str
+
+
+@dataclass
+class TestReport:
+    __test__ = False  # not a pytest class
+
+    mailbox: Mailbox
+    incoming: TestStatus = TestStatus.NOT_RUN
+    outgoing: TestStatus = TestStatus.NOT_RUN
+    act: TestStatus = TestStatus.NOT_RUN
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.problems
+
+
+# --- the outgoing test's SMTP send (small on purpose: the outgoing area owns real sending) ---------------------
+def outgoing_connection(
+    mailbox: Mailbox, profile: EmailServerProfile, box: SecretBox, ca_file: str | None = None
+) -> ConnectionSettings:
+    """The SMTP endpoint and credentials of ``mailbox`` (R-PROV-8); the same credentials as incoming when the
+    profile says so (``usesamesettingsforoutgoingconnections``)."""
+    if not profile.outgoing_server_location:
+        raise PermanentMailError(
+            f"the email server profile {profile.name} has no outgoing server location",
+            code="InvalidOutgoingEmailServerProfileConfiguration",
+        )
+    same = profile.use_same_settings_for_outgoing
+    mode = profile.incoming_credential_retrieval if same else profile.outgoing_credential_retrieval
+    username: str | None
+    password: str | None
+    try:
+        if mode is CredentialRetrieval.USER_OR_QUEUE:
+            if not mailbox.allow_credentials_for_email_processing:
+                raise MailAuthenticationError(
+                    f"the mailbox {mailbox.name} does not allow its credentials to be used for email processing",
+                    code="CredentialsNotAllowed",
+                )
+            username, password = mailbox.username or mailbox.email_address, open_field(box, mailbox, "password")
+        elif mode is CredentialRetrieval.EMAIL_SERVER_PROFILE:
+            field_name = "incoming_password" if same else "outgoing_password"
+            username = profile.incoming_username if same else profile.outgoing_username
+            password = open_field(box, profile, field_name)
+        elif mode is CredentialRetrieval.ANONYMOUS:
+            username, password = "", ""
+        else:
+            raise PermanentMailError(
+                f"credential retrieval {mode.name} is not available for SMTP", code="UnsupportedCredentialRetrieval"
+            )
+    except SecretError as exc:
+        raise MailAuthenticationError(
+            f"the stored password cannot be decrypted: {exc}", code="CredentialsUnreadable"
+        ) from None
+    if username is None or password is None:
+        raise MailAuthenticationError(
+            f"no username or password is set for the mailbox {mailbox.name}", code="CredentialsMissing"
+        )
+    return ConnectionSettings(
+        host=profile.outgoing_server_location,
+        port=profile.outgoing_port or SMTP_DEFAULT_PORTS[profile.outgoing_tls],
+        username=username,
+        password=password,
+        tls=_TLS_NAMES[profile.outgoing_tls],
+        timeout_seconds=profile.connection_timeout_seconds,
+        ca_file=ca_file,
+    )
+
+
+def smtp_send(settings: ConnectionSettings, message: EmailMessage) -> None:
+    """Submit one message over SMTP; failures become typed mail errors without the password in them."""
+    where = f"SMTP {settings.host}:{settings.port}"
+    timeout = settings.timeout_seconds or 60.0
+    try:
+        context = client_tls_context(settings.ca_file)
+        client: smtplib.SMTP
+        if settings.tls == "implicit":
+            client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
+        else:
+            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+        with client:
+            if settings.tls == "starttls":
+                client.starttls(context=context)
+            if settings.username:
+                client.login(settings.username, settings.password)
+            client.send_message(message)
+    except smtplib.SMTPAuthenticationError as exc:
+        raise MailAuthenticationError(
+            redact(f"{where}: authentication failed: {exc.smtp_code} {exc.smtp_error!r}", settings.password),
+            code="OutgoingEmailAuthenticationError",
+        ) from None
+    except smtplib.SMTPNotSupportedError as exc:
+        raise PermanentMailError(f"{where}: {exc}", code="SecureConnectionFailed") from None
+    except smtplib.SMTPResponseException as exc:
+        kind = TransientMailError if 400 <= exc.smtp_code < 500 else PermanentMailError
+        text = redact(f"{where}: {exc.smtp_code} {exc.smtp_error!r}", settings.password)
+        raise kind(text, code="SmtpException") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise PermanentMailError(f"{where}: recipients refused: {exc.recipients}", code="SmtpException") from None
+    except smtplib.SMTPServerDisconnected as exc:
+        raise TransientMailError(f"{where}: connection dropped: {exc}", code="ConnectionDropped") from None
+    except smtplib.SMTPException as exc:
+        raise PermanentMailError(redact(f"{where}: {exc}", settings.password), code="SmtpException") from None
+    except OSError as exc:
+        mapped = map_network_error(exc, where)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+def connection_test_message(mailbox: Mailbox) -> EmailMessage:
+    """The outgoing test email: from the mailbox to itself, marked as generated by this service."""
+    address = mailbox.email_address or ""
+    message = EmailMessage()
+    message["From"] = address
+    message["To"] = address
+    message["Subject"] = TEST_SUBJECT
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = make_msgid(domain=address.rpartition("@")[2] or None)
+    message[GENERATED_HEADER] = TEST_EMAIL_MARK
+    message.set_content(
+        f"This message was sent by server-side synchronization to test the mailbox {mailbox.name}.\n"
+        "It confirms that email can be sent from this mailbox. You can delete it.\n"
+    )
+    return message
+
+
+# --- the service -------------------------------------------------------------------------------------------------
+class TestAndEnable:
+    __test__ = False  # not a pytest class
+
+    def __init__(
+        self,
+        store: Store,
+        box: SecretBox,
+        connectors: Mapping[ServerType, IncomingConnector],
+        send: SendMail = smtp_send,
+        *,
+        ca_file: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.box = box
+        self.connectors = connectors
+        self.send = send
+        self.ca_file = ca_file
+        self.clock = clock
+        self.alerts = Alerts(store)
+
+    def run(self, mailbox_id: str, *, by: str | None = None, start_date: datetime | None = None) -> TestReport:
+        """Test ``mailbox_id`` and record the result; NotFound if it does not exist."""
+        mailbox = self.store.get_mailbox(mailbox_id)
+        org = self.store.get_organization()
+        profile = self.store.find_profile(mailbox.email_server_profile_id or "")
+        if start_date is not None:
+            self._check_start_date(start_date, profile)
+        report = TestReport(mailbox)
+        precondition = self._precondition(mailbox, profile, org)
+        workloads = _configured(mailbox)
+        if precondition is not None:
+            report.problems.append(precondition)
+            for name in workloads:
+                setattr(report, name, TestStatus.FAILURE)
+        else:
+            assert profile is not None
+            tests = {"incoming": self._test_incoming, "outgoing": self._test_outgoing, "act": self._test_act}
+            for name in workloads:
+                problem = tests[name](mailbox, profile)
+                setattr(report, name, TestStatus.FAILURE if problem else TestStatus.SUCCESS)
+                if problem is not None:
+                    report.problems.append(problem)
+        report.mailbox = self._record(mailbox.id, report, workloads, by, start_date)
+        self._alert(report, profile, org, workloads)
+        if report.incoming is TestStatus.SUCCESS:
+            report.mailbox = schedule_now(self.store, mailbox.id)  # poll it now rather than at the next sweep
+        return report
+
+    # --- steps --------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_start_date(start: datetime, profile: EmailServerProfile | None) -> None:
+        """R-TE-8: a mailbox's start date must be later than its profile's."""
+        floor = profile.process_emails_received_after if profile else None
+        if floor is not None and start <= floor:
+            raise ValidationFailed(
+                f"must be later than the profile's process-emails-received-after ({floor.isoformat()})",
+                field="process_email_received_after",
+            )
+
+    def _precondition(  # noqa: PLR0911 (one return per precondition, in the order they are checked)
+        self, mailbox: Mailbox, profile: EmailServerProfile | None, org: OrganizationSettings
+    ) -> Problem | None:
+        if not mailbox.is_active:
+            return Problem("mailbox", "MailboxDisabled", f"the mailbox {mailbox.name} is deactivated")
+        if profile is None:
+            return Problem(
+                "mailbox", "InvalidIncomingEmailServerProfile", "no email server profile is associated with the mailbox"
+            )
+        if not profile.is_active:
+            return Problem(
+                "mailbox", "InvalidIncomingEmailServerProfile", f"the email server profile {profile.name} is inactive"
+            )
+        if not mailbox.email_address:
+            return Problem("mailbox", "NoEmailAddress", "the mailbox has no email address")
+        if approval_required(mailbox, org) and mailbox.approval is not EmailAddressApproval.APPROVED:
+            return Problem(
+                "mailbox", "EmailAddressNotApproved", f"the email address {mailbox.email_address} is not approved"
+            )
+        owner = (
+            self.store.find_record(EntityType.SYSTEM_USER, mailbox.owner.id)
+            if mailbox.owner is not None and mailbox.is_user_mailbox
+            else None
+        )
+        if isinstance(owner, SystemUser):
+            if not owner.is_active or owner.is_disabled:
+                return Problem("mailbox", "UserDisabled", f"the user {owner.full_name} is disabled")  # 8005E273
+            if owner.access_mode is not AccessMode.READ_WRITE:
+                return Problem("mailbox", "800046", f"the user {owner.full_name} is not in Read-Write access mode")
+        return None
+
+    def _test_incoming(self, mailbox: Mailbox, profile: EmailServerProfile) -> Problem | None:
+        connector = self.connectors.get(profile.server_type)
+        try:
+            if connector is None:
+                raise PermanentMailError(
+                    f"incoming email over {profile.server_type.name} is not available", code="UnsupportedServerType"
+                )
+            session = connector.open(incoming_connection(mailbox, profile, self.box, self.ca_file))
+            try:
+                session.list_new(FolderWatermark(folder=INBOX), frozenset())
+            finally:
+                session.close()
+        except MailServerError as exc:
+            return Problem("incoming", exc.code, str(exc))
+        return None
+
+    def _test_outgoing(self, mailbox: Mailbox, profile: EmailServerProfile) -> Problem | None:
+        try:
+            self.send(outgoing_connection(mailbox, profile, self.box, self.ca_file), connection_test_message(mailbox))
+        except MailServerError as exc:
+            return Problem("outgoing", exc.code, str(exc))
+        return None
+
+    def _test_act(self, mailbox: Mailbox, profile: EmailServerProfile) -> Problem | None:
+        if not profile.server_type.is_exchange:
+            return Problem("act", "ActNeedsExchange", "appointments, contacts and tasks sync only with Exchange")
+        return Problem("act", "UnsupportedServerType", "appointment, contact and task synchronization is not available")
+
+    # --- results ------------------------------------------------------------------------------------------------
+    def _record(
+        self, mailbox_id: str, report: TestReport, workloads: list[str], by: str | None, start: datetime | None
+    ) -> Mailbox:
+        now = self.clock()
+
+        def write(m: Mailbox) -> None:
+            for name in workloads:
+                status: TestStatus = getattr(report, name)
+                setattr(m, f"{name}_status", status)
+                setattr(m, f"enabled_for_{name}", status is TestStatus.SUCCESS)
+            m.mailbox_status = _overall(report, workloads)
+            m.test_mailbox_access_completed_on = now
+            m.test_and_enable_last_attempted_on = now
+            m.test_and_enable_last_attempted_by = by
+            m.test_email_configuration_scheduled = False
+            m.test_email_configuration_retry_count += 1
+            if start is not None:
+                m.process_email_received_after = start
+            if report.incoming is TestStatus.SUCCESS:
+                inbox = m.watermarks.get(INBOX)
+                pending = inbox.pending_deletes if inbox else []
+                m.watermarks = {**m.watermarks, INBOX: FolderWatermark(folder=INBOX, pending_deletes=pending)}
+                m.transient_failure_count = 0
+                m.last_sync_error_count = 0
+                m.receiving_postponed_until = None
+
+        return self.store.mailboxes.modify(mailbox_id, "mailbox", write)
+
+    def _alert(
+        self, report: TestReport, profile: EmailServerProfile | None, org: OrganizationSettings, workloads: list[str]
+    ) -> None:
+        mailbox = report.mailbox
+        mailbox_ref = EntityRef(type=EntityType.MAILBOX, id=mailbox.id)
+        profile_id = profile.id if profile else None
+        if report.succeeded:
+            self.alerts.raise_alert(
+                org, success_text(mailbox.name, workloads), mailbox_ref, mailbox_id=mailbox.id, profile_id=profile_id
+            )
+            self._dismiss_failures(mailbox.id)
+            return
+        for problem in report.problems:
+            text = failure_text(
+                mailbox.name, profile.name if profile else None, problem.workload, problem.code, problem.message
+            )
+            self.alerts.raise_alert(org, text, mailbox_ref, mailbox_id=mailbox.id, profile_id=profile_id)
+            if profile is not None:  # the profile's owner is notified too (R-ERR-5)
+                profile_ref = EntityRef(type=EntityType.EMAIL_SERVER_PROFILE, id=profile.id)
+                self.alerts.raise_alert(org, text, profile_ref, mailbox_id=mailbox.id, profile_id=profile.id)
+
+    def _dismiss_failures(self, mailbox_id: str) -> None:
+        for alert in self.alerts.for_mailbox(mailbox_id):
+            if alert.code in FAILURE_CODES and not alert.dismissed:
+                alert.dismissed = True
+                self.store.alerts.upsert(alert)
+
+
+def _configured(mailbox: Mailbox) -> list[str]:
+    """The workloads that use server-side synchronization, so Test & Enable tests them."""
+    names = []
+    if mailbox.is_forward_mailbox or mailbox.incoming_method is IncomingDeliveryMethod.SERVER_SIDE_SYNC:
+        names.append("incoming")
+    if not mailbox.is_forward_mailbox and mailbox.outgoing_method is OutgoingDeliveryMethod.SERVER_SIDE_SYNC:
+        names.append("outgoing")
+    if mailbox.act_method is ActDeliveryMethod.SERVER_SIDE_SYNC:
+        names.append("act")
+    return names
+
+
+def _overall(report: TestReport, workloads: list[str]) -> TestStatus:
+    statuses = [getattr(report, name) for name in workloads]
+    if not statuses:
+        return TestStatus.FAILURE if report.problems else TestStatus.NOT_RUN
+    return TestStatus.FAILURE if TestStatus.FAILURE in statuses else TestStatus.SUCCESS

@@ -1,0 +1,200 @@
+"""Test & Enable against real Dovecot and aiosmtpd: success and each documented failure, statuses and alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sync.health.enable_alerts import (
+    CODE_TEST_INCOMING_FAILED,
+    CODE_TEST_PRECONDITION_FAILED,
+    CODE_TEST_SUCCEEDED,
+)
+from sync.incoming.classify import GENERATED_HEADER
+from sync.mailboxes.test_enable import TEST_SUBJECT
+from sync.model.options import TestStatus
+from sync.store import Store
+from tests.integration.api.conftest import MailWorld, created, imap_smtp_profile
+
+pytestmark = pytest.mark.integration
+
+
+def alerts_of(admin: TestClient, **filters: str) -> list[dict[str, Any]]:
+    response = admin.get("/api/alerts", params=filters)
+    assert response.status_code == 200
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def test_success_enables_the_mailbox_sends_the_test_email_and_schedules_it(
+    admin: TestClient, mail_world: MailWorld, isolated_store: Store
+) -> None:
+    mailbox_id = mail_world.new_user(admin)
+    address = isolated_store.get_mailbox(mailbox_id).email_address
+    response = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable")
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["succeeded"] is True, result["problems"]
+    assert (result["incoming_status"], result["outgoing_status"], result["mailbox_status"]) == (1, 1, 1)
+    assert result["act_status"] == TestStatus.NOT_RUN  # ACT is not configured on this mailbox
+
+    mailbox = isolated_store.get_mailbox(mailbox_id)
+    assert mailbox.enabled_for_incoming and mailbox.enabled_for_outgoing
+    assert mailbox.test_mailbox_access_completed_on is not None
+    assert mailbox.test_and_enable_last_attempted_by and mailbox.test_and_enable_last_attempted_by.startswith(
+        "api-key:"
+    )
+    assert mailbox.due_row_key is not None  # on the schedule: the next tick polls it
+
+    sent = [m for m in mail_world.smtp.messages if address in m.rcpt_tos]
+    assert len(sent) == 1
+    assert TEST_SUBJECT.encode() in sent[0].data
+    assert f"{GENERATED_HEADER}: test-email".encode() in sent[0].data
+
+    alerts = alerts_of(admin, mailbox_id=mailbox_id)
+    assert [a["code"] for a in alerts] == [CODE_TEST_SUCCEEDED]
+    assert alerts[0]["level"] == 1
+
+
+def test_the_start_date_is_recorded_and_must_follow_the_profiles(
+    admin: TestClient, mail_world: MailWorld, isolated_store: Store
+) -> None:
+    mailbox_id = mail_world.new_user(admin)
+    start = datetime.now(UTC) - timedelta(days=2)
+    response = admin.post(
+        f"/api/mailboxes/{mailbox_id}/test-and-enable", json={"process_email_received_after": start.isoformat()}
+    )
+    assert response.status_code == 200 and response.json()["succeeded"]
+    assert isolated_store.get_mailbox(mailbox_id).process_email_received_after == start
+
+    later = created(
+        admin.post(
+            "/api/profiles",
+            json={"name": "Later", "server_type": 4, "process_emails_received_after": datetime.now(UTC).isoformat()},
+        )
+    )
+    assert admin.patch(f"/api/mailboxes/{mailbox_id}", json={"email_server_profile_id": later["id"]}).status_code == 200
+    refused = admin.post(
+        f"/api/mailboxes/{mailbox_id}/test-and-enable", json={"process_email_received_after": start.isoformat()}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "process_email_received_after"
+
+
+def test_no_profile_fails_with_invalid_incoming_email_server_profile(
+    admin: TestClient, mail_world: MailWorld, isolated_store: Store
+) -> None:
+    mailbox_id = mail_world.new_user(admin)
+    assert admin.patch(f"/api/mailboxes/{mailbox_id}", json={"email_server_profile_id": None}).status_code == 200
+    result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
+    assert result["succeeded"] is False
+    assert [p["code"] for p in result["problems"]] == ["InvalidIncomingEmailServerProfile"]
+    assert (result["incoming_status"], result["outgoing_status"], result["mailbox_status"]) == (2, 2, 2)
+    mailbox = isolated_store.get_mailbox(mailbox_id)
+    assert not mailbox.enabled_for_incoming and not mailbox.enabled_for_outgoing
+    alert = alerts_of(admin, mailbox_id=mailbox_id, level="3")
+    assert [a["code"] for a in alert] == [CODE_TEST_PRECONDITION_FAILED]
+    assert "InvalidIncomingEmailServerProfile" in alert[0]["text"]
+
+
+def test_an_inactive_mailbox_fails_with_mailbox_disabled(admin: TestClient, mail_world: MailWorld) -> None:
+    mailbox_id = mail_world.new_user(admin)
+    assert admin.patch(f"/api/mailboxes/{mailbox_id}", json={"state": 1}).status_code == 200
+    result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
+    assert [p["code"] for p in result["problems"]] == ["MailboxDisabled"]
+    assert result["incoming_status"] == result["outgoing_status"] == 2
+    texts = [a["text"] for a in alerts_of(admin, mailbox_id=mailbox_id)]
+    assert any("MailboxDisabled" in t and "has been disabled" in t for t in texts)
+    by_profile = alerts_of(admin, profile_id=mail_world.profile.id)
+    assert any(a["regarding"]["id"] == mail_world.profile.id for a in by_profile)  # the profile's owner hears too
+
+
+def test_a_wrong_password_fails_incoming_and_outgoing_with_authentication_codes(
+    admin: TestClient, mail_world: MailWorld, isolated_store: Store
+) -> None:
+    mailbox_id = mail_world.new_user(admin, password="wrong")
+    result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
+    codes = {p["workload"]: p["code"] for p in result["problems"]}
+    assert codes["incoming"] == "AuthenticationFailed"
+    assert codes["outgoing"] == "OutgoingEmailAuthenticationError"
+    assert result["incoming_status"] == result["outgoing_status"] == 2
+    assert "wrong" not in str(result)  # the password never shows up in a message
+    assert not isolated_store.get_mailbox(mailbox_id).enabled_for_incoming
+    codes_on_alerts = {a["code"] for a in alerts_of(admin, mailbox_id=mailbox_id)}
+    assert CODE_TEST_INCOMING_FAILED in codes_on_alerts
+
+
+def test_an_unreachable_host_fails_and_a_later_success_dismisses_the_alert(
+    admin: TestClient, mail_world: MailWorld, isolated_store: Store, closed_port: int
+) -> None:
+    dead = isolated_store.profiles.insert(
+        imap_smtp_profile(
+            mail_world.dovecot, mail_world.smtp, name="Dead", incoming_port=closed_port, outgoing_port=closed_port
+        )
+    )
+    mailbox_id = mail_world.new_user(admin, profile_id=dead.id)
+    result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
+    codes = {p["workload"]: p["code"] for p in result["problems"]}
+    assert codes == {"incoming": "ConnectionFailed", "outgoing": "ConnectionFailed"}
+    assert any(a["code"] == CODE_TEST_INCOMING_FAILED for a in alerts_of(admin, mailbox_id=mailbox_id))
+
+    admin.patch(f"/api/mailboxes/{mailbox_id}", json={"email_server_profile_id": mail_world.profile.id})
+    assert admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()["succeeded"]
+    open_codes = {a["code"] for a in alerts_of(admin, mailbox_id=mailbox_id) if a["regarding"]["id"] == mailbox_id}
+    assert open_codes == {CODE_TEST_SUCCEEDED}  # the mailbox's failure alerts are dismissed
+    dismissed = alerts_of(admin, mailbox_id=mailbox_id, include_dismissed="true")
+    assert CODE_TEST_INCOMING_FAILED in {a["code"] for a in dismissed}
+
+
+def test_an_unapproved_address_fails_until_approved(admin: TestClient, mail_world: MailWorld) -> None:
+    mailbox_id = mail_world.new_user(admin)
+    assert admin.post(f"/api/mailboxes/{mailbox_id}/reject").json()["approval"] == 3
+    result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
+    assert [p["code"] for p in result["problems"]] == ["EmailAddressNotApproved"]
+    approved = admin.post(f"/api/mailboxes/{mailbox_id}/approve").json()
+    assert approved["approval"] == 1 and approved["email_address_approved_by"]
+    assert admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()["succeeded"]
+
+
+def test_a_missing_mailbox_is_a_404(admin: TestClient) -> None:
+    assert admin.post("/api/mailboxes/nope/test-and-enable").status_code == 404
+
+
+def test_apply_default_email_settings_then_test(
+    admin: TestClient, mail_world: MailWorld, isolated_store: Store
+) -> None:
+    mailbox_id = mail_world.new_user(admin)
+    admin.patch(f"/api/mailboxes/{mailbox_id}", json={"email_server_profile_id": None, "incoming_method": 0})
+    org = admin.patch("/api/organization", json={"default_email_server_profile_id": mail_world.profile.id})
+    assert org.status_code == 200
+    result = admin.post(f"/api/mailboxes/{mailbox_id}/apply-default-email-settings").json()
+    assert result["succeeded"] is True
+    mailbox = isolated_store.get_mailbox(mailbox_id)
+    assert mailbox.email_server_profile_id == mail_world.profile.id and mailbox.incoming_method == 2
+    untested = admin.post(f"/api/mailboxes/{mailbox_id}/apply-default-email-settings", json={"test_and_enable": False})
+    assert untested.status_code == 200 and untested.json()["mailbox_id"] == mailbox_id
+    admin.patch("/api/organization", json={"default_email_server_profile_id": None})
+
+
+def test_a_profiles_mailboxes_are_tested_together(admin: TestClient, mail_world: MailWorld) -> None:
+    profile = isolated = created(
+        admin.post(
+            "/api/profiles",
+            json={
+                "name": "Batch",
+                "server_type": 4,
+                "incoming_server_location": "localhost",
+                "incoming_port": mail_world.dovecot.imaps_port,
+                "outgoing_server_location": "localhost",
+                "outgoing_port": mail_world.smtp.submission_port,
+                "timeout_mailbox_connection_after_ms": 5000,
+            },
+        )
+    )
+    ids = {mail_world.new_user(admin, profile_id=profile["id"]) for _ in range(2)}
+    result = admin.post(f"/api/profiles/{isolated['id']}/test-and-enable").json()
+    assert result["tested"] == 2 and result["succeeded"] == 2
+    assert {r["mailbox_id"] for r in result["results"]} == ids
