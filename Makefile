@@ -55,6 +55,7 @@ demo: setup
 bench: setup
 	$(PY) -m bench.ingest
 	$(PY) -m bench.schedule
+	$(PY) -m bench.send
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

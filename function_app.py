@@ -3,6 +3,8 @@
 - ``http_app_func``: the admin API (one ASGI function covering every route under ``/api``);
 - ``schedule_mailboxes`` (timer): finds due mailboxes, claims them, fans out work items;
 - ``process_mailbox`` (queue ``mailbox-work``): runs one mailbox's incoming cycle.
+- ``send_outgoing`` (queue ``outgoing-mail``): sends one Pending Send email, at most once;
+- ``outbox_sweep`` (timer): re-enqueues emails whose message was lost, fails claims whose sender died.
 """
 
 import logging
@@ -11,6 +13,7 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from sync.api.app import create_app
+from sync.outgoing.messages import OutgoingWork
 from sync.scheduling.work import WorkItem
 from sync.services import Services
 from sync.settings import load_settings
@@ -38,3 +41,22 @@ def process_mailbox(msg: func.QueueMessage) -> None:
         return
     report = services.worker.run(item)
     logging.info("mailbox cycle: %s", report)
+
+
+@app.function_name(name="send_outgoing")
+@app.queue_trigger(arg_name="msg", queue_name="outgoing-mail", connection="AzureWebJobsStorage")
+def send_outgoing(msg: func.QueueMessage) -> None:
+    try:
+        work = OutgoingWork.model_validate_json(msg.get_body())
+    except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
+        logging.error("ignoring malformed outgoing-mail message %s: %s", msg.id, exc)
+        return
+    report = services.outgoing_sender.handle(work)
+    logging.info("outgoing email: %s", report)
+
+
+@app.function_name(name="outbox_sweep")
+@app.timer_trigger(schedule="%SYNC_OUTBOX_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def outbox_sweep(timer: func.TimerRequest) -> None:
+    report = services.outbox_sweep.run()
+    logging.info("outbox sweep: %s", report)

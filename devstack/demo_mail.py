@@ -105,3 +105,16 @@ def reply_round(quote_message_id: str) -> list[DemoMessage]:
         References=quote_message_id,
     )
     return [_demo("contact's reply to CRM mail -> Alice", "alice@example.test", reply)]
+
+
+def customer_reply_to(message_id: str) -> DemoMessage:
+    """Carol answers the quote Alice sent from the CRM: In-Reply-To its Message-ID, to Alice's mailbox."""
+    reply = _message(
+        "Carol Clark <carol@fabrikam.test>",
+        "alice@example.test",
+        "RE: Your quote for 20 licences",
+        "Thank you, the quote looks good. Please send the order form.",
+        In_Reply_To=message_id,
+        References=message_id,
+    )
+    return _demo("Carol's reply to the quote Alice sent -> Alice", "alice@example.test", reply)

@@ -15,6 +15,11 @@ from sync.mail.imap import ImapConnector
 from sync.mail.pop3 import Pop3Connector
 from sync.mail.port import IncomingConnector
 from sync.model.options import ServerType
+from sync.outgoing.messages import OutboxQueue, WorkSigner
+from sync.outgoing.sender import OutgoingSender
+from sync.outgoing.smtp import SmtpConnector
+from sync.outgoing.submit import OutgoingEmails
+from sync.outgoing.sweep import OutboxSweep
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
@@ -54,3 +59,26 @@ class Services:
     @cached_property
     def worker(self) -> MailboxWorker:
         return MailboxWorker(self.store, self.settings, self.secret_box, incoming_connectors())
+
+    @cached_property
+    def outbox_queue(self) -> OutboxQueue:
+        return OutboxQueue(self.store.account.queue(Queue.OUTGOING_MAIL))
+
+    @cached_property
+    def work_signer(self) -> WorkSigner:
+        return WorkSigner(self.settings.aes_key())
+
+    @cached_property
+    def outgoing_sender(self) -> OutgoingSender:
+        """One per process: it keeps the SMTP connections open between queue messages."""
+        return OutgoingSender(
+            self.store, self.settings, self.secret_box, SmtpConnector(), self.outbox_queue, self.work_signer
+        )
+
+    @cached_property
+    def outbox_sweep(self) -> OutboxSweep:
+        return OutboxSweep(self.store, self.outgoing_sender)
+
+    @cached_property
+    def outgoing_emails(self) -> OutgoingEmails:
+        return OutgoingEmails(self.store, self.outbox_queue, self.work_signer)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import cache
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from sync.api import (
     activities,
     check_incoming,
+    emails,
     errors,
     mailbox_actions,
     mailboxes,
@@ -25,7 +26,7 @@ from sync.api import (
     records,
     tracking_folders,
 )
-from sync.api.auth import Authenticator
+from sync.api.auth import Authenticator, require_admin
 from sync.api.context import ApiContext
 from sync.mail.port import IncomingConnector
 from sync.mailboxes.test_enable import SendMail, smtp_send
@@ -87,7 +88,5 @@ def create_app(
         api.include_router(router)
     api.include_router(activities.build_router())
     app.include_router(api)
-    # Outgoing email routes (sync/api/emails.py) are mounted here with admin auth once that router exists:
-    #   from sync.api import emails; from fastapi import Depends; from sync.api.auth import require_admin
-    #   app.include_router(emails.router, dependencies=[Depends(require_admin)])
+    app.include_router(emails.router, dependencies=[Depends(require_admin)])  # create, send, tracking token
     return app

@@ -146,12 +146,16 @@ class IncomingProcessor:
             )
         )
 
-    def process(
+    def process(  # noqa: PLR0911 (one early return per reason a message stops here)
         self, raw: bytes, received_on: datetime | None = None, *, parsed: ParsedMessage | None = None
     ) -> ItemOutcome:
         """Decide and store one message; ``parsed`` saves a second parse when the caller parsed it already."""
         parsed = parsed or self.parse(raw)
         forwarder: EntityRef | None = None
+        outer = classify(parsed)
+        if outer.kind is MessageClass.LOOP:  # our own mail (a Test & Enable email) is never unwrapped or tracked
+            key = message_key(parsed.message_id, raw)
+            return self._fail(parsed, key, Reason.LOOP_DETECTED, received_on, details=outer.why)
         if self.mailbox.is_forward_mailbox:
             unwrapped = self._unwrap_forward(parsed, raw)
             if isinstance(unwrapped, ItemOutcome):

@@ -1,0 +1,361 @@
+"""Outgoing email: create an email activity, SendEmail, GetTrackingTokenEmail, and follow its delivery.
+
+Routes (mounted by the app with its authentication):
+
+- ``POST /api/emails`` — a Draft from a user or a queue to records or raw addresses, with HTML and/or text,
+  attachments (base64, stored in Blob) and a regarding record; 201 with the email;
+- ``POST /api/emails/{id}/send`` — SendEmail: ``issue_send`` true queues it (Pending Send), false marks it
+  Sent without sending (R-OUT-1/2); 409 when it is not a Draft or Failed outgoing email;
+- ``POST /api/emails/tracking-token`` — a new tracking token and the subject with it (R-COR-13/14);
+- ``GET /api/emails/{id}/delivery`` — status, attempts and the result for each recipient.
+
+Errors: 422 names each field (``to.1``, ``attachments.0``...) with the reason, never echoing the input;
+403 when send-as is refused (R-OUT-4); 404 for an unknown email or record id in the path; 409 for a
+state conflict. The shapes match ``sync/api/errors.py``. The store comes from :func:`get_store` (the
+app's context when there is one); an app or a test overrides it with ``app.dependency_overrides``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from sync.errors import ConcurrencyConflict, NotFound, ValidationFailed
+from sync.model.email import MAX_TEXT_BODY_CHARS, Email, RecipientStatus
+from sync.model.fields import EntityRef
+from sync.model.options import EntityType, ParticipationType, Priority
+from sync.outgoing.messages import OutboxQueue, WorkSigner
+from sync.outgoing.submit import (
+    AttachmentInput,
+    DraftSpec,
+    EmailStateConflict,
+    OutgoingEmails,
+    PartyInput,
+    SendAsDenied,
+)
+from sync.settings import Settings, load_settings
+from sync.store.names import Queue
+from sync.store.store import Store
+
+MAX_HTML_BODY_CHARS = 2_000_000  # larger bodies go to Blob storage (N-16 allows far more; requests stay sane)
+MAX_ATTACHMENTS = 50
+
+EntityName = Literal["systemuser", "queue", "contact", "account", "lead"]
+_TYPES: dict[str, EntityType] = {
+    "systemuser": EntityType.SYSTEM_USER,
+    "queue": EntityType.QUEUE,
+    "contact": EntityType.CONTACT,
+    "account": EntityType.ACCOUNT,
+    "lead": EntityType.LEAD,
+}
+_NAMES = {value: key for key, value in _TYPES.items()}
+_PARTICIPATION = {
+    ParticipationType.SENDER: "from",
+    ParticipationType.OWNER: "sender",
+    ParticipationType.TO_RECIPIENT: "to",
+    ParticipationType.CC_RECIPIENT: "cc",
+    ParticipationType.BCC_RECIPIENT: "bcc",
+}
+_PRIORITIES = {"low": Priority.LOW, "normal": Priority.NORMAL, "high": Priority.HIGH}
+
+router = APIRouter(prefix="/api/emails", tags=["emails"])
+
+
+# --- dependencies ---------------------------------------------------------------------------------
+@cache
+def _settings_from_environment() -> Settings:
+    return load_settings()
+
+
+@cache
+def _store_from_environment() -> Store:
+    return Store.from_settings(_settings_from_environment())
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings (its context when it has one, else the environment's)."""
+    context = getattr(request.app.state, "context", None)
+    return context.settings if context is not None else _settings_from_environment()
+
+
+def get_store(request: Request) -> Store:
+    """The app's store (its context when it has one, else one built from the environment)."""
+    context = getattr(request.app.state, "context", None)
+    return context.store if context is not None else _store_from_environment()
+
+
+def get_outgoing(
+    store: Annotated[Store, Depends(get_store)], settings: Annotated[Settings, Depends(get_settings)]
+) -> OutgoingEmails:
+    return OutgoingEmails(store, OutboxQueue(store.account.queue(Queue.OUTGOING_MAIL)), WorkSigner(settings.aes_key()))
+
+
+Outgoing = Annotated[OutgoingEmails, Depends(get_outgoing)]
+StoreDep = Annotated[Store, Depends(get_store)]
+
+
+# --- request and response models ------------------------------------------------------------------
+class RecordRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: EntityName
+    id: str = Field(min_length=1, max_length=36)
+
+    def ref(self) -> EntityRef:
+        return EntityRef(type=_TYPES[self.type], id=self.id)
+
+
+class Recipient(BaseModel):
+    """A record (``type`` and ``id``) or a raw ``address`` (with an optional display ``name``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: EntityName | None = None
+    id: str | None = Field(default=None, min_length=1, max_length=36)
+    address: str | None = Field(default=None, min_length=3, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _record_or_address(self) -> Recipient:
+        record = self.type is not None and self.id is not None
+        if record == (self.address is not None) or (self.type is None) != (self.id is None):
+            raise ValueError("give either type and id of a record, or an address")
+        return self
+
+    def party(self) -> PartyInput:
+        if self.type is not None and self.id is not None:
+            return PartyInput(ref=EntityRef(type=_TYPES[self.type], id=self.id))
+        return PartyInput(address=self.address, name=self.name)
+
+
+class AttachmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file_name: str = Field(min_length=1, max_length=256)
+    content_type: str = Field(default="application/octet-stream", pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=256)
+    content_base64: str
+    content_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9$+._@-]{1,200}$")
+    inline: bool = False
+
+
+class CreateEmail(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_: RecordRef = Field(alias="from", description="The user or queue the email is sent from.")
+    to: list[Recipient] = Field(default_factory=list)
+    cc: list[Recipient] = Field(default_factory=list)
+    bcc: list[Recipient] = Field(default_factory=list)
+    subject: str = Field(default="", max_length=800)
+    html_body: str | None = Field(default=None, max_length=MAX_HTML_BODY_CHARS)
+    text_body: str | None = Field(default=None, max_length=MAX_TEXT_BODY_CHARS)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+    regarding: RecordRef | None = None
+    owner_user_id: str | None = Field(default=None, max_length=36, description="The acting user (send-as).")
+    send_later: AwareDatetime | None = Field(default=None, description="Not sent before this time (R-OUT-13).")
+    in_reply_to_email_id: str | None = Field(default=None, max_length=36)
+    priority: Literal["low", "normal", "high"] = "normal"
+
+
+class SendEmailRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    issue_send: bool = Field(default=True, description="False: mark it Sent without sending (R-OUT-2).")
+    tracking_token: str | None = Field(default=None, max_length=50, description="Use this token instead of a new one.")
+
+
+class TrackingTokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str = Field(default="", max_length=800)
+    user_id: str | None = Field(default=None, max_length=36, description="The user whose number the token carries.")
+
+
+class TrackingTokenResponse(BaseModel):
+    tracking_token: str
+    subject: str = Field(description="The subject with the token, within MaximumSubjectLengthOnMailServer.")
+
+
+class PartyView(BaseModel):
+    participation: Literal["from", "sender", "to", "cc", "bcc"]
+    type: EntityName | None
+    id: str | None
+    address: str | None
+    name: str | None
+    resolved: bool
+
+
+class RecipientResultView(BaseModel):
+    address: str
+    status: Literal["accepted", "refused_transient", "refused_permanent", "unknown"]
+    code: int | None
+    reply: str | None
+    attempt: int
+    on: datetime | None
+
+
+class AttachmentView(BaseModel):
+    file_name: str
+    content_type: str
+    size: int
+    inline: bool
+
+
+class EmailView(BaseModel):
+    id: str
+    status: str
+    status_code: int
+    subject: str
+    parties: list[PartyView]
+    regarding: RecordRef | None
+    owner_user_id: str | None
+    tracking_token: str | None
+    message_id: str | None
+    in_reply_to: str | None
+    send_later: datetime | None
+    postponed_until: datetime | None
+    delivery_attempts: int
+    sent_on: datetime | None
+    sender_mailbox_id: str | None
+    last_send_error: str | None
+    recipients: list[RecipientResultView]
+    attachments: list[AttachmentView]
+
+    @classmethod
+    def of(cls, email: Email) -> EmailView:
+        regarding = email.regarding
+        return cls(
+            id=email.id,
+            status=email.status.name.lower(),
+            status_code=int(email.status),
+            subject=email.subject,
+            parties=[
+                PartyView(
+                    participation=_PARTICIPATION[p.participation],
+                    type=_NAMES.get(p.party.type) if p.party else None,
+                    id=p.party.id if p.party else None,
+                    address=p.address_used,
+                    name=p.display_name or p.unresolved_party_name,
+                    resolved=p.is_resolved,
+                )
+                for p in email.parties
+                if p.participation in _PARTICIPATION
+            ],
+            regarding=RecordRef(type=_NAMES[regarding.type], id=regarding.id)
+            if regarding is not None and regarding.type in _NAMES
+            else None,
+            owner_user_id=email.owner.id if email.owner else None,
+            tracking_token=email.tracking_token,
+            message_id=email.message_id,
+            in_reply_to=email.in_reply_to,
+            send_later=email.delayed_email_send_time,
+            postponed_until=email.postpone_email_processing_until,
+            delivery_attempts=email.delivery_attempts,
+            sent_on=email.sent_on,
+            sender_mailbox_id=email.sender_mailbox_id,
+            last_send_error=email.last_send_error,
+            recipients=[
+                RecipientResultView(
+                    address=r.address,
+                    status=_STATUS[r.status],
+                    code=r.code,
+                    reply=r.reply,
+                    attempt=r.attempt,
+                    on=r.on,
+                )
+                for r in email.recipient_results
+            ],
+            attachments=[
+                AttachmentView(file_name=a.file_name, content_type=a.mime_type, size=a.size, inline=a.is_inline)
+                for a in email.attachments
+            ],
+        )
+
+
+_STATUS: dict[RecipientStatus, Any] = {
+    RecipientStatus.ACCEPTED: "accepted",
+    RecipientStatus.REFUSED_TRANSIENT: "refused_transient",
+    RecipientStatus.REFUSED_PERMANENT: "refused_permanent",
+    RecipientStatus.UNKNOWN: "unknown",
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Send-as refused (R-OUT-4)"},
+    404: {"description": "No such email"},
+    409: {"description": "The email is not in a state that allows this"},
+    422: {"description": "Invalid input; each field and reason is named"},
+}
+
+
+# --- routes ---------------------------------------------------------------------------------------
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EmailView, responses=ERRORS)
+def create_email(body: CreateEmail, outgoing: Outgoing) -> EmailView | JSONResponse:
+    """Create an outgoing email activity (Draft)."""
+    spec = DraftSpec(
+        sender=body.from_.ref(),
+        subject=body.subject,
+        to=[r.party() for r in body.to],
+        cc=[r.party() for r in body.cc],
+        bcc=[r.party() for r in body.bcc],
+        html_body=body.html_body,
+        text_body=body.text_body,
+        attachments=[
+            AttachmentInput(a.file_name, a.content_base64, a.content_type, a.content_id, a.inline)
+            for a in body.attachments
+        ],
+        regarding=body.regarding.ref() if body.regarding else None,
+        owner_user_id=body.owner_user_id,
+        send_later=body.send_later,
+        in_reply_to_email_id=body.in_reply_to_email_id,
+        priority=_PRIORITIES[body.priority],
+    )
+    try:
+        return EmailView.of(outgoing.create_draft(spec))
+    except (ValidationFailed, SendAsDenied) as exc:
+        return _error(exc)
+
+
+@router.post("/tracking-token", response_model=TrackingTokenResponse, responses=ERRORS)
+def get_tracking_token(body: TrackingTokenRequest, outgoing: Outgoing) -> TrackingTokenResponse | JSONResponse:
+    """GetTrackingTokenEmail: a new token, and the subject with it appended."""
+    try:
+        token, subject = outgoing.tracking_token(body.subject, body.user_id)
+    except ValidationFailed as exc:
+        return _error(exc)
+    return TrackingTokenResponse(tracking_token=token, subject=subject)
+
+
+@router.post("/{email_id}/send", response_model=EmailView, responses=ERRORS)
+def send_email(email_id: str, body: SendEmailRequest, outgoing: Outgoing) -> EmailView | JSONResponse:
+    """SendEmail: queue the email (Pending Send), or mark it Sent without sending."""
+    try:
+        return EmailView.of(outgoing.send(email_id, issue_send=body.issue_send, tracking_token=body.tracking_token))
+    except (ValidationFailed, SendAsDenied, EmailStateConflict, NotFound, ConcurrencyConflict) as exc:
+        return _error(exc)
+
+
+@router.get("/{email_id}/delivery", response_model=EmailView, responses=ERRORS)
+def get_delivery(email_id: str, store: StoreDep) -> EmailView | JSONResponse:
+    """Where the email is: status, attempts, back-off, and each recipient's last answer."""
+    email = store.emails.find(email_id, "email")
+    if email is None:
+        return _error(NotFound(f"email {email_id} not found"))
+    return EmailView.of(email)
+
+
+def _error(exc: Exception) -> JSONResponse:
+    """The same shapes as the app's error handlers (``sync/api/errors.py``)."""
+    if isinstance(exc, ValidationFailed):
+        field = exc.field or "body"
+        return JSONResponse(
+            status_code=422,
+            content={"detail": f"invalid input: {field}: {exc}", "errors": [{"field": field, "reason": str(exc)}]},
+        )
+    if isinstance(exc, SendAsDenied):
+        return JSONResponse(status_code=status.HTTP_403_FORBIDDEN, content={"detail": str(exc)})
+    if isinstance(exc, NotFound):
+        return JSONResponse(status_code=status.HTTP_404_NOT_FOUND, content={"detail": str(exc)})
+    return JSONResponse(status_code=status.HTTP_409_CONFLICT, content={"detail": str(exc)})
