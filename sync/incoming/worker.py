@@ -45,6 +45,7 @@ from sync.scheduling.due_index import parse_row_key, row_key
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
 from sync.store.names import Container
+from sync.store.read_cache import ReadCache
 from sync.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -91,23 +92,14 @@ class MailboxWorker:
         self.clock = clock
         self.monotonic = monotonic
         self.alerts = Alerts(store)
-        self._org: tuple[float, OrganizationSettings] | None = None
-        self._profiles: dict[str, tuple[float, EmailServerProfile | None]] = {}
+        self.cache = ReadCache(store, seconds=SETTINGS_CACHE_SECONDS, monotonic=monotonic)
 
     def organization(self) -> OrganizationSettings:
         """The organization's settings, re-read at most once a minute (an idle cycle must stay cheap)."""
-        if self._org is None or self.monotonic() - self._org[0] > SETTINGS_CACHE_SECONDS:
-            self._org = (self.monotonic(), self.store.get_organization())
-        return self._org[1]
+        return self.cache.organization()
 
     def profile(self, profile_id: str | None) -> EmailServerProfile | None:
-        if not profile_id:
-            return None
-        cached = self._profiles.get(profile_id)
-        if cached is None or self.monotonic() - cached[0] > SETTINGS_CACHE_SECONDS:
-            cached = (self.monotonic(), self.store.find_profile(profile_id))
-            self._profiles[profile_id] = cached
-        return cached[1]
+        return self.cache.profile(profile_id)
 
     def run(self, item: WorkItem) -> CycleReport:
         report = CycleReport(item.mailbox_id)

@@ -60,6 +60,7 @@ from sync.outgoing.port import (
 from sync.outgoing.replies import SmtpReply
 from sync.settings import Settings
 from sync.store.names import Table
+from sync.store.read_cache import ReadCache
 from sync.store.slots import ConnectionSlots
 from sync.store.store import Store
 
@@ -129,7 +130,7 @@ class OutgoingSender:
         slots = ConnectionSlots(store.account.table(Table.CONNECTION_SLOTS), clock)
         self.pool = pool or ConnectionPool(connector, slots, holder=holder_id(), slot_lease=slot_lease)
         self.alerts = Alerts(store)
-        self._cache: dict[tuple[str, str], tuple[float, object]] = {}
+        self.cache = ReadCache(store, seconds=CACHE_SECONDS, monotonic=monotonic)
         self._alerted: dict[tuple[str, int], float] = {}
 
     # --- entry points -------------------------------------------------------------------------------
@@ -342,7 +343,7 @@ class OutgoingSender:
                 m.enabled_for_outgoing = False  # permanent or credentials: disabled until fixed (R-ERR-2, R-ERR-10)
 
         stored = self.store.mailboxes.modify(mailbox.id, "mailbox", record)
-        self._remember(("mailbox", stored.id), stored)
+        self.cache.put(("mailbox", stored.id), stored)
         alert = texts.mailbox_failure(stored, profile.name, exc.code, f"{type(exc).__name__}: {exc}", kind=kind.value)
         self.alerts.raise_alert(org, alert, mailbox_ref(stored), mailbox_id=stored.id, profile_id=profile.id)
         return self._defer(email, retry_at, f"{exc.code}: {exc}", "deferred")
@@ -360,30 +361,14 @@ class OutgoingSender:
         limit = org.maximum_subject_length_on_mail_server
         return compose(email, html=html, attachments=attachments, subject_limit=limit, sent_on=now)
 
-    def _cached(self, key: tuple[str, str], load: Callable[[], object]) -> object:
-        hit = self._cache.get(key)
-        if hit is None or self.monotonic() - hit[0] > CACHE_SECONDS:
-            hit = (self.monotonic(), load())
-            self._cache[key] = hit
-        return hit[1]
-
-    def _remember(self, key: tuple[str, str], value: object) -> None:
-        self._cache[key] = (self.monotonic(), value)
-
     def _mailbox(self, mailbox_id: str) -> Mailbox | None:
-        found = self._cached(("mailbox", mailbox_id), lambda: self.store.find_mailbox(mailbox_id))
-        return found if isinstance(found, Mailbox) else None
+        return self.cache.mailbox(mailbox_id)
 
     def _profile(self, profile_id: str | None) -> EmailServerProfile | None:
-        if not profile_id:
-            return None
-        found = self._cached(("profile", profile_id), lambda: self.store.find_profile(profile_id))
-        return found if isinstance(found, EmailServerProfile) else None
+        return self.cache.profile(profile_id)
 
     def _organization(self) -> OrganizationSettings:
-        found = self._cached(("organization", ""), self.store.get_organization)
-        assert isinstance(found, OrganizationSettings)
-        return found
+        return self.cache.organization()
 
     def _alert_once(self, org: OrganizationSettings, alert: AlertText, mailbox: Mailbox) -> None:
         """One alert write per mailbox and code a minute: a thousand waiting emails are one alert, not 2,000 writes."""
