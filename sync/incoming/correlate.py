@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 from sync.model.lookups import EmailSummary
-from sync.model.options import CorrelationMethod
+from sync.model.options import CorrelationMethod, EmailDirection
 from sync.model.organization import OrganizationSettings
 
 SUBJECT_KEY_CHARS = 400  # enough to tell subjects apart; index rows stay far below Table limits
@@ -100,8 +100,9 @@ def correlate(subject: str, candidates: Candidates, org: OrganizationSettings) -
     skip_reply = org.do_not_correlate_forwarded_emails_as_replies and bool(_FORWARD.match(subject or ""))
     if headers and not skip_reply and candidates.by_in_reply_to is not None:
         return found(CorrelationMethod.IN_REPLY_TO, candidates.by_in_reply_to, parent=True)
-    if candidates.by_token:
-        return found(CorrelationMethod.TRACKING_TOKEN, candidates.by_token[0], parent=False)
+    if candidates.by_token:  # the CRM put the token on an email it sent: prefer that one over tracked replies
+        sent = [c for c in candidates.by_token if c.direction is EmailDirection.OUTGOING]
+        return found(CorrelationMethod.TRACKING_TOKEN, (sent or candidates.by_token)[0], parent=False)
     if headers and candidates.by_conversation:
         return found(CorrelationMethod.CONVERSATION_INDEX, candidates.by_conversation[0], parent=True)
     if org.enable_smart_matching and candidates.by_smart_match is not None:

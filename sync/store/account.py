@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import requests
 from azure.core.pipeline import PipelineRequest
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableClient, TableServiceClient
@@ -22,6 +23,7 @@ from azure.storage.queue import (
     TextBase64DecodePolicy,
     TextBase64EncodePolicy,
 )
+from requests.adapters import HTTPAdapter
 
 from sync.settings import Settings
 from sync.store.names import Container, Queue, Table, container_name, queue_name, table_name
@@ -56,6 +58,18 @@ class RequestCounter:
         return count
 
 
+HTTP_POOL_SIZE = 32  # concurrent handlers and scheduler claims share one client per service
+
+
+def _transport() -> RequestsTransport:
+    """A transport whose connection pool fits the process's concurrency (requests' default keeps 10)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=HTTP_POOL_SIZE, pool_maxsize=HTTP_POOL_SIZE)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return RequestsTransport(session=session, session_owner=True, use_env_settings=False)
+
+
 class StorageAccount:
     """The three storage services of one account, with the deployment's name prefix applied."""
 
@@ -67,7 +81,7 @@ class StorageAccount:
             # No proxy/CA lookups in the environment on every request: they cost a third of a Table call.
             return {
                 "raw_request_hook": self.counter.hook(service),
-                "transport": RequestsTransport(use_env_settings=False),
+                "transport": _transport(),
             }
 
         if settings.storage_connection_string is not None:

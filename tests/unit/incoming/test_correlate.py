@@ -2,7 +2,7 @@ import base64
 
 from sync.incoming.correlate import Candidates, conversation_key, correlate, subject_key, tracking_tokens
 from sync.model.lookups import EmailSummary
-from sync.model.options import CorrelationMethod
+from sync.model.options import CorrelationMethod, EmailDirection
 from sync.model.organization import OrganizationSettings
 
 ORG = OrganizationSettings()
@@ -73,3 +73,9 @@ def test_conversation_key_uses_the_first_22_bytes() -> None:
 
 def test_subject_key_is_bounded() -> None:
     assert len(subject_key("word " * 20_000, ORG)) == 400
+
+
+def test_a_token_prefers_the_email_the_crm_sent_over_tracked_replies() -> None:
+    reply = EmailSummary(email_id="reply", direction=EmailDirection.INCOMING)
+    sent = EmailSummary(email_id="sent", direction=EmailDirection.OUTGOING)
+    assert correlate("RE: x CRM:0001001", Candidates(by_token=[reply, sent]), ORG).match == sent
