@@ -31,7 +31,7 @@ from sync.auth.secrets import new_key
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EmailAddressApproval, EntityType, ServerType
-from sync.scheduling.due_index import row_key, shard_of
+from sync.scheduling.due_index import row_key
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.work import WorkItem
 from sync.settings import load_settings
@@ -61,7 +61,8 @@ def populate(store: Store, total: int, due: int, *, full: bool) -> None:
                 owner=EntityRef(type=EntityType.SYSTEM_USER, id=str(uuid.uuid4())),
                 email_server_profile_id=profile.id, approval=EmailAddressApproval.APPROVED, due_row_key=key,
             ))  # fmt: skip
-        rows[shard_of(mailbox_id)].append({"PartitionKey": shard_of(mailbox_id), "RowKey": key})
+        shard = store.due_index.shard(mailbox_id)
+        rows[shard].append({"PartitionKey": shard, "RowKey": key})
         if n and n % 10_000 == 0:
             log(f"    {n}/{total} mailboxes")
     table = store.due_index.table

@@ -1,26 +1,22 @@
 """The due-time index: which mailboxes are due, found in O(due) rather than O(all mailboxes).
 
-Table ``DueIndex``: PartitionKey = a shard (``s00``..``s15``, from the mailbox id), RowKey =
-``<due time yyyymmddHHMMSS>|<mailbox id>``. A tick reads, in each shard, the rows whose RowKey sorts
-at or before now: cost grows with the due mailboxes (plus one request per shard), not with all of them.
-Moving a mailbox to a new due time deletes its old row and inserts the new one in ONE entity-group
-transaction (same shard partition), so a move is one storage transaction and never loses the row.
-The mailbox row keeps the RowKey of its current due row (``due_row_key``), so moves need no search.
+Table ``DueIndex``, a :class:`~sync.store.time_index.TimeIndex` with shards ``s00``..``s15``: RowKey =
+``<due time>|<mailbox id>``. A tick reads the rows due by now; moving a mailbox to a new due time is one
+entity-group transaction. The mailbox row keeps the RowKey of its current due row (``due_row_key``), so
+moves need no search.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient
 
-SHARDS = 16
-_TIME_FORMAT = "%Y%m%d%H%M%S"
+from sync.store.time_index import SHARDS, TimeIndex, parse_time_key, time_key
+
+SHARD_PREFIX = "s"
 
 
 @dataclass(frozen=True)
@@ -30,75 +26,43 @@ class DueEntry:
     row_key: str
 
 
-def shard_of(mailbox_id: str) -> str:
-    return f"s{int(hashlib.sha256(mailbox_id.encode()).hexdigest()[:4], 16) % SHARDS:02d}"
-
-
 def row_key(mailbox_id: str, due_on: datetime) -> str:
-    return f"{due_on.astimezone(UTC).strftime(_TIME_FORMAT)}|{mailbox_id}"
+    return time_key(mailbox_id, due_on)
 
 
 def parse_row_key(key: str) -> DueEntry:
-    stamp, mailbox_id = key.split("|", 1)
-    return DueEntry(mailbox_id, datetime.strptime(stamp, _TIME_FORMAT).replace(tzinfo=UTC), key)
+    mailbox_id, due_on = parse_time_key(key)
+    return DueEntry(mailbox_id, due_on, key)
 
 
 class DueIndex:
     def __init__(self, table: TableClient) -> None:
+        self.index = TimeIndex(table, SHARD_PREFIX)
         self.table = table
 
+    def shard(self, mailbox_id: str) -> str:
+        return self.index.shard(mailbox_id)
+
     def due(self, now: datetime, *, page_size: int = 1000) -> Iterator[DueEntry]:
-        """Every entry due at or before ``now``, shard by shard, following continuation tokens."""
-        upper = now.astimezone(UTC).strftime(_TIME_FORMAT) + "|~"  # '~' sorts after any mailbox id
-        for shard in range(SHARDS):
-            rows = self.table.query_entities(
-                "PartitionKey eq @pk and RowKey le @upper",
-                parameters={"pk": f"s{shard:02d}", "upper": upper},
-                results_per_page=page_size,
-                select=["RowKey"],
-            )
-            for row in rows:
-                yield parse_row_key(row["RowKey"])
+        """Every entry due at or before ``now``."""
+        return (parse_row_key(key) for key in self.index.due_keys(now, page_size=page_size))
 
     def put(self, mailbox_id: str, due_on: datetime) -> str:
-        """Add an entry (idempotent); returns its RowKey for the mailbox row."""
-        key = row_key(mailbox_id, due_on)
-        self.table.upsert_entity({"PartitionKey": shard_of(mailbox_id), "RowKey": key}, mode=UpdateMode.REPLACE)
-        return key
+        return self.index.put(mailbox_id, due_on)
 
     def move(self, mailbox_id: str, old_key: str | None, due_on: datetime) -> str:
         """Move the mailbox's entry to ``due_on`` in one transaction; returns the new RowKey."""
-        new_key = row_key(mailbox_id, due_on)
-        if old_key == new_key:
-            return new_key
-        if old_key is None:
-            return self.put(mailbox_id, due_on)
-        pk = shard_of(mailbox_id)
-        try:
-            self.table.submit_transaction(
-                [
-                    ("delete", {"PartitionKey": pk, "RowKey": old_key}),
-                    ("upsert", {"PartitionKey": pk, "RowKey": new_key}),
-                ]
-            )
-        except TableTransactionError:
-            # The old row was already gone (moved by someone else or removed): just write the new one.
-            return self.put(mailbox_id, due_on)
-        return new_key
+        return self.index.move(mailbox_id, old_key, due_on)
 
     def restore(self, mailbox_id: str, key: str) -> None:
         """Re-create a row the mailbox points at (after a crash between a mailbox write and a move)."""
-        self.table.upsert_entity({"PartitionKey": shard_of(mailbox_id), "RowKey": key}, mode=UpdateMode.REPLACE)
+        self.index.put_key(mailbox_id, key)
 
     def remove(self, mailbox_id: str, key: str | None) -> None:
-        if key is None:
-            return
-        with contextlib.suppress(ResourceNotFoundError):
-            self.table.delete_entity(shard_of(mailbox_id), key)
+        self.index.remove(mailbox_id, key)
 
     def exists(self, mailbox_id: str, key: str) -> bool:
-        try:
-            self.table.get_entity(shard_of(mailbox_id), key)
-        except ResourceNotFoundError:
-            return False
-        return True
+        return self.index.exists(mailbox_id, key)
+
+
+__all__ = ["SHARDS", "DueEntry", "DueIndex", "parse_row_key", "row_key"]

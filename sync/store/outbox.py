@@ -1,7 +1,7 @@
 """The outbox index: emails the outbox sweep must look at, and when — found in O(due), never by a table scan.
 
-Table ``Outbox``: PartitionKey = a shard (``o00``..``o15``, from the email id), RowKey =
-``<check time yyyymmddHHMMSS>|<email id>``. SendEmail adds a row when an email becomes Pending Send, due
+Table ``Outbox``, a :class:`~sync.store.time_index.TimeIndex` with shards ``o00``..``o15``: RowKey =
+``<check time>|<email id>``. SendEmail adds a row when an email becomes Pending Send, due
 when its queue message should long have been handled; the sweep reads, in each shard, the rows due by
 now, and for each either removes it (the email is Sent, Failed, gone) or moves it to the next check
 (delete + insert in one entity-group transaction). The hot path, the queue-triggered sender, never
@@ -10,19 +10,15 @@ touches this table: a healthy email costs the index one insert and, once, one ba
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from azure.core.exceptions import ResourceNotFoundError
-from azure.data.tables import TableClient, TableTransactionError, UpdateMode
+from azure.data.tables import TableClient
 
-SHARDS = 16
-MAX_BATCH = 100  # entity-group transactions: at most 100 operations
-_TIME_FORMAT = "%Y%m%d%H%M%S"
+from sync.store.time_index import TimeIndex, parse_time_key, time_key
+
+SHARD_PREFIX = "o"
 
 
 @dataclass(frozen=True)
@@ -31,79 +27,32 @@ class OutboxEntry:
     check_on: datetime
     row_key: str
 
-    @property
-    def shard(self) -> str:
-        return shard_of(self.email_id)
-
-
-def shard_of(email_id: str) -> str:
-    return f"o{int(hashlib.sha256(email_id.encode()).hexdigest()[:4], 16) % SHARDS:02d}"
-
 
 def row_key(email_id: str, check_on: datetime) -> str:
-    return f"{check_on.astimezone(UTC).strftime(_TIME_FORMAT)}|{email_id}"
+    return time_key(email_id, check_on)
 
 
 def parse_row_key(key: str) -> OutboxEntry:
-    stamp, email_id = key.split("|", 1)
-    return OutboxEntry(email_id, datetime.strptime(stamp, _TIME_FORMAT).replace(tzinfo=UTC), key)
+    email_id, check_on = parse_time_key(key)
+    return OutboxEntry(email_id, check_on, key)
 
 
 class OutboxIndex:
     def __init__(self, table: TableClient) -> None:
-        self.table = table
+        self.index = TimeIndex(table, SHARD_PREFIX)
 
     def add(self, email_id: str, check_on: datetime) -> OutboxEntry:
         """Watch ``email_id`` from ``check_on`` on (idempotent)."""
-        key = row_key(email_id, check_on)
-        self.table.upsert_entity({"PartitionKey": shard_of(email_id), "RowKey": key}, mode=UpdateMode.REPLACE)
-        return parse_row_key(key)
+        return parse_row_key(self.index.put(email_id, check_on))
 
     def due(self, now: datetime, *, page_size: int = 1000) -> Iterator[OutboxEntry]:
-        """Every entry to check at or before ``now``, shard by shard, following continuation tokens."""
-        upper = now.astimezone(UTC).strftime(_TIME_FORMAT) + "|~"  # '~' sorts after any email id
-        for shard in range(SHARDS):
-            rows = self.table.query_entities(
-                "PartitionKey eq @pk and RowKey le @upper",
-                parameters={"pk": f"o{shard:02d}", "upper": upper},
-                results_per_page=page_size,
-                select=["RowKey"],
-            )
-            for row in rows:
-                yield parse_row_key(row["RowKey"])
+        """Every entry to check at or before ``now``."""
+        return (parse_row_key(key) for key in self.index.due_keys(now, page_size=page_size))
 
     def move(self, entry: OutboxEntry, check_on: datetime) -> OutboxEntry:
         """Check the email again at ``check_on`` (one transaction)."""
-        key = row_key(entry.email_id, check_on)
-        if key == entry.row_key:
-            return entry
-        try:
-            self.table.submit_transaction(
-                [
-                    ("delete", {"PartitionKey": entry.shard, "RowKey": entry.row_key}),
-                    ("upsert", {"PartitionKey": entry.shard, "RowKey": key}),
-                ]
-            )
-        except TableTransactionError:  # the old row is gone already (another sweep): just write the new one
-            return self.add(entry.email_id, check_on)
-        return parse_row_key(key)
+        return parse_row_key(self.index.move(entry.email_id, entry.row_key, check_on))
 
     def remove(self, entries: Iterable[OutboxEntry]) -> int:
         """Stop watching these emails: batched per shard, up to 100 rows per transaction; returns how many."""
-        by_shard: dict[str, list[OutboxEntry]] = defaultdict(list)
-        for entry in entries:
-            by_shard[entry.shard].append(entry)
-        removed = 0
-        for shard, rows in by_shard.items():
-            for start in range(0, len(rows), MAX_BATCH):
-                chunk = rows[start : start + MAX_BATCH]
-                try:
-                    self.table.submit_transaction(
-                        [("delete", {"PartitionKey": shard, "RowKey": e.row_key}) for e in chunk]
-                    )
-                except TableTransactionError:  # one row was gone already: delete the rest one by one
-                    for entry in chunk:
-                        with contextlib.suppress(ResourceNotFoundError):
-                            self.table.delete_entity(shard, entry.row_key)
-                removed += len(chunk)
-        return removed
+        return self.index.remove_many((entry.email_id, entry.row_key) for entry in entries)
