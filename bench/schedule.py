@@ -31,11 +31,11 @@ from sync.auth.secrets import new_key
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EmailAddressApproval, EntityType, ServerType
-from sync.scheduling.due_index import row_key
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.work import WorkItem
 from sync.settings import load_settings
 from sync.store import Store
+from sync.store.due_index import row_key
 from sync.store.names import Queue
 
 BATCH = 100

@@ -24,7 +24,7 @@ from sync.incoming.replay import replay_quarantine
 from sync.mailboxes import eligibility
 from sync.model import Alert, ItemFailure, Mailbox
 from sync.model.options import AlertLevel, TestStatus
-from sync.scheduling.due_index import parse_row_key
+from sync.store.due_index import parse_row_key
 from sync.store.schema import alert_row_key
 
 FAILURE_WINDOW = timedelta(hours=1)  # R-ERR-7 / N-11

@@ -41,9 +41,9 @@ from sync.model.fields import utcnow
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import ProcessingState, ServerType
 from sync.scheduling import polling
-from sync.scheduling.due_index import parse_row_key, row_key
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
+from sync.store.due_index import parse_row_key, row_key
 from sync.store.names import Container
 from sync.store.read_cache import ReadCache
 from sync.store.store import Store

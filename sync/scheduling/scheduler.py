@@ -27,9 +27,9 @@ from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
 from sync.model.fields import utcnow
 from sync.model.options import ProcessingState
 from sync.scheduling import polling
-from sync.scheduling.due_index import DueEntry, row_key
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
+from sync.store.due_index import DueEntry, row_key
 from sync.store.store import Store
 
 log = logging.getLogger(__name__)

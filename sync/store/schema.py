@@ -21,7 +21,7 @@
 | ItemFailures    | mailbox id                 | sha256(message key)      | why a mailbox's messages were not       |
 |                 |                            |                          | tracked (one row per message, upserted) |
 
-The due index (``scheduling/due_index.py``) and the correlation indexes (``store/correlation_index.py``)
+The due index (``store/due_index.py``) and the correlation indexes (``store/correlation_index.py``)
 document their own keys.
 
 Owned mailboxes get a deterministic id derived from their owner (:func:`owned_mailbox_id`), so

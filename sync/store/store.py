@@ -22,13 +22,13 @@ from sync.model import (
 )
 from sync.model.options import EntityType
 from sync.model.records import EmailEnabled
-from sync.scheduling.due_index import DueIndex
 from sync.settings import Settings
 from sync.store import schema
 from sync.store.account import RequestCounter, StorageAccount
 from sync.store.address_index import AddressIndex
 from sync.store.blobs import BlobStore
 from sync.store.correlation_index import MessageIndex, SmartMatchIndex, SummaryIndex
+from sync.store.due_index import DueIndex
 from sync.store.names import Table
 from sync.store.repository import Repository
 

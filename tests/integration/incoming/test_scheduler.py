@@ -10,11 +10,11 @@ import pytest
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EmailAddressApproval, EntityType, ProcessingState, ServerType
-from sync.scheduling.due_index import row_key
 from sync.scheduling.scheduler import Scheduler, TickReport, schedule_now
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
 from sync.store import Store
+from sync.store.due_index import row_key
 
 pytestmark = pytest.mark.integration
 
