@@ -115,3 +115,23 @@ def _internal_candidates(
     if org.do_not_ignore_internal_email_to_queues:
         return [c for c in candidates if c.entity.type is EntityType.QUEUE]
     return []
+
+
+def accept_sent(*, owner: Acceptor | None, recipients: Sequence[ActivityParty], correlated: bool) -> AcceptDecision:
+    """R-IN-5: a message in the user's Sent Items, under the same filtering method, seen from the other side.
+
+    The user sent it, so the sender tests of :func:`_verdict` apply to the recipients instead.
+    """
+    if owner is None:
+        return AcceptDecision(Reason.NO_RECIPIENT_MATCH)
+    method = owner.filtering_method
+    types = [p.party.type for p in recipients if p.party is not None]
+    if method is FilteringMethod.ALL_EMAIL:
+        return AcceptDecision(Reason.ACCEPT_ALL, owner.entity)
+    if method is FilteringMethod.RESPONSES_TO_CRM_EMAIL and correlated:
+        return AcceptDecision(Reason.CORRELATION_MATCH, owner.entity)
+    if method is FilteringMethod.FROM_LEADS_CONTACTS_ACCOUNTS and any(t in CUSTOMER_TYPES for t in types):
+        return AcceptDecision(Reason.SENDER_MATCH, owner.entity)
+    if method is FilteringMethod.FROM_EMAIL_ENABLED_RECORDS and any(t not in INTERNAL_TYPES for t in types):
+        return AcceptDecision(Reason.SENDER_MATCH, owner.entity)
+    return AcceptDecision(Reason.NO_CORRELATION_MATCH)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
+from sync.incoming.reasons import Reason
 from sync.mail.errors import MailServerError
 from sync.mail.mime import ParsedMessage
-from sync.mail.port import IncomingSession, RemoteMessage
+from sync.mail.port import FolderReader, RemoteMessage
 
 PUT_POLL_SECONDS = 0.1
 
@@ -28,19 +29,22 @@ class Fetched:
     raw: bytes | None = None  # None: over the size limit, not fetched
     parsed: ParsedMessage | None = None  # None: parsing failed here; the processor parses again and decides
     error: MailServerError | None = None  # the server failed on this message: stop after it
+    skipped: Reason | None = None  # decided without fetching (before the start date, tracked already)
 
 
 class Prefetcher:
     def __init__(
         self,
-        session: IncomingSession,
+        session: FolderReader,
         remotes: Sequence[RemoteMessage],
         *,
         max_bytes: int,
         parse: Callable[[bytes], ParsedMessage],
+        skipped: Mapping[str, Reason] | None = None,
         depth: int = 4,
     ) -> None:
         self._session, self._remotes, self._max_bytes, self._parse = session, remotes, max_bytes, parse
+        self._skipped = skipped or {}
         self._queue: queue.Queue[Fetched | None] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
@@ -83,6 +87,11 @@ class Prefetcher:
             for remote in self._remotes:
                 if self._stop.is_set():
                     return
+                skip = self._skipped.get(remote.key)
+                if skip is not None:
+                    if not self._put(Fetched(remote, skipped=skip)):
+                        return
+                    continue
                 if remote.size > self._max_bytes:
                     if not self._put(Fetched(remote)):
                         return

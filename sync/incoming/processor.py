@@ -25,7 +25,7 @@ from html import escape
 
 from sync.crm.records import RecordService
 from sync.errors import AlreadyExists
-from sync.incoming.accept import Acceptor, accept
+from sync.incoming.accept import AcceptDecision, Acceptor, accept, accept_sent
 from sync.incoming.classify import MessageClass, classify
 from sync.incoming.correlate import (
     Candidates,
@@ -37,12 +37,14 @@ from sync.incoming.correlate import (
 )
 from sync.incoming.dedupe import email_id_for, message_key
 from sync.incoming.directory import CycleDirectory
+from sync.incoming.marks import TRACKED_CATEGORY
 from sync.incoming.owner import choose_owner
 from sync.incoming.reasons import Reason
 from sync.incoming.resolve import SenderResolution, resolve_recipients, resolve_sender
 from sync.incoming.sanitize import sanitize
 from sync.incoming.smart import address_hashes, smart_match, subject_signature
 from sync.mail.mime import ParsedMessage, parse_message
+from sync.mail.port import INBOX_CONTEXT, FolderContext, FolderRole
 from sync.model import Contact, Email, ItemFailure, Lead, Mailbox, OrganizationSettings, QueueItem
 from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta
 from sync.model.fields import EntityRef, utcnow
@@ -147,10 +149,20 @@ class IncomingProcessor:
         )
 
     def process(  # noqa: PLR0911 (one early return per reason a message stops here)
-        self, raw: bytes, received_on: datetime | None = None, *, parsed: ParsedMessage | None = None
-    ) -> ItemOutcome:
-        """Decide and store one message; ``parsed`` saves a second parse when the caller parsed it already."""
+        self, raw: bytes, received_on: datetime | None = None, *, parsed: ParsedMessage | None = None,
+        folder: FolderContext = INBOX_CONTEXT, categories: tuple[str, ...] = (),
+    ) -> ItemOutcome:  # fmt: skip
+        """Decide and store one message; ``parsed`` saves a second parse when the caller parsed it already.
+
+        ``folder`` says where an Exchange message was found (Inbox, Sent Items, a tracked folder) and
+        ``categories`` its Outlook categories: both can make a message tracked whatever the filtering.
+        """
         parsed = parsed or self.parse(raw)
+        if folder.role is FolderRole.SENT_ITEMS:  # the CRM's own sent email shows up in Sent Items: not again
+            sent_key = message_key(parsed.message_id, raw)
+            claim = self.store.message_index.find(sent_key) if parsed.message_id else None
+            if claim is not None:
+                return ItemOutcome(Reason.ALREADY_PROCESSED, claim.summary.email_id, sent_key)
         forwarder: EntityRef | None = None
         outer = classify(parsed)
         if outer.kind is MessageClass.LOOP:  # our own mail (a Test & Enable email) is never unwrapped or tracked
@@ -172,7 +184,7 @@ class IncomingProcessor:
             return self._fail(parsed, key, Reason.INVALID_SENDER, received_on, details="no valid From address")
         if self._before_start(parsed, received_on):
             return ItemOutcome(Reason.BEFORE_START_DATE, message_key=key)
-        return self._decide_and_store(parsed, raw, key, kind.kind, received_on, forwarder)
+        return self._decide_and_store(parsed, raw, key, kind.kind, received_on, forwarder, folder, categories)
 
     def check(self, raw: bytes, received_on: datetime | None = None) -> CheckResult:
         """CheckIncomingEmail: the decision :meth:`process` would take, reading only (nothing is stored)."""
@@ -204,7 +216,10 @@ class IncomingProcessor:
         return CheckResult(reason, key, kind.why, tracked_id, correlated_id, decision.accepting)
 
     # --- the decision --------------------------------------------------------------------------------
-    def decide(self, parsed: ParsedMessage, kind: MessageClass, forwarder: EntityRef | None) -> Decision:
+    def decide(
+        self, parsed: ParsedMessage, kind: MessageClass, forwarder: EntityRef | None,
+        folder: FolderContext = INBOX_CONTEXT, categories: tuple[str, ...] = (),
+    ) -> Decision:  # fmt: skip
         """Resolve parties, correlate and accept (R-RES, R-COR, R-ACC): reads indexes, writes nothing."""
         org, directory = self.org, self.directory
         owner_user_id = self._mailbox_owner_user_id()
@@ -239,23 +254,38 @@ class IncomingProcessor:
                 found = directory.acceptor(ref)
                 if found is not None:
                     acceptors[ref.id] = found
-        decision = accept(
-            sender=sender.party, recipients=recipients, acceptors=acceptors, mailbox_owner=mailbox_owner,
-            correlated=correlation.correlated, org=org, forward_mailbox=forwarder is not None,
-        )  # fmt: skip
-        reason = decision.reason
+        if folder.role is FolderRole.SENT_ITEMS:
+            owner = acceptors.get(mailbox_owner.id) if mailbox_owner else None
+            decision = accept_sent(owner=owner, recipients=recipients, correlated=correlation.correlated)
+        else:
+            decision = accept(
+                sender=sender.party, recipients=recipients, acceptors=acceptors, mailbox_owner=mailbox_owner,
+                correlated=correlation.correlated, org=org, forward_mailbox=forwarder is not None,
+            )  # fmt: skip
         if kind is MessageClass.BOUNCE and not correlation.correlated:
-            reason = Reason.BOUNCE_NOT_CORRELATED
+            decision = AcceptDecision(Reason.BOUNCE_NOT_CORRELATED)
+        decision = self._forced(decision, folder, categories)
+        reason = decision.reason
         return Decision(
             reason, sender, recipients, tokens, conversation, correlation, decision.accepting,
             smart_signature=signature, smart_addresses=tuple(addresses),
         )  # fmt: skip
 
+    def _forced(self, decision: AcceptDecision, folder: FolderContext, categories: tuple[str, ...]) -> AcceptDecision:
+        """A tracking rule's folder (R-FLT-5) or the tracking category (R-IN-7) tracks whatever was decided."""
+        if decision.accepted or self.mailbox.owner is None:
+            return decision
+        if folder.role is FolderRole.TRACKED_FOLDER:
+            return AcceptDecision(Reason.FOLDER_TRACKED, self.mailbox.owner)
+        if self.org.track_categorized_items and TRACKED_CATEGORY in categories:
+            return AcceptDecision(Reason.CATEGORY_TRACKED, self.mailbox.owner)
+        return decision
+
     def _decide_and_store(
         self, parsed: ParsedMessage, raw: bytes, key: str, kind: MessageClass, received_on: datetime | None,
-        forwarder: EntityRef | None,
+        forwarder: EntityRef | None, folder: FolderContext = INBOX_CONTEXT, categories: tuple[str, ...] = (),
     ) -> ItemOutcome:  # fmt: skip
-        decided = self.decide(parsed, kind, forwarder)
+        decided = self.decide(parsed, kind, forwarder, folder, categories)
         reason, sender, recipients = decided.reason, decided.sender, decided.recipients
         tokens, conversation, correlation = decided.tokens, decided.conversation, decided.correlation
         org, directory = self.org, self.directory
@@ -266,7 +296,7 @@ class IncomingProcessor:
             if tracked is not None:
                 if self.mailbox.id in tracked.mailbox_ids:
                     return ItemOutcome(Reason.ALREADY_PROCESSED, tracked.id, key)
-                return self._link_duplicate(parsed, key, tracked, received_on)
+                return self._link_duplicate(parsed, key, tracked, received_on, None)
             return self._fail(parsed, key, reason, received_on)
 
         sender_matches = directory.matches(sender_address.address)
@@ -282,12 +312,13 @@ class IncomingProcessor:
             mailbox_owner_user_id=owner_user_id,
         )  # fmt: skip
         email_id = email_id_for(key)
+        sent = folder.role is FolderRole.SENT_ITEMS
         summary = EmailSummary(
             email_id=email_id,
-            regarding=correlation.match.regarding if correlation.match else None,
+            regarding=folder.regarding or (correlation.match.regarding if correlation.match else None),
             owner=owner,
             subject_key=subject_key(parsed.subject, org),
-            direction=EmailDirection.INCOMING,
+            direction=EmailDirection.OUTGOING if sent else EmailDirection.INCOMING,
         )
         if sender.party.party is None and kind is MessageClass.NORMAL:
             created = self._auto_create_sender(sender_address.address, sender_address.name, owner)
@@ -304,7 +335,9 @@ class IncomingProcessor:
             existing = self.store.get_email(email_id)
         if existing is not None:
             if self.mailbox.id not in existing.mailbox_ids:
-                return self._link_duplicate(parsed, key, existing, received_on)
+                return self._link_duplicate(parsed, key, existing, received_on, folder.regarding)
+            if folder.regarding is not None and existing.regarding != folder.regarding:
+                existing = self._set_regarding(existing, folder.regarding)  # moved into a rule's folder (R-FLT-7)
             email, reason = existing, Reason.ALREADY_PROCESSED  # a replay: finish the idempotent extras below
         if tokens:
             self.store.token_index.add(tokens[0], summary)
@@ -351,8 +384,8 @@ class IncomingProcessor:
         return Email(
             id=email_id,
             subject=(parsed.subject or "")[:800],
-            direction=EmailDirection.INCOMING,
-            status=EmailStatus.RECEIVED,
+            direction=summary.direction,  # outgoing for the user's own sent mail (R-IN-5): already sent
+            status=EmailStatus.SENT if summary.direction is EmailDirection.OUTGOING else EmailStatus.RECEIVED,
             description=html if body_ref is None and html else None,
             body_blob=body_ref,
             body_preview=(parsed.text_body or "")[:2048],
@@ -378,6 +411,7 @@ class IncomingProcessor:
             mailbox_ids=[self.mailbox.id],
             owner=summary.owner,
             received_on=received_on or parsed.date or utcnow(),
+            sent_on=(parsed.date or received_on) if summary.direction is EmailDirection.OUTGOING else None,
             notifications=notification,
             attachments=attachments,
         )
@@ -430,13 +464,19 @@ class IncomingProcessor:
         )
 
     def _link_duplicate(
-        self, parsed: ParsedMessage, key: str, email: Email, received_on: datetime | None
-    ) -> ItemOutcome:
-        """Another mailbox tracked it: link this mailbox, add the queue's item (R-ACC-10/11), record Duplicate."""
+        self, parsed: ParsedMessage, key: str, email: Email, received_on: datetime | None,
+        regarding: EntityRef | None,
+    ) -> ItemOutcome:  # fmt: skip
+        """Another mailbox tracked it: link this mailbox, add the queue's item (R-ACC-10/11), record Duplicate.
+
+        A tracking rule's regarding record applies to it too; of two rules, the first processed wins (R-FLT-10).
+        """
 
         def link(stored: Email) -> None:
             if self.mailbox.id not in stored.mailbox_ids:
                 stored.mailbox_ids = [*stored.mailbox_ids, self.mailbox.id]
+            if regarding is not None and stored.regarding is None:
+                stored.regarding = regarding
 
         self.store.emails.modify(email.id, "email", link)
         if (
@@ -451,6 +491,12 @@ class IncomingProcessor:
         self._fail(parsed, key, Reason.DUPLICATE, received_on, email_id=email.id,
                    details=f"already tracked as email {email.id}")  # fmt: skip
         return ItemOutcome(Reason.DUPLICATE, email.id, key)
+
+    def _set_regarding(self, email: Email, regarding: EntityRef) -> Email:
+        def change(stored: Email) -> None:
+            stored.regarding = regarding
+
+        return self.store.emails.modify(email.id, "email", change)
 
     def _fail(
         self, parsed: ParsedMessage, key: str, reason: Reason, received_on: datetime | None, *,
@@ -477,13 +523,21 @@ class IncomingProcessor:
             return owner.id
         return self.directory.queue_owner(owner.id)
 
-    def _before_start(self, parsed: ParsedMessage, received_on: datetime | None) -> bool:
+    def start_date(self) -> datetime | None:
         """R-IN-2/3: the effective start is the later of the profile's and the mailbox's dates."""
         starts = [
             d for d in (self.profile.process_emails_received_after, self.mailbox.process_email_received_after) if d
         ]
-        when = received_on or parsed.date
-        return bool(starts and when and when < max(starts))
+        return max(starts) if starts else None
+
+    def tracked_here(self, message_id: str) -> bool:
+        """This mailbox tracked the message already (one point read; lets a connector skip the download)."""
+        email = self.store.emails.find(email_id_for(message_key(message_id, b"")), "email")
+        return email is not None and self.mailbox.id in email.mailbox_ids
+
+    def _before_start(self, parsed: ParsedMessage, received_on: datetime | None) -> bool:
+        start, when = self.start_date(), received_on or parsed.date
+        return bool(start and when and when < start)
 
     def _auto_create_sender(self, address: str, name: str, owner: EntityRef | None) -> EntityRef | None:
         """R-RES-11: a contact (or lead) for an unknown sender when the owner asks for it."""

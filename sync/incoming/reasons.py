@@ -27,10 +27,18 @@ class Reason(IntEnum):
     BEFORE_START_DATE = -14  # R-IN-2/3
     QUARANTINED = -15
     ALREADY_PROCESSED = -16  # the same mailbox saw it before (a replay): nothing to do
+    FOLDER_TRACKED = -17  # in a folder with a tracking rule: tracked whatever the filtering (R-FLT-5)
+    CATEGORY_TRACKED = -18  # carries the "Tracked to Dynamics 365" category: tracked (R-IN-7)
 
     @property
     def accepted(self) -> bool:
-        return self in (Reason.CORRELATION_MATCH, Reason.SENDER_MATCH, Reason.ACCEPT_ALL)
+        return self in (
+            Reason.CORRELATION_MATCH,
+            Reason.SENDER_MATCH,
+            Reason.ACCEPT_ALL,
+            Reason.FOLDER_TRACKED,
+            Reason.CATEGORY_TRACKED,
+        )
 
     @property
     def label(self) -> str:

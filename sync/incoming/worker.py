@@ -20,23 +20,38 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sync.auth.secrets import SecretBox
-from sync.errors import ConcurrencyConflict, SyncError
+from sync.errors import ConcurrencyConflict, NotFound, SyncError
 from sync.health import policy
 from sync.health.alerts import Alerts, incoming_failure_text, mailbox_ref
 from sync.incoming.directory import CycleDirectory
+from sync.incoming.marks import mark_for
 from sync.incoming.prefetch import Fetched, Prefetcher
 from sync.incoming.processor import IncomingProcessor, ItemOutcome
 from sync.incoming.reasons import Reason
 from sync.mail.errors import MailServerError, PermanentMailError, TransientMailError
-from sync.mail.port import IncomingConnector, IncomingSession, RemoteMessage
+from sync.mail.port import (
+    ExchangeConnector,
+    ExchangeSession,
+    FolderContext,
+    FolderPlan,
+    FolderReader,
+    FolderSync,
+    InboxReader,
+    IncomingConnector,
+    IncomingSession,
+    RemoteMessage,
+    RuleChange,
+    ServerMark,
+    TrackingRule,
+)
 from sync.mailboxes import eligibility
 from sync.mailboxes.credentials import incoming_connection
-from sync.model import EmailServerProfile, ItemFailure, Mailbox, OrganizationSettings
+from sync.model import EmailServerProfile, ItemFailure, Mailbox, MailboxTrackingFolder, OrganizationSettings
 from sync.model.fields import utcnow
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import ProcessingState, ServerType
@@ -50,8 +65,10 @@ from sync.store.store import Store
 
 log = logging.getLogger(__name__)
 
-INBOX = "INBOX"
+HIERARCHY = "#folders"  # the watermark key of the Inbox's folder hierarchy (Exchange)
 CHECKPOINT_EVERY = 25  # messages between watermark writes: bounds re-fetching after a crash
+FOLDER_ONBOARDED = 1  # folder_onboarding_status: the rule's folder was found under the Inbox
+FOLDER_GONE = 2  # the folder left the Inbox or never was under it: the rule is stopped (R-FLT-9, R-FLT-12)
 MAX_PROCESSED_KEYS = 20_000  # POP3 UIDLs remembered; older ones fall back to the Message-ID claim
 SETTINGS_CACHE_SECONDS = 60.0  # organization and profile changes reach workers within a minute
 
@@ -81,7 +98,7 @@ class MailboxWorker:
         store: Store,
         settings: Settings,
         box: SecretBox,
-        connectors: Mapping[ServerType, IncomingConnector],
+        connectors: Mapping[ServerType, IncomingConnector | ExchangeConnector],
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -134,72 +151,165 @@ class MailboxWorker:
         return report
 
     # --- the cycle ----------------------------------------------------------------------------------
-    def _open(self, mailbox: Mailbox, profile: EmailServerProfile) -> IncomingSession:
+    def _open(self, mailbox: Mailbox, profile: EmailServerProfile) -> IncomingSession | ExchangeSession:
         connector = self.connectors.get(profile.server_type)
         if connector is None:
             raise PermanentMailError(
                 f"incoming email over {profile.server_type.name} is not available", code="UnsupportedServerType"
             )
+        if isinstance(connector, ExchangeConnector):
+            return connector.open_mailbox(mailbox, profile)
         return connector.open(incoming_connection(mailbox, profile, self.box, self.settings.extra_ca_file))
 
     def _cycle(
         self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile,
-        org: OrganizationSettings, session: IncomingSession, started: float,
+        org: OrganizationSettings, session: IncomingSession | ExchangeSession, started: float,
     ) -> Mailbox:  # fmt: skip
-        watermark = mailbox.watermarks.get(INBOX) or FolderWatermark(folder=INBOX)
-        listed = session.list_new(watermark, frozenset(watermark.processed_keys))
-        report.listed = len(listed)
+        """Read each folder in turn (POP3 and IMAP: the Inbox; Exchange: see ``sync/mail/port.py``)."""
+        readers: Sequence[FolderReader]
+        exchange = isinstance(session, ExchangeSession)
+        if isinstance(session, ExchangeSession):
+            synced = session.folders(self._plan(mailbox, org))
+            mailbox = self._apply_rule_changes(item, mailbox, synced)
+            readers = synced.readers
+        else:
+            readers = [InboxReader(session)]
+        cycle = _Cycle(item, report, org, profile, started, exchange)
+        for reader in readers:
+            if cycle.exhausted(self):
+                report.more_pending = True
+                break
+            mailbox = self._folder(cycle, mailbox, reader)
+        if cycle.marks and isinstance(session, ExchangeSession):
+            try:
+                session.mark(cycle.marks)
+            except MailServerError:  # cosmetic: the emails are stored; the next cycle does not retry marks
+                log.warning("mailbox %s: marking %d items failed", mailbox.id, len(cycle.marks), exc_info=True)
+        if cycle.stopped is not None:
+            raise cycle.stopped
+        return mailbox
+
+    def _plan(self, mailbox: Mailbox, org: OrganizationSettings) -> FolderPlan:
+        """Sent Items when the organization tracks them (R-IN-5); the user's enabled tracking rules (§2.12)."""
+        rules: tuple[TrackingRule, ...] = ()
+        if org.is_folder_based_tracking_enabled and not mailbox.is_queue_mailbox and not mailbox.is_forward_mailbox:
+            rules = tuple(
+                TrackingRule(rule.id, rule.exchange_folder_id, rule.regarding)
+                for rule in self.store.tracking_folders.partition(mailbox.id)
+                if rule.is_enabled
+            )[: org.max_folder_based_tracking_mappings]
+        hierarchy = mailbox.watermarks.get(HIERARCHY)
+        return FolderPlan(
+            sent_items=org.auto_track_sent_folder_items and not mailbox.is_forward_mailbox,
+            rules=rules,
+            hierarchy_state=hierarchy.sync_state if hierarchy else None,
+        )
+
+    def _apply_rule_changes(self, item: WorkItem, mailbox: Mailbox, synced: FolderSync) -> Mailbox:
+        """Renamed folders keep their rule; a folder that left the Inbox stops its rule (R-FLT-9, R-FLT-12)."""
+        for change in synced.rule_changes:
+
+            def update(rule: MailboxTrackingFolder, change: RuleChange = change) -> None:
+                if change.gone:
+                    rule.is_enabled, rule.folder_onboarding_status = False, FOLDER_GONE
+                elif change.name is not None:
+                    rule.exchange_folder_name = change.name[:256]
+                    rule.folder_onboarding_status = FOLDER_ONBOARDED
+
+            try:
+                self.store.tracking_folders.modify(mailbox.id, change.rule_id, update)
+            except NotFound:
+                continue  # the rule was deleted meanwhile
+        known = mailbox.watermarks.get(HIERARCHY)
+        if synced.hierarchy_state is None or (known is not None and known.sync_state == synced.hierarchy_state):
+            return mailbox
+        state = FolderWatermark(folder=HIERARCHY, sync_state=synced.hierarchy_state)
+
+        def remember(m: Mailbox) -> None:
+            m.watermarks = {**m.watermarks, HIERARCHY: state}
+
+        return self._save(item, mailbox, remember)
+
+    def _folder(self, cycle: _Cycle, mailbox: Mailbox, reader: FolderReader) -> Mailbox:
+        """One folder: list, process in order, checkpoint, delete where the mailbox says so."""
+        report, key = cycle.report, reader.context.key
+        watermark = mailbox.watermarks.get(key) or FolderWatermark(folder=key[:256])
+        listed = reader.list_new(watermark, frozenset(watermark.processed_keys))
+        report.listed += len(listed)
         if watermark.pending_deletes:  # a deletion the last cycle could not confirm
-            session.delete([_remote(key) for key in watermark.pending_deletes])
+            reader.delete([_remote(k) for k in watermark.pending_deletes])
             report.deleted += len(watermark.pending_deletes)
         if not listed:
-            return mailbox  # idle: nothing to write until the lease is released
-        processor = IncomingProcessor(self.store, self.settings, org, mailbox, profile, CycleDirectory(self.store))
+            completed = reader.complete(watermark)
+            if completed != watermark:  # pages of changes that were not new messages
+                mailbox = self._checkpoint(cycle.item, mailbox, key, completed, list(completed.processed_keys), [])
+            return mailbox
+        processor = cycle.processor(self, mailbox)
+        room = max(self.settings.max_emails_per_cycle - cycle.handled, 0)
+        todo = listed[:room]
         done: list[RemoteMessage] = []
         keys = list(watermark.processed_keys)
-        stopped: MailServerError | None = None
         prefetcher = Prefetcher(
-            session, listed[: self.settings.max_emails_per_cycle],
-            max_bytes=self.settings.max_incoming_email_bytes, parse=processor.parse,
+            reader, todo, max_bytes=self.settings.max_incoming_email_bytes, parse=processor.parse,
+            skipped=self._skips(processor, todo),
         )  # fmt: skip
         with prefetcher:
             for fetched in prefetcher:
-                if self.monotonic() - started > self.settings.worker_budget_seconds:
+                if self.monotonic() - cycle.started > self.settings.worker_budget_seconds:
                     break  # the rest stays on the server, unadvanced, for the next cycle
                 if fetched.error is not None:
                     if not isinstance(fetched.error, TransientMailError):
                         raise fetched.error
-                    stopped = fetched.error  # keep what is done; the next cycle continues from the watermark
+                    cycle.stopped = fetched.error  # keep what is done; the next cycle continues from the watermark
                     break
                 remote = fetched.remote
-                outcome = self._one(processor, fetched)
-                report.reasons[outcome.reason.label] += 1
-                report.fetched += fetched.raw is not None
-                report.tracked += outcome.tracked
-                report.not_tracked += not outcome.tracked and outcome.reason is not Reason.QUARANTINED
-                report.quarantined += outcome.reason is Reason.QUARANTINED
-                watermark = session.advance(watermark, remote)
-                if remote.uid is None and remote.key not in keys:
-                    keys.append(remote.key)
+                outcome = self._one(processor, fetched, reader.context)
+                cycle.count(fetched, outcome)
+                cycle.mark(remote, outcome, self.org_marks(cycle))
+                watermark = reader.advance(watermark, remote)
+                if isinstance(reader, InboxReader) and remote.uid is None and remote.key not in keys:
+                    keys.append(remote.key)  # POP3: UIDLs are the only memory of what was processed
                 done.append(remote)
-                if len(done) % CHECKPOINT_EVERY == 0:
-                    mailbox = self._checkpoint(item, mailbox, watermark, keys, [])
-        report.more_pending = len(done) < len(listed)
+                if remote.sync_state is not None or len(done) % CHECKPOINT_EVERY == 0:
+                    mailbox = self._checkpoint(cycle.item, mailbox, key, watermark, keys, [])
+        finished = len(done) == len(listed) and cycle.stopped is None
+        report.more_pending = report.more_pending or not finished
+        if finished:
+            watermark = reader.complete(watermark)
         deleting = [r.key for r in done] if mailbox.delete_emails_after_processing else []
-        mailbox = self._checkpoint(item, mailbox, watermark, keys, deleting)
+        mailbox = self._checkpoint(cycle.item, mailbox, key, watermark, keys, deleting)
         if deleting:
-            session.delete(done)
+            reader.delete(done)
             report.deleted += len(done)
-        if stopped is not None:
-            raise stopped
         return mailbox
 
-    def _one(self, processor: IncomingProcessor, fetched: Fetched) -> ItemOutcome:
+    def org_marks(self, cycle: _Cycle) -> tuple[bool, bool]:
+        """(categorize tracked items, move undeliverable ones): Exchange only (R-REC-7, R-REC-9)."""
+        if not cycle.exchange:
+            return False, False
+        return cycle.org.track_categorized_items, cycle.profile.move_undelivered_emails
+
+    def _skips(self, processor: IncomingProcessor, remotes: Sequence[RemoteMessage]) -> dict[str, Reason]:
+        """Messages decided from their listing alone, so they are never fetched."""
+        skips: dict[str, Reason] = {}
+        start = processor.start_date()
+        for remote in remotes:
+            if start is not None and remote.received_on is not None and remote.received_on < start:
+                skips[remote.key] = Reason.BEFORE_START_DATE  # R-IN-2/3, without downloading it
+            elif remote.revisit and remote.message_id and processor.tracked_here(remote.message_id):
+                skips[remote.key] = Reason.ALREADY_PROCESSED  # a change to an item this mailbox tracked
+        return skips
+
+    def _one(self, processor: IncomingProcessor, fetched: Fetched, folder: FolderContext) -> ItemOutcome:
+        if fetched.skipped is not None:
+            return ItemOutcome(fetched.skipped, message_key=fetched.remote.key)
         remote, raw = fetched.remote, fetched.raw
         if raw is None:  # over the size limit: checked before the body is fetched (N-14)
             return self._record_too_large(processor, remote)
         try:
-            return processor.process(raw, remote.received_on, parsed=fetched.parsed)
+            return processor.process(
+                raw, remote.received_on, parsed=fetched.parsed, folder=folder, categories=remote.categories
+            )
         except Exception as exc:  # one bad message never blocks the mailbox: keep its bytes and move on
             log.exception("quarantining message %s of mailbox %s", remote.key, processor.mailbox.id)
             return self._quarantine(processor.mailbox, remote, raw, exc)
@@ -246,12 +356,13 @@ class MailboxWorker:
         return self.store.mailboxes.modify(item.mailbox_id, "mailbox", guarded)
 
     def _checkpoint(
-        self, item: WorkItem, mailbox: Mailbox, watermark: FolderWatermark, keys: list[str], deleting: list[str]
-    ) -> Mailbox:
+        self, item: WorkItem, mailbox: Mailbox, key: str, watermark: FolderWatermark, keys: list[str],
+        deleting: list[str],
+    ) -> Mailbox:  # fmt: skip
         def advance(m: Mailbox) -> None:
             m.watermarks = {
                 **m.watermarks,
-                INBOX: watermark.model_copy(
+                key: watermark.model_copy(
                     update={"processed_keys": keys[-MAX_PROCESSED_KEYS:], "pending_deletes": deleting}
                 ),
             }
@@ -269,9 +380,11 @@ class MailboxWorker:
 
         def release(m: Mailbox) -> None:
             m.processing_state, m.host_id, m.lease_expires_on = ProcessingState.IDLE, None, None
-            inbox = m.watermarks.get(INBOX)
-            if deleted and inbox is not None and inbox.pending_deletes:  # the server confirmed them
-                m.watermarks = {**m.watermarks, INBOX: inbox.model_copy(update={"pending_deletes": []})}
+            if deleted and any(w.pending_deletes for w in m.watermarks.values()):  # the server confirmed them
+                m.watermarks = {
+                    k: w.model_copy(update={"pending_deletes": []}) if w.pending_deletes else w
+                    for k, w in m.watermarks.items()
+                }
             if report.status == "processed":
                 m.no_email_count = 0 if got_mail else m.no_email_count + 1
                 m.items_processed_for_last_sync = report.tracked + report.not_tracked
@@ -345,6 +458,53 @@ class MailboxWorker:
             self.store.item_failures.delete(failure, if_unchanged=False)
 
 
+@dataclass
+class _Cycle:
+    """What one cycle carries across its folders: the shared budget, the counts and the marks to apply."""
+
+    item: WorkItem
+    report: CycleReport
+    org: OrganizationSettings
+    profile: EmailServerProfile
+    started: float
+    exchange: bool
+    handled: int = 0
+    stopped: MailServerError | None = None
+    marks: list[ServerMark] = field(default_factory=list)
+    _processor: IncomingProcessor | None = None
+
+    def processor(self, worker: MailboxWorker, mailbox: Mailbox) -> IncomingProcessor:
+        if self._processor is None:
+            directory = CycleDirectory(worker.store)
+            self._processor = IncomingProcessor(
+                worker.store, worker.settings, self.org, mailbox, self.profile, directory
+            )
+        return self._processor
+
+    def exhausted(self, worker: MailboxWorker) -> bool:
+        return (
+            self.stopped is not None
+            or self.handled >= worker.settings.max_emails_per_cycle
+            or worker.monotonic() - self.started > worker.settings.worker_budget_seconds
+        )
+
+    def count(self, fetched: Fetched, outcome: ItemOutcome) -> None:
+        report = self.report
+        self.handled += 1
+        report.reasons[outcome.reason.label] += 1
+        report.fetched += fetched.raw is not None
+        report.tracked += outcome.tracked
+        report.not_tracked += not outcome.tracked and outcome.reason is not Reason.QUARANTINED
+        report.quarantined += outcome.reason is Reason.QUARANTINED
+
+    def mark(self, remote: RemoteMessage, outcome: ItemOutcome, flags: tuple[bool, bool]) -> None:
+        categorize, move = flags
+        if categorize or move:
+            found = mark_for(remote, outcome.reason, categorize=categorize, move_undelivered=move)
+            if found is not None:
+                self.marks.append(found)
+
+
 def _remote(key: str) -> RemoteMessage:
     """A message known only by its key (for deleting what an earlier cycle stored)."""
     head, _, tail = key.partition(":")
@@ -352,7 +512,7 @@ def _remote(key: str) -> RemoteMessage:
     return RemoteMessage(key=key, size=0, received_on=None, uid=uid)
 
 
-def _close_quietly(session: IncomingSession) -> None:
+def _close_quietly(session: IncomingSession | ExchangeSession) -> None:
     try:
         session.close()
     except MailServerError:
