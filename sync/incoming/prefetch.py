@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Self
 
 from sync.incoming.reasons import Reason
-from sync.mail.errors import MailServerError
+from sync.mail.errors import MailServerError, MessageGone
 from sync.mail.mime import ParsedMessage
 from sync.mail.port import FolderReader, RemoteMessage
 
@@ -98,6 +98,10 @@ class Prefetcher:
                     continue
                 try:
                     raw = self._session.fetch(remote)
+                except MessageGone:
+                    if not self._put(Fetched(remote, skipped=Reason.MESSAGE_GONE)):
+                        return
+                    continue
                 except MailServerError as exc:
                     self._put(Fetched(remote, error=exc))
                     return

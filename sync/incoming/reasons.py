@@ -29,6 +29,7 @@ class Reason(IntEnum):
     ALREADY_PROCESSED = -16  # the same mailbox saw it before (a replay): nothing to do
     FOLDER_TRACKED = -17  # in a folder with a tracking rule: tracked whatever the filtering (R-FLT-5)
     CATEGORY_TRACKED = -18  # carries the "Tracked to Dynamics 365" category: tracked (R-IN-7)
+    MESSAGE_GONE = -19  # deleted or moved on the server between listing and fetching
 
     @property
     def accepted(self) -> bool:

@@ -29,11 +29,11 @@ from sync.errors import ConcurrencyConflict, NotFound, SyncError
 from sync.health import policy
 from sync.health.alerts import Alerts, incoming_failure_text, mailbox_ref
 from sync.incoming.directory import CycleDirectory
-from sync.incoming.marks import mark_for
+from sync.incoming.marks import TRACKED_CATEGORY, mark_for
 from sync.incoming.prefetch import Fetched, Prefetcher
 from sync.incoming.processor import IncomingProcessor, ItemOutcome
 from sync.incoming.reasons import Reason
-from sync.mail.errors import MailServerError, PermanentMailError, TransientMailError
+from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
 from sync.mail.port import (
     ExchangeConnector,
     ExchangeSession,
@@ -80,7 +80,7 @@ class LeaseLost(SyncError):
 @dataclass
 class CycleReport:
     mailbox_id: str
-    status: str = "processed"  # processed | stale | ineligible | failed | disabled
+    status: str = "processed"  # processed | stale | ineligible | failed | disabled | throttled
     listed: int = 0
     fetched: int = 0
     tracked: int = 0
@@ -118,7 +118,7 @@ class MailboxWorker:
     def profile(self, profile_id: str | None) -> EmailServerProfile | None:
         return self.cache.profile(profile_id)
 
-    def run(self, item: WorkItem) -> CycleReport:
+    def run(self, item: WorkItem) -> CycleReport:  # noqa: PLR0911 (one return per way a cycle ends)
         report = CycleReport(item.mailbox_id)
         started, now = self.monotonic(), self.clock()
         mailbox = self.store.find_mailbox(item.mailbox_id)
@@ -134,7 +134,7 @@ class MailboxWorker:
             self._finish(item, report, mailbox, profile, now, unschedule=True)
             return report
         try:
-            session = self._open(mailbox, profile)
+            session = self._open(mailbox, profile, started + self.settings.worker_budget_seconds)
         except MailServerError as exc:
             return self._failed(item, report, mailbox, profile, org, exc)
         try:
@@ -144,6 +144,13 @@ class MailboxWorker:
             report.status = "stale"
             _close_quietly(session)
             return report
+        except ServerBusy as exc:  # the server's throttling: come back when it said, no failure counted
+            _close_quietly(session)
+            report.status, report.error, report.more_pending = "throttled", f"{exc.code}: {exc}", True
+            now = self.clock()
+            retry_at = now + timedelta(seconds=exc.retry_after_seconds)
+            self._finish(item, report, self.store.get_mailbox(item.mailbox_id), profile, now, retry_at=retry_at)
+            return report
         except MailServerError as exc:
             _close_quietly(session)
             return self._failed(item, report, self.store.get_mailbox(item.mailbox_id), profile, org, exc)
@@ -151,14 +158,16 @@ class MailboxWorker:
         return report
 
     # --- the cycle ----------------------------------------------------------------------------------
-    def _open(self, mailbox: Mailbox, profile: EmailServerProfile) -> IncomingSession | ExchangeSession:
+    def _open(
+        self, mailbox: Mailbox, profile: EmailServerProfile, deadline: float
+    ) -> IncomingSession | ExchangeSession:
         connector = self.connectors.get(profile.server_type)
         if connector is None:
             raise PermanentMailError(
                 f"incoming email over {profile.server_type.name} is not available", code="UnsupportedServerType"
             )
         if isinstance(connector, ExchangeConnector):
-            return connector.open_mailbox(mailbox, profile)
+            return connector.open_mailbox(mailbox, profile, deadline=deadline)
         return connector.open(incoming_connection(mailbox, profile, self.box, self.settings.extra_ca_file))
 
     def _cycle(
@@ -203,6 +212,7 @@ class MailboxWorker:
             sent_items=org.auto_track_sent_folder_items and not mailbox.is_forward_mailbox,
             rules=rules,
             hierarchy_state=hierarchy.sync_state if hierarchy else None,
+            revisit_categories=frozenset({TRACKED_CATEGORY}) if org.track_categorized_items else frozenset(),
         )
 
     def _apply_rule_changes(self, item: WorkItem, mailbox: Mailbox, synced: FolderSync) -> Mailbox:

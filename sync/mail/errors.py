@@ -31,3 +31,23 @@ class MailAuthenticationError(MailServerError):
 
 class PermanentMailError(MailServerError):
     code = "PermanentMailError"
+
+
+class ServerBusy(TransientMailError):
+    """The server asked us to back off (EWS ErrorServerBusy, Graph 429): not a failure of the mailbox.
+
+    The worker waits when the wait fits in its time budget, else ends the cycle and comes back after
+    ``retry_after_seconds`` without counting a failure (N-3 throttling is the server's policy, not an outage).
+    """
+
+    code = "ServerBusy"
+
+    def __init__(self, message: str, *, retry_after_seconds: float, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class MessageGone(MailServerError):
+    """The message vanished between listing and fetching (deleted or moved by the user): skip it."""
+
+    code = "ErrorItemNotFound"

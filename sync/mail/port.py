@@ -89,6 +89,7 @@ class FolderPlan:
     sent_items: bool = False  # AutoTrackSentFolderItems (R-IN-5)
     rules: tuple[TrackingRule, ...] = ()
     hierarchy_state: str | None = None  # SyncFolderHierarchy state of the Inbox's subfolders
+    revisit_categories: frozenset[str] = frozenset()  # a changed item carrying one is looked at again (R-IN-7)
 
 
 @dataclass(frozen=True)
@@ -205,8 +206,14 @@ class IncomingConnector(Protocol):
 class ExchangeConnector(Protocol):
     """Exchange needs the mailbox and profile themselves (address, impersonation, OAuth app, version)."""
 
-    def open_mailbox(self, mailbox: Mailbox, profile: EmailServerProfile) -> ExchangeSession:
-        """Connect to ``mailbox``; raises a typed MailServerError on failure (nothing is sent until first use)."""
+    def open_mailbox(
+        self, mailbox: Mailbox, profile: EmailServerProfile, *, deadline: float | None = None
+    ) -> ExchangeSession:
+        """Connect to ``mailbox``; raises a typed MailServerError on failure.
+
+        ``deadline`` (``time.monotonic()`` seconds) bounds any wait the server asks for: past it, the
+        session raises :class:`~sync.mail.errors.ServerBusy` instead of sleeping.
+        """
         ...
 
 

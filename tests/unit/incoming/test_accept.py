@@ -1,4 +1,4 @@
-from sync.incoming.accept import Acceptor, accept
+from sync.incoming.accept import Acceptor, accept, accept_sent
 from sync.incoming.reasons import Reason
 from sync.model.email import ActivityParty
 from sync.model.fields import EntityRef
@@ -128,3 +128,29 @@ def test_forward_mailbox_only_serves_forwarding_recipients() -> None:
     }
     assert run(SENDER_CONTACT, [party(ALICE), party(BOB)], table, owner=None, forward=True) == (Reason.ACCEPT_ALL, BOB)
     assert run(SENDER_CONTACT, [party(ALICE)], table, owner=None, forward=True)[0] is Reason.NO_CORRELATION_MATCH
+
+
+# --- Sent Items (R-IN-5): the same filtering method, applied to the recipients -------------------------
+def sent(method: FilteringMethod, recipients: list[ActivityParty], *, correlated: bool = False) -> Reason:
+    return accept_sent(owner=Acceptor(ALICE, method), recipients=recipients, correlated=correlated).reason
+
+
+def test_sent_items_of_an_all_email_user_are_tracked() -> None:
+    assert sent(FilteringMethod.ALL_EMAIL, [party(None)]) is Reason.ACCEPT_ALL
+
+
+def test_sent_items_to_a_contact_match_the_customer_filter() -> None:
+    assert sent(FilteringMethod.FROM_LEADS_CONTACTS_ACCOUNTS, [party(CONTACT)]) is Reason.SENDER_MATCH
+
+
+def test_sent_items_to_colleagues_only_do_not_match_the_customer_filter() -> None:
+    assert sent(FilteringMethod.FROM_LEADS_CONTACTS_ACCOUNTS, [party(BOB)]) is Reason.NO_CORRELATION_MATCH
+
+
+def test_sent_items_need_a_correlation_under_the_responses_filter() -> None:
+    assert sent(FilteringMethod.RESPONSES_TO_CRM_EMAIL, [party(CONTACT)]) is Reason.NO_CORRELATION_MATCH
+    assert sent(FilteringMethod.RESPONSES_TO_CRM_EMAIL, [party(CONTACT)], correlated=True) is Reason.CORRELATION_MATCH
+
+
+def test_sent_items_without_an_owner_acceptor_are_not_tracked() -> None:
+    assert accept_sent(owner=None, recipients=[party(CONTACT)], correlated=True).reason is Reason.NO_RECIPIENT_MATCH
