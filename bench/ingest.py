@@ -24,7 +24,7 @@ from sync.auth.secrets import SecretBox, new_key, seal_field
 from sync.crm.records import RecordService
 from sync.incoming.processor import IncomingProcessor
 from sync.incoming.worker import MailboxWorker
-from sync.mail.port import IncomingConnector
+from sync.mail.port import ExchangeConnector
 from sync.mailboxes.credentials import incoming_connection
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Contact, EmailServerProfile, Mailbox, SystemUser
@@ -72,7 +72,8 @@ def setup_mailbox(
 
 def baseline(store: Store, settings: Settings, box: SecretBox, mailbox: Mailbox, profile: EmailServerProfile) -> float:
     """Fetch and parse every message with the same connector and parser; nothing is stored."""
-    connector: IncomingConnector = incoming_connectors()[profile.server_type]
+    connector = incoming_connectors()[profile.server_type]
+    assert not isinstance(connector, ExchangeConnector)  # this benchmark reads POP3 and IMAP
     processor = IncomingProcessor(store, settings, store.get_organization(), mailbox, profile)
     started = time.perf_counter()
     session = connector.open(incoming_connection(mailbox, profile, box, settings.extra_ca_file))

@@ -10,10 +10,13 @@ from collections.abc import Callable
 from functools import cached_property
 
 from sync.auth.secrets import SecretBox
+from sync.auth.tokens import TokenProvider
 from sync.incoming.worker import MailboxWorker
+from sync.mail.ews.connector import EwsConnector
+from sync.mail.ews.sending import EwsSender
 from sync.mail.imap import ImapConnector
 from sync.mail.pop3 import Pop3Connector
-from sync.mail.port import IncomingConnector
+from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.model.options import ServerType
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.outgoing.sender import OutgoingSender
@@ -27,8 +30,17 @@ from sync.store.names import Queue
 from sync.store.store import Store
 
 
-def incoming_connectors() -> dict[ServerType, IncomingConnector]:
-    return {ServerType.IMAP_SMTP: ImapConnector(), ServerType.POP3_SMTP: Pop3Connector()}
+def incoming_connectors(
+    exchange: ExchangeConnector | None = None,
+) -> dict[ServerType, IncomingConnector | ExchangeConnector]:
+    """The connector per profile server type; Exchange types only when an Exchange connector is given."""
+    connectors: dict[ServerType, IncomingConnector | ExchangeConnector] = {
+        ServerType.IMAP_SMTP: ImapConnector(),
+        ServerType.POP3_SMTP: Pop3Connector(),
+    }
+    if exchange is not None:
+        connectors.update({server_type: exchange for server_type in ServerType if server_type.is_exchange})
+    return connectors
 
 
 class Services:
@@ -57,8 +69,16 @@ class Services:
         return Scheduler(self.store, self.settings, self.enqueue_work())
 
     @cached_property
+    def tokens(self) -> TokenProvider:
+        """One per process: MSAL apps and their token caches stay warm between invocations."""
+        return TokenProvider(
+            self.store.token_cache, self.secret_box, self.settings.entra_authority, self.settings.extra_ca_file
+        )
+
+    @cached_property
     def worker(self) -> MailboxWorker:
-        return MailboxWorker(self.store, self.settings, self.secret_box, incoming_connectors())
+        exchange = EwsConnector(self.settings, self.secret_box, self.tokens)
+        return MailboxWorker(self.store, self.settings, self.secret_box, incoming_connectors(exchange))
 
     @cached_property
     def outbox_queue(self) -> OutboxQueue:
@@ -72,8 +92,9 @@ class Services:
     def outgoing_sender(self) -> OutgoingSender:
         """One per process: it keeps the SMTP connections open between queue messages."""
         return OutgoingSender(
-            self.store, self.settings, self.secret_box, SmtpConnector(), self.outbox_queue, self.work_signer
-        )
+            self.store, self.settings, self.secret_box, SmtpConnector(), self.outbox_queue, self.work_signer,
+            exchange=EwsSender(self.settings, self.secret_box, self.tokens),
+        )  # fmt: skip
 
     @cached_property
     def outbox_sweep(self) -> OutboxSweep:

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         description="PEM file of an extra CA to trust for mail servers and the API's identity provider (a private "
         "CA); the system CAs stay trusted.",
     )
+    entra_authority: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_ENTRA_AUTHORITY"),
+        description="https base URL of the identity provider that issues the mail connectors' app-only tokens "
+        "(default https://login.microsoftonline.com); a local mock in tests.",
+    )
 
     # --- admin API authentication (all optional: with none set, every route but /api/health answers 401) ---
     api_keys: str | None = Field(
@@ -115,6 +121,13 @@ class Settings(BaseSettings):
     )  # N-14
     max_emails_per_cycle: int = Field(default=100, ge=1, le=10_000, validation_alias=_env("SYNC_MAX_EMAILS_PER_CYCLE"))
     retrieval_batch_size: int = Field(default=50, ge=1, le=1000, validation_alias=_env("SYNC_RETRIEVAL_BATCH_SIZE"))
+    ews_max_concurrent_calls: int = Field(
+        default=4,
+        ge=1,
+        le=27,
+        validation_alias=_env("SYNC_EWS_MAX_CONCURRENT_CALLS"),
+        description="EWS requests in flight per mailbox at most (Exchange Online throttles above 27 per user).",
+    )
     max_delivery_attempts: int = Field(default=5, ge=1, le=100, validation_alias=_env("SYNC_MAX_DELIVERY_ATTEMPTS"))
     send_retry_minutes: str = Field(
         default="5,15,30,60",
@@ -176,7 +189,7 @@ class Settings(BaseSettings):
                 raise ValueError("must be comma-separated SHA-256 hex digests, each optionally ending in ':reader'")
         return value
 
-    @field_validator("api_authority")
+    @field_validator("api_authority", "entra_authority")
     @classmethod
     def _authority_is_https(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith("https://"):

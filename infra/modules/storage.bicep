@@ -32,6 +32,7 @@ var tableNames = [
   'EmailHashIndex'
   'Outbox'
   'ConnectionSlots'
+  'TokenCache'
 ]
 var queueNames = [
   'mailbox-work'

@@ -28,10 +28,9 @@ from sync.api import (
 )
 from sync.api.auth import Authenticator, require_admin
 from sync.api.context import ApiContext
-from sync.mail.port import IncomingConnector
+from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.mailboxes.test_enable import SendMail, smtp_send
 from sync.model.options import ServerType
-from sync.services import incoming_connectors
 from sync.settings import Settings, load_settings
 from sync.store.store import Store
 
@@ -40,7 +39,7 @@ def create_app(
     settings: Settings | None = None,
     store_factory: Callable[[], Store] | None = None,
     *,
-    connectors: Mapping[ServerType, IncomingConnector] | None = None,
+    connectors: Mapping[ServerType, IncomingConnector | ExchangeConnector] | None = None,
     send_mail: SendMail = smtp_send,
 ) -> FastAPI:
     """Build the admin app; settings are validated now, so a bad configuration fails at start-up."""
@@ -58,9 +57,7 @@ def create_app(
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
-    app.state.context = ApiContext(
-        settings, store, connectors if connectors is not None else incoming_connectors(), send_mail
-    )
+    app.state.context = ApiContext(settings, store, connectors, send_mail)
     app.state.authenticator = Authenticator(settings)
     errors.install(app)
 

@@ -7,7 +7,7 @@ stand-in connectors) without touching module globals.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Annotated
@@ -15,8 +15,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from sync.auth.secrets import SecretBox
+from sync.auth.tokens import TokenProvider
 from sync.crm.records import RecordService
-from sync.mail.port import IncomingConnector
+from sync.mail.ews.connector import EwsConnector
+from sync.mail.ews.sending import EwsSender
+from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.mailboxes.provisioning import Provisioning
 from sync.mailboxes.test_enable import SendMail, TestAndEnable, smtp_send
 from sync.model.fields import utcnow
@@ -30,7 +33,7 @@ from sync.store.store import Store
 class ApiContext:
     settings: Settings
     store_factory: Callable[[], Store]
-    connectors: Mapping[ServerType, IncomingConnector] = field(default_factory=incoming_connectors)
+    connectors: Mapping[ServerType, IncomingConnector | ExchangeConnector] | None = None  # None: the real ones
     send_mail: SendMail = smtp_send
     clock: Callable[[], datetime] = utcnow
 
@@ -50,12 +53,26 @@ class ApiContext:
     def provisioning(self) -> Provisioning:
         return Provisioning(self.store)
 
+    @cached_property
+    def tokens(self) -> TokenProvider:
+        return TokenProvider(
+            self.store.token_cache, self.box, self.settings.entra_authority, self.settings.extra_ca_file
+        )
+
+    @cached_property
+    def exchange_sender(self) -> EwsSender:
+        return EwsSender(self.settings, self.box, self.tokens)
+
     def test_and_enable(self) -> TestAndEnable:
+        connectors = self.connectors
+        if connectors is None:
+            connectors = incoming_connectors(EwsConnector(self.settings, self.box, self.tokens))
         return TestAndEnable(
             self.store,
             self.box,
-            self.connectors,
+            connectors,
             self.send_mail,
+            exchange=self.exchange_sender,
             ca_file=self.settings.extra_ca_file,
             clock=self.clock,
         )

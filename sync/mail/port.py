@@ -170,6 +170,10 @@ class ExchangeSession(Protocol):
         """Categorize / move stored messages; best effort (the emails are stored already)."""
         ...
 
+    def probe(self) -> None:
+        """Prove access to the mailbox (Test & Enable) without reading any message."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -28,7 +28,7 @@ from sync.health.alerts import Alerts
 from sync.health.enable_alerts import FAILURE_CODES, failure_text, success_text
 from sync.incoming.classify import GENERATED_HEADER
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
-from sync.mail.port import ConnectionSettings, IncomingConnector
+from sync.mail.port import ConnectionSettings, ExchangeConnector, IncomingConnector
 from sync.mail.transport import client_tls_context, map_network_error, redact
 from sync.mailboxes.credentials import incoming_connection
 from sync.mailboxes.eligibility import approval_required
@@ -47,6 +47,7 @@ from sync.model.options import (
     TestStatus,
 )
 from sync.model.profile import TlsMode
+from sync.outgoing.port import ExchangeSender
 from sync.scheduling.scheduler import schedule_now
 from sync.store.store import Store
 
@@ -201,13 +202,15 @@ class TestAndEnable:
         self,
         store: Store,
         box: SecretBox,
-        connectors: Mapping[ServerType, IncomingConnector],
+        connectors: Mapping[ServerType, IncomingConnector | ExchangeConnector],
         send: SendMail = smtp_send,
         *,
+        exchange: ExchangeSender | None = None,
         ca_file: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
+        self.exchange = exchange
         self.box = box
         self.connectors = connectors
         self.send = send
@@ -292,6 +295,10 @@ class TestAndEnable:
                 raise PermanentMailError(
                     f"incoming email over {profile.server_type.name} is not available", code="UnsupportedServerType"
                 )
+            if isinstance(connector, ExchangeConnector):
+                exchange = connector.open_mailbox(mailbox, profile)
+                exchange.probe()
+                return None
             session = connector.open(incoming_connection(mailbox, profile, self.box, self.ca_file))
             try:
                 session.list_new(FolderWatermark(folder=INBOX), frozenset())
@@ -303,6 +310,12 @@ class TestAndEnable:
 
     def _test_outgoing(self, mailbox: Mailbox, profile: EmailServerProfile) -> Problem | None:
         try:
+            if profile.server_type.is_exchange:  # R-TE-5: the test email goes through EWS, to the mailbox itself
+                if self.exchange is None:
+                    raise PermanentMailError("sending through Exchange is not available", code="UnsupportedServerType")
+                outbox = self.exchange.open_outbox(mailbox, profile)
+                outbox.send(connection_test_message(mailbox).as_bytes(), save_copy=False)
+                return None
             self.send(outgoing_connection(mailbox, profile, self.box, self.ca_file), connection_test_message(mailbox))
         except MailServerError as exc:
             return Problem("outgoing", exc.code, str(exc))

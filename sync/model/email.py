@@ -142,6 +142,7 @@ class Email(Entity):
     send_lease_expires_on: datetime | None = None  # while Sending: the claim of send_attempt_id holds until then
     recipient_results: list[RecipientResult] = Field(default_factory=list)  # outgoing: per envelope recipient
     last_send_error: Str2048 | None = None
+    verify_sent_items: bool = False  # Exchange: an attempt's outcome was lost; Sent Items decides before a resend
     text_body: str | None = Field(default=None, max_length=MAX_TEXT_BODY_CHARS)  # outgoing plain-text alternative
     notifications: EmailNotification = EmailNotification.NONE
     attachments: list[AttachmentMeta] = Field(default_factory=list)

@@ -93,6 +93,7 @@ class Composed:
     data: bytes
     smtputf8: bool
     subject: str  # as sent, with the tracking token
+    bcc: tuple[str, ...] = ()  # the Bcc addresses (not in ``data``): Exchange takes them as a Bcc header
 
 
 def one_line(text: str | None) -> str:
@@ -167,6 +168,7 @@ def compose(
     sender_address = mail_address(senders[0].address_used)
     on_behalf = _on_behalf(email, sender_address)
     listed, recipients = _recipients(email)
+    shown = {a.addr_spec.casefold() for header in listed.values() for a in header}
     addresses = [sender_address, *recipients, *([on_behalf[1]] if on_behalf else [])]
     utf8 = any(needs_smtputf8(address) for address in addresses)
 
@@ -186,7 +188,8 @@ def compose(
     _body(msg, email.text_body, html, attachments)
     data = msg.as_bytes()
     _check_headers(data, expected)
-    return Composed(sender_address, tuple(recipients), data, utf8, subject)
+    bcc = tuple(a for a in recipients if a.casefold() not in shown)
+    return Composed(sender_address, tuple(recipients), data, utf8, subject, bcc)
 
 
 def _on_behalf(email: Email, sender_address: str) -> tuple[ActivityParty, str] | None:

@@ -125,3 +125,27 @@ class AccessTokenSource(Protocol):
     def token(self, mailbox: Mailbox, profile: EmailServerProfile) -> str:
         """A current access token for ``mailbox``; raises MailAuthenticationError when none can be had."""
         ...
+
+
+class ExchangeOutbox(Protocol):
+    """Sending through Exchange (EWS; later Graph): the whole message at once, a copy kept in Sent Items.
+
+    Exchange takes or refuses the submission as a whole, so there is no per-recipient stage and the claim
+    comes just before :meth:`send`. Unlike SMTP, a lost answer can be settled afterwards: the copy in
+    Sent Items carries our Message-ID (:meth:`find_sent`).
+    """
+
+    def send(self, data: bytes, *, save_copy: bool) -> None:
+        """Submit ``data`` (RFC 5322, Bcc as a header). Raises a TransientMailError when nothing was handed over,
+        :class:`DeliveryStatusUnknown` when the request left and its answer was lost."""
+        ...
+
+    def find_sent(self, message_id: str) -> bool:
+        """Whether a message with ``message_id`` is in the mailbox's Sent Items (or still in its Outbox)."""
+        ...
+
+
+class ExchangeSender(Protocol):
+    def open_outbox(self, mailbox: Mailbox, profile: EmailServerProfile) -> ExchangeOutbox:
+        """The mailbox's outbox (connections are reused); raises a typed MailServerError."""
+        ...

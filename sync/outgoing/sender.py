@@ -52,6 +52,8 @@ from sync.outgoing.port import (
     AccessTokenSource,
     DeliveryStatusUnknown,
     Envelope,
+    ExchangeOutbox,
+    ExchangeSender,
     NoConnectionSlot,
     OutgoingConnector,
     SmtpEndpoint,
@@ -109,6 +111,7 @@ class OutgoingSender:
         signer: WorkSigner,
         *,
         tokens: AccessTokenSource | None = None,
+        exchange: ExchangeSender | None = None,
         pool: ConnectionPool | None = None,
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
@@ -119,6 +122,7 @@ class OutgoingSender:
         self.queue = queue
         self.signer = signer
         self.tokens = tokens
+        self.exchange = exchange
         self.clock = clock
         self.monotonic = monotonic
         self.policy = state.SendPolicy(
@@ -203,6 +207,8 @@ class OutgoingSender:
         except ComposeError as exc:
             changed = _copy(email)
             return self._finish(changed, state.fail(changed, f"{exc.code}: {exc}"))
+        if profile.server_type.is_exchange:
+            return self._attempt_exchange(email, mailbox, profile, org, composed)
         try:
             endpoint = outgoing_endpoint(mailbox, profile, self.box, self.settings.extra_ca_file, self.tokens)
         except MailServerError as exc:
@@ -226,6 +232,54 @@ class OutgoingSender:
         changed = claim.email or _copy(email)
         outcome = state.record(changed, sent, tried, self.clock(), self.policy, claimed=claim.email is not None)
         return self._finish(changed, outcome, attempt_id=claim.attempt_id)
+
+    def _attempt_exchange(
+        self, email: Email, mailbox: Mailbox, profile: EmailServerProfile, org: OrganizationSettings,
+        composed: Composed,
+    ) -> SendReport:  # fmt: skip
+        """Exchange: look in Sent Items after a lost answer, then claim, submit the whole message, confirm."""
+        tried = state.pending(email)
+        ready = self._exchange_outbox(email, mailbox, profile, org, tried)
+        if isinstance(ready, SendReport):
+            return ready
+        claim = _Claim(self, email)
+        if not claim({}):
+            raise _Stale(f"email {email.id} was claimed by another sender")
+        assert claim.email is not None
+        try:
+            ready.send(_with_bcc(composed), save_copy=org.save_outgoing_email_to_sent_folder)
+        except DeliveryStatusUnknown as exc:
+            outcome = state.verify_later(claim.email, tried, str(exc), self.clock(), self.policy)
+            return self._finish(claim.email, outcome, attempt_id=claim.attempt_id)
+        except MailServerError as exc:  # Exchange refused the submission whole, or it never left: nobody got it
+            error = f"{exc.code}: {exc}"
+            outcome = state.lost_link(claim.email, tried, error, self.clock(), self.policy, claimed=True)
+            report = self._finish(claim.email, outcome, attempt_id=claim.attempt_id)
+            if not isinstance(exc, TransientMailError):  # credentials or rights: the mailbox needs attention
+                self._record_mailbox_failure(mailbox, profile, org, exc)
+            return report
+        sent = Transmission(EXCHANGE_OK, {address: EXCHANGE_OK for address in tried}, EXCHANGE_OK)
+        outcome = state.record(claim.email, sent, tried, self.clock(), self.policy, claimed=True)
+        return self._finish(claim.email, outcome, attempt_id=claim.attempt_id)
+
+    def _exchange_outbox(
+        self, email: Email, mailbox: Mailbox, profile: EmailServerProfile, org: OrganizationSettings,
+        tried: list[str],
+    ) -> ExchangeOutbox | SendReport:  # fmt: skip
+        """The outbox to send with, or the report when nothing is to be sent (settled, found in Sent Items)."""
+        if not tried or self.exchange is None:
+            changed = _copy(email)
+            if not tried:
+                return self._finish(changed, state.settle(changed, self.clock(), self.policy))
+            return self._finish(changed, state.fail(changed, "sending through Exchange is not configured"))
+        try:
+            outbox = self.exchange.open_outbox(mailbox, profile)
+            if email.verify_sent_items and email.message_id and outbox.find_sent(email.message_id):
+                changed = _copy(email)
+                return self._finish(changed, state.found_sent(changed, tried, self.clock(), self.policy))
+        except MailServerError as exc:
+            return self._mailbox_failure(email, mailbox, profile, org, exc)
+        return outbox
 
     def _transmit(self, email: Email, target: _Target, envelope: Envelope, claim: _Claim) -> Transmission | SendReport:
         """One transmission on a pooled connection; failures become the report of what follows."""
@@ -330,6 +384,13 @@ class OutgoingSender:
         exc: MailServerError,
     ) -> SendReport:
         """Connecting or logging in failed: the mailbox's problem (R-OUT-16, R-ERR-2/3), the email waits."""
+        retry_at = self._record_mailbox_failure(mailbox, profile, org, exc)
+        return self._defer(email, retry_at, f"{exc.code}: {exc}", "deferred")
+
+    def _record_mailbox_failure(
+        self, mailbox: Mailbox, profile: EmailServerProfile, org: OrganizationSettings, exc: MailServerError
+    ) -> datetime:
+        """Disable sending (permanent, credentials) or postpone it (transient), with the alert; when to retry."""
         now = self.clock()
         kind = health.classify_error(exc)
         retry_at = now + timedelta(minutes=self.settings.transient_retry_minutes)
@@ -346,7 +407,7 @@ class OutgoingSender:
         self.cache.put(("mailbox", stored.id), stored)
         alert = texts.mailbox_failure(stored, profile.name, exc.code, f"{type(exc).__name__}: {exc}", kind=kind.value)
         self.alerts.raise_alert(org, alert, mailbox_ref(stored), mailbox_id=stored.id, profile_id=profile.id)
-        return self._defer(email, retry_at, f"{exc.code}: {exc}", "deferred")
+        return retry_at
 
     # --- reading ------------------------------------------------------------------------------------
     def _compose(self, email: Email, org: OrganizationSettings, now: datetime) -> Composed:
@@ -409,6 +470,16 @@ class _Claim:
         self.email, self.attempt_id = attempt, attempt_id
         self.handed_to = [address for address, reply in rcpt.items() if 200 <= reply.code < 300]
         return True
+
+
+EXCHANGE_OK = SmtpReply(250, "submitted to Exchange")  # Exchange takes a submission whole, for every recipient
+
+
+def _with_bcc(composed: Composed) -> bytes:
+    """The message with its Bcc header: Exchange reads the recipients from the MIME and drops Bcc on sending."""
+    if not composed.bcc:
+        return composed.data
+    return f"Bcc: {', '.join(composed.bcc)}\r\n".encode() + composed.data
 
 
 def _copy(email: Email) -> Email:

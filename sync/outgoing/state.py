@@ -130,6 +130,27 @@ def delivery_unknown(email: Email, handed_to: Sequence[str], detail: str, now: d
     return Outcome(Next.UNKNOWN, detail=detail)
 
 
+def verify_later(email: Email, tried: Sequence[str], detail: str, now: datetime, policy: SendPolicy) -> Outcome:
+    """Exchange: the submission's answer was lost, but Sent Items will tell. Pending Send again; the next
+    attempt looks for the Message-ID there before it sends anything (:func:`found_sent`)."""
+    rows = ((address, None, RecipientStatus.REFUSED_TRANSIENT) for address in tried)
+    _set(email, rows, email.delivery_attempts, now, text=f"outcome unknown, Sent Items will tell: {detail}")
+    email.verify_sent_items = True
+    outcome = settle(email, now, policy)
+    if outcome.next is Next.FAILED:  # no attempt left to verify with: as for SMTP, never resent by itself
+        email.verify_sent_items = False
+        return delivery_unknown(email, tried, detail, now)
+    return outcome
+
+
+def found_sent(email: Email, tried: Sequence[str], now: datetime, policy: SendPolicy) -> Outcome:
+    """Exchange: the message of a lost answer is in Sent Items: it went out; nothing is sent again."""
+    rows = ((address, None, RecipientStatus.ACCEPTED) for address in tried)
+    _set(email, rows, email.delivery_attempts, now, text="found in the sender's Sent Items")
+    email.verify_sent_items = False
+    return settle(email, now, policy)
+
+
 def expire(email: Email, now: datetime) -> Outcome:
     """A claim whose lease ran out: its sender died somewhere between the claim and recording the answer."""
     detail = f"the attempt {email.send_attempt_id} did not record its result before its lease ended"
@@ -152,7 +173,11 @@ def defer(email: Email, until: datetime, reason: str) -> None:
 
 
 def reopen(email: Email) -> None:
-    """Before a Failed email is sent again: a fresh attempt budget; recipients that accepted stay done."""
+    """Before a Failed email is sent again: a fresh attempt budget; recipients that accepted stay done.
+
+    Through Exchange, a resend after an unknown outcome first looks for the message in Sent Items.
+    """
+    email.verify_sent_items = any(r.status is RecipientStatus.UNKNOWN for r in email.recipient_results)
     email.recipient_results = [r for r in email.recipient_results if r.status is RecipientStatus.ACCEPTED]
     email.delivery_attempts = 0
     email.send_lease_expires_on = None

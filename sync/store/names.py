@@ -32,6 +32,7 @@ class Table(StrEnum):
     EMAIL_HASH_INDEX = "EmailHashIndex"
     OUTBOX = "Outbox"
     CONNECTION_SLOTS = "ConnectionSlots"
+    TOKEN_CACHE = "TokenCache"
 
 
 class Queue(StrEnum):

@@ -20,6 +20,8 @@
 | AddressIndex    | escaped lower-case address | ``type|id|column``       | resolve an address: one partition read  |
 | ItemFailures    | mailbox id                 | sha256(message key)      | why a mailbox's messages were not       |
 |                 |                            |                          | tracked (one row per message, upserted) |
+| TokenCache      | escaped client id          | escaped ``host|tenant``  | MSAL's sealed token cache of one app in |
+|                 |                            |                          | one tenant: a point read at cold start  |
 
 The due index (``store/due_index.py``) and the correlation indexes (``store/correlation_index.py``)
 document their own keys.

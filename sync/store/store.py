@@ -31,6 +31,7 @@ from sync.store.correlation_index import MessageIndex, SmartMatchIndex, SummaryI
 from sync.store.due_index import DueIndex
 from sync.store.names import Table
 from sync.store.repository import Repository
+from sync.store.token_cache import TokenCacheStore
 
 R = TypeVar("R", bound=EmailEnabled)
 
@@ -66,6 +67,7 @@ class Store:
         self.conversation_index = SummaryIndex(account.table(Table.CONVERSATION_INDEX), hash_keys=True)
         self.smart_index = SmartMatchIndex(account.table(Table.EMAIL_HASH_INDEX))
         self.due_index = DueIndex(account.table(Table.DUE_INDEX))
+        self.token_cache = TokenCacheStore(account.table(Table.TOKEN_CACHE))
         self.blobs = BlobStore(account)
 
     @classmethod

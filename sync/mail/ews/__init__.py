@@ -1,0 +1,1 @@
+"""Exchange Web Services through exchangelib: the incoming and outgoing connectors for Exchange."""

@@ -1,0 +1,28 @@
+"""The Exchange connector the incoming worker uses for Exchange profiles (``ServerType.is_exchange``)."""
+
+from __future__ import annotations
+
+from sync.auth.secrets import SecretBox
+from sync.mail.ews.account import TokenSource, open_account, trust_extra_ca
+from sync.mail.ews.endpoint import ews_endpoint
+from sync.mail.ews.session import EwsSession
+from sync.model import EmailServerProfile, Mailbox
+from sync.settings import Settings
+
+
+class EwsConnector:
+    def __init__(self, settings: Settings, box: SecretBox, tokens: TokenSource | None) -> None:
+        self.settings = settings
+        self.box = box
+        self.tokens = tokens
+        trust_extra_ca(settings.extra_ca_file)
+
+    def open_mailbox(
+        self, mailbox: Mailbox, profile: EmailServerProfile, *, deadline: float | None = None
+    ) -> EwsSession:
+        endpoint = ews_endpoint(mailbox, profile, self.box)
+        calls = self.settings.ews_max_concurrent_calls
+        account = open_account(endpoint, self.tokens, max_connections=calls)
+        return EwsSession(
+            account, max_concurrent_calls=calls, deadline=deadline, limit=self.settings.max_emails_per_cycle
+        )
