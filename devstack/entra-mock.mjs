@@ -2,10 +2,14 @@
 // Usage: node entra-mock.mjs <port> <tenant> <cert.pem> <key.pem>
 // Tokens come from the client-credentials grant of the client 'test-client' / 'test-secret'. Tests shape
 // them with extra form fields: aud, roles (comma-separated), exp_offset (seconds from now), iss, tid.
+// Without aud, the audience is the resource of a '<resource>/.default' scope, as in Entra; tokens for Exchange
+// Online (EWS) then carry the full_access_as_app role unless roles is given.
 import { OAuth2Server } from 'oauth2-mock-server';
 
 const [port = '18443', tenant = 'tenant1', cert = 'cert.pem', key = 'key.pem'] = process.argv.slice(2);
 const CLIENTS = { 'test-client': 'test-secret' };
+const EXCHANGE_ONLINE = 'https://outlook.office365.com';
+const DEFAULT_SUFFIX = '/.default';
 
 const server = new OAuth2Server(key, cert, {
   endpoints: {
@@ -19,11 +23,18 @@ await server.issuer.keys.generate('RS256');
 
 server.service.on('beforeTokenSigning', (token, req) => {
   const body = req.body ?? {};
-  token.payload.aud = body.aud ?? 'api://sync-admin';
+  const resource = String(body.scope ?? '')
+    .split(' ')
+    .find((scope) => scope.endsWith(DEFAULT_SUFFIX))
+    ?.slice(0, -DEFAULT_SUFFIX.length);
+  token.payload.aud = body.aud ?? resource ?? 'api://sync-admin';
   token.payload.tid = body.tid ?? tenant;
   token.payload.oid = '00000000-0000-0000-0000-00000000000a';
   token.payload.azp = body.client_id;
   token.payload.roles = body.roles ? String(body.roles).split(',') : [];
+  if (body.roles === undefined && token.payload.aud === EXCHANGE_ONLINE) {
+    token.payload.roles = ['full_access_as_app'];
+  }
   if (body.exp_offset !== undefined) {
     token.payload.exp = Math.floor(Date.now() / 1000) + Number(body.exp_offset);
   }

@@ -19,6 +19,7 @@ skipped without being downloaded.
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from exchangelib import Message
@@ -114,7 +115,7 @@ class EwsFolderReader:
         return RemoteMessage(
             key=f"{item.id}{KEY_SEPARATOR}{item.changekey}",
             size=int(item.size or 0),
-            received_on=item.datetime_received,
+            received_on=_utc(item.datetime_received),
             message_id=getattr(item, "message_id", None),
             categories=categories,
             revisit=resync or kind == SyncFolderItems.UPDATE,
@@ -169,6 +170,11 @@ class EwsFolderReader:
             self._session.call(
                 lambda: list(account.bulk_delete(ids=ids, delete_type="MoveToDeletedItems")), "DeleteItem"
             )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A plain UTC datetime (exchangelib's EWSDateTime refuses the standard library's time zones)."""
+    return None if moment is None else datetime.fromtimestamp(moment.timestamp(), tz=UTC)
 
 
 def _mime(result: Any) -> bytes | BaseException:

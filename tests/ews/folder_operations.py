@@ -1,0 +1,97 @@
+"""Folder operations: GetFolder, FindFolder, CreateFolder and SyncFolderHierarchy."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from tests.ews.operations import Context, Handler, paged
+from tests.ews.shapes import folder_element, requested_fields
+from tests.ews.soap import child, element, find, findall, text_of
+from tests.ews.state import Folder, StateError
+
+CLASS_BY_TAG = {"CalendarFolder": "IPF.Appointment", "ContactsFolder": "IPF.Contact", "TasksFolder": "IPF.Task"}
+
+
+def _folders(*nodes: ET.Element) -> ET.Element:
+    container = element("m:Folders")
+    container.extend(nodes)
+    return container
+
+
+def get_folder(ctx: Context, body: ET.Element) -> list[ET.Element]:
+    """One response message per requested folder; unknown ones (an archive, say) are ErrorFolderNotFound."""
+    shape, fields = requested_fields(find(body, "m:FolderShape"))
+    messages = []
+    for ref in findall(body, "m:FolderIds/*"):
+        try:
+            folder = ctx.folder(ref)
+        except StateError as problem:
+            messages.append(ctx.fail(problem))
+            continue
+        messages.append(ctx.ok(_folders(folder_element(ctx.mailbox, folder, shape, fields))))
+    return messages
+
+
+def find_folder(ctx: Context, body: ET.Element) -> list[ET.Element]:
+    """Children (Shallow) or all descendants depth-first (Deep) of each parent folder, paged."""
+    shape, fields = requested_fields(find(body, "m:FolderShape"))
+    deep = body.get("Traversal") == "Deep"
+    messages = []
+    for ref in findall(body, "m:ParentFolderIds/*"):
+        try:
+            parent = ctx.folder(ref)
+        except StateError as problem:
+            messages.append(ctx.fail(problem))
+            continue
+        root, page = paged(find(body, "m:IndexedPageFolderView"), ctx.mailbox.children(parent.folder_id, deep=deep))
+        container = element("t:Folders")
+        container.extend(folder_element(ctx.mailbox, f, shape, fields) for f in page)
+        root.append(container)
+        messages.append(ctx.ok(root))
+    return messages
+
+
+def create_folder(ctx: Context, body: ET.Element) -> list[ET.Element]:
+    try:
+        parent = ctx.first_folder(find(body, "m:ParentFolderId"))
+    except StateError as problem:
+        return [ctx.fail(problem) for _ in findall(body, "m:Folders/*")]
+    messages = []
+    for spec in findall(body, "m:Folders/*"):
+        kind = spec.tag.rpartition("}")[2]
+        folder_class = text_of(spec, "t:FolderClass") or CLASS_BY_TAG.get(kind, "IPF.Note")
+        try:
+            folder = ctx.mailbox.create_folder(parent.folder_id, text_of(spec, "t:DisplayName") or "", folder_class)
+        except StateError as problem:
+            messages.append(ctx.fail(problem))
+            continue
+        messages.append(ctx.ok(_folders(folder_element(ctx.mailbox, folder, "IdOnly", set()))))
+    return messages
+
+
+def sync_folder_hierarchy(ctx: Context, body: ET.Element) -> list[ET.Element]:
+    """All folder changes below the sync folder (the mailbox root if none) in one page."""
+    shape, fields = requested_fields(find(body, "m:FolderShape"))
+    sync_folder = find(body, "m:SyncFolderId")
+    try:
+        folder = ctx.mailbox.folder("root") if sync_folder is None else ctx.first_folder(sync_folder)
+        result = ctx.mailbox.folder_changes(folder.folder_id, text_of(body, "m:SyncState"))
+    except StateError as problem:
+        return [ctx.fail(problem, element("m:SyncState"), element("m:IncludesLastFolderInRange", "true"))]
+    changes = element("m:Changes")
+    for kind, changed in result.changes:
+        change = child(changes, f"t:{kind}")
+        if isinstance(changed, Folder):
+            change.append(folder_element(ctx.mailbox, changed, shape, fields))
+        else:
+            change.append(element("t:FolderId", Id=str(changed)))
+    state = element("m:SyncState", result.sync_state)
+    return [ctx.ok(state, element("m:IncludesLastFolderInRange", "true"), changes)]
+
+
+HANDLERS: dict[str, Handler] = {
+    "GetFolder": get_folder,
+    "FindFolder": find_folder,
+    "CreateFolder": create_folder,
+    "SyncFolderHierarchy": sync_folder_hierarchy,
+}

@@ -1,0 +1,390 @@
+"""In-memory Exchange mailboxes: folders, items and the change logs that EWS synchronisation reads.
+
+Nothing here knows XML or HTTP, so the SOAP operations and the test API act on the same state. The HTTP
+server answers on several threads, so every mailbox of a store shares one re-entrant lock.
+
+Each mailbox keeps two append-only logs, one for items and one for folders. A sync state is a position
+in one of them (bound to the synced folder), so "changes since this state" is "log entries after this
+position", collapsed per object the way Exchange reports them: created-then-deleted is nothing,
+created-then-updated is one Create, and so on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime
+import itertools
+import json
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from email.message import Message
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from email.utils import getaddresses, parsedate_to_datetime
+
+# distinguished id -> (parent, display name, folder class); the folders every mailbox starts with
+DISTINGUISHED_FOLDERS: dict[str, tuple[str | None, str, str | None]] = {
+    "root": (None, "Root", None),
+    "msgfolderroot": ("root", "Top of Information Store", None),
+    "inbox": ("msgfolderroot", "Inbox", "IPF.Note"),
+    "sentitems": ("msgfolderroot", "Sent Items", "IPF.Note"),
+    "deleteditems": ("msgfolderroot", "Deleted Items", "IPF.Note"),
+    "drafts": ("msgfolderroot", "Drafts", "IPF.Note"),
+    "outbox": ("msgfolderroot", "Outbox", "IPF.Note"),
+    "junkemail": ("msgfolderroot", "Junk Email", "IPF.Note"),
+    "calendar": ("msgfolderroot", "Calendar", "IPF.Appointment"),
+    "contacts": ("msgfolderroot", "Contacts", "IPF.Contact"),
+    "tasks": ("msgfolderroot", "Tasks", "IPF.Task"),
+}
+
+CREATE, UPDATE, DELETE, READ_FLAG = "Create", "Update", "Delete", "ReadFlagChange"
+
+
+class StateError(Exception):
+    """An EWS error condition; ``code`` is the ResponseCode the operations answer with."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+def parse_headers(mime: bytes) -> Message:
+    return BytesParser(policy=default_policy).parsebytes(mime, headersonly=True)
+
+
+def addresses(mime: bytes, *headers: str) -> list[tuple[str, str]]:
+    """(name, address) pairs of the given MIME headers, e.g. ``addresses(mime, "To", "Cc")``."""
+    parsed = parse_headers(mime)
+    return getaddresses([str(value) for name in headers for value in parsed.get_all(name, [])])
+
+
+def _opaque(kind: str, *parts: object) -> str:
+    """Ids and change keys are opaque base64 strings on real Exchange; clients must not parse them."""
+    return base64.b64encode(":".join(map(str, (kind, *parts))).encode()).decode()
+
+
+@dataclass(frozen=True)
+class Folder:
+    folder_id: str
+    change_key: str
+    parent_id: str | None
+    name: str
+    folder_class: str | None
+    distinguished: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One mailbox item. Only messages (``item_type`` "Message") are built today; other item types would
+    carry their own properties in ``extra``."""
+
+    item_id: str
+    change_key: str
+    folder_id: str
+    mime: bytes
+    received: datetime.datetime
+    is_read: bool = False
+    categories: tuple[str, ...] = ()
+    item_type: str = "Message"
+    item_class: str = "IPM.Note"
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        value = parse_headers(self.mime)[name]
+        return None if value is None else str(value).strip()
+
+    @property
+    def subject(self) -> str | None:
+        return self.header("Subject")
+
+    @property
+    def message_id(self) -> str | None:
+        return self.header("Message-ID")
+
+    @property
+    def sent(self) -> datetime.datetime | None:
+        with contextlib.suppress(TypeError, ValueError):
+            return parsedate_to_datetime(self.header("Date") or "")
+        return None
+
+    @property
+    def size(self) -> int:
+        return len(self.mime)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One change log entry. ``key`` is the item or folder id; ``where`` is ``(item's folder,)`` for items,
+    and for folders the folder's ancestors after the change, so moves into and out of a subtree show."""
+
+    key: str
+    kind: str
+    where: tuple[str, ...]
+
+
+@dataclass
+class Changes:
+    """What a sync answers: ``(kind, object)`` pairs, the new state, and whether nothing is left."""
+
+    changes: list[tuple[str, Item | Folder | str]]
+    sync_state: str
+    includes_last: bool
+
+
+class Mailbox:
+    def __init__(self, address: str, lock: threading.RLock, ids: Iterator[int]) -> None:
+        self.address = address
+        self._lock = lock
+        self._ids = ids
+        self.folders: dict[str, Folder] = {}
+        self.items: dict[str, Item] = {}
+        self._item_log: list[_Entry] = []
+        self._folder_log: list[_Entry] = []
+        self._distinguished: dict[str, str] = {}
+        for name, (parent, display_name, folder_class) in DISTINGUISHED_FOLDERS.items():
+            parent_id = self._distinguished[parent] if parent else None
+            folder = self._add_folder(parent_id, display_name, folder_class, distinguished=name)
+            self._distinguished[name] = folder.folder_id
+
+    def _new_id(self, kind: str) -> str:
+        return _opaque(kind, self.address, next(self._ids))
+
+    def _change_key(self) -> str:
+        return _opaque("ck", next(self._ids))
+
+    # folders
+
+    def folder(self, ref: str) -> Folder:
+        """A folder by id or distinguished name; ErrorFolderNotFound otherwise."""
+        with self._lock:
+            folder_id = self._distinguished.get(ref, ref)
+            if folder_id not in self.folders:
+                raise StateError("ErrorFolderNotFound", f"The specified folder could not be found: {ref}")
+            return self.folders[folder_id]
+
+    def children(self, folder_id: str, *, deep: bool = False) -> list[Folder]:
+        with self._lock:
+            found: list[Folder] = []
+            for child in (f for f in self.folders.values() if f.parent_id == folder_id):
+                found.append(child)
+                if deep:
+                    found.extend(self.children(child.folder_id, deep=True))
+            return found
+
+    def counts(self, folder_id: str) -> tuple[int, int, int]:
+        """(total items, unread items, child folders)."""
+        with self._lock:
+            items = [i for i in self.items.values() if i.folder_id == folder_id]
+            return len(items), sum(not i.is_read for i in items), len(self.children(folder_id))
+
+    def _ancestors(self, folder_id: str | None) -> tuple[str, ...]:
+        chain: list[str] = []
+        while folder_id is not None:
+            chain.append(folder_id)
+            folder_id = self.folders[folder_id].parent_id
+        return tuple(chain)
+
+    def _add_folder(
+        self, parent_id: str | None, name: str, folder_class: str | None, distinguished: str | None
+    ) -> Folder:
+        folder = Folder(self._new_id("folder"), self._change_key(), parent_id, name, folder_class, distinguished)
+        self.folders[folder.folder_id] = folder
+        self._folder_log.append(_Entry(folder.folder_id, CREATE, self._ancestors(parent_id)))
+        return folder
+
+    def create_folder(self, parent: str, name: str, folder_class: str | None = "IPF.Note") -> Folder:
+        with self._lock:
+            parent_id = self.folder(parent).folder_id
+            if any(f.name.lower() == name.lower() for f in self.children(parent_id)):
+                raise StateError("ErrorFolderExists", f"A folder named {name!r} already exists")
+            return self._add_folder(parent_id, name, folder_class, None)
+
+    def update_folder(self, ref: str, *, name: str | None = None, parent: str | None = None) -> Folder:
+        """Rename and/or move a folder; a new change key, logged as an Update."""
+        with self._lock:
+            folder = self.folder(ref)
+            parent_id = folder.parent_id if parent is None else self.folder(parent).folder_id
+            if parent_id is not None and folder.folder_id in self._ancestors(parent_id):
+                raise StateError("ErrorMoveCopyFailed", "A folder cannot be moved into itself")
+            updated = replace(folder, name=name or folder.name, parent_id=parent_id, change_key=self._change_key())
+            self.folders[folder.folder_id] = updated
+            self._folder_log.append(_Entry(folder.folder_id, UPDATE, self._ancestors(parent_id)))
+            return updated
+
+    # items
+
+    def item(self, item_id: str) -> Item:
+        with self._lock:
+            if item_id not in self.items:
+                raise StateError("ErrorItemNotFound", "The specified object was not found in the store.")
+            return self.items[item_id]
+
+    def folder_items(self, folder: str) -> list[Item]:
+        """The items of a folder, newest first (the order Exchange views default to)."""
+        with self._lock:
+            folder_id = self.folder(folder).folder_id
+            found = [i for i in self.items.values() if i.folder_id == folder_id]
+            return sorted(found, key=lambda i: i.received, reverse=True)
+
+    def add_item(
+        self,
+        folder: str,
+        mime: bytes,
+        *,
+        received: datetime.datetime | None = None,
+        is_read: bool = False,
+        categories: Iterable[str] = (),
+    ) -> Item:
+        with self._lock:
+            item = Item(
+                item_id=self._new_id("item"),
+                change_key=self._change_key(),
+                folder_id=self.folder(folder).folder_id,
+                mime=mime,
+                received=received or datetime.datetime.now(datetime.UTC).replace(microsecond=0),
+                is_read=is_read,
+                categories=tuple(categories),
+            )
+            self.items[item.item_id] = item
+            self._item_log.append(_Entry(item.item_id, CREATE, (item.folder_id,)))
+            return item
+
+    def update_item(
+        self, item_id: str, *, is_read: bool | None = None, categories: Iterable[str] | None = None
+    ) -> Item:
+        """Change flags or categories; a read-flag-only change is logged as a ReadFlagChange."""
+        with self._lock:
+            item = self.item(item_id)
+            new_categories = item.categories if categories is None else tuple(categories)
+            new_read = item.is_read if is_read is None else is_read
+            kind = READ_FLAG if new_categories == item.categories else UPDATE
+            updated = replace(item, is_read=new_read, categories=new_categories, change_key=self._change_key())
+            self.items[item_id] = updated
+            self._item_log.append(_Entry(item_id, kind, (item.folder_id,)))
+            return updated
+
+    def move_item(self, item_id: str, folder: str) -> Item:
+        """Exchange gives a moved item a new id: a Delete in the old folder and a Create in the new one."""
+        with self._lock:
+            item = self.item(item_id)
+            target = self.folder(folder).folder_id
+            self.delete_item(item_id)
+            moved = replace(item, item_id=self._new_id("item"), change_key=self._change_key(), folder_id=target)
+            self.items[moved.item_id] = moved
+            self._item_log.append(_Entry(moved.item_id, CREATE, (target,)))
+            return moved
+
+    def delete_item(self, item_id: str) -> None:
+        with self._lock:
+            item = self.item(item_id)
+            del self.items[item_id]
+            self._item_log.append(_Entry(item_id, DELETE, (item.folder_id,)))
+
+    # synchronisation
+
+    def _state(self, log: str, folder_id: str, position: int) -> str:
+        return base64.b64encode(json.dumps({"log": log, "folder": folder_id, "at": position}).encode()).decode()
+
+    def _position(self, log: str, folder_id: str, state: str | None) -> int:
+        if not state:
+            return 0
+        try:
+            decoded = json.loads(base64.b64decode(state, validate=True))
+            if decoded["log"] == log and decoded["folder"] == folder_id and isinstance(decoded["at"], int):
+                return int(decoded["at"])
+        except (binascii.Error, ValueError, KeyError, TypeError):
+            pass
+        raise StateError("ErrorInvalidSyncStateData", "Synchronization state data is corrupt or otherwise invalid.")
+
+    def item_changes(self, folder: str, state: str | None, max_changes: int) -> Changes:
+        """Item changes in ``folder`` since ``state``, at most ``max_changes`` of them."""
+        with self._lock:
+            folder_id = self.folder(folder).folder_id
+            position = self._position("items", folder_id, state)
+            window: dict[str, tuple[str, set[str]]] = {}  # item id -> (first kind, all kinds) since the state
+            log, end = self._item_log, len(self._item_log)
+            for index in range(position, len(log)):
+                entry = log[index]
+                if entry.where != (folder_id,):
+                    continue
+                if entry.key not in window and len(self._collapse(window)) >= max_changes:
+                    end = index
+                    break
+                window.setdefault(entry.key, (entry.kind, set()))[1].add(entry.kind)
+            rest = any(e.where == (folder_id,) for e in log[end:])
+            return Changes(self._collapse(window), self._state("items", folder_id, end), not rest)
+
+    def _collapse(self, window: dict[str, tuple[str, set[str]]]) -> list[tuple[str, Item | Folder | str]]:
+        """One change per item, judged against the item as it is now (gone means Delete or nothing)."""
+        changes: list[tuple[str, Item | Folder | str]] = []
+        for key, (first, kinds) in window.items():
+            item = self.items.get(key)
+            if item is None:
+                if first != CREATE:
+                    changes.append((DELETE, key))
+            elif first == CREATE:
+                changes.append((CREATE, item))
+            else:
+                changes.append((READ_FLAG if kinds == {READ_FLAG} else UPDATE, item))
+        return changes
+
+    def folder_changes(self, folder: str, state: str | None) -> Changes:
+        """Folder changes below ``folder`` since ``state``: moving in is a Create, moving out a Delete."""
+        with self._lock:
+            folder_id = self.folder(folder).folder_id
+            position = self._position("folders", folder_id, state)
+            before: dict[str, bool] = {}
+            for entry in self._folder_log[:position]:
+                before[entry.key] = folder_id in entry.where
+            changes: list[tuple[str, Item | Folder | str]] = []
+            for key in dict.fromkeys(e.key for e in self._folder_log[position:]):
+                was_in, now_in = before.get(key, False), folder_id in self._ancestors(self.folders[key].parent_id)
+                if now_in:
+                    changes.append((UPDATE if was_in else CREATE, self.folders[key]))
+                elif was_in:
+                    changes.append((DELETE, key))
+            return Changes(changes, self._state("folders", folder_id, len(self._folder_log)), True)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message that left a mailbox through CreateItem with a Send disposition."""
+
+    sender: str
+    recipients: tuple[str, ...]  # To, Cc and Bcc
+    mime: bytes
+
+
+class MailStore:
+    """All mailboxes of one server, keyed by lower-cased SMTP address, and the mail sent between them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self._mailboxes: dict[str, Mailbox] = {}
+        self.sent: list[SentMessage] = []
+
+    def add(self, address: str) -> Mailbox:
+        with self.lock:
+            key = address.lower()
+            if key not in self._mailboxes:
+                self._mailboxes[key] = Mailbox(address, self.lock, self._ids)
+            return self._mailboxes[key]
+
+    def get(self, address: str) -> Mailbox | None:
+        with self.lock:
+            return self._mailboxes.get(address.lower())
+
+    def send(self, sender: Mailbox, mime: bytes, recipients: Iterable[str], save_in: str | None) -> Item | None:
+        """Record the message as sent, deliver it to every recipient mailbox of this store, and keep a read
+        copy in ``save_in`` (Sent Items for SendAndSaveCopy)."""
+        with self.lock:
+            sent = SentMessage(sender.address, tuple(recipients), mime)
+            self.sent.append(sent)
+            for address in dict.fromkeys(r.lower() for r in sent.recipients):
+                if (mailbox := self.get(address)) is not None:
+                    mailbox.add_item("inbox", mime)
+            return None if save_in is None else sender.add_item(save_in, mime, is_read=True)

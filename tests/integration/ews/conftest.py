@@ -1,0 +1,164 @@
+"""End to end through the Functions app: its handlers driven by the dev host from real Azurite queues and
+timers, an Exchange Online profile reaching the EWS test server with app-only tokens from the Entra mock.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ssl
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from devstack import TestCA
+from devstack.entra import CLIENT_ID, CLIENT_SECRET, EntraMock
+from sync.auth.secrets import SecretBox, seal_field
+from sync.crm.records import RecordService
+from sync.devhost import DevHost, RunReport
+from sync.mailboxes.provisioning import Provisioning
+from sync.model import Account, Contact, EmailServerProfile, Mailbox, SystemUser
+from sync.model.fields import utcnow
+from sync.model.options import CredentialRetrieval, EmailAddressApproval, FilteringMethod, ServerType
+from sync.scheduling.scheduler import schedule_now
+from sync.settings import Settings
+from sync.store import Store
+from tests.ews.server import EwsServer
+
+TENANT = "contoso-ews"
+ALICE = "alice@example.test"
+BOB = "bob@example.test"
+SERVICE_ACCOUNT = "svc@example.test"
+SERVICE_PASSWORD = "service-secret"
+
+
+@pytest.fixture(scope="module")
+def entra(stack_dir: Path, test_ca: TestCA) -> Iterator[EntraMock]:
+    with EntraMock(stack_dir / f"entra-{uuid.uuid4().hex[:6]}", test_ca, tenant=TENANT) as mock:
+        yield mock
+
+
+@pytest.fixture
+def ews(test_ca: TestCA, entra: EntraMock) -> Iterator[EwsServer]:
+    trust = ssl.create_default_context(cafile=str(test_ca.ca_cert))
+    jwks = f"{entra.authority}/{TENANT}/discovery/v2.0/keys"
+    with EwsServer(
+        test_ca.server_cert, test_ca.server_key, users={SERVICE_ACCOUNT: SERVICE_PASSWORD},
+        jwks_url=jwks, jwks_ssl_context=trust,
+    ) as server:  # fmt: skip
+        server.add_mailbox(ALICE)
+        server.add_mailbox(BOB)
+        yield server
+
+
+@dataclass
+class Deployment:
+    """The app as deployed: its settings, store and dev host, with one organization in it."""
+
+    settings: Settings
+    store: Store
+    box: SecretBox
+    app: ModuleType
+    host: DevHost
+    ews: EwsServer
+    profile: EmailServerProfile
+    customer: Account
+    minutes: int = 0  # how far the host's timer clock is ahead of real time
+
+    def run(self) -> RunReport:
+        """The host's next minute: the scheduler's timer fires, then every queue is drained."""
+        self.minutes += 2
+        return self.host.run_once(utcnow() + timedelta(minutes=self.minutes))
+
+    def cycle(self, mailbox: Mailbox) -> RunReport:
+        """Make ``mailbox`` due now, then run the host."""
+        schedule_now(self.store, mailbox.id)
+        return self.run()
+
+    def user_mailbox(
+        self,
+        address: str,
+        filtering: FilteringMethod = FilteringMethod.ALL_EMAIL,
+        profile: EmailServerProfile | None = None,
+    ) -> Mailbox:
+        _, mailbox = Provisioning(self.store).create_user(
+            SystemUser(full_name=f"User {address}", internal_email_address=address, incoming_filtering_method=filtering)
+        )
+        mailbox = self.store.get_mailbox(mailbox.id)
+        mailbox.email_server_profile_id = (profile or self.profile).id
+        mailbox.approval = EmailAddressApproval.APPROVED
+        mailbox.is_email_address_approved_by_o365_admin = True  # R-ELIG-7 for Exchange Online
+        self.store.mailboxes.update(mailbox)
+        return schedule_now(self.store, mailbox.id)
+
+    def exchange_profile(self, **fields: object) -> EmailServerProfile:
+        secret = fields.pop("client_secret", CLIENT_SECRET)
+        values: dict[str, object] = {
+            "name": f"Exchange Online {uuid.uuid4().hex[:6]}",
+            "server_type": ServerType.EXCHANGE_ONLINE,
+            "default_server_location": self.ews.url,
+            "incoming_credential_retrieval": CredentialRetrieval.SERVER_TO_SERVER,
+            "exchange_online_tenant_id": TENANT,
+            "oauth_client_id": CLIENT_ID,
+        }
+        profile = EmailServerProfile(**(values | fields))
+        seal_field(self.box, profile, "oauth_client_secret", str(secret))
+        return self.store.profiles.insert(profile)
+
+    def emails(self, message_id: str) -> list[str]:
+        return [e.id for e in self.store.emails.query("message_id eq @m", {"m": message_id})]
+
+
+def message(to: str, *, sender: str = "carol@fabrikam.test", subject: str = "Hello") -> tuple[bytes, str]:
+    msg = EmailMessage()
+    msg["From"] = f"Carol <{sender}>"
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = make_msgid(domain="fabrikam.test")
+    msg.set_content("Hi there")
+    return msg.as_bytes(), str(msg["Message-ID"])
+
+
+@pytest.fixture
+def deployment(
+    settings: Settings, test_ca: TestCA, entra: EntraMock, ews: EwsServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployment]:
+    own = settings.model_copy(
+        update={
+            "storage_prefix": "e" + uuid.uuid4().hex[:8],
+            "extra_ca_file": str(test_ca.ca_cert),
+            "entra_authority": entra.authority,
+        }
+    )
+    store = Store.from_settings(own)
+    store.account.ensure_created()
+    assert own.storage_connection_string is not None
+    for name, value in {
+        "AzureWebJobsStorage": own.storage_connection_string.get_secret_value(),
+        "SYNC_SECRET_ENCRYPTION_KEY": own.secret_encryption_key.get_secret_value(),
+        "SYNC_STORAGE_PREFIX": own.storage_prefix,
+        "SYNC_EXTRA_CA_FILE": str(test_ca.ca_cert),
+        "SYNC_ENTRA_AUTHORITY": entra.authority,
+    }.items():
+        monkeypatch.setenv(name, value)
+    sys.modules.pop("function_app", None)
+    app = importlib.import_module("function_app")
+    box = SecretBox(own.aes_key())
+    records = RecordService(store)
+    records.create(Contact(first_name="Carol", last_name="Clark", email_address1="carol@fabrikam.test"))
+    customer = records.create(Account(name="Fabrikam"))
+    assert isinstance(customer, Account)
+    world = Deployment(own, store, box, app, DevHost(app.app, own), ews, None, customer)  # type: ignore[arg-type]
+    world.profile = world.exchange_profile()
+    try:
+        yield world
+    finally:
+        app.services.outgoing_sender.close()
+        sys.modules.pop("function_app", None)
