@@ -22,6 +22,8 @@ from sync.mail.errors import (
     TransientMailError,
 )
 
+# exchangelib re-raises transport failures as ErrorTimeoutExpired / ErrorServerBusy "Reraised from <error>(...)":
+LINK_LOST_MARKERS = ("ConnectionError", "ChunkedEncodingError", "ReadTimeout", "RemoteDisconnected", "ConnectionReset")
 DEFAULT_BACK_OFF_SECONDS = 60.0  # ErrorServerBusy without BackOffMilliseconds: a minute, as Exchange Online asks
 
 AUTHENTICATION = (
@@ -53,6 +55,8 @@ def translate(exc: BaseException, *, what: str) -> MailServerError:  # noqa: PLR
         return exc
     name = type(exc).__name__
     text = f"{what}: {name}: {exc}"[:1000]
+    if isinstance(exc, ews.ErrorServerBusy) and _link_lost(exc):  # the network, not the server's throttling
+        return TransientMailError(text, code="ConnectFailure")
     if isinstance(exc, ews.ErrorServerBusy):
         wait = float(exc.back_off) if exc.back_off else DEFAULT_BACK_OFF_SECONDS
         return ServerBusy(text, retry_after_seconds=wait, code="ErrorServerBusy")
@@ -74,3 +78,8 @@ def translate(exc: BaseException, *, what: str) -> MailServerError:  # noqa: PLR
     if isinstance(exc, ews.EWSError):
         return PermanentMailError(text, code=name)
     return PermanentMailError(text, code=name)
+
+
+def _link_lost(exc: BaseException) -> bool:
+    text = str(exc)
+    return any(marker in text for marker in LINK_LOST_MARKERS) or "closed connection" in text

@@ -21,13 +21,13 @@ from exchangelib.errors import ErrorServerBusy, ErrorTimeoutExpired
 from sync.mail.errors import MailServerError, TransientMailError
 from sync.mail.ews.account import TokenSource, open_account, trust_extra_ca
 from sync.mail.ews.endpoint import EwsEndpoint, ews_endpoint
-from sync.mail.ews.errors import translate
+from sync.mail.ews.errors import LINK_LOST_MARKERS, translate
 from sync.model import EmailServerProfile, Mailbox
 from sync.outgoing.port import DeliveryStatusUnknown
 from sync.settings import Settings
 
 MAX_ACCOUNTS = 256  # accounts kept warm per process (each remembers its Sent Items folder)
-NOT_SENT_MARKERS = ("NewConnectionError", "ConnectTimeout", "Connection refused", "Failed to establish")
+NOT_SENT_MARKERS = ("NewConnectionError", "ConnectTimeout", "Connection refused", "Failed to establish")  # never left
 
 
 class EwsOutbox:
@@ -65,7 +65,7 @@ class EwsOutbox:
 def _send_error(exc: BaseException) -> MailServerError:
     """What a failed CreateItem means for the message: never sent, refused, or unknown."""
     text = str(exc)
-    lost = isinstance(exc, (ErrorTimeoutExpired, ErrorServerBusy)) and "Reraised from" in text
+    lost = isinstance(exc, (ErrorTimeoutExpired, ErrorServerBusy)) and any(m in text for m in LINK_LOST_MARKERS)
     if lost and not any(marker in text for marker in NOT_SENT_MARKERS):
         return DeliveryStatusUnknown(f"CreateItem: the answer was lost: {text}"[:1000])
     if lost:

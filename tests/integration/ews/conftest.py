@@ -70,6 +70,7 @@ class Deployment:
     ews: EwsServer
     profile: EmailServerProfile
     customer: Account
+    contact: Contact
     minutes: int = 0  # how far the host's timer clock is ahead of real time
 
     def run(self) -> RunReport:
@@ -152,10 +153,9 @@ def deployment(
     app = importlib.import_module("function_app")
     box = SecretBox(own.aes_key())
     records = RecordService(store)
-    records.create(Contact(first_name="Carol", last_name="Clark", email_address1="carol@fabrikam.test"))
+    contact = records.create(Contact(first_name="Carol", last_name="Clark", email_address1="carol@fabrikam.test"))
     customer = records.create(Account(name="Fabrikam"))
-    assert isinstance(customer, Account)
-    world = Deployment(own, store, box, app, DevHost(app.app, own), ews, None, customer)  # type: ignore[arg-type]
+    world = Deployment(own, store, box, app, DevHost(app.app, own), ews, None, customer, contact)  # type: ignore[arg-type]
     world.profile = world.exchange_profile()
     try:
         yield world

@@ -44,3 +44,9 @@ def test_tls_failures_are_permanent() -> None:
 
 def test_the_message_names_the_call() -> None:
     assert "GetItem" in str(translate(ews.ErrorMailboxStoreUnavailable("down"), what="GetItem"))
+
+
+def test_a_dropped_connection_reraised_as_server_busy_is_a_network_failure() -> None:
+    exc = ews.ErrorServerBusy("Reraised from ErrorTimeoutExpired(Reraised from ConnectionError(RemoteDisconnected))")
+    error = translate(exc, what="GetItem")
+    assert type(error) is TransientMailError and error.code == "ConnectFailure"

@@ -1,0 +1,106 @@
+"""Sending through EWS, end to end: exactly once, a copy in Sent Items, a lost answer settled there."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.crm.records import RecordService
+from sync.model import Contact, Mailbox
+from sync.model.email import Email, RecipientStatus
+from sync.model.fields import EntityRef, utcnow
+from sync.model.options import EmailStatus, EntityType
+from sync.outgoing.submit import DraftSpec, PartyInput
+from tests.integration.ews.conftest import ALICE, BOB, Deployment
+
+pytestmark = pytest.mark.integration
+
+
+def send_from(deployment: Deployment, mailbox: Mailbox, subject: str, *, bcc: str | None = None) -> Email:
+    """From ``mailbox`` to Carol (a contact) and Bob (a user with a mailbox on the same Exchange)."""
+    bob = deployment.store.find_mailbox(deployment.user_mailbox(BOB).id) if not _has(deployment, BOB) else None
+    bob_user = (bob or _mailbox_of(deployment, BOB)).owner
+    assert mailbox.owner is not None and bob_user is not None
+    hidden = []
+    if bcc:
+        dana = RecordService(deployment.store).create(Contact(last_name="Dana", email_address1=bcc))
+        hidden = [PartyInput(ref=EntityRef(type=EntityType.CONTACT, id=dana.id))]
+    spec = DraftSpec(
+        sender=mailbox.owner,
+        subject=subject,
+        to=[PartyInput(ref=EntityRef(type=EntityType.CONTACT, id=deployment.contact.id)), PartyInput(ref=bob_user)],
+        bcc=hidden,
+        text_body="Please find the proposal attached.",
+    )
+    emails = deployment.app.services.outgoing_emails
+    return emails.send(emails.create_draft(spec).id)
+
+
+def test_an_email_is_sent_once_with_our_message_id_and_a_copy_in_sent_items(deployment: Deployment) -> None:
+    mailbox = deployment.user_mailbox(ALICE)
+    email = send_from(deployment, mailbox, "Proposal", bcc="dana@fabrikam.test")
+
+    deployment.run()
+
+    sent = deployment.store.get_email(email.id)
+    assert sent.status is EmailStatus.SENT
+    [message] = deployment.ews.sent_messages
+    assert sorted(message.recipients) == sorted(["carol@fabrikam.test", BOB, "dana@fabrikam.test"])  # Bcc too
+    copies = [i for i in deployment.ews.items(ALICE, "sentitems") if i.message_id == email.message_id]
+    assert len(copies) == 1  # R-OUT-7, carrying our Message-ID so replies correlate
+    assert [i.message_id for i in deployment.ews.items(BOB, "inbox")] == [email.message_id]
+
+
+def test_a_lost_answer_is_settled_from_sent_items_without_sending_twice(deployment: Deployment) -> None:
+    mailbox = deployment.user_mailbox(ALICE)
+    email = send_from(deployment, mailbox, "Lost answer")
+    deployment.ews.drop_connection_next("CreateItem")  # Exchange sends it, the answer never arrives
+
+    deployment.run()
+
+    waiting = deployment.store.get_email(email.id)
+    assert waiting.status is EmailStatus.PENDING_SEND and waiting.verify_sent_items
+    assert len(deployment.ews.sent_messages) == 1
+    _due_now(deployment, waiting)
+
+    deployment.run()
+
+    settled = deployment.store.get_email(email.id)
+    assert settled.status is EmailStatus.SENT and not settled.verify_sent_items
+    assert {r.status for r in settled.recipient_results} == {RecipientStatus.ACCEPTED}
+    assert len(deployment.ews.sent_messages) == 1  # never sent a second time
+    assert deployment.ews.calls["CreateItem"] == 1
+
+
+def test_a_request_that_never_left_is_sent_on_the_retry(deployment: Deployment) -> None:
+    mailbox = deployment.user_mailbox(ALICE)
+    email = send_from(deployment, mailbox, "Busy server")
+    deployment.ews.fail_next("CreateItem", http_status=503)
+
+    deployment.run()
+
+    waiting = deployment.store.get_email(email.id)
+    assert waiting.status is EmailStatus.PENDING_SEND and not waiting.verify_sent_items
+    assert deployment.ews.sent_messages == []
+    _due_now(deployment, waiting)
+
+    deployment.run()
+
+    assert deployment.store.get_email(email.id).status is EmailStatus.SENT
+    assert len(deployment.ews.sent_messages) == 1
+
+
+def _has(deployment: Deployment, address: str) -> bool:
+    return bool(list(deployment.store.mailboxes.query("email_address eq @a", {"a": address})))
+
+
+def _mailbox_of(deployment: Deployment, address: str) -> Mailbox:
+    return next(iter(deployment.store.mailboxes.query("email_address eq @a", {"a": address})))
+
+
+def _due_now(deployment: Deployment, email: Email) -> None:
+    """Skip the back-off: the email is due now and its queue message is sent again."""
+
+    def now(stored: Email) -> None:
+        stored.postpone_email_processing_until = utcnow()
+
+    deployment.app.services.outgoing_sender.enqueue(deployment.store.emails.modify(email.id, "email", now))
