@@ -101,6 +101,7 @@ class Deployment:
 
     def exchange_profile(self, **fields: object) -> EmailServerProfile:
         secret = fields.pop("client_secret", CLIENT_SECRET)
+        password = fields.pop("password", None)
         values: dict[str, object] = {
             "name": f"Exchange Online {uuid.uuid4().hex[:6]}",
             "server_type": ServerType.EXCHANGE_ONLINE,
@@ -111,6 +112,8 @@ class Deployment:
         }
         profile = EmailServerProfile(**(values | fields))
         seal_field(self.box, profile, "oauth_client_secret", str(secret))
+        if password is not None:
+            seal_field(self.box, profile, "incoming_password", str(password))
         return self.store.profiles.insert(profile)
 
     def emails(self, message_id: str) -> list[str]:
