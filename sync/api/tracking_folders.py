@@ -1,7 +1,10 @@
 """A mailbox's folder-level tracking rules (spec §1.4, §2.12; RetrieveMailboxTrackingFolders).
 
 At most ``max_folder_based_tracking_mappings`` (25, N-17) per mailbox; only when the organization allows
-folder-level tracking; never for queue or forward mailboxes (R-Q-3).
+folder-level tracking; only for mailboxes on an Exchange profile (R-FLT-1); never for queue or forward
+mailboxes (R-Q-3). Whether the folder is under the Inbox is not checked here (R-FLT-12): the next cycle
+finds out, and a rule whose folder is not (or no longer) under the Inbox is switched off with
+``folder_onboarding_status`` 2.
 """
 
 from typing import Annotated, Any
@@ -40,6 +43,9 @@ def _check_allowed(ctx: ApiContext, mailbox_id: str) -> int:
         raise ValidationFailed("folder-level tracking is switched off for the organization", field="mailbox_id")
     if mailbox.is_queue_mailbox or mailbox.is_forward_mailbox:
         raise ValidationFailed("only users' mailboxes track folders (R-Q-3)", field="mailbox_id")
+    profile = ctx.store.find_profile(mailbox.email_server_profile_id or "")
+    if profile is None or not profile.server_type.is_exchange:
+        raise ValidationFailed("folder-level tracking needs an Exchange profile (R-FLT-1)", field="mailbox_id")
     return org.max_folder_based_tracking_mappings
 
 

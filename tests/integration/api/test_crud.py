@@ -229,6 +229,15 @@ def test_accounts_and_leads_keep_the_address_index(admin: TestClient, isolated_s
 def test_tracking_folders_of_a_user_mailbox(admin: TestClient) -> None:
     user = created(admin.post("/api/users", json={"full_name": "Folder User", "internal_email_address": unique("fu")}))
     path = f"/api/mailboxes/{user['default_mailbox_id']}/tracking-folders"
+    assert admin.post(path, json={"exchange_folder_id": "AAMk1"}).status_code == 422  # no Exchange profile (R-FLT-1)
+    exchange = created(admin.post("/api/profiles", json=profile_body(name="Exchange", server_type=0)))
+    mailbox = admin.get(f"/api/mailboxes/{user['default_mailbox_id']}")
+    changed = admin.patch(
+        f"/api/mailboxes/{user['default_mailbox_id']}",
+        json={"email_server_profile_id": exchange["id"]},
+        headers={"If-Match": mailbox.headers["ETag"]},
+    )
+    assert changed.status_code == 200, changed.text
     folder = created(admin.post(path, json={"exchange_folder_id": "AAMk1", "exchange_folder_name": "Deals"}))
     assert admin.post(path, json={"exchange_folder_id": "AAMk1"}).status_code == 422  # tracked already
     assert [f["id"] for f in admin.get(path).json()["items"]] == [folder["id"]]
