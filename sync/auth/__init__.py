@@ -1,1 +1,1 @@
-"""Credentials: secret encryption at rest (and, later, MSAL token acquisition)."""
+"""Credentials: secret encryption at rest, and app-only access tokens through MSAL."""

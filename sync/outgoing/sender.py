@@ -155,13 +155,23 @@ class OutgoingSender:
         self.queue.put(self.signer.work(email), delay)
 
     def resolve_expired(self, email: Email) -> SendReport:
-        """A Sending email whose lease ended: Failed, delivery unknown (never resent by itself)."""
+        """A Sending email whose lease ended: Failed, delivery unknown (never resent by itself) — or, through
+        Exchange, Pending Send again with a look into Sent Items before anything is sent."""
         changed = _copy(email)
-        outcome = state.expire(changed, self.clock())
+        if self._through_exchange(email):  # Sent Items will tell whether the dead attempt sent it
+            detail = f"the attempt {email.send_attempt_id} did not record its result before its lease ended"
+            outcome = state.verify_later(changed, state.pending(changed), detail, self.clock(), self.policy)
+        else:
+            outcome = state.expire(changed, self.clock())
         try:
             return self._finish(changed, outcome, attempt_id=email.send_attempt_id)
         except _Stale:  # the attempt recorded its result after all
             return SendReport(email.id, "done", "the attempt finished meanwhile", email.delivery_attempts)
+
+    def _through_exchange(self, email: Email) -> bool:
+        mailbox = self._mailbox(email.sender_mailbox_id or "")
+        profile = self._profile(mailbox.email_server_profile_id) if mailbox else None
+        return self.exchange is not None and profile is not None and profile.server_type.is_exchange
 
     def close(self) -> None:
         """Close the pooled connections (at shutdown; tests and benchmarks)."""

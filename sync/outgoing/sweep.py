@@ -65,9 +65,12 @@ class OutboxSweep:
                     self.outbox.move(entry, lease)
                     report.waiting += 1
                 else:
-                    self.sender.resolve_expired(email)
-                    done.append(entry)
+                    resolved = self.sender.resolve_expired(email)
                     report.expired += 1
+                    if resolved.outcome == "retry":  # through Exchange: pending again, still watched here
+                        self.outbox.move(entry, now + LOST_MESSAGE_GRACE)
+                    else:
+                        done.append(entry)
             elif due_on(email) + LOST_MESSAGE_GRACE <= now:
                 self.sender.enqueue(email)
                 self.outbox.move(entry, now + LOST_MESSAGE_GRACE)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from sync.crm.records import RecordService
+from sync.mail.ews.sending import EwsOutbox
 from sync.model import Contact, Mailbox
 from sync.model.email import Email, RecipientStatus
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EmailStatus, EntityType
 from sync.outgoing.submit import DraftSpec, OutgoingEmails, PartyInput
+from sync.outgoing.sweep import OutboxSweep
 from tests.integration.ews.conftest import ALICE, BOB, Deployment
 
 pytestmark = pytest.mark.integration
@@ -95,3 +99,41 @@ def _due_now(deployment: Deployment, email: Email) -> None:
         stored.postpone_email_processing_until = utcnow()
 
     deployment.app.services.outgoing_sender.enqueue(deployment.store.emails.modify(email.id, "email", now))
+
+
+class Crash(BaseException):
+    """The process dies: nothing after this line runs."""
+
+
+def test_a_sender_that_died_after_exchange_took_the_message_never_sends_it_twice(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox = deployment.user_mailbox(ALICE)
+    email = send_from(deployment, mailbox, "Died after sending")
+    original = EwsOutbox.send
+
+    def sends_then_dies(self: EwsOutbox, data: bytes, *, save_copy: bool) -> None:
+        original(self, data, save_copy=save_copy)
+        raise Crash
+
+    monkeypatch.setattr(EwsOutbox, "send", sends_then_dies)
+    with pytest.raises(Crash):
+        deployment.run()
+    monkeypatch.setattr(EwsOutbox, "send", original)
+    assert deployment.store.get_email(email.id).status is EmailStatus.SENDING
+
+    def lease_ended(stored: Email) -> None:
+        stored.send_lease_expires_on = utcnow() - timedelta(minutes=1)
+
+    deployment.store.emails.modify(email.id, "email", lease_ended)
+    later = utcnow() + timedelta(hours=1)  # the sweep's next run, past the outbox's grace period
+    swept = OutboxSweep(deployment.store, deployment.app.services.outgoing_sender, clock=lambda: later).run()
+    assert swept.expired == 1
+    waiting = deployment.store.get_email(email.id)
+    assert waiting.status is EmailStatus.PENDING_SEND and waiting.verify_sent_items
+    _due_now(deployment, waiting)
+
+    deployment.run()
+
+    assert deployment.store.get_email(email.id).status is EmailStatus.SENT
+    assert len(deployment.ews.sent_messages) == 1
