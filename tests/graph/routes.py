@@ -1,0 +1,60 @@
+"""The route table: which handler answers which Graph URL, and the names tests use for routes.
+
+Graph matches path segments case-insensitively and addresses an entity both as ``mailFolders/{id}`` and in
+OData key syntax ``mailFolders('{id}')`` (the form its own links use), so the patterns accept both. A route
+name (``message.get``, ``sendMail``...) is what ``calls`` counts and what ``fail_next`` targets.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from dataclasses import dataclass
+
+from tests.graph import batch, delta, items, send
+from tests.graph.api import Handler
+
+USER = r"/users/(?P<user>[^/]+)"
+FOLDER = r"/mailFolders(?:/|\(')(?P<folder>[^/'()]+)(?:'\))?"
+MESSAGE = r"/messages(?:/|\(')(?P<message>[^/'()]+)(?:'\))?"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def _route(name: str, method: str, path: str, handler: Handler) -> Route:
+    return Route(name, method, re.compile(f"^{path}/?$", re.IGNORECASE), handler)
+
+
+ROUTES = (  # first match wins: the literal segments (delta, $value, move, send) before the bare ids
+    _route("batch", "POST", r"/\$batch", batch.run),
+    _route("folders.delta", "GET", USER + r"/mailFolders/delta", delta.folders),
+    _route("messages.delta", "GET", USER + FOLDER + r"/messages/delta", delta.messages),
+    _route("messages.list", "GET", USER + FOLDER + r"/messages", items.listing),
+    _route("folder.get", "GET", USER + FOLDER, items.folder),
+    _route("messages.list", "GET", USER + r"/messages", items.listing),
+    _route("message.create", "POST", USER + r"/messages", send.create),
+    _route("message.value", "GET", USER + MESSAGE + r"/\$value", items.value),
+    _route("message.get", "GET", USER + MESSAGE, items.get),
+    _route("message.update", "PATCH", USER + MESSAGE, items.update),
+    _route("message.delete", "DELETE", USER + MESSAGE, items.delete),
+    _route("message.move", "POST", USER + MESSAGE + r"/move", items.move),
+    _route("message.send", "POST", USER + MESSAGE + r"/send", send.send_draft),
+    _route("sendMail", "POST", USER + r"/sendMail", send.send_mail),
+)
+NAMES = frozenset(route.name for route in ROUTES)
+
+
+def match(method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    """The route for ``path`` (below ``/v1.0``) and its parameters, percent-decoded."""
+    for route in ROUTES:
+        found = route.pattern.match(path)
+        if found and route.method == method:
+            params = {k: urllib.parse.unquote(v) for k, v in found.groupdict().items() if v is not None}
+            return route, params
+    return None
