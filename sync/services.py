@@ -14,6 +14,8 @@ from sync.auth.tokens import TokenProvider
 from sync.incoming.worker import MailboxWorker
 from sync.mail.ews.connector import EwsConnector
 from sync.mail.ews.sending import EwsSender
+from sync.mail.exchange import ExchangeMailboxes, ExchangeOutboxes
+from sync.mail.graph.connector import GraphConnector
 from sync.mail.imap import ImapConnector
 from sync.mail.pop3 import Pop3Connector
 from sync.mail.port import ExchangeConnector, IncomingConnector
@@ -76,8 +78,12 @@ class Services:
         )
 
     @cached_property
+    def graph(self) -> GraphConnector:
+        return GraphConnector(self.settings, self.secret_box, self.tokens)
+
+    @cached_property
     def worker(self) -> MailboxWorker:
-        exchange = EwsConnector(self.settings, self.secret_box, self.tokens)
+        exchange = ExchangeMailboxes(EwsConnector(self.settings, self.secret_box, self.tokens), self.graph)
         return MailboxWorker(self.store, self.settings, self.secret_box, incoming_connectors(exchange))
 
     @cached_property
@@ -93,7 +99,7 @@ class Services:
         """One per process: it keeps the SMTP connections open between queue messages."""
         return OutgoingSender(
             self.store, self.settings, self.secret_box, SmtpConnector(), self.outbox_queue, self.work_signer,
-            exchange=EwsSender(self.settings, self.secret_box, self.tokens),
+            exchange=ExchangeOutboxes(EwsSender(self.settings, self.secret_box, self.tokens), self.graph),
         )  # fmt: skip
 
     @cached_property

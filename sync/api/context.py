@@ -19,6 +19,8 @@ from sync.auth.tokens import TokenProvider
 from sync.crm.records import RecordService
 from sync.mail.ews.connector import EwsConnector
 from sync.mail.ews.sending import EwsSender
+from sync.mail.exchange import ExchangeMailboxes, ExchangeOutboxes
+from sync.mail.graph.connector import GraphConnector
 from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.mailboxes.provisioning import Provisioning
 from sync.mailboxes.test_enable import SendMail, TestAndEnable, smtp_send
@@ -60,13 +62,18 @@ class ApiContext:
         )
 
     @cached_property
-    def exchange_sender(self) -> EwsSender:
-        return EwsSender(self.settings, self.box, self.tokens)
+    def graph(self) -> GraphConnector:
+        return GraphConnector(self.settings, self.box, self.tokens)
+
+    @cached_property
+    def exchange_sender(self) -> ExchangeOutboxes:
+        return ExchangeOutboxes(EwsSender(self.settings, self.box, self.tokens), self.graph)
 
     def test_and_enable(self) -> TestAndEnable:
         connectors = self.connectors
         if connectors is None:
-            connectors = incoming_connectors(EwsConnector(self.settings, self.box, self.tokens))
+            exchange = ExchangeMailboxes(EwsConnector(self.settings, self.box, self.tokens), self.graph)
+            connectors = incoming_connectors(exchange)
         return TestAndEnable(
             self.store,
             self.box,

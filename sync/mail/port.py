@@ -23,6 +23,8 @@ from sync.model.mailbox import FolderWatermark, Mailbox
 from sync.model.profile import EmailServerProfile
 
 INBOX = "INBOX"  # the Inbox's watermark key, for every protocol
+SENT_ITEMS = "SENTITEMS"  # Sent Items' watermark key (Exchange, through EWS or Graph alike)
+TRACKED_PREFIX = "folder:"  # a tracked folder's watermark key is this plus the folder id
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,13 @@ class ServerType(IntEnum):
         )
 
 
+class ExchangeApi(IntEnum):
+    """How an Exchange profile is reached. Not a Dynamics column: ours, for the EWS retirement in Exchange Online."""
+
+    EWS = 0  # Exchange Web Services: Exchange Server; Exchange Online tenants that allow-list the app until 2027-04-01
+    GRAPH = 1  # Microsoft Graph: Exchange Online only
+
+
 class AuthenticationProtocol(IntEnum):
     """``incomingauthenticationprotocol`` / ``outgoingauthenticationprotocol``."""
 

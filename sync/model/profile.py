@@ -12,6 +12,7 @@ from sync.model.fields import EmailAddress, Sealed, Str36, Str100, Str250, Str10
 from sync.model.options import (
     AuthenticationProtocol,
     CredentialRetrieval,
+    ExchangeApi,
     ExchangeVersion,
     ServerType,
     StateCode,
@@ -47,6 +48,8 @@ class EmailServerProfile(Entity):
     oauth_client_id: Str1024 | None = None
     oauth_client_secret: Sealed | None = None
     aad_resource_id: Str1024 | None = None
+    exchange_api: ExchangeApi | None = None  # None: Graph for Exchange Online, EWS for Exchange Server
+    graph_url: Str2084 | None = None  # Microsoft Graph's base URL; None: https://graph.microsoft.com/v1.0
 
     # incoming
     incoming_server_location: Str2084 | None = None
@@ -100,11 +103,24 @@ class EmailServerProfile(Entity):
         return self.state is StateCode.ACTIVE
 
     @property
+    def uses_graph(self) -> bool:
+        """Exchange Online goes through Microsoft Graph unless the profile asks for EWS."""
+        if self.server_type is not ServerType.EXCHANGE_ONLINE:
+            return False
+        return self.exchange_api is not ExchangeApi.EWS
+
+    @property
     def connection_timeout_seconds(self) -> float | None:
         """Seconds a single connection attempt may take (R-SCH-11), or None when unlimited."""
         if not self.timeout_mailbox_connection:
             return None
         return self.timeout_mailbox_connection_after_ms / 1000
+
+    @model_validator(mode="after")
+    def _graph_is_for_exchange_online(self) -> EmailServerProfile:
+        if self.exchange_api is ExchangeApi.GRAPH and self.server_type is not ServerType.EXCHANGE_ONLINE:
+            raise ValueError("exchange_api GRAPH needs server_type EXCHANGE_ONLINE: Graph reaches Exchange Online only")
+        return self
 
     @model_validator(mode="after")
     def _plaintext_is_explicit(self) -> EmailServerProfile:

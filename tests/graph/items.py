@@ -82,3 +82,23 @@ def folder(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply:
     address = params["user"]
     found = ctx.state.folder(address, params["folder"])
     return Reply.of_json(200, folder_json(found, ctx.state.counts(address, found.id)))
+
+
+def child_folders(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply:
+    """``GET .../mailFolders/{id}/childFolders``: the folder's direct children (one page; mailboxes here are small)."""
+    address = params["user"]
+    parent = ctx.state.folder(address, params["folder"])
+    children = [f for f in ctx.state.folders(address) if f.parent_id == parent.id]
+    return Reply.of_json(200, {"value": [folder_json(f, ctx.state.counts(address, f.id)) for f in children]})
+
+
+def create_child_folder(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply:
+    """``POST .../mailFolders/{id}/childFolders`` with ``displayName``; a name taken already is 409, as Graph says."""
+    address, name = params["user"], req.json().get("displayName")
+    if not isinstance(name, str) or not name:
+        raise ApiError(400, "BadRequest", "displayName is required.")
+    parent = ctx.state.folder(address, params["folder"])
+    if any(f.parent_id == parent.id and f.name.casefold() == name.casefold() for f in ctx.state.folders(address)):
+        raise ApiError(409, "ErrorFolderExists", "A folder with the specified name already exists.")
+    folder = ctx.state.create_folder(address, name, parent.id)
+    return Reply.of_json(201, folder_json(folder, ctx.state.counts(address, folder.id)))

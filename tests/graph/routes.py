@@ -36,6 +36,8 @@ ROUTES = (  # first match wins: the literal segments (delta, $value, move, send)
     _route("folders.delta", "GET", USER + r"/mailFolders/delta", delta.folders),
     _route("messages.delta", "GET", USER + FOLDER + r"/messages/delta", delta.messages),
     _route("messages.list", "GET", USER + FOLDER + r"/messages", items.listing),
+    _route("folder.children", "GET", USER + FOLDER + r"/childFolders", items.child_folders),
+    _route("folder.create", "POST", USER + FOLDER + r"/childFolders", items.create_child_folder),
     _route("folder.get", "GET", USER + FOLDER, items.folder),
     _route("messages.list", "GET", USER + r"/messages", items.listing),
     _route("message.create", "POST", USER + r"/messages", send.create),

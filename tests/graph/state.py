@@ -174,6 +174,10 @@ class GraphState:
         with self._lock:
             return self._box(address).folder(ref)
 
+    def folders(self, address: str) -> list[Folder]:
+        with self._lock:
+            return list(self._box(address).folders.values())
+
     def counts(self, address: str, folder_id: str) -> tuple[int, int, int]:
         """``(childFolderCount, totalItemCount, unreadItemCount)`` of a folder."""
         with self._lock:

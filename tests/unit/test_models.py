@@ -22,6 +22,7 @@ from sync.model.options import (
     CorrelationMethod,
     EmailStatus,
     EntityType,
+    ExchangeApi,
     FilteringMethod,
     IncomingDeliveryMethod,
     OutgoingDeliveryMethod,
@@ -210,3 +211,12 @@ def test_token_digit_ranges() -> None:
         OrganizationSettings(tracking_token_id_digits=11)
     with pytest.raises(ValidationError):
         OrganizationSettings(tracking_counter_digits=10)
+
+
+def test_exchange_online_goes_through_graph_unless_the_profile_asks_for_ews() -> None:
+    online = EmailServerProfile(name="EXO", server_type=ServerType.EXCHANGE_ONLINE)
+    assert online.uses_graph
+    assert not online.model_copy(update={"exchange_api": ExchangeApi.EWS}).uses_graph
+    assert not EmailServerProfile(name="On premises", server_type=ServerType.EXCHANGE_SERVER).uses_graph
+    with pytest.raises(ValidationError, match="Graph reaches Exchange Online only"):
+        EmailServerProfile(name="x", server_type=ServerType.EXCHANGE_SERVER, exchange_api=ExchangeApi.GRAPH)

@@ -96,7 +96,7 @@ def ews_endpoint(
     address, timeout = mailbox.email_address, profile.connection_timeout_seconds
     try:
         if retrieval in OAUTH_RETRIEVALS or protocol is AuthenticationProtocol.OAUTH:
-            oauth = _oauth_app(profile, box)
+            oauth = oauth_app(profile, box)
             return EwsEndpoint(address, url, EwsAuth.OAUTH, version, True, oauth=oauth, timeout_seconds=timeout)
         if online:  # Basic authentication is off in Exchange Online since October 2022
             raise PermanentMailError(
@@ -171,12 +171,15 @@ def _version(profile: EmailServerProfile, online: bool) -> EwsVersion:
     return EwsVersion.EXCHANGE_2013_SP1
 
 
-def _oauth_app(profile: EmailServerProfile, box: SecretBox) -> OAuthApp:
+def oauth_app(
+    profile: EmailServerProfile, box: SecretBox, *, default_resource: str = EXCHANGE_ONLINE_RESOURCE
+) -> OAuthApp:
+    """The profile's app registration; the token is for ``aad_resource_id`` when set, else ``default_resource``."""
     secret = open_field(box, profile, "oauth_client_secret")
     if not profile.exchange_online_tenant_id or not profile.oauth_client_id or secret is None:
         raise MailAuthenticationError(
             f"the profile {profile.name} needs a tenant id, a client id and a client secret for OAuth",
             code="CredentialsMissing",
         )
-    resource = (profile.aad_resource_id or EXCHANGE_ONLINE_RESOURCE).rstrip("/")
+    resource = (profile.aad_resource_id or default_resource).rstrip("/")
     return OAuthApp(profile.exchange_online_tenant_id, profile.oauth_client_id, secret, f"{resource}/.default")

@@ -22,12 +22,14 @@ from exchangelib.properties import DistinguishedFolderId, FolderId
 from exchangelib.properties import Mailbox as EwsMailbox
 from exchangelib.services import SyncFolderHierarchy
 
-from sync.mail.errors import ServerBusy
+from sync.mail.backoff import BackOff
 from sync.mail.ews.errors import translate
 from sync.mail.ews.folders import KEY_SEPARATOR, EwsFolderReader
 from sync.mail.ews.hierarchy import HierarchyChanges, rule_changes
 from sync.mail.port import (
     INBOX,
+    SENT_ITEMS,
+    TRACKED_PREFIX,
     FolderContext,
     FolderPlan,
     FolderRole,
@@ -38,10 +40,6 @@ from sync.mail.port import (
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-SENT_ITEMS = "SENTITEMS"  # the watermark key of Sent Items
-TRACKED_PREFIX = "folder:"  # the watermark key of a tracked folder is this plus the folder id
-WAIT_MARGIN_SECONDS = 5.0  # a wait must end this long before the deadline to be worth it
-MAX_WAITS = 3  # server-requested waits per call before giving the cycle up
 UNDELIVERABLE_FOLDER = "Undeliverable"
 
 
@@ -52,34 +50,18 @@ class EwsSession:
     ) -> None:  # fmt: skip
         self.account = account
         self._slots = threading.BoundedSemaphore(max_concurrent_calls)
-        self._deadline = deadline
+        self._backoff = BackOff(deadline, monotonic=monotonic, sleep=sleep)
         self._limit = limit
-        self._monotonic = monotonic
-        self._sleep = sleep
         self.calls = 0  # EWS requests made, for benchmarks and logs
 
     # --- every request ------------------------------------------------------------------------------
     def call(self, request: Callable[[], T], what: str, *, passthrough: tuple[type[BaseException], ...] = ()) -> T:
-        waits = 0
-        while True:
-            try:
-                with self._slots:
-                    self.calls += 1
-                    return request()
-            except passthrough:
-                raise
-            except Exception as exc:
-                error = translate(exc, what=what)
-                if not isinstance(error, ServerBusy) or waits >= MAX_WAITS or not self._can_wait(error):
-                    raise error from None
-                waits += 1
-                log.info("%s: the server asked to wait %.1f s", what, error.retry_after_seconds)
-                self._sleep(error.retry_after_seconds)
+        def gated() -> T:
+            with self._slots:
+                self.calls += 1
+                return request()
 
-    def _can_wait(self, busy: ServerBusy) -> bool:
-        if self._deadline is None:
-            return True
-        return self._monotonic() + busy.retry_after_seconds + WAIT_MARGIN_SECONDS < self._deadline
+        return self._backoff.run(gated, what, lambda exc, name: translate(exc, what=name), passthrough)
 
     # --- one cycle's folders ------------------------------------------------------------------------
     def folders(self, plan: FolderPlan) -> FolderSync:

@@ -29,16 +29,19 @@ from sync.mail.errors import (
     MailAuthenticationError,
     MailServerError,
     PermanentMailError,
+    ServerBusy,
     TransientMailError,
 )
 
 DELTA_EXPIRED_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 THROTTLED_STATUSES = frozenset({429, 503})
+DEFAULT_RETRY_AFTER_SECONDS = 30.0  # a 429 without Retry-After: Graph's guidance is to back off, unspecified
 AUTH_STATUSES = frozenset({401, 403})
 
 
-class GraphThrottled(TransientMailError):
-    """Graph asked us to slow down. ``retry_after_seconds`` is its Retry-After, None when it sent none.
+class GraphThrottled(ServerBusy):
+    """Graph asked us to slow down: wait its Retry-After (``requested_seconds``, None when it sent none;
+    then :data:`DEFAULT_RETRY_AFTER_SECONDS`).
 
     The client never sleeps: a worker holding a mailbox lease decides whether the wait fits its time box.
     """
@@ -46,8 +49,9 @@ class GraphThrottled(TransientMailError):
     code = "Throttled"
 
     def __init__(self, message: str, *, retry_after_seconds: float | None, code: str | None = None) -> None:
-        super().__init__(message, code=code)
-        self.retry_after_seconds = retry_after_seconds
+        wait = DEFAULT_RETRY_AFTER_SECONDS if retry_after_seconds is None else retry_after_seconds
+        super().__init__(message, retry_after_seconds=wait, code=code)
+        self.requested_seconds = retry_after_seconds
 
 
 class DeltaExpired(MailServerError):

@@ -56,7 +56,7 @@ def test_503_without_retry_after_is_throttled_with_no_hint(
     with pytest.raises(GraphThrottled) as throttled:
         client.get(f"/users/{mailbox}/mailFolders/inbox/messages/delta")
 
-    assert throttled.value.retry_after_seconds is None
+    assert throttled.value.requested_seconds is None
 
 
 def test_a_throttled_post_is_not_outcome_unknown(graph_server: GraphServer, client: GraphClient, mailbox: str) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from exchangelib.errors import ErrorServerBusy
 
+from sync.mail.backoff import MAX_WAITS
 from sync.mail.errors import ServerBusy
-from sync.mail.ews.session import MAX_WAITS, EwsSession
+from sync.mail.ews.session import EwsSession
 
 
 class Clock:

@@ -1,20 +1,21 @@
-"""Sending through EWS, end to end: exactly once, a copy in Sent Items, a lost answer settled there."""
+"""Sending through Exchange (EWS and Graph), end to end: exactly once, a copy in Sent Items, a lost answer settled."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from sync.crm.records import RecordService
-from sync.mail.ews.sending import EwsOutbox
 from sync.model import Contact, Mailbox
 from sync.model.email import Email, RecipientStatus
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EmailStatus, EntityType
 from sync.outgoing.submit import DraftSpec, OutgoingEmails, PartyInput
 from sync.outgoing.sweep import OutboxSweep
-from tests.integration.ews.conftest import ALICE, BOB, Deployment
+from tests.integration.exchange.conftest import ALICE, BOB, Deployment
+from tests.integration.exchange.doubles import Op
 
 pytestmark = pytest.mark.integration
 
@@ -46,23 +47,22 @@ def test_an_email_is_sent_once_with_our_message_id_and_a_copy_in_sent_items(depl
 
     sent = deployment.store.get_email(email.id)
     assert sent.status is EmailStatus.SENT
-    [message] = deployment.ews.sent_messages
-    assert sorted(message.recipients) == sorted(["carol@fabrikam.test", BOB, "dana@fabrikam.test"])  # Bcc too
-    copies = [i for i in deployment.ews.items(ALICE, "sentitems") if i.message_id == email.message_id]
+    [message] = deployment.server.sent()
+    assert message.recipients == {"carol@fabrikam.test", BOB, "dana@fabrikam.test"}  # Bcc too
+    copies = [mid for mid in deployment.server.message_ids(ALICE, "sentitems") if mid == email.message_id]
     assert len(copies) == 1  # R-OUT-7, carrying our Message-ID so replies correlate
-    assert [i.message_id for i in deployment.ews.items(BOB, "inbox")] == [email.message_id]
 
 
 def test_a_lost_answer_is_settled_from_sent_items_without_sending_twice(deployment: Deployment) -> None:
     mailbox = deployment.user_mailbox(ALICE)
     email = send_from(deployment, mailbox, "Lost answer")
-    deployment.ews.drop_connection_next("CreateItem")  # Exchange sends it, the answer never arrives
+    deployment.server.drop_next_send()  # Exchange sends it, the answer never arrives
 
     deployment.run()
 
     waiting = deployment.store.get_email(email.id)
     assert waiting.status is EmailStatus.PENDING_SEND and waiting.verify_sent_items
-    assert len(deployment.ews.sent_messages) == 1
+    assert len(deployment.server.sent()) == 1
     _due_now(deployment, waiting)
 
     deployment.run()
@@ -70,26 +70,26 @@ def test_a_lost_answer_is_settled_from_sent_items_without_sending_twice(deployme
     settled = deployment.store.get_email(email.id)
     assert settled.status is EmailStatus.SENT and not settled.verify_sent_items
     assert {r.status for r in settled.recipient_results} == {RecipientStatus.ACCEPTED}
-    assert len(deployment.ews.sent_messages) == 1  # never sent a second time
-    assert deployment.ews.calls["CreateItem"] == 1
+    assert len(deployment.server.sent()) == 1  # never sent a second time
+    assert deployment.server.count(Op.SEND) == 1
 
 
 def test_a_request_that_never_left_is_sent_on_the_retry(deployment: Deployment) -> None:
     mailbox = deployment.user_mailbox(ALICE)
     email = send_from(deployment, mailbox, "Busy server")
-    deployment.ews.fail_next("CreateItem", http_status=503)
+    deployment.server.refuse_next_send()
 
     deployment.run()
 
     waiting = deployment.store.get_email(email.id)
     assert waiting.status is EmailStatus.PENDING_SEND and not waiting.verify_sent_items
-    assert deployment.ews.sent_messages == []
+    assert deployment.server.sent() == []
     _due_now(deployment, waiting)
 
     deployment.run()
 
     assert deployment.store.get_email(email.id).status is EmailStatus.SENT
-    assert len(deployment.ews.sent_messages) == 1
+    assert len(deployment.server.sent()) == 1
 
 
 def _due_now(deployment: Deployment, email: Email) -> None:
@@ -110,16 +110,17 @@ def test_a_sender_that_died_after_exchange_took_the_message_never_sends_it_twice
 ) -> None:
     mailbox = deployment.user_mailbox(ALICE)
     email = send_from(deployment, mailbox, "Died after sending")
-    original = EwsOutbox.send
+    outbox = deployment.server.outbox_class
+    original = outbox.send
 
-    def sends_then_dies(self: EwsOutbox, data: bytes, *, save_copy: bool) -> None:
+    def sends_then_dies(self: Any, data: bytes, *, save_copy: bool) -> None:
         original(self, data, save_copy=save_copy)
         raise Crash
 
-    monkeypatch.setattr(EwsOutbox, "send", sends_then_dies)
+    monkeypatch.setattr(outbox, "send", sends_then_dies)
     with pytest.raises(Crash):
         deployment.run()
-    monkeypatch.setattr(EwsOutbox, "send", original)
+    monkeypatch.setattr(outbox, "send", original)
     assert deployment.store.get_email(email.id).status is EmailStatus.SENDING
 
     def lease_ended(stored: Email) -> None:
@@ -136,4 +137,4 @@ def test_a_sender_that_died_after_exchange_took_the_message_never_sends_it_twice
     deployment.run()
 
     assert deployment.store.get_email(email.id).status is EmailStatus.SENT
-    assert len(deployment.ews.sent_messages) == 1
+    assert len(deployment.server.sent()) == 1

@@ -1,4 +1,4 @@
-"""Incoming email from Exchange through EWS, end to end (Functions handlers, Azurite, EWS server, Entra mock)."""
+"""Incoming email from Exchange, end to end (Functions handlers, Azurite, the EWS or Graph server, Entra mock)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import pytest
 from sync.health.alerts import CODE_INCOMING_AUTH
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.incoming.reasons import Reason
-from sync.mail.ews.session import TRACKED_PREFIX
+from sync.mail.port import TRACKED_PREFIX
 from sync.model import MailboxTrackingFolder
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EntityType, FilteringMethod
-from tests.integration.ews.conftest import ALICE, Deployment, message
+from tests.integration.exchange.conftest import ALICE, Deployment, message
+from tests.integration.exchange.doubles import Op
 
 pytestmark = pytest.mark.integration
 
@@ -19,46 +20,43 @@ pytestmark = pytest.mark.integration
 def test_new_mail_in_the_inbox_is_tracked_and_categorized(deployment: Deployment) -> None:
     mailbox = deployment.user_mailbox(ALICE)
     raw, message_id = message(ALICE)
-    item_id = deployment.ews.deliver(ALICE, raw)
+    item_id = deployment.server.deliver(ALICE, raw)
 
     deployment.run()
 
     assert len(deployment.emails(message_id)) == 1
     email = deployment.store.get_email(deployment.emails(message_id)[0])
     assert email.receiving_mailbox_id == mailbox.id and email.sender == "carol@fabrikam.test"
-    item = next(i for i in deployment.ews.items(ALICE, "inbox") if i.item_id == item_id)
-    assert TRACKED_CATEGORY in item.categories  # R-REC-7
-    calls = deployment.ews.calls.log
-    assert calls and all(c.anchor_mailbox == ALICE for c in calls)  # X-AnchorMailbox on every request
+    assert TRACKED_CATEGORY in deployment.server.categories(ALICE, "inbox", item_id)  # R-REC-7
     assert deployment.app.services.tokens.counter.counts["entra_token"] == 1  # one app-only token for the cycle
 
 
 def test_a_second_cycle_fetches_only_what_is_new(deployment: Deployment) -> None:
     mailbox = deployment.user_mailbox(ALICE)
     first, first_id = message(ALICE, subject="first")
-    deployment.ews.deliver(ALICE, first)
+    deployment.server.deliver(ALICE, first)
     deployment.run()
     second, second_id = message(ALICE, subject="second")
-    deployment.ews.deliver(ALICE, second)
-    deployment.ews.reset_calls()
+    deployment.server.deliver(ALICE, second)
+    deployment.server.reset_calls()
 
     deployment.cycle(mailbox)
 
     assert len(deployment.emails(first_id)) == 1 and len(deployment.emails(second_id)) == 1
-    assert deployment.ews.calls["GetItem"] == 1  # only the new message is downloaded
+    assert deployment.server.count(Op.FETCH) == 1  # only the new message is downloaded
 
 
 def test_mail_in_a_tracked_subfolder_is_tracked_regarding_the_rule_record(deployment: Deployment) -> None:
     mailbox = deployment.user_mailbox(ALICE, FilteringMethod.RESPONSES_TO_CRM_EMAIL)
-    folder = deployment.ews.create_folder(ALICE, "inbox", "Fabrikam deal")
+    folder = deployment.server.create_folder(ALICE, "inbox", "Fabrikam deal")
     regarding = EntityRef(type=EntityType.ACCOUNT, id=deployment.customer.id)
     rule = deployment.store.tracking_folders.insert(
         MailboxTrackingFolder(mailbox_id=mailbox.id, exchange_folder_id=folder, regarding=regarding)
     )
     in_folder, folder_message_id = message(ALICE, sender="stranger@elsewhere.test", subject="proposal")
     in_inbox, inbox_message_id = message(ALICE, sender="stranger@elsewhere.test", subject="spam")
-    deployment.ews.deliver(ALICE, in_folder, folder=folder)
-    deployment.ews.deliver(ALICE, in_inbox)
+    deployment.server.deliver(ALICE, in_folder, folder=folder)
+    deployment.server.deliver(ALICE, in_inbox)
 
     deployment.run()
 
@@ -72,18 +70,18 @@ def test_mail_in_a_tracked_subfolder_is_tracked_regarding_the_rule_record(deploy
 
 def test_a_renamed_folder_keeps_its_rule_and_one_moved_out_of_the_inbox_stops_it(deployment: Deployment) -> None:
     mailbox = deployment.user_mailbox(ALICE)
-    folder = deployment.ews.create_folder(ALICE, "inbox", "Projects")
+    folder = deployment.server.create_folder(ALICE, "inbox", "Projects")
     rule = deployment.store.tracking_folders.insert(
         MailboxTrackingFolder(mailbox_id=mailbox.id, exchange_folder_id=folder)
     )
     deployment.run()
 
-    deployment.ews.rename_folder(ALICE, folder, "Projects 2026")
+    deployment.server.rename_folder(ALICE, folder, "Projects 2026")
     deployment.cycle(mailbox)
     renamed = deployment.store.tracking_folders.get(mailbox.id, rule.id)
     assert (renamed.exchange_folder_name, renamed.is_enabled) == ("Projects 2026", True)
 
-    deployment.ews.move_folder(ALICE, folder, "msgfolderroot")
+    deployment.server.move_folder(ALICE, folder, "msgfolderroot")
     deployment.cycle(mailbox)
     moved = deployment.store.tracking_folders.get(mailbox.id, rule.id)
     assert not moved.is_enabled  # R-FLT-9
@@ -92,7 +90,7 @@ def test_a_renamed_folder_keeps_its_rule_and_one_moved_out_of_the_inbox_stops_it
 def test_an_item_given_the_tracking_category_is_tracked_whatever_the_filter(deployment: Deployment) -> None:
     deployment.user_mailbox(ALICE, FilteringMethod.RESPONSES_TO_CRM_EMAIL)
     raw, message_id = message(ALICE, sender="stranger@elsewhere.test")
-    deployment.ews.deliver(ALICE, raw, categories=[TRACKED_CATEGORY])
+    deployment.server.deliver(ALICE, raw, categories=[TRACKED_CATEGORY])
 
     deployment.run()
 
@@ -105,20 +103,20 @@ def test_an_item_given_the_tracking_category_is_tracked_whatever_the_filter(depl
 def test_throttling_within_the_budget_is_waited_out(deployment: Deployment) -> None:
     deployment.user_mailbox(ALICE)
     raw, message_id = message(ALICE)
-    deployment.ews.deliver(ALICE, raw)
-    deployment.ews.fail_next("SyncFolderItems", busy_back_off_ms=300)
+    deployment.server.deliver(ALICE, raw)
+    deployment.server.throttle_next_listing(0.3)
 
     deployment.run()
 
     assert len(deployment.emails(message_id)) == 1
-    assert deployment.ews.calls["SyncFolderItems"] == 2  # refused once, asked again after the back-off
+    assert deployment.server.count(Op.LIST) == 2  # refused once, asked again after the back-off
 
 
 def test_throttling_past_the_budget_comes_back_later_without_a_failure(deployment: Deployment) -> None:
     mailbox = deployment.user_mailbox(ALICE)
     raw, message_id = message(ALICE)
-    deployment.ews.deliver(ALICE, raw)
-    deployment.ews.fail_next("SyncFolderItems", busy_back_off_ms=3_600_000)
+    deployment.server.deliver(ALICE, raw)
+    deployment.server.throttle_next_listing(3600)
     before = utcnow()
 
     deployment.run()
@@ -128,13 +126,13 @@ def test_throttling_past_the_budget_comes_back_later_without_a_failure(deploymen
     assert stored.transient_failure_count == 0 and stored.enabled_for_incoming
     assert stored.postpone_mailbox_processing_until is not None
     assert (stored.postpone_mailbox_processing_until - before).total_seconds() >= 3500  # when the server said
-    assert deployment.ews.calls["SyncFolderItems"] == 1  # no sleeping past the function's budget
+    assert deployment.server.count(Op.LIST) == 1  # no sleeping past the function's budget
 
 
 def test_a_wrong_client_secret_disables_the_mailbox_with_the_credentials_alert(deployment: Deployment) -> None:
     profile = deployment.exchange_profile(client_secret="not-the-secret")
     mailbox = deployment.user_mailbox(ALICE, profile=profile)
-    deployment.ews.deliver(ALICE, message(ALICE)[0])
+    deployment.server.deliver(ALICE, message(ALICE)[0])
 
     deployment.run()
 
@@ -143,4 +141,4 @@ def test_a_wrong_client_secret_disables_the_mailbox_with_the_credentials_alert(d
     alerts = [a for a in deployment.store.alerts.query("mailbox_id eq @m", {"m": mailbox.id})]
     assert [a.code for a in alerts] == [CODE_INCOMING_AUTH]
     assert "credentials" in alerts[0].text and "InvalidClientCredentials" in alerts[0].text
-    assert deployment.ews.calls.log == []  # nothing reached Exchange
+    assert deployment.server.total_calls() == 0  # nothing reached Exchange

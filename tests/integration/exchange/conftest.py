@@ -1,9 +1,11 @@
 """End to end through the Functions app: its handlers driven by the dev host from real Azurite queues and
-timers, an Exchange Online profile reaching the EWS test server with app-only tokens from the Entra mock.
+timers, an Exchange Online profile reaching Exchange with app-only tokens from the Entra mock, through EWS
+and through Microsoft Graph (``deployment`` runs each test once per API; ``ews_deployment`` only with EWS).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import ssl
 import sys
@@ -26,11 +28,13 @@ from sync.devhost import DevHost, RunReport
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Account, Contact, EmailServerProfile, Mailbox, SystemUser
 from sync.model.fields import utcnow
-from sync.model.options import CredentialRetrieval, EmailAddressApproval, FilteringMethod, ServerType
+from sync.model.options import CredentialRetrieval, EmailAddressApproval, ExchangeApi, FilteringMethod, ServerType
 from sync.scheduling.scheduler import schedule_now
 from sync.settings import Settings
 from sync.store import Store
 from tests.ews.server import EwsServer
+from tests.graph.server import GraphServer
+from tests.integration.exchange.doubles import EwsDouble, ExchangeDouble, GraphDouble
 
 TENANT = "contoso-ews"
 ALICE = "alice@example.test"
@@ -45,17 +49,24 @@ def entra(stack_dir: Path, test_ca: TestCA) -> Iterator[EntraMock]:
         yield mock
 
 
-@pytest.fixture
-def ews(test_ca: TestCA, entra: EntraMock) -> Iterator[EwsServer]:
-    trust = ssl.create_default_context(cafile=str(test_ca.ca_cert))
+@contextlib.contextmanager
+def exchange_double(backend: str, test_ca: TestCA, entra: EntraMock) -> Iterator[ExchangeDouble]:
+    """The EWS or the Graph test server, with Alice's and Bob's mailboxes, trusting the Entra mock's keys."""
     jwks = f"{entra.authority}/{TENANT}/discovery/v2.0/keys"
+    if backend == "graph":
+        with GraphServer(test_ca, jwks) as graph:
+            graph.add_mailbox(ALICE)
+            graph.add_mailbox(BOB)
+            yield GraphDouble(graph)
+        return
+    trust = ssl.create_default_context(cafile=str(test_ca.ca_cert))
     with EwsServer(
         test_ca.server_cert, test_ca.server_key, users={SERVICE_ACCOUNT: SERVICE_PASSWORD},
         jwks_url=jwks, jwks_ssl_context=trust,
-    ) as server:  # fmt: skip
-        server.add_mailbox(ALICE)
-        server.add_mailbox(BOB)
-        yield server
+    ) as ews:  # fmt: skip
+        ews.add_mailbox(ALICE)
+        ews.add_mailbox(BOB)
+        yield EwsDouble(ews)
 
 
 @dataclass
@@ -67,7 +78,7 @@ class Deployment:
     box: SecretBox
     app: ModuleType
     host: DevHost
-    ews: EwsServer
+    server: ExchangeDouble
     profile: EmailServerProfile
     customer: Account
     contact: Contact
@@ -102,10 +113,13 @@ class Deployment:
     def exchange_profile(self, **fields: object) -> EmailServerProfile:
         secret = fields.pop("client_secret", CLIENT_SECRET)
         password = fields.pop("password", None)
+        graph = self.server.name == "graph"
         values: dict[str, object] = {
             "name": f"Exchange Online {uuid.uuid4().hex[:6]}",
             "server_type": ServerType.EXCHANGE_ONLINE,
-            "default_server_location": self.ews.url,
+            "exchange_api": ExchangeApi.GRAPH if graph else ExchangeApi.EWS,  # EWS: an allow-listed tenant
+            "graph_url": self.server.url if graph else None,
+            "default_server_location": None if graph else self.server.url,
             "incoming_credential_retrieval": CredentialRetrieval.SERVER_TO_SERVER,
             "exchange_online_tenant_id": TENANT,
             "oauth_client_id": CLIENT_ID,
@@ -130,9 +144,9 @@ def message(to: str, *, sender: str = "carol@fabrikam.test", subject: str = "Hel
     return msg.as_bytes(), str(msg["Message-ID"])
 
 
-@pytest.fixture
-def deployment(
-    settings: Settings, test_ca: TestCA, entra: EntraMock, ews: EwsServer, monkeypatch: pytest.MonkeyPatch
+@contextlib.contextmanager
+def deploy(
+    backend: str, settings: Settings, test_ca: TestCA, entra: EntraMock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Deployment]:
     own = settings.model_copy(
         update={
@@ -158,10 +172,39 @@ def deployment(
     records = RecordService(store)
     contact = records.create(Contact(first_name="Carol", last_name="Clark", email_address1="carol@fabrikam.test"))
     customer = records.create(Account(name="Fabrikam"))
-    world = Deployment(own, store, box, app, DevHost(app.app, own), ews, None, customer, contact)  # type: ignore[arg-type]
-    world.profile = world.exchange_profile()
-    try:
+    with exchange_double(backend, test_ca, entra) as server:
+        world = Deployment(own, store, box, app, DevHost(app.app, own), server, None, customer, contact)  # type: ignore[arg-type]
+        world.profile = world.exchange_profile()
+        try:
+            yield world
+        finally:
+            app.services.outgoing_sender.close()
+            sys.modules.pop("function_app", None)
+
+
+@pytest.fixture(params=["ews", "graph"])
+def deployment(
+    request: pytest.FixtureRequest, settings: Settings, test_ca: TestCA, entra: EntraMock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Deployment]:  # fmt: skip
+    """A deployment whose Exchange Online profile uses EWS, then one that uses Graph."""
+    with deploy(str(request.param), settings, test_ca, entra, monkeypatch) as world:
         yield world
-    finally:
-        app.services.outgoing_sender.close()
-        sys.modules.pop("function_app", None)
+
+
+@pytest.fixture
+def ews_deployment(
+    settings: Settings, test_ca: TestCA, entra: EntraMock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployment]:
+    """For what only EWS has: Exchange Server on premises (service accounts, Basic), X-AnchorMailbox."""
+    with deploy("ews", settings, test_ca, entra, monkeypatch) as world:
+        yield world
+
+
+@pytest.fixture
+def graph_deployment(
+    settings: Settings, test_ca: TestCA, entra: EntraMock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Deployment]:
+    """For what only Graph has: delta links that expire, JSON batches."""
+    with deploy("graph", settings, test_ca, entra, monkeypatch) as world:
+        yield world

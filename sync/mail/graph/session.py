@@ -1,0 +1,154 @@
+"""An open Graph session on one Exchange Online mailbox: its folders for one cycle, marks, throttling.
+
+Requests go through the thin client (``client.py``: at most four in flight per mailbox, typed errors, never
+a sleep) and :meth:`GraphSession.call`, which honours 429/503 Retry-After inside the cycle's time budget
+(``sync/mail/backoff.py``). Changes to many messages (categories, moves, deletes) go in JSON batches of 20.
+
+The folder hierarchy is watched with a mailFolders delta link stored with the watermarks: a round
+without changes costs one request. When something changed, the whole tree is listed once to find which
+tracked folders are still under the Inbox (and their names), since a delta does not carry ancestry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from sync.mail.backoff import BackOff
+from sync.mail.errors import MailServerError
+from sync.mail.ews.hierarchy import HierarchyChanges, rule_changes
+from sync.mail.graph.client import BatchRequest, GraphClient
+from sync.mail.graph.folders import GraphFolderReader
+from sync.mail.port import (
+    INBOX,
+    SENT_ITEMS,
+    TRACKED_PREFIX,
+    FolderContext,
+    FolderPlan,
+    FolderRole,
+    FolderSync,
+    ServerMark,
+)
+
+T = TypeVar("T")
+Call = tuple[str, str, Mapping[str, Any] | None]  # method, path below the user, body
+UNDELIVERABLE_FOLDER = "Undeliverable"
+
+
+class GraphSession:
+    def __init__(self, client: GraphClient, address: str, *, deadline: float | None, limit: int) -> None:
+        self.client = client
+        self.address = address
+        self.user = f"/users/{quote(address, safe='@')}"
+        self._backoff = BackOff(deadline)
+        self._limit = limit
+
+    def call(self, request: Callable[[], T], what: str) -> T:
+        return self._backoff.run(request, what)
+
+    def batch_each(self, calls: Sequence[Call], what: str) -> list[MailServerError]:
+        """(method, path below the user, body) in JSON batches; the per-request failures, as values."""
+        if not calls:
+            return []
+        requests = [BatchRequest(method, f"{self.user}{path}", body) for method, path, body in calls]
+        answers = self.call(lambda: self.client.batch(requests), what)
+        return [error for error in (answer.error() for answer in answers) if error is not None]
+
+    # --- one cycle's folders ------------------------------------------------------------------------
+    def folders(self, plan: FolderPlan) -> FolderSync:
+        readers = [self._reader("inbox", FolderContext(INBOX), plan)]
+        if plan.sent_items:
+            readers.append(self._reader("sentitems", FolderContext(SENT_ITEMS, FolderRole.SENT_ITEMS), plan))
+        if not plan.rules:
+            return FolderSync(readers)
+        changes, state = self._hierarchy(plan.hierarchy_state)
+        changed = rule_changes(plan.rules, changes)
+        gone = {c.rule_id for c in changed if c.gone}
+        for rule in plan.rules:
+            if rule.rule_id not in gone:
+                context = FolderContext(
+                    f"{TRACKED_PREFIX}{rule.folder_id}", FolderRole.TRACKED_FOLDER, rule.regarding, rule.rule_id
+                )
+                readers.append(self._reader(rule.folder_id, context, plan))
+        return FolderSync(readers, changed, state)
+
+    def _reader(self, folder: str, context: FolderContext, plan: FolderPlan) -> GraphFolderReader:
+        return GraphFolderReader(self, folder, context, limit=self._limit, revisit_categories=plan.revisit_categories)
+
+    def _hierarchy(self, link: str | None) -> tuple[HierarchyChanges, str | None]:
+        """No change since ``link``: nothing to do. Otherwise the folders under the Inbox, all of them."""
+        if link is not None:
+            changed, new_link = self._folder_round(link)
+            if not changed:
+                return HierarchyChanges({}, frozenset(), complete=False), new_link
+        folders, new_link = self._folder_round(None)
+        inbox = self.call(lambda: self.client.get(f"{self.user}/mailFolders/inbox"), "folder.get")
+        return HierarchyChanges(_under(str(inbox["id"]), folders), frozenset(), complete=True), new_link
+
+    def _folder_round(self, link: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """One mailFolders delta round: the folders it returns and the deltaLink for the next one."""
+        found: list[dict[str, Any]] = []
+        following: str | None = link or f"{self.user}/mailFolders/delta"
+        while following is not None:
+            page = self._get(following, "folders.delta")
+            found += [f for f in page.get("value", []) if "@removed" not in f or link is not None]
+            if not page.get("@odata.nextLink"):
+                return found, page.get("@odata.deltaLink")
+            following = str(page["@odata.nextLink"])
+        return found, None
+
+    def _get(self, path: str, what: str) -> dict[str, Any]:
+        return self.call(lambda: self.client.get(path), what)
+
+    # --- after tracking -----------------------------------------------------------------------------
+    def mark(self, marks: list[ServerMark]) -> None:
+        """Categories, then moves, each in JSON batches; failures of single messages are left as they are."""
+        updates = [
+            ("PATCH", _message(m), {"categories": [*m.message.categories, m.category]}) for m in marks if m.category
+        ]
+        self.batch_each(updates, "message.update")
+        moving = [m for m in marks if m.move_to_undeliverable]
+        if moving:
+            target = self._undeliverable_folder()
+            self.batch_each(
+                [("POST", f"{_message(m)}/move", {"destinationId": target}) for m in moving], "message.move"
+            )
+
+    def _undeliverable_folder(self) -> str:
+        """Inbox/Undeliverable, created the first time it is needed (R-REC-9)."""
+        path = f"{self.user}/mailFolders/inbox/childFolders"
+        children = self.call(lambda: self.client.get(path), "folder.children").get("value", [])
+        found = next((c for c in children if str(c.get("displayName", "")).casefold() == "undeliverable"), None)
+        if found is None:
+            found = self.call(lambda: self.client.post(path, {"displayName": UNDELIVERABLE_FOLDER}), "folder.create")
+        assert found is not None
+        return str(found["id"])
+
+    def probe(self) -> None:
+        """The Inbox and the folder tree: what synchronization will need (Test & Enable)."""
+        self.call(lambda: self.client.get(f"{self.user}/mailFolders/inbox"), "folder.get")
+        self._folder_round(None)
+
+    def close(self) -> None:
+        """Nothing to close: the client's connections are shared by the process."""
+
+
+def _message(mark: ServerMark) -> str:
+    return f"/messages/{quote(mark.message.key, safe='')}"
+
+
+def _under(inbox_id: str, folders: list[dict[str, Any]]) -> dict[str, str]:
+    """Folder id -> name of every folder below the Inbox, at any depth."""
+    parents = {str(f["id"]): str(f.get("parentFolderId") or "") for f in folders}
+    names = {str(f["id"]): str(f.get("displayName") or "") for f in folders}
+    below: dict[str, str] = {}
+    for folder_id, parent in parents.items():
+        seen, current = set(), parent
+        while current and current not in seen:
+            if current == inbox_id:
+                below[folder_id] = names[folder_id]
+                break
+            seen.add(current)
+            current = parents.get(current, "")
+    return below

@@ -1,0 +1,52 @@
+"""What only Graph has: delta links that expire (410) and JSON batching of the marks."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.incoming.marks import TRACKED_CATEGORY
+from tests.graph.server import GraphServer
+from tests.integration.exchange.conftest import ALICE, Deployment, message
+from tests.integration.exchange.doubles import GraphDouble, Op
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def deployment(graph_deployment: Deployment) -> Deployment:
+    return graph_deployment
+
+
+@pytest.fixture
+def graph(graph_deployment: Deployment) -> GraphServer:
+    assert isinstance(graph_deployment.server, GraphDouble)
+    return graph_deployment.server.server
+
+
+def test_an_expired_delta_link_resyncs_from_the_watermark_without_duplicates(
+    deployment: Deployment, graph: GraphServer
+) -> None:
+    mailbox = deployment.user_mailbox(ALICE)
+    first, first_id = message(ALICE, subject="first")
+    deployment.server.deliver(ALICE, first)
+    deployment.run()
+    second, second_id = message(ALICE, subject="second")
+    deployment.server.deliver(ALICE, second)
+    graph.expire_delta_links(ALICE)
+    deployment.server.reset_calls()
+
+    deployment.cycle(mailbox)
+
+    assert len(deployment.emails(first_id)) == 1 and len(deployment.emails(second_id)) == 1
+    assert graph.calls["messages.delta"] >= 2  # the 410, then a new round
+    assert deployment.server.count(Op.FETCH) == 1  # the first message is older than the watermark: not again
+
+
+def test_categories_go_in_one_json_batch(deployment: Deployment, graph: GraphServer) -> None:
+    deployment.user_mailbox(ALICE)
+    ids = [deployment.server.deliver(ALICE, message(ALICE, subject=f"m{n}")[0]) for n in range(5)]
+
+    deployment.run()
+
+    assert all(TRACKED_CATEGORY in deployment.server.categories(ALICE, "inbox", item) for item in ids)
+    assert graph.calls["batch"] == 1
