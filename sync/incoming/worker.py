@@ -275,7 +275,7 @@ class MailboxWorker:
                 remote = fetched.remote
                 outcome = self._one(processor, fetched, reader.context)
                 cycle.count(fetched, outcome)
-                cycle.mark(remote, outcome, self.org_marks(cycle))
+                cycle.mark(remote, outcome)
                 watermark = reader.advance(watermark, remote)
                 if isinstance(reader, InboxReader) and remote.uid is None and remote.key not in keys:
                     keys.append(remote.key)  # POP3: UIDLs are the only memory of what was processed
@@ -292,12 +292,6 @@ class MailboxWorker:
             reader.delete(done)
             report.deleted += len(done)
         return mailbox
-
-    def org_marks(self, cycle: _Cycle) -> tuple[bool, bool]:
-        """(categorize tracked items, move undeliverable ones): Exchange only (R-REC-7, R-REC-9)."""
-        if not cycle.exchange:
-            return False, False
-        return cycle.org.track_categorized_items, cycle.profile.move_undelivered_emails
 
     def _skips(self, processor: IncomingProcessor, remotes: Sequence[RemoteMessage]) -> dict[str, Reason]:
         """Messages decided from their listing alone, so they are never fetched."""
@@ -507,12 +501,14 @@ class _Cycle:
         report.not_tracked += not outcome.tracked and outcome.reason is not Reason.QUARANTINED
         report.quarantined += outcome.reason is Reason.QUARANTINED
 
-    def mark(self, remote: RemoteMessage, outcome: ItemOutcome, flags: tuple[bool, bool]) -> None:
-        categorize, move = flags
-        if categorize or move:
-            found = mark_for(remote, outcome.reason, categorize=categorize, move_undelivered=move)
-            if found is not None:
-                self.marks.append(found)
+    def mark(self, remote: RemoteMessage, outcome: ItemOutcome) -> None:
+        """Exchange items get the tracking category, or the undeliverable one (R-REC-7, R-REC-9)."""
+        if not self.exchange:
+            return
+        categorize, move = self.org.track_categorized_items, self.profile.move_undelivered_emails
+        found = mark_for(remote, outcome.reason, categorize=categorize, move_undelivered=move)
+        if found is not None:
+            self.marks.append(found)
 
 
 def _remote(key: str) -> RemoteMessage:

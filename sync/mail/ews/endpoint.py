@@ -11,15 +11,18 @@ profile says so) or the mailbox's own credentials, over NTLM or Basic (R-PROV-11
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from sync.auth.secrets import SecretBox, open_field
 from sync.errors import SecretError
 from sync.mail.errors import MailAuthenticationError, PermanentMailError
 from sync.model import EmailServerProfile, Mailbox
+from sync.model.fields import utcnow
 from sync.model.options import AuthenticationProtocol, CredentialRetrieval, ExchangeVersion, ServerType
 
 EXCHANGE_ONLINE_URL = "https://outlook.office365.com/EWS/Exchange.asmx"
+EWS_REMOVED_FROM_EXCHANGE_ONLINE = date(2027, 4, 1)  # Microsoft's date; allow-listed apps keep EWS until then
 EXCHANGE_ONLINE_RESOURCE = "https://outlook.office365.com"
 OAUTH_RETRIEVALS = (
     CredentialRetrieval.SERVER_TO_SERVER,
@@ -80,9 +83,19 @@ class EwsEndpoint:
 
 
 def ews_endpoint(
-    mailbox: Mailbox, profile: EmailServerProfile, box: SecretBox, *, outgoing: bool = False
-) -> EwsEndpoint:
+    mailbox: Mailbox, profile: EmailServerProfile, box: SecretBox, *, outgoing: bool = False,
+    today: date | None = None,
+) -> EwsEndpoint:  # fmt: skip
     """The EWS endpoint of ``mailbox``; raises a typed MailServerError when the profile cannot work."""
+    if (
+        profile.server_type is ServerType.EXCHANGE_ONLINE
+        and (today or utcnow().date()) >= EWS_REMOVED_FROM_EXCHANGE_ONLINE
+    ):
+        raise PermanentMailError(
+            f"EWS was removed from Exchange Online on {EWS_REMOVED_FROM_EXCHANGE_ONLINE.isoformat()}: set the profile "
+            f"{profile.name} to use Microsoft Graph (exchange_api GRAPH)",
+            code="EwsRetired",
+        )
     if not profile.server_type.is_exchange:
         raise PermanentMailError(f"the profile {profile.name} is not an Exchange profile", code="NotExchangeProfile")
     if not mailbox.email_address:

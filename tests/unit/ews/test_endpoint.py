@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import date
 
 import pytest
 
@@ -141,3 +142,11 @@ def test_a_pop3_profile_is_not_an_exchange_profile() -> None:
     profile = EmailServerProfile(name="POP", server_type=ServerType.POP3_SMTP)
     with pytest.raises(PermanentMailError):
         ews_endpoint(mailbox(), profile, BOX)
+
+
+def test_ews_to_exchange_online_ends_on_its_removal_date() -> None:
+    assert ews_endpoint(mailbox(), online(), BOX, today=date(2027, 3, 31)).auth is EwsAuth.OAUTH
+    with pytest.raises(PermanentMailError, match="removed from Exchange Online") as caught:
+        ews_endpoint(mailbox(), online(), BOX, today=date(2027, 4, 1))
+    assert caught.value.code == "EwsRetired"
+    assert ews_endpoint(mailbox(), on_premises(), BOX, today=date(2030, 1, 1)).url == URL  # on premises: still EWS
