@@ -32,6 +32,7 @@ class FolderWatermark(BaseModel):
     last_uid: int | None = None  # IMAP
     last_received_on: datetime | None = None  # date fallback when UIDVALIDITY changes
     sync_state: str | None = Field(default=None, max_length=30_000)  # EWS sync state / Graph delta link
+    round_floor: datetime | None = None  # Graph: the received date that decides "new" while a delta round lasts
     processed_keys: list[str] = Field(default_factory=list)  # POP3: UIDLs already processed and still on the server
     pending_deletes: list[str] = Field(default_factory=list)  # stored, checkpointed, deletion not yet confirmed
 

@@ -12,8 +12,10 @@ still decides what is new, and candidates are marked ``revisit`` so messages tra
 with one Table read instead of a download.
 
 Graph's delta does not tell a new message from a changed one. In the Inbox and Sent Items a message is
-new when it was received after the watermark (moving an old message back into the Inbox does not make
-it new, R-IN-2); an older one is looked at again only when it carries a category that tracks (R-IN-7).
+new when it was received after the watermark's date as it stood when the round began (``round_floor``:
+a round's pages come in no particular date order, so the date advanced by the round itself cannot be
+the test); moving an old message back into the Inbox does not make it new (R-IN-2); an older one is
+looked at again only when it carries a category that tracks (R-IN-7).
 In a tracked folder every message that shows up is a candidate (a message moved in is tracked, R-FLT-7),
 marked ``revisit`` so messages tracked already cost one Table read.
 """
@@ -21,7 +23,7 @@ marked ``revisit`` so messages tracked already cost one Table read.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 PAGE_SIZE = 100  # messages per delta page: the checkpoint granularity
 LISTED = "id,internetMessageId,receivedDateTime,categories,subject"
 NOT_FOUND_CODES = ("ErrorItemNotFound", "ResourceNotFound", "ItemNotFound")
+NO_FLOOR = datetime(1601, 1, 2, tzinfo=UTC)  # a round where everything is new (the first); Table's dates start 1601
 
 
 class GraphFolderReader:
@@ -49,6 +52,8 @@ class GraphFolderReader:
         self._limit = limit
         self._revisit_categories = revisit_categories
         self._last_state: str | None = None
+        self._floor: datetime | None = None  # what "received after" means for this round
+        self._round_ends: set[str] = set()  # the page states that are deltaLinks (a round's end)
 
     @property
     def context(self) -> FolderContext:
@@ -56,6 +61,10 @@ class GraphFolderReader:
 
     def list_new(self, watermark: FolderWatermark, processed_keys: frozenset[str]) -> list[RemoteMessage]:
         link, resync = watermark.sync_state, False
+        if watermark.round_floor is None:  # a round begins: what was received up to now is not new
+            self._floor = watermark.last_received_on
+        else:  # a round goes on where the last cycle left it
+            self._floor = None if watermark.round_floor == NO_FLOOR else watermark.round_floor
         listed: list[RemoteMessage] = []
         while True:
             try:
@@ -66,7 +75,9 @@ class GraphFolderReader:
                 link, resync, listed = None, True, []
                 continue
             page_state = page.get("@odata.nextLink") or page.get("@odata.deltaLink")
-            found = [self._remote(item, watermark, resync) for item in page.get("value", [])]
+            if page.get("@odata.deltaLink"):
+                self._round_ends.add(str(page["@odata.deltaLink"]))
+            found = [self._remote(item, resync) for item in page.get("value", [])]
             messages = [m for m in found if m is not None]
             if messages:
                 messages[-1] = dataclasses.replace(messages[-1], sync_state=page_state)
@@ -86,13 +97,13 @@ class GraphFolderReader:
         path = f"{self._session.user}/mailFolders/{quote(self._folder)}/messages/delta"
         return self._session.call(lambda: client.get(path, {"$select": LISTED}, headers), "messages.delta")
 
-    def _remote(self, item: dict[str, Any], watermark: FolderWatermark, resync: bool) -> RemoteMessage | None:
+    def _remote(self, item: dict[str, Any], resync: bool) -> RemoteMessage | None:
         if "@removed" in item or not item.get("id"):
             return None
         received = _when(item.get("receivedDateTime"))
         categories = tuple(str(c) for c in item.get("categories") or ())
         tracked_folder = self._context.role is FolderRole.TRACKED_FOLDER
-        last = watermark.last_received_on
+        last = self._floor
         new = last is None or received is None or received > last
         same_second = last is not None and received == last  # received times are to the second: maybe not seen
         revisit_category = bool(self._revisit_categories.intersection(categories))
@@ -121,13 +132,17 @@ class GraphFolderReader:
         received = [d for d in (watermark.last_received_on, message.received_on) if d is not None]
         update: dict[str, object] = {"last_received_on": max(received) if received else None}
         if message.sync_state is not None:
-            update["sync_state"] = message.sync_state
+            update.update(self._state(message.sync_state))
         return watermark.model_copy(update=update)
 
     def complete(self, watermark: FolderWatermark) -> FolderWatermark:
         if self._last_state is None or self._last_state == watermark.sync_state:
             return watermark
-        return watermark.model_copy(update={"sync_state": self._last_state})
+        return watermark.model_copy(update=self._state(self._last_state))
+
+    def _state(self, link: str) -> dict[str, object]:
+        """The link to go on with, and the round's floor while the round is not over."""
+        return {"sync_state": link, "round_floor": None if link in self._round_ends else (self._floor or NO_FLOOR)}
 
     def delete(self, messages: list[RemoteMessage]) -> None:
         """Delete (to Deleted Items) what forward and queue mailboxes processed (R-FWD-4), in batches."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from sync.incoming.marks import TRACKED_CATEGORY
+from sync.mail.graph import folders as graph_folders
 from tests.graph.server import GraphServer
 from tests.integration.exchange.conftest import ALICE, Deployment, message
 from tests.integration.exchange.doubles import GraphDouble, Op
@@ -50,3 +53,25 @@ def test_categories_go_in_one_json_batch(deployment: Deployment, graph: GraphSer
 
     assert all(TRACKED_CATEGORY in deployment.server.categories(ALICE, "inbox", item) for item in ids)
     assert graph.calls["batch"] == 1
+
+
+def test_a_round_spread_over_cycles_misses_no_older_message(
+    deployment: Deployment, graph: GraphServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Delta pages come in no date order: a round resumed in the next cycle keeps its own idea of "new"."""
+    monkeypatch.setattr(graph_folders, "PAGE_SIZE", 5)
+    services = deployment.app.services
+    services.settings = services.settings.model_copy(update={"max_emails_per_cycle": 5})  # before the worker is built
+    mailbox = deployment.user_mailbox(ALICE)
+    newest_first = [datetime(2026, 11, 20, tzinfo=UTC) - timedelta(hours=n) for n in range(10)]
+    ids = []
+    for n, received in enumerate(newest_first):
+        raw, message_id = message(ALICE, subject=f"m{n}")
+        graph.deliver(ALICE, raw, received=received)
+        ids.append(message_id)
+
+    deployment.run()  # the five newest, then the round stops at the cycle's limit
+    assert sum(len(deployment.emails(i)) for i in ids) == 5
+    deployment.cycle(mailbox)  # the round goes on: the five older ones are new too
+
+    assert all(len(deployment.emails(i)) == 1 for i in ids)
