@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from tests.ews.errors import StateError
 from tests.ews.operations import Context, Handler, paged
 from tests.ews.shapes import folder_element, requested_fields
-from tests.ews.soap import child, element, find, findall, text_of
-from tests.ews.state import Folder, StateError
+from tests.ews.soap import child, element, find, findall, local_name, text_of
+from tests.ews.state import Folder
 
 CLASS_BY_TAG = {"CalendarFolder": "IPF.Appointment", "ContactsFolder": "IPF.Contact", "TasksFolder": "IPF.Task"}
 
@@ -58,7 +59,7 @@ def create_folder(ctx: Context, body: ET.Element) -> list[ET.Element]:
         return [ctx.fail(problem) for _ in findall(body, "m:Folders/*")]
     messages = []
     for spec in findall(body, "m:Folders/*"):
-        kind = spec.tag.rpartition("}")[2]
+        kind = local_name(spec)
         folder_class = text_of(spec, "t:FolderClass") or CLASS_BY_TAG.get(kind, "IPF.Note")
         try:
             folder = ctx.mailbox.create_folder(parent.folder_id, text_of(spec, "t:DisplayName") or "", folder_class)

@@ -1,6 +1,8 @@
 """Item operations: SyncFolderItems, GetItem, FindItem, CreateItem, UpdateItem, MoveItem and DeleteItem.
 
-Only messages are implemented; other item types get an error that names them.
+Messages are MIME with a few flags; calendar items, contacts and tasks are property bags described by their
+type's table (``item_schema`` and ``calendar_shapes``, ``contact_shapes``, ``task_shapes``). Other item types
+(distribution lists, posts, meeting requests) get an error that names them.
 """
 
 from __future__ import annotations
@@ -13,10 +15,17 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 
+from tests.ews import calendar_shapes, contact_shapes, task_shapes
+from tests.ews.calendar_view import calendar_view
+from tests.ews.errors import StateError
+from tests.ews.item_schema import Schema
 from tests.ews.operations import Context, Handler, paged
-from tests.ews.shapes import item_element, item_id, requested_fields
-from tests.ews.soap import child, element, find, findall, text_of
-from tests.ews.state import READ_FLAG, Item, StateError, addresses, parse_headers
+from tests.ews.shapes import item_id, message_element, requested_fields
+from tests.ews.soap import child, element, find, findall, local_name, text_of
+from tests.ews.state import READ_FLAG, Item, addresses, parse_headers
+
+# the item types besides messages, by element name
+SCHEMAS: dict[str, Schema] = {s.kind: s for s in (calendar_shapes.SCHEMA, contact_shapes.SCHEMA, task_shapes.SCHEMA)}
 
 # FieldURIs a Restriction may compare, and the item value each is compared with
 SEARCHABLE: dict[str, Callable[[Item], str | None]] = {
@@ -30,6 +39,14 @@ def _items(*nodes: ET.Element) -> ET.Element:
     container = element("m:Items")
     container.extend(nodes)
     return container
+
+
+def _render(ctx: Context, item: Item, shape: str, fields: set[str]) -> ET.Element:
+    """A message from its MIME and flags, any other item from its type's table."""
+    schema = SCHEMAS.get(item.item_type)
+    if schema is None:
+        return message_element(ctx.mailbox, item, shape, fields)
+    return schema.element(item, ctx.mailbox, shape, fields)
 
 
 def _id_only(item: Item) -> ET.Element:
@@ -57,7 +74,7 @@ def sync_folder_items(ctx: Context, body: ET.Element) -> list[ET.Element]:
             change.append(item_id(changed))
             child(change, "t:IsRead", str(changed.is_read).lower())
         else:
-            change.append(item_element(ctx.mailbox, changed, shape, fields))
+            change.append(_render(ctx, changed, shape, fields))
     last = str(result.includes_last).lower()
     return [ctx.ok(element("m:SyncState", result.sync_state), element("m:IncludesLastItemInRange", last), changes)]
 
@@ -71,13 +88,13 @@ def get_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
         except StateError as problem:
             messages.append(ctx.fail(problem, _items()))
             continue
-        messages.append(ctx.ok(_items(item_element(ctx.mailbox, item, shape, fields))))
+        messages.append(ctx.ok(_items(_render(ctx, item, shape, fields))))
     return messages
 
 
 def _matches(condition: ET.Element, item: Item) -> bool:
     """Evaluate the Restriction subset clients use for look-ups: (Not)IsEqualTo combined by And/Or/Not."""
-    name = condition.tag.rpartition("}")[2]
+    name = local_name(condition)
     if name in {"And", "Or"}:
         results = (_matches(part, item) for part in condition)
         return all(results) if name == "And" else any(results)
@@ -95,23 +112,26 @@ def _matches(condition: ET.Element, item: Item) -> bool:
 
 
 def find_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
-    """Items of each folder (newest first) that match the Restriction, paged by an IndexedPageItemView."""
+    """Items of each folder (newest first) that match the Restriction, paged by an IndexedPageItemView; or,
+    with a CalendarView, the appointments in its window (see ``calendar_view``)."""
     shape, fields = requested_fields(find(body, "m:ItemShape"))
     restriction = find(body, "m:Restriction")
+    window = find(body, "m:CalendarView")
     messages = []
     for ref in findall(body, "m:ParentFolderIds/*"):
         try:
-            folder = ctx.folder(ref)
-            found = [
-                item
-                for item in ctx.mailbox.folder_items(folder.folder_id)
-                if restriction is None or all(_matches(condition, item) for condition in restriction)
-            ]
+            items = ctx.mailbox.folder_items(ctx.folder(ref).folder_id)
+            if window is not None:
+                if restriction is not None:
+                    raise StateError("ErrorInvalidRestriction", "Restrictions are not supported with a CalendarView.")
+                root, page = calendar_view(window, items)
+            else:
+                found = [i for i in items if restriction is None or all(_matches(c, i) for c in restriction)]
+                root, page = paged(find(body, "m:IndexedPageItemView"), found)
         except StateError as problem:
             messages.append(ctx.fail(problem))
             continue
-        root, page = paged(find(body, "m:IndexedPageItemView"), found)
-        child(root, "t:Items").extend(item_element(ctx.mailbox, item, shape, fields) for item in page)
+        child(root, "t:Items").extend(_render(ctx, item, shape, fields) for item in page)
         messages.append(ctx.ok(root))
     return messages
 
@@ -122,8 +142,8 @@ def _mailboxes(spec: ET.Element, *tags: str) -> list[str]:
 
 def _mime_and_recipients(ctx: Context, spec: ET.Element) -> tuple[bytes, list[str]]:
     """The message as MIME, given as t:MimeContent or built from its fields, and all its recipients."""
-    if spec.tag.rpartition("}")[2] != "Message":
-        raise StateError("ErrorInvalidOperation", f"This test server only creates messages, not {spec.tag}.")
+    if local_name(spec) != "Message":
+        raise StateError("ErrorInvalidOperation", f"This test server cannot create a {local_name(spec)}.")
     encoded = text_of(spec, "t:MimeContent")
     if encoded:
         try:
@@ -151,18 +171,26 @@ def _mime_and_recipients(ctx: Context, spec: ET.Element) -> tuple[bytes, list[st
 
 
 def create_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
-    """SaveOnly stores the message; SendOnly and SendAndSaveCopy send it (delivering to mailboxes of this
-    server) and answer with an empty ``m:Items``, as Exchange does."""
+    """For a message, SaveOnly stores it; SendOnly and SendAndSaveCopy send it (delivering to mailboxes of
+    this server) and answer with an empty ``m:Items``, as Exchange does.
+
+    A calendar item, contact or task is stored in SavedItemFolderId, else in its type's default folder.
+    Simplified: SendMeetingInvitations is not acted on; attendees get no meeting request."""
     disposition = body.get("MessageDisposition", "SaveOnly")
     saved_in = find(body, "m:SavedItemFolderId")
     messages = []
     for spec in findall(body, "m:Items/*"):
         try:
+            categories = [node.text or "" for node in findall(spec, "t:Categories/t:String")]
+            if (schema := SCHEMAS.get(local_name(spec))) is not None:
+                target = None if saved_in is None else ctx.first_folder(saved_in).folder_id
+                created = ctx.mailbox.create_item(schema.kind, schema.parse(spec), folder=target, categories=categories)
+                messages.append(ctx.ok(_items(_id_only(created))))
+                continue
             mime, recipients = _mime_and_recipients(ctx, spec)
             default = "drafts" if disposition == "SaveOnly" else "sentitems"
             folder = ctx.mailbox.folder(default) if saved_in is None else ctx.first_folder(saved_in)
             if disposition == "SaveOnly":
-                categories = [node.text or "" for node in findall(spec, "t:Categories/t:String")]
                 saved = ctx.mailbox.add_item(folder.folder_id, mime, is_read=True, categories=categories)
                 messages.append(ctx.ok(_items(_id_only(saved))))
                 continue
@@ -177,7 +205,8 @@ def create_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
 
 
 def _apply_updates(ctx: Context, change: ET.Element, *, never_overwrite: bool) -> Item:
-    """Apply one t:ItemChange: Set/Append/DeleteItemField of item:Categories or message:IsRead.
+    """Apply one t:ItemChange: Set/Append/DeleteItemField of item:Categories, of message:IsRead on a message,
+    and of the properties of its type (``item_schema``) on a calendar item, contact or task.
 
     With ConflictResolution NeverOverwrite a stale ChangeKey is ErrorIrresolvableConflict."""
     ref = find(change, "t:ItemId")
@@ -188,19 +217,24 @@ def _apply_updates(ctx: Context, change: ET.Element, *, never_overwrite: bool) -
         raise StateError("ErrorIrresolvableConflict", "The item was changed since the ChangeKey was read.")
     categories: list[str] | None = None
     is_read: bool | None = None
+    schema = SCHEMAS.get(item.item_type)
+    fields: dict[str, object | None] = {}
     for update in findall(change, "t:Updates/*"):
-        action = update.tag.rpartition("}")[2]
+        action = local_name(update)
         field = find(update, "t:FieldURI")
         uri = None if field is None else field.get("FieldURI")
         if uri == "item:Categories":
             given = [node.text or "" for node in findall(update, "*/t:Categories/t:String")]
             current = list(item.categories) if categories is None else categories
             categories = {"DeleteItemField": [], "AppendToItemField": [*current, *given]}.get(action, given)
-        elif uri == "message:IsRead":
+        elif uri == "message:IsRead" and schema is None:
             is_read = action != "DeleteItemField" and text_of(update, "*/t:IsRead") in {"true", "1"}  # xs:boolean
+        elif schema is not None:
+            name, value = schema.change(update, {**item.extra, **fields})
+            fields[name] = value
         else:
             raise StateError("ErrorInvalidPropertySet", f"This test server cannot update {uri}.")
-    return ctx.mailbox.update_item(item.item_id, is_read=is_read, categories=categories)
+    return ctx.mailbox.update_item(item.item_id, is_read=is_read, categories=categories, fields=fields)
 
 
 def update_item(ctx: Context, body: ET.Element) -> list[ET.Element]:

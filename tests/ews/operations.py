@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from tests.ews import soap
-from tests.ews.state import Folder, Item, Mailbox, MailStore, StateError
+from tests.ews.errors import StateError
+from tests.ews.state import Folder, Item, Mailbox, MailStore
 
 
 @dataclass

@@ -23,6 +23,7 @@ from typing import Self, cast
 
 from tests.ews import folder_operations, item_operations, soap
 from tests.ews.auth import Authenticator
+from tests.ews.item_operations import SCHEMAS
 from tests.ews.operations import Context, Handler
 from tests.ews.state import Item, Mailbox, MailStore, SentMessage
 
@@ -160,6 +161,41 @@ class EwsServer:
     def move_folder(self, address: str, folder: str, parent: str) -> None:
         self.mailbox(address).update_folder(folder, parent=parent)
 
+    def create_calendar_item(
+        self, address: str, *, folder: str | None = None, categories: Iterable[str] = (), **fields: object
+    ) -> str:
+        """Add an appointment as the user would in Outlook (to Calendar unless ``folder`` is given); returns
+        its id. ``fields`` are exchangelib's field names with the values of ``Item.extra``, e.g. ``start=``
+        an aware datetime, ``start_timezone=TimeZone("W. Europe Standard Time")``, ``required_attendees=
+        [Attendee("bob@example.test")]``, ``recurrence=Recurrence(...)`` (see ``tests.ews.values``)."""
+        return self._create(address, "CalendarItem", folder, categories, fields)
+
+    def create_contact(
+        self, address: str, *, folder: str | None = None, categories: Iterable[str] = (), **fields: object
+    ) -> str:
+        """Add a contact, e.g. ``email_addresses={"EmailAddress1": "x@example.test"}``; returns its id."""
+        return self._create(address, "Contact", folder, categories, fields)
+
+    def create_task(
+        self, address: str, *, folder: str | None = None, categories: Iterable[str] = (), **fields: object
+    ) -> str:
+        """Add a task, e.g. ``status="InProgress", percent_complete=50.0``; returns its id."""
+        return self._create(address, "Task", folder, categories, fields)
+
+    def update_item_fields(
+        self, address: str, item_id: str, *, categories: Iterable[str] | None = None, **fields: object
+    ) -> None:
+        """Change a calendar item, contact or task as the user would; a field set to None is removed. The
+        item gets a new change key and a sync reports it as an Update."""
+        mailbox = self.mailbox(address)
+        mailbox.update_item(item_id, categories=categories, fields=_typed(mailbox.item(item_id).item_type, fields))
+
+    def _create(
+        self, address: str, kind: str, folder: str | None, categories: Iterable[str], fields: dict[str, object]
+    ) -> str:
+        mailbox = self.mailbox(address)
+        return mailbox.create_item(kind, _typed(kind, fields), folder=folder, categories=categories).item_id
+
     def delete_item(self, address: str, item_id: str) -> None:
         self.mailbox(address).delete_item(item_id)
 
@@ -255,6 +291,15 @@ class EwsServer:
         except Exception as e:  # a bug in a handler: say so in the reply rather than cut the connection
             raise soap.SoapFault("ErrorInternalServerError", f"{request.operation} failed: {e!r}") from e
         return soap.envelope(soap.response(request.operation, messages))
+
+
+def _typed(kind: str, fields: dict[str, object]) -> dict[str, object]:
+    """``fields`` checked against the properties of ``kind``, with lists made tuples as the store keeps them."""
+    if kind not in SCHEMAS:
+        raise ValueError(f"a {kind} has no fields to set; only calendar items, contacts and tasks have")
+    if unknown := set(fields) - SCHEMAS[kind].names:
+        raise ValueError(f"a {kind} has no field(s) {sorted(unknown)}; known: {sorted(SCHEMAS[kind].names)}")
+    return {name: tuple(value) if isinstance(value, list) else value for name, value in fields.items()}
 
 
 class _HttpServer(ThreadingHTTPServer):

@@ -2,7 +2,8 @@
 
 EWS returns only what the FolderShape/ItemShape names: a BaseShape (IdOnly, Default, AllProperties) plus
 AdditionalProperties given as FieldURIs. Properties come out in schema order, and properties an object
-does not have are left out, as Exchange does.
+does not have are left out, as Exchange does. Messages are written here, from their MIME; calendar items,
+contacts and tasks by the property tables of ``item_schema``, built from the pieces here.
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ RIGHTS = ("CreateAssociated", "CreateContents", "CreateHierarchy", "Delete", "Mo
 
 
 def requested_fields(shape: ET.Element | None) -> tuple[str, set[str]]:
-    """(BaseShape, FieldURIs of AdditionalProperties) of a FolderShape or ItemShape element."""
+    """(BaseShape, FieldURIs of AdditionalProperties) of a FolderShape or ItemShape element.
+
+    An IndexedFieldURI (one entry of an indexed property such as a contact's EmailAddress1) adds both the
+    property ("contacts:EmailAddress") and the entry ("contacts:EmailAddress/EmailAddress1")."""
     if shape is None:
         return "Default", set()
     fields = {node.get("FieldURI", "") for node in findall(shape, "t:AdditionalProperties/t:FieldURI")}
+    for node in findall(shape, "t:AdditionalProperties/t:IndexedFieldURI"):
+        uri = ":".join(node.get("FieldURI", "").split(":")[:2])  # "contacts:PhysicalAddress:City" names the entry
+        fields |= {uri, f"{uri}/{node.get('FieldIndex', '')}"}
     return text_of(shape, "t:BaseShape") or "Default", fields
 
 
@@ -72,13 +79,14 @@ def item_id(item: Item) -> ET.Element:
     return element("t:ItemId", Id=item.item_id, ChangeKey=item.change_key)
 
 
-def _mailbox(name: str, address: str) -> ET.Element:
+def mailbox_element(name: str | None, address: str, mailbox_type: str = "OneOff") -> ET.Element:
+    """A ``t:Mailbox``; "OneOff" is an address the server only knows from the item, "Mailbox" one of its own."""
     node = element("t:Mailbox")
     if name:
         child(node, "t:Name", name)
     child(node, "t:EmailAddress", address)
     child(node, "t:RoutingType", "SMTP")
-    child(node, "t:MailboxType", "OneOff")
+    child(node, "t:MailboxType", mailbox_type)
     return node
 
 
@@ -88,13 +96,15 @@ def _addresses(tag: str, *headers: str, single: bool = False) -> Callable[[Item,
         if not found:
             return None
         node = element(tag)
-        node.extend(_mailbox(name, address) for name, address in found)
+        node.extend(mailbox_element(name, address) for name, address in found)
         return node
 
     return build
 
 
-def _text(tag: str, value: Callable[[Item], object]) -> Callable[[Item, Mailbox], ET.Element | None]:
+def text_property(tag: str, value: Callable[[Item], object]) -> Callable[[Item, Mailbox], ET.Element | None]:
+    """A property written as the text of one element: a date-time in UTC, a boolean as xs:boolean."""
+
     def build(item: Item, _: Mailbox) -> ET.Element | None:
         found = value(item)
         if found is None:
@@ -108,7 +118,7 @@ def _text(tag: str, value: Callable[[Item], object]) -> Callable[[Item, Mailbox]
     return build
 
 
-def _categories(item: Item, _: Mailbox) -> ET.Element | None:
+def categories_property(item: Item, _: Mailbox) -> ET.Element | None:
     if not item.categories:
         return None
     node = element("t:Categories")
@@ -117,38 +127,38 @@ def _categories(item: Item, _: Mailbox) -> ET.Element | None:
     return node
 
 
-def _parent(item: Item, mailbox: Mailbox) -> ET.Element:
+def parent_property(item: Item, mailbox: Mailbox) -> ET.Element:
     return folder_id(mailbox.folder(item.folder_id), "t:ParentFolderId")
 
 
-ITEM_PROPERTIES: list[tuple[str, Callable[[Item, Mailbox], ET.Element | None]]] = [  # in schema order
+MESSAGE_PROPERTIES: list[tuple[str, Callable[[Item, Mailbox], ET.Element | None]]] = [  # in schema order
     (
         "item:MimeContent",
         lambda i, _: element("t:MimeContent", base64.b64encode(i.mime).decode(), CharacterSet="UTF-8"),
     ),
     ("item:ItemId", lambda i, _: item_id(i)),
-    ("item:ParentFolderId", _parent),
-    ("item:ItemClass", _text("t:ItemClass", lambda i: i.item_class)),
-    ("item:Subject", _text("t:Subject", lambda i: i.subject)),
-    ("item:DateTimeReceived", _text("t:DateTimeReceived", lambda i: i.received)),
-    ("item:Size", _text("t:Size", lambda i: i.size)),
-    ("item:Categories", _categories),
-    ("item:DateTimeSent", _text("t:DateTimeSent", lambda i: i.sent)),
+    ("item:ParentFolderId", parent_property),
+    ("item:ItemClass", text_property("t:ItemClass", lambda i: i.item_class)),
+    ("item:Subject", text_property("t:Subject", lambda i: i.subject)),
+    ("item:DateTimeReceived", text_property("t:DateTimeReceived", lambda i: i.received)),
+    ("item:Size", text_property("t:Size", lambda i: i.size)),
+    ("item:Categories", categories_property),
+    ("item:DateTimeSent", text_property("t:DateTimeSent", lambda i: i.sent)),
     ("message:Sender", _addresses("t:Sender", "Sender", "From", single=True)),
     ("message:ToRecipients", _addresses("t:ToRecipients", "To")),
     ("message:CcRecipients", _addresses("t:CcRecipients", "Cc")),
     ("message:From", _addresses("t:From", "From", single=True)),
-    ("message:InternetMessageId", _text("t:InternetMessageId", lambda i: i.message_id)),
-    ("message:IsRead", _text("t:IsRead", lambda i: i.is_read)),
+    ("message:InternetMessageId", text_property("t:InternetMessageId", lambda i: i.message_id)),
+    ("message:IsRead", text_property("t:IsRead", lambda i: i.is_read)),
 ]
-ALL_ITEM_FIELDS = {uri for uri, _ in ITEM_PROPERTIES} - {"item:MimeContent"}
+ALL_MESSAGE_FIELDS = {uri for uri, _ in MESSAGE_PROPERTIES} - {"item:MimeContent"}
 
 
-def item_element(mailbox: Mailbox, item: Item, shape: str, fields: set[str]) -> ET.Element:
+def message_element(mailbox: Mailbox, item: Item, shape: str, fields: set[str]) -> ET.Element:
     """IdOnly gives the ItemId plus the AdditionalProperties; the other shapes give every known property."""
-    wanted = fields | {"item:ItemId"} | (set() if shape == "IdOnly" else ALL_ITEM_FIELDS)
+    wanted = fields | {"item:ItemId"} | (set() if shape == "IdOnly" else ALL_MESSAGE_FIELDS)
     node = element(f"t:{item.item_type}")
-    for uri, build in ITEM_PROPERTIES:
+    for uri, build in MESSAGE_PROPERTIES:
         if uri in wanted and (built := build(item, mailbox)) is not None:
             node.append(built)
     return node

@@ -45,6 +45,11 @@ def qname(tag: str) -> str:
     return f"{{{NAMESPACES[prefix]}}}{local}"
 
 
+def local_name(node: ET.Element) -> str:
+    """``{types-ns}Subject`` -> ``Subject``."""
+    return node.tag.rpartition("}")[2]
+
+
 def element(tag: str, text: str | None = None, /, **attrs: str) -> ET.Element:
     node = ET.Element(qname(tag), attrs)
     node.text = text
@@ -95,7 +100,7 @@ def parse_request(data: bytes) -> Request:
     if sid is not None:
         impersonated = text_of(sid, "t:PrimarySmtpAddress") or text_of(sid, "t:SmtpAddress")
     return Request(
-        operation=operation.tag.rpartition("}")[2],
+        operation=local_name(operation),
         body=operation,
         impersonated=impersonated,
         mailbox=text_of(operation, ".//t:Mailbox/t:EmailAddress"),

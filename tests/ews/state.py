@@ -18,12 +18,16 @@ import datetime
 import itertools
 import json
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from email.utils import getaddresses, parsedate_to_datetime
+from typing import TypeVar
+
+from tests.ews.errors import StateError
+from tests.ews.item_kinds import KINDS
 
 # distinguished id -> (parent, display name, folder class); the folders every mailbox starts with
 DISTINGUISHED_FOLDERS: dict[str, tuple[str | None, str, str | None]] = {
@@ -41,14 +45,7 @@ DISTINGUISHED_FOLDERS: dict[str, tuple[str | None, str, str | None]] = {
 }
 
 CREATE, UPDATE, DELETE, READ_FLAG = "Create", "Update", "Delete", "ReadFlagChange"
-
-
-class StateError(Exception):
-    """An EWS error condition; ``code`` is the ResponseCode the operations answer with."""
-
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
+T = TypeVar("T")
 
 
 def parse_headers(mime: bytes) -> Message:
@@ -59,6 +56,10 @@ def addresses(mime: bytes, *headers: str) -> list[tuple[str, str]]:
     """(name, address) pairs of the given MIME headers, e.g. ``addresses(mime, "To", "Cc")``."""
     parsed = parse_headers(mime)
     return getaddresses([str(value) for name in headers for value in parsed.get_all(name, [])])
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
 def _opaque(kind: str, *parts: object) -> str:
@@ -78,8 +79,11 @@ class Folder:
 
 @dataclass(frozen=True)
 class Item:
-    """One mailbox item. Only messages (``item_type`` "Message") are built today; other item types would
-    carry their own properties in ``extra``."""
+    """One mailbox item. A message (``item_type`` "Message") is its MIME; a calendar item, contact or task
+    (see ``item_kinds``) has no MIME and keeps its properties in ``extra``, keyed by exchangelib's field
+    names ("start", "required_attendees", "percent_complete", ...), with typed values (``values``).
+
+    ``received`` is when the item arrived or was created; ``modified`` when it was last changed, if ever."""
 
     item_id: str
     change_key: str
@@ -91,6 +95,19 @@ class Item:
     item_type: str = "Message"
     item_class: str = "IPM.Note"
     extra: dict[str, object] = field(default_factory=dict)
+    modified: datetime.datetime | None = None
+
+    def value(self, name: str, kind: type[T]) -> T | None:
+        """The property ``name`` from ``extra``, or None if the item has none; another type than ``kind`` is
+        a TypeError, so a test reads e.g. ``item.value("start", datetime.datetime)`` without casts."""
+        found = self.extra.get(name)
+        if found is None or isinstance(found, kind):
+            return found
+        raise TypeError(f"{name} of this {self.item_type} is a {type(found).__name__}, not a {kind.__name__}")
+
+    @property
+    def last_modified(self) -> datetime.datetime:
+        return self.modified or self.received
 
     def header(self, name: str) -> str | None:
         value = parse_headers(self.mime)[name]
@@ -98,7 +115,7 @@ class Item:
 
     @property
     def subject(self) -> str | None:
-        return self.header("Subject")
+        return self.header("Subject") if self.item_type == "Message" else self.value("subject", str)
 
     @property
     def message_id(self) -> str | None:
@@ -244,24 +261,68 @@ class Mailbox:
                 change_key=self._change_key(),
                 folder_id=self.folder(folder).folder_id,
                 mime=mime,
-                received=received or datetime.datetime.now(datetime.UTC).replace(microsecond=0),
+                received=received or _now(),
                 is_read=is_read,
                 categories=tuple(categories),
             )
-            self.items[item.item_id] = item
-            self._item_log.append(_Entry(item.item_id, CREATE, (item.folder_id,)))
-            return item
+            return self._log_created(item)
+
+    def create_item(
+        self, kind: str, fields: Mapping[str, object], *, folder: str | None = None, categories: Iterable[str] = ()
+    ) -> Item:
+        """A calendar item, contact or task (``kind`` of ``item_kinds.KINDS``) with these properties (None is
+        none), in the kind's default folder unless ``folder`` is given; the server's own rules fill in the rest."""
+        with self._lock:
+            spec, now = KINDS[kind], _now()
+            fields = {name: value for name, value in fields.items() if value is not None}
+            item = Item(
+                item_id=self._new_id("item"),
+                change_key=self._change_key(),
+                folder_id=self.folder(folder or spec.default_folder).folder_id,
+                mime=b"",
+                received=now,
+                is_read=True,
+                categories=tuple(categories),
+                item_type=kind,
+                item_class=spec.item_class,
+                extra=spec.settle(fields, frozenset(fields), now),
+            )
+            return self._log_created(item)
+
+    def _log_created(self, item: Item) -> Item:
+        self.items[item.item_id] = item
+        self._item_log.append(_Entry(item.item_id, CREATE, (item.folder_id,)))
+        return item
 
     def update_item(
-        self, item_id: str, *, is_read: bool | None = None, categories: Iterable[str] | None = None
+        self,
+        item_id: str,
+        *,
+        is_read: bool | None = None,
+        categories: Iterable[str] | None = None,
+        fields: Mapping[str, object | None] | None = None,
     ) -> Item:
-        """Change flags or categories; a read-flag-only change is logged as a ReadFlagChange."""
+        """Change flags, categories or the properties of a calendar item, contact or task (None deletes
+        one); a read-flag-only change is logged as a ReadFlagChange."""
         with self._lock:
-            item = self.item(item_id)
+            item, now = self.item(item_id), _now()
             new_categories = item.categories if categories is None else tuple(categories)
             new_read = item.is_read if is_read is None else is_read
-            kind = READ_FLAG if new_categories == item.categories else UPDATE
-            updated = replace(item, is_read=new_read, categories=new_categories, change_key=self._change_key())
+            extra = item.extra
+            if fields:
+                if item.item_type not in KINDS:
+                    raise StateError("ErrorInvalidPropertySet", f"A {item.item_type} has no such properties.")
+                merged = {name: value for name, value in {**extra, **fields}.items() if value is not None}
+                extra = KINDS[item.item_type].settle(merged, frozenset(fields), now)
+            kind = READ_FLAG if new_categories == item.categories and not fields else UPDATE
+            updated = replace(
+                item,
+                is_read=new_read,
+                categories=new_categories,
+                extra=extra,
+                modified=now,
+                change_key=self._change_key(),
+            )
             self.items[item_id] = updated
             self._item_log.append(_Entry(item_id, kind, (item.folder_id,)))
             return updated
@@ -273,9 +334,7 @@ class Mailbox:
             target = self.folder(folder).folder_id
             self.delete_item(item_id)
             moved = replace(item, item_id=self._new_id("item"), change_key=self._change_key(), folder_id=target)
-            self.items[moved.item_id] = moved
-            self._item_log.append(_Entry(moved.item_id, CREATE, (target,)))
-            return moved
+            return self._log_created(moved)
 
     def delete_item(self, item_id: str) -> None:
         with self._lock:
