@@ -64,6 +64,7 @@ HTTP_POOL_SIZE = 32  # concurrent handlers and scheduler claims share one client
 def _transport() -> RequestsTransport:
     """A transport whose connection pool fits the process's concurrency (requests' default keeps 10)."""
     session = requests.Session()
+    session.trust_env = False  # else every request looks up netrc, proxies and CA bundles in the environment
     adapter = HTTPAdapter(pool_connections=HTTP_POOL_SIZE, pool_maxsize=HTTP_POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
