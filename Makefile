@@ -56,6 +56,8 @@ bench: setup
 	$(PY) -m bench.ingest
 	$(PY) -m bench.schedule
 	$(PY) -m bench.send
+	$(PY) -m bench.graph
+	$(PY) -m bench.ews
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

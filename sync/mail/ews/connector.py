@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sync.auth.secrets import SecretBox
-from sync.mail.ews.account import TokenSource, open_account, trust_extra_ca
+from sync.mail.ews.account import TokenSource, install_http_adapter, open_account
 from sync.mail.ews.endpoint import ews_endpoint
 from sync.mail.ews.session import EwsSession
 from sync.model import EmailServerProfile, Mailbox
@@ -15,7 +15,7 @@ class EwsConnector:
         self.settings = settings
         self.box = box
         self.tokens = tokens
-        trust_extra_ca(settings.extra_ca_file)
+        install_http_adapter(settings.extra_ca_file)
 
     def open_mailbox(
         self, mailbox: Mailbox, profile: EmailServerProfile, *, deadline: float | None = None

@@ -19,7 +19,7 @@ from exchangelib import Account, Message
 from exchangelib.errors import ErrorServerBusy, ErrorTimeoutExpired
 
 from sync.mail.errors import MailServerError, TransientMailError
-from sync.mail.ews.account import TokenSource, open_account, trust_extra_ca
+from sync.mail.ews.account import TokenSource, install_http_adapter, open_account
 from sync.mail.ews.endpoint import EwsEndpoint, ews_endpoint
 from sync.mail.ews.errors import LINK_LOST_MARKERS, translate
 from sync.model import EmailServerProfile, Mailbox
@@ -82,7 +82,7 @@ class EwsSender:
         self.tokens = tokens
         self._outboxes: OrderedDict[EwsEndpoint, EwsOutbox] = OrderedDict()
         self._lock = threading.Lock()
-        trust_extra_ca(settings.extra_ca_file)
+        install_http_adapter(settings.extra_ca_file)
 
     def open_outbox(self, mailbox: Mailbox, profile: EmailServerProfile) -> EwsOutbox:
         endpoint = ews_endpoint(mailbox, profile, self.box, outgoing=True)
