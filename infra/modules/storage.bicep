@@ -33,6 +33,9 @@ var tableNames = [
   'Outbox'
   'ConnectionSlots'
   'TokenCache'
+  'Appointments'
+  'Tasks'
+  'SyncFilters'
 ]
 var queueNames = [
   'mailbox-work'

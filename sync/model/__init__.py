@@ -1,6 +1,13 @@
 """Entities and option sets (pydantic v2), with Dataverse numeric values and column lengths."""
 
-from sync.model.activities import Alert, ExchangeSyncIdMapping, ItemFailure, MailboxTrackingFolder, QueueItem
+from sync.model.activities import (
+    Alert,
+    ExchangeItemLookup,
+    ExchangeSyncIdMapping,
+    ItemFailure,
+    MailboxTrackingFolder,
+    QueueItem,
+)
 from sync.model.base import Entity
 from sync.model.email import ActivityParty, AttachmentMeta, BlobRef, Email
 from sync.model.fields import EntityRef, SealedSecret, normalize_address
@@ -23,6 +30,7 @@ __all__ = [
     "EmailServerProfile",
     "Entity",
     "EntityRef",
+    "ExchangeItemLookup",
     "ExchangeSyncIdMapping",
     "FolderWatermark",
     "ItemFailure",

@@ -23,24 +23,43 @@ class QueueItem(Entity):
 
 
 class ExchangeSyncIdMapping(Entity):
-    """Links an Exchange item to a CRM record for one mailbox (spec §1.3), with our change tracking."""
+    """Links a CRM record to its Exchange item in one mailbox (spec §1.3), with our change tracking.
+
+    One row per (mailbox, record), found by record; a lookup row finds it by Exchange item id. The CRM side
+    marks the row ``pending`` with its new ``crm_version`` whenever the record changes; the ACT cycle
+    clears the mark once Exchange has that version (``crm_version_synced``).
+    """
 
     mailbox_id: Str36
-    exchange_entry_id: Str1024
     object_id: Str36
     object_type: EntityType
+    exchange_entry_id: Str1024 | None = None  # None until the item exists in Exchange
     item_subject: Str2048 | None = None
-    change_key: Str256 | None = None
+    change_key: Str256 | None = None  # the item's change key when last synced: a different one is a change
+    crm_version: int = 0  # the record's latest version the CRM side has noted
     crm_version_synced: int | None = None
+    pending: bool = False  # the CRM record changed since it was last synced
+    deleted_in_crm: bool = False
+    create_started_on: datetime | None = None  # a create was sent (or about to be): look for the item first
     from_crm_change_type: int | None = None
     to_crm_change_type: int | None = None
     is_deleted_in_exchange: bool = False
     is_unlinked_in_crm: bool = False
     user_decision: int | None = None
+    last_decision: Str2048 | None = None  # how the last conflict was resolved
     retries: int = Field(default=0, ge=0)
     last_sync_error: Str2048 | None = None
     last_sync_error_code: int | None = None
     last_sync_error_occurred_on: datetime | None = None
+
+
+class ExchangeItemLookup(Entity):
+    """Which record an Exchange item is linked to, in one mailbox (the mapping's second key)."""
+
+    mailbox_id: Str36
+    exchange_entry_id: Str1024
+    object_id: Str36
+    object_type: EntityType
 
 
 class MailboxTrackingFolder(Entity):

@@ -14,6 +14,7 @@ from sync.model.options import EntityType
 Str20 = Annotated[str, StringConstraints(max_length=20)]
 Str36 = Annotated[str, StringConstraints(max_length=36)]
 Str50 = Annotated[str, StringConstraints(max_length=50)]
+Str80 = Annotated[str, StringConstraints(max_length=80)]
 Str100 = Annotated[str, StringConstraints(max_length=100)]
 Str120 = Annotated[str, StringConstraints(max_length=120)]
 Str200 = Annotated[str, StringConstraints(max_length=200)]

@@ -14,7 +14,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from sync.model.base import Entity
-from sync.model.fields import EmailAddress, RecordEmailAddress, Str36, Str100, Str200
+from sync.model.fields import EmailAddress, RecordEmailAddress, Str20, Str36, Str50, Str80, Str100, Str200, Str250
 from sync.model.options import (
     AccessMode,
     EmailAddressApproval,
@@ -98,6 +98,14 @@ class Contact(EmailEnabled):
     email_address1: RecordEmailAddress | None = None
     email_address2: RecordEmailAddress | None = None
     email_address3: RecordEmailAddress | None = None
+    job_title: Str100 | None = None
+    company_name: Str100 | None = None  # the company as text; Dynamics links an account (parentcustomerid)
+    telephone1: Str50 | None = None  # business phone
+    mobile_phone: Str50 | None = None
+    address1_line1: Str250 | None = None  # the mailing address, the one synced with Exchange (R-ACT-16)
+    address1_city: Str80 | None = None
+    address1_postal_code: Str20 | None = None
+    address1_country: Str80 | None = None
     parent_account_id: Str36 | None = None
     owner_user_id: Str36 | None = None
     do_not_email: bool = False

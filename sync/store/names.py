@@ -33,6 +33,9 @@ class Table(StrEnum):
     OUTBOX = "Outbox"
     CONNECTION_SLOTS = "ConnectionSlots"
     TOKEN_CACHE = "TokenCache"
+    APPOINTMENTS = "Appointments"
+    TASKS = "Tasks"
+    SYNC_FILTERS = "SyncFilters"
 
 
 class Queue(StrEnum):

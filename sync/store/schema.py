@@ -12,8 +12,12 @@
 | Accounts, Leads |                            |                          |                                         |
 | Emails          | activity id                | ``email``                | point read by id from every index       |
 | QueueItems      | queue id                   | queue item id            | a queue's items (one partition)         |
-| SyncIdMappings  | mailbox id                 | sha256(Exchange item id) | point read per Exchange item; a         |
-|                 |                            |                          | mailbox's mappings (one partition)      |
+| SyncIdMappings  | mailbox id                 | ``c|type|record id``,    | a record's link in a mailbox; an item's |
+|                 |                            | ``x|sha256(item id)``    | record; pending links (one partition),  |
+|                 |                            |                          | see ``store/act_links.py``              |
+| Appointments,   | activity id                | ``record``               | point read by id                        |
+| Tasks           |                            |                          |                                         |
+| SyncFilters     | user id                    | record type code         | a user's ACT filters (one partition)    |
 | TrackingFolders | mailbox id                 | tracking folder id       | a mailbox's <= 25 rules (one partition) |
 | Alerts          | regarding record id        | alert code, offset       | one open alert per (record, code);      |
 |                 |                            |                          | a record's alerts (one partition)       |
@@ -40,7 +44,6 @@ from sync.model import (
     Contact,
     Email,
     EmailServerProfile,
-    ExchangeSyncIdMapping,
     ItemFailure,
     Lead,
     Mailbox,
@@ -50,6 +53,7 @@ from sync.model import (
     QueueItem,
     SystemUser,
 )
+from sync.model.act import Appointment, SyncFilter, Task
 from sync.model.fields import EntityRef
 from sync.store.keys import hashed_key
 from sync.store.repository import KeyScheme
@@ -64,9 +68,9 @@ ACCOUNT_KEYS: KeyScheme[Account] = KeyScheme(lambda r: r.id, lambda r: "record")
 LEAD_KEYS: KeyScheme[Lead] = KeyScheme(lambda r: r.id, lambda r: "record")
 EMAIL_KEYS: KeyScheme[Email] = KeyScheme(lambda e: e.id, lambda e: "email")
 QUEUE_ITEM_KEYS: KeyScheme[QueueItem] = KeyScheme(lambda q: q.queue_id, lambda q: q.id)
-SYNC_ID_MAPPING_KEYS: KeyScheme[ExchangeSyncIdMapping] = KeyScheme(
-    lambda m: m.mailbox_id, lambda m: hashed_key(m.exchange_entry_id)
-)
+APPOINTMENT_KEYS: KeyScheme[Appointment] = KeyScheme(lambda r: r.id, lambda r: "record")
+TASK_KEYS: KeyScheme[Task] = KeyScheme(lambda r: r.id, lambda r: "record")
+SYNC_FILTER_KEYS: KeyScheme[SyncFilter] = KeyScheme(lambda f: f.user_id, lambda f: str(int(f.object_type)))
 TRACKING_FOLDER_KEYS: KeyScheme[MailboxTrackingFolder] = KeyScheme(lambda f: f.mailbox_id, lambda f: f.id)
 ITEM_FAILURE_KEYS: KeyScheme[ItemFailure] = KeyScheme(lambda f: f.mailbox_id, lambda f: hashed_key(f.message_key))
 ALERT_KEYS: KeyScheme[Alert] = KeyScheme(lambda a: a.regarding.id, lambda a: alert_row_key(a.code))

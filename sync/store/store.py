@@ -10,7 +10,6 @@ from sync.model import (
     Contact,
     Email,
     EmailServerProfile,
-    ExchangeSyncIdMapping,
     ItemFailure,
     Lead,
     Mailbox,
@@ -20,11 +19,13 @@ from sync.model import (
     QueueItem,
     SystemUser,
 )
+from sync.model.act import Appointment, SyncFilter, Task
 from sync.model.options import EntityType
 from sync.model.records import EmailEnabled
 from sync.settings import Settings
 from sync.store import schema
 from sync.store.account import RequestCounter, StorageAccount
+from sync.store.act_links import ActLinks
 from sync.store.address_index import AddressIndex
 from sync.store.blobs import BlobStore
 from sync.store.correlation_index import MessageIndex, SmartMatchIndex, SummaryIndex
@@ -53,9 +54,10 @@ class Store:
         self.leads = Repository(account.table(Table.LEADS), Lead, schema.LEAD_KEYS)
         self.emails = Repository(account.table(Table.EMAILS), Email, schema.EMAIL_KEYS)
         self.queue_items = Repository(account.table(Table.QUEUE_ITEMS), QueueItem, schema.QUEUE_ITEM_KEYS)
-        self.sync_id_mappings = Repository(
-            account.table(Table.SYNC_ID_MAPPINGS), ExchangeSyncIdMapping, schema.SYNC_ID_MAPPING_KEYS
-        )
+        self.act_links = ActLinks(account.table(Table.SYNC_ID_MAPPINGS))
+        self.appointments = Repository(account.table(Table.APPOINTMENTS), Appointment, schema.APPOINTMENT_KEYS)
+        self.tasks = Repository(account.table(Table.TASKS), Task, schema.TASK_KEYS)
+        self.sync_filters = Repository(account.table(Table.SYNC_FILTERS), SyncFilter, schema.SYNC_FILTER_KEYS)
         self.tracking_folders = Repository(
             account.table(Table.TRACKING_FOLDERS), MailboxTrackingFolder, schema.TRACKING_FOLDER_KEYS
         )

@@ -1,0 +1,108 @@
+"""Links between CRM records and Exchange items, per mailbox, found either way (spec §1.3).
+
+Keys, all in the mailbox's partition of ``SyncIdMappings`` (so a cycle reads one partition):
+
+- ``c|{type}|{record id}`` — the :class:`ExchangeSyncIdMapping`: the record's link and sync state;
+- ``x|{sha256(Exchange item id)}`` — an :class:`ExchangeItemLookup` that names the record of an item.
+
+The CRM side never reads these rows: :meth:`ActLinks.note_change` merges three properties (the new version,
+``pending``, ``deleted_in_crm``) into the row, creating it if needed, so a CRM write costs one request per
+interested mailbox and never conflicts with the sync's own compare-and-swap (which it makes fail, so the
+sync re-reads and sees the new version).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from azure.core.exceptions import AzureError
+from azure.data.tables import TableClient, UpdateMode
+
+from sync.errors import StoreError
+from sync.model import ExchangeItemLookup, ExchangeSyncIdMapping
+from sync.model.options import EntityType
+from sync.store.keys import hashed_key
+from sync.store.repository import KeyScheme, Repository
+
+
+def link_key(object_type: EntityType, object_id: str) -> str:
+    return f"c|{int(object_type)}|{object_id}"
+
+
+def lookup_key(exchange_entry_id: str) -> str:
+    return f"x|{hashed_key(exchange_entry_id)}"
+
+
+LINK_KEYS: KeyScheme[ExchangeSyncIdMapping] = KeyScheme(
+    lambda m: m.mailbox_id, lambda m: link_key(m.object_type, m.object_id)
+)
+LOOKUP_KEYS: KeyScheme[ExchangeItemLookup] = KeyScheme(
+    lambda m: m.mailbox_id, lambda m: lookup_key(m.exchange_entry_id)
+)
+
+
+class ActLinks:
+    def __init__(self, table: TableClient) -> None:
+        self.table = table
+        self.links = Repository(table, ExchangeSyncIdMapping, LINK_KEYS)
+        self.lookups = Repository(table, ExchangeItemLookup, LOOKUP_KEYS)
+
+    # --- the CRM side -------------------------------------------------------------------------------
+    def note_change(
+        self, mailbox_id: str, object_type: EntityType, object_id: str, version: int, *, deleted: bool = False
+    ) -> None:
+        """The record changed (or was deleted): the mailbox's next ACT cycle looks at it."""
+        entity = {
+            "PartitionKey": mailbox_id,
+            "RowKey": link_key(object_type, object_id),
+            "mailbox_id": mailbox_id,
+            "object_id": object_id,
+            "object_type": int(object_type),
+            "crm_version": version,
+            "pending": True,
+            "deleted_in_crm": deleted,
+        }
+        try:
+            self.table.upsert_entity(entity, mode=UpdateMode.MERGE)
+        except AzureError as exc:
+            raise StoreError(f"noting a change of {object_type.name} {object_id} for {mailbox_id}: {exc}") from exc
+
+    # --- the sync side ------------------------------------------------------------------------------
+    def find(self, mailbox_id: str, object_type: EntityType, object_id: str) -> ExchangeSyncIdMapping | None:
+        return self.links.find(mailbox_id, link_key(object_type, object_id))
+
+    def by_item(self, mailbox_id: str, exchange_entry_id: str) -> ExchangeSyncIdMapping | None:
+        """The link of an Exchange item, or None when the item is not linked (two point reads)."""
+        lookup = self.lookups.find(mailbox_id, lookup_key(exchange_entry_id))
+        if lookup is None:
+            return None
+        link = self.find(mailbox_id, lookup.object_type, lookup.object_id)
+        return link if link is not None and link.exchange_entry_id == exchange_entry_id else None
+
+    def pending(self, mailbox_id: str) -> Iterator[ExchangeSyncIdMapping]:
+        """The mailbox's records changed on the CRM side since they were last synced."""
+        return self.links.query(
+            "PartitionKey eq @pk and RowKey ge 'c|' and RowKey lt 'c}' and pending eq true", {"pk": mailbox_id}
+        )
+
+    def attach(self, link: ExchangeSyncIdMapping, exchange_entry_id: str, change_key: str) -> ExchangeSyncIdMapping:
+        """Record the item of ``link`` (compare-and-swap on the link), then its lookup row."""
+        link.exchange_entry_id, link.change_key, link.create_started_on = exchange_entry_id, change_key, None
+        saved = self.save(link)
+        self.lookups.upsert(
+            ExchangeItemLookup(
+                mailbox_id=link.mailbox_id, exchange_entry_id=exchange_entry_id,
+                object_id=link.object_id, object_type=link.object_type,
+            )
+        )  # fmt: skip
+        return saved
+
+    def save(self, link: ExchangeSyncIdMapping) -> ExchangeSyncIdMapping:
+        """Compare-and-swap when the link was read; insert-if-absent when it is new."""
+        return self.links.update(link) if link.etag is not None else self.links.insert(link)
+
+    def forget(self, link: ExchangeSyncIdMapping) -> None:
+        """The record and the item are no longer linked in this mailbox: both rows go."""
+        if link.exchange_entry_id:
+            self.lookups.delete_key(link.mailbox_id, lookup_key(link.exchange_entry_id))
+        self.links.delete(link, if_unchanged=False)
