@@ -129,7 +129,7 @@ def text(value: str | None) -> str | None:
 
 
 def body_text(value: str | None) -> str | None:
-    """A plain-text body; Exchange stores CRLF line ends whatever it was given."""
+    """A plain-text body; Exchange may hand back CRLF line ends for the LF it was given."""
     return text((value or "").replace("\r\n", "\n"))
 
 
@@ -139,7 +139,7 @@ def email(value: str | None) -> str | None:
     return normalize_address(value) if value else None
 
 
-def addresses(values: Iterable[str | None]) -> tuple[str, ...]:
+def attendee_addresses(values: Iterable[str | None]) -> tuple[str, ...]:
     """Attendee addresses: the order of attendees means nothing, on either side."""
     return tuple(sorted({normalize_address(v) for v in values if v and v.strip()}))
 
@@ -150,7 +150,7 @@ def instant(value: datetime) -> datetime:
 
 
 def day(value: date) -> date:
-    """A plain ``date`` (not a subclass such as exchangelib's), so values print and pickle alike."""
+    """A plain ``date``: exchangelib hands out a subclass of its own, and takes only plain ones."""
     return date(value.year, value.month, value.day)
 
 
@@ -182,13 +182,13 @@ def recurrence(value: Recurrence | None) -> Recurrence | None:
 
 
 def appointment_fields(
-    a: Appointment, addresses_of: Callable[[EntityRef], str | None], now: datetime
+    a: Appointment, addresses: Callable[[EntityRef], str | None], now: datetime
 ) -> dict[str, object]:
-    """``addresses_of`` gives a resolved party's current address; unresolved parties keep the one used."""
+    """``addresses`` gives a resolved party's current address; unresolved parties keep the one used."""
 
     def attendees(role: ParticipationType) -> tuple[str, ...]:
-        return addresses(
-            (addresses_of(p.party) if p.party else None) or p.address_used for p in a.parties if p.participation is role
+        return attendee_addresses(
+            (addresses(p.party) if p.party else None) or p.address_used for p in a.parties if p.participation is role
         )
 
     return {

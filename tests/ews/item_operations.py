@@ -1,8 +1,9 @@
 """Item operations: SyncFolderItems, GetItem, FindItem, CreateItem, UpdateItem, MoveItem and DeleteItem.
 
 Messages are MIME with a few flags; calendar items, contacts and tasks are property bags described by their
-type's table (``item_schema`` and ``calendar_shapes``, ``contact_shapes``, ``task_shapes``). Other item types
-(distribution lists, posts, meeting requests) get an error that names them.
+type's table (``item_schema`` and ``calendar_shapes``, ``contact_shapes``, ``task_shapes``). Any of them can
+carry extended properties (``extended_properties``). Other item types (distribution lists, posts, meeting
+requests) get an error that names them.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import base64
 import binascii
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 
-from tests.ews import calendar_shapes, contact_shapes, task_shapes
+from tests.ews import calendar_shapes, contact_shapes, extended_properties, task_shapes
 from tests.ews.calendar_view import calendar_view
 from tests.ews.errors import StateError
 from tests.ews.item_schema import Schema
@@ -23,6 +25,7 @@ from tests.ews.operations import Context, Handler, paged
 from tests.ews.shapes import item_id, message_element, requested_fields
 from tests.ews.soap import child, element, find, findall, local_name, text_of
 from tests.ews.state import READ_FLAG, Item, addresses, parse_headers
+from tests.ews.values import ExtendedField
 
 # the item types besides messages, by element name
 SCHEMAS: dict[str, Schema] = {s.kind: s for s in (calendar_shapes.SCHEMA, contact_shapes.SCHEMA, task_shapes.SCHEMA)}
@@ -41,12 +44,26 @@ def _items(*nodes: ET.Element) -> ET.Element:
     return container
 
 
-def _render(ctx: Context, item: Item, shape: str, fields: set[str]) -> ET.Element:
+@dataclass(frozen=True)
+class _Shape:
+    """What an ItemShape asks for: a BaseShape, FieldURIs and extended properties."""
+
+    base: str
+    fields: set[str]
+    extended: set[ExtendedField]
+
+
+def _shape(body: ET.Element) -> _Shape:
+    shape = find(body, "m:ItemShape")
+    return _Shape(*requested_fields(shape), extended_properties.requested(shape))
+
+
+def _render(ctx: Context, item: Item, shape: _Shape) -> ET.Element:
     """A message from its MIME and flags, any other item from its type's table."""
-    schema = SCHEMAS.get(item.item_type)
+    schema, extended = SCHEMAS.get(item.item_type), extended_properties.elements(item, shape.extended)
     if schema is None:
-        return message_element(ctx.mailbox, item, shape, fields)
-    return schema.element(item, ctx.mailbox, shape, fields)
+        return message_element(ctx.mailbox, item, shape.base, shape.fields, extended)
+    return schema.element(item, ctx.mailbox, shape.base, shape.fields, extended)
 
 
 def _id_only(item: Item) -> ET.Element:
@@ -57,7 +74,7 @@ def _id_only(item: Item) -> ET.Element:
 
 def sync_folder_items(ctx: Context, body: ET.Element) -> list[ET.Element]:
     """At most MaxChangesReturned changes since SyncState; IncludesLastItemInRange says whether more wait."""
-    shape, fields = requested_fields(find(body, "m:ItemShape"))
+    shape = _shape(body)
     try:
         folder = ctx.first_folder(find(body, "m:SyncFolderId"))
         limit = int(text_of(body, "m:MaxChangesReturned") or "100")
@@ -74,13 +91,13 @@ def sync_folder_items(ctx: Context, body: ET.Element) -> list[ET.Element]:
             change.append(item_id(changed))
             child(change, "t:IsRead", str(changed.is_read).lower())
         else:
-            change.append(_render(ctx, changed, shape, fields))
+            change.append(_render(ctx, changed, shape))
     last = str(result.includes_last).lower()
     return [ctx.ok(element("m:SyncState", result.sync_state), element("m:IncludesLastItemInRange", last), changes)]
 
 
 def get_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
-    shape, fields = requested_fields(find(body, "m:ItemShape"))
+    shape = _shape(body)
     messages = []
     for ref in findall(body, "m:ItemIds/t:ItemId"):
         try:
@@ -88,7 +105,7 @@ def get_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
         except StateError as problem:
             messages.append(ctx.fail(problem, _items()))
             continue
-        messages.append(ctx.ok(_items(_render(ctx, item, shape, fields))))
+        messages.append(ctx.ok(_items(_render(ctx, item, shape))))
     return messages
 
 
@@ -114,7 +131,7 @@ def _matches(condition: ET.Element, item: Item) -> bool:
 def find_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
     """Items of each folder (newest first) that match the Restriction, paged by an IndexedPageItemView; or,
     with a CalendarView, the appointments in its window (see ``calendar_view``)."""
-    shape, fields = requested_fields(find(body, "m:ItemShape"))
+    shape = _shape(body)
     restriction = find(body, "m:Restriction")
     window = find(body, "m:CalendarView")
     messages = []
@@ -131,7 +148,7 @@ def find_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
         except StateError as problem:
             messages.append(ctx.fail(problem))
             continue
-        child(root, "t:Items").extend(_render(ctx, item, shape, fields) for item in page)
+        child(root, "t:Items").extend(_render(ctx, item, shape) for item in page)
         messages.append(ctx.ok(root))
     return messages
 
@@ -182,22 +199,27 @@ def create_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
     for spec in findall(body, "m:Items/*"):
         try:
             categories = [node.text or "" for node in findall(spec, "t:Categories/t:String")]
+            extended = extended_properties.parse(spec)
             if (schema := SCHEMAS.get(local_name(spec))) is not None:
                 target = None if saved_in is None else ctx.first_folder(saved_in).folder_id
-                created = ctx.mailbox.create_item(schema.kind, schema.parse(spec), folder=target, categories=categories)
+                created = ctx.mailbox.create_item(
+                    schema.kind, schema.parse(spec), folder=target, categories=categories, extended_properties=extended
+                )
                 messages.append(ctx.ok(_items(_id_only(created))))
                 continue
             mime, recipients = _mime_and_recipients(ctx, spec)
             default = "drafts" if disposition == "SaveOnly" else "sentitems"
             folder = ctx.mailbox.folder(default) if saved_in is None else ctx.first_folder(saved_in)
             if disposition == "SaveOnly":
-                saved = ctx.mailbox.add_item(folder.folder_id, mime, is_read=True, categories=categories)
+                saved = ctx.mailbox.add_item(
+                    folder.folder_id, mime, is_read=True, categories=categories, extended_properties=extended
+                )
                 messages.append(ctx.ok(_items(_id_only(saved))))
                 continue
             if not recipients:
                 raise StateError("ErrorInvalidRecipients", "At least one recipient is required.")
             keep = folder.folder_id if disposition == "SendAndSaveCopy" else None
-            ctx.store.send(ctx.mailbox, mime, recipients, keep)
+            ctx.store.send(ctx.mailbox, mime, recipients, keep, extended)
             messages.append(ctx.ok(_items()))
         except StateError as problem:
             messages.append(ctx.fail(problem, _items()))
@@ -205,8 +227,9 @@ def create_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
 
 
 def _apply_updates(ctx: Context, change: ET.Element, *, never_overwrite: bool) -> Item:
-    """Apply one t:ItemChange: Set/Append/DeleteItemField of item:Categories, of message:IsRead on a message,
-    and of the properties of its type (``item_schema``) on a calendar item, contact or task.
+    """Apply one t:ItemChange: Set/Append/DeleteItemField of item:Categories, of an extended property, of
+    message:IsRead on a message, and of the properties of its type (``item_schema``) on a calendar item, contact
+    or task.
 
     With ConflictResolution NeverOverwrite a stale ChangeKey is ErrorIrresolvableConflict."""
     ref = find(change, "t:ItemId")
@@ -219,11 +242,15 @@ def _apply_updates(ctx: Context, change: ET.Element, *, never_overwrite: bool) -
     is_read: bool | None = None
     schema = SCHEMAS.get(item.item_type)
     fields: dict[str, object | None] = {}
+    extended: dict[ExtendedField, object | None] = {}
     for update in findall(change, "t:Updates/*"):
         action = local_name(update)
         field = find(update, "t:FieldURI")
         uri = None if field is None else field.get("FieldURI")
-        if uri == "item:Categories":
+        if find(update, "t:ExtendedFieldURI") is not None:
+            extended_field, value = extended_properties.change(update)
+            extended[extended_field] = value
+        elif uri == "item:Categories":
             given = [node.text or "" for node in findall(update, "*/t:Categories/t:String")]
             current = list(item.categories) if categories is None else categories
             categories = {"DeleteItemField": [], "AppendToItemField": [*current, *given]}.get(action, given)
@@ -234,7 +261,9 @@ def _apply_updates(ctx: Context, change: ET.Element, *, never_overwrite: bool) -
             fields[name] = value
         else:
             raise StateError("ErrorInvalidPropertySet", f"This test server cannot update {uri}.")
-    return ctx.mailbox.update_item(item.item_id, is_read=is_read, categories=categories, fields=fields)
+    return ctx.mailbox.update_item(
+        item.item_id, is_read=is_read, categories=categories, fields=fields, extended_properties=extended
+    )
 
 
 def update_item(ctx: Context, body: ET.Element) -> list[ET.Element]:

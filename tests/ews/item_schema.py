@@ -107,11 +107,12 @@ class Schema:
         return frozenset(p.name for p in self._by_tag.values())
 
     def parse(self, spec: ET.Element) -> dict[str, object]:
-        """The stored values of a ``t:{kind}`` in CreateItem; Categories is the caller's, as for messages."""
+        """The stored values of a ``t:{kind}`` in CreateItem; Categories and ExtendedProperty are the caller's, as
+        for messages."""
         fields: dict[str, object] = {}
         for node in spec:
             tag = local_name(node)
-            if tag == "Categories":
+            if tag in {"Categories", "ExtendedProperty"}:
                 continue
             if tag not in self._by_tag:
                 raise StateError("ErrorInvalidPropertySet", f"This test server cannot set {tag} on a {self.kind}.")
@@ -149,11 +150,16 @@ class Schema:
             return prop.name, (existing or ()) + value
         return prop.name, value
 
-    def element(self, item: Item, mailbox: Mailbox, shape: str, uris: set[str]) -> ET.Element:
+    def element(
+        self, item: Item, mailbox: Mailbox, shape: str, uris: set[str], extended: list[ET.Element]
+    ) -> ET.Element:
         """IdOnly gives the ItemId plus the requested FieldURIs, and of an indexed property only the entries
-        requested (see ``shapes.requested_fields``); the other shapes give every property."""
+        requested (see ``shapes.requested_fields``); the other shapes give every property. The ``extended``
+        property elements go between HasAttachments and Culture, where types.xsd has them."""
         node = element(f"t:{self.kind}")
         for prop in self.properties:
+            if prop.uri == "item:Culture":
+                node.extend(extended)
             if shape == "IdOnly" and prop.uri not in uris and prop.uri != "item:ItemId":
                 continue
             built = prop.render(item, mailbox)

@@ -154,11 +154,16 @@ MESSAGE_PROPERTIES: list[tuple[str, Callable[[Item, Mailbox], ET.Element | None]
 ALL_MESSAGE_FIELDS = {uri for uri, _ in MESSAGE_PROPERTIES} - {"item:MimeContent"}
 
 
-def message_element(mailbox: Mailbox, item: Item, shape: str, fields: set[str]) -> ET.Element:
-    """IdOnly gives the ItemId plus the AdditionalProperties; the other shapes give every known property."""
+def message_element(
+    mailbox: Mailbox, item: Item, shape: str, fields: set[str], extended: list[ET.Element]
+) -> ET.Element:
+    """IdOnly gives the ItemId plus the AdditionalProperties; the other shapes give every known property. The
+    ``extended`` property elements go after the properties of every item, before those of a message (types.xsd)."""
     wanted = fields | {"item:ItemId"} | (set() if shape == "IdOnly" else ALL_MESSAGE_FIELDS)
     node = element(f"t:{item.item_type}")
     for uri, build in MESSAGE_PROPERTIES:
+        if uri == "message:Sender":
+            node.extend(extended)
         if uri in wanted and (built := build(item, mailbox)) is not None:
             node.append(built)
     return node

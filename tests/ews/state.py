@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from tests.ews.errors import StateError
 from tests.ews.item_kinds import KINDS
+from tests.ews.values import ExtendedField
 
 # distinguished id -> (parent, display name, folder class); the folders every mailbox starts with
 DISTINGUISHED_FOLDERS: dict[str, tuple[str | None, str, str | None]] = {
@@ -81,7 +82,8 @@ class Folder:
 class Item:
     """One mailbox item. A message (``item_type`` "Message") is its MIME; a calendar item, contact or task
     (see ``item_kinds``) has no MIME and keeps its properties in ``extra``, keyed by exchangelib's field
-    names ("start", "required_attendees", "percent_complete", ...), with typed values (``values``).
+    names ("start", "required_attendees", "percent_complete", ...), with typed values (``values``). Any item
+    can have ``extended_properties``, custom properties a client names by an ExtendedFieldURI.
 
     ``received`` is when the item arrived or was created; ``modified`` when it was last changed, if ever."""
 
@@ -96,6 +98,7 @@ class Item:
     item_class: str = "IPM.Note"
     extra: dict[str, object] = field(default_factory=dict)
     modified: datetime.datetime | None = None
+    extended_properties: dict[ExtendedField, object] = field(default_factory=dict)
 
     def value(self, name: str, kind: type[T]) -> T | None:
         """The property ``name`` from ``extra``, or None if the item has none; another type than ``kind`` is
@@ -254,6 +257,7 @@ class Mailbox:
         received: datetime.datetime | None = None,
         is_read: bool = False,
         categories: Iterable[str] = (),
+        extended_properties: Mapping[ExtendedField, object] | None = None,
     ) -> Item:
         with self._lock:
             item = Item(
@@ -264,11 +268,18 @@ class Mailbox:
                 received=received or _now(),
                 is_read=is_read,
                 categories=tuple(categories),
+                extended_properties=dict(extended_properties or {}),
             )
             return self._log_created(item)
 
     def create_item(
-        self, kind: str, fields: Mapping[str, object], *, folder: str | None = None, categories: Iterable[str] = ()
+        self,
+        kind: str,
+        fields: Mapping[str, object],
+        *,
+        folder: str | None = None,
+        categories: Iterable[str] = (),
+        extended_properties: Mapping[ExtendedField, object] | None = None,
     ) -> Item:
         """A calendar item, contact or task (``kind`` of ``item_kinds.KINDS``) with these properties (None is
         none), in the kind's default folder unless ``folder`` is given; the server's own rules fill in the rest."""
@@ -286,6 +297,7 @@ class Mailbox:
                 item_type=kind,
                 item_class=spec.item_class,
                 extra=spec.settle(fields, frozenset(fields), now),
+                extended_properties=dict(extended_properties or {}),
             )
             return self._log_created(item)
 
@@ -301,9 +313,10 @@ class Mailbox:
         is_read: bool | None = None,
         categories: Iterable[str] | None = None,
         fields: Mapping[str, object | None] | None = None,
+        extended_properties: Mapping[ExtendedField, object | None] | None = None,
     ) -> Item:
-        """Change flags, categories or the properties of a calendar item, contact or task (None deletes
-        one); a read-flag-only change is logged as a ReadFlagChange."""
+        """Change flags, categories, extended properties or the properties of a calendar item, contact or task
+        (None deletes one); a read-flag-only change is logged as a ReadFlagChange."""
         with self._lock:
             item, now = self.item(item_id), _now()
             new_categories = item.categories if categories is None else tuple(categories)
@@ -314,12 +327,14 @@ class Mailbox:
                     raise StateError("ErrorInvalidPropertySet", f"A {item.item_type} has no such properties.")
                 merged = {name: value for name, value in {**extra, **fields}.items() if value is not None}
                 extra = KINDS[item.item_type].settle(merged, frozenset(fields), now)
-            kind = READ_FLAG if new_categories == item.categories and not fields else UPDATE
+            extended = {**item.extended_properties, **(extended_properties or {})}
+            kind = READ_FLAG if new_categories == item.categories and not fields and not extended_properties else UPDATE
             updated = replace(
                 item,
                 is_read=new_read,
                 categories=new_categories,
                 extra=extra,
+                extended_properties={key: value for key, value in extended.items() if value is not None},
                 modified=now,
                 change_key=self._change_key(),
             )
@@ -437,13 +452,23 @@ class MailStore:
         with self.lock:
             return self._mailboxes.get(address.lower())
 
-    def send(self, sender: Mailbox, mime: bytes, recipients: Iterable[str], save_in: str | None) -> Item | None:
+    def send(
+        self,
+        sender: Mailbox,
+        mime: bytes,
+        recipients: Iterable[str],
+        save_in: str | None,
+        extended_properties: Mapping[ExtendedField, object] | None = None,
+    ) -> Item | None:
         """Record the message as sent, deliver it to every recipient mailbox of this store, and keep a read
-        copy in ``save_in`` (Sent Items for SendAndSaveCopy)."""
+        copy in ``save_in`` (Sent Items for SendAndSaveCopy). Only that copy keeps the extended properties;
+        recipients get the MIME."""
         with self.lock:
             sent = SentMessage(sender.address, tuple(recipients), mime)
             self.sent.append(sent)
             for address in dict.fromkeys(r.lower() for r in sent.recipients):
                 if (mailbox := self.get(address)) is not None:
                     mailbox.add_item("inbox", mime)
-            return None if save_in is None else sender.add_item(save_in, mime, is_read=True)
+            if save_in is None:
+                return None
+            return sender.add_item(save_in, mime, is_read=True, extended_properties=extended_properties)

@@ -1,4 +1,5 @@
-"""Typed property values of calendar items, contacts and tasks, as the store keeps them.
+"""Typed property values of calendar items, contacts and tasks, and the names of extended properties, as the
+store keeps them.
 
 Plain values (str, bool, int, float, aware datetimes, tuples of str) need no class. These are the structured
 ones; they are frozen so an item snapshot handed to a test cannot change the store behind its back.
@@ -50,3 +51,14 @@ class Recurrence:
     pattern_values: Mapping[str, str]
     range: str
     range_values: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ExtendedField:
+    """A custom (extended) property as ``t:ExtendedFieldURI`` names it: a property set GUID in lower case and a
+    name, or a MAPI property tag in hex ("0x1090"); and its ``PropertyType`` ("String")."""
+
+    property_type: str
+    property_set_id: str | None = None
+    property_name: str | None = None
+    property_tag: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sync.auth.secrets import SecretBox
 from sync.mail.ews.account import TokenSource, install_http_adapter, open_account
+from sync.mail.ews.act import EwsActMailbox
 from sync.mail.ews.endpoint import ews_endpoint
 from sync.mail.ews.session import EwsSession
 from sync.model import EmailServerProfile, Mailbox
@@ -26,3 +27,9 @@ class EwsConnector:
         return EwsSession(
             account, max_concurrent_calls=calls, deadline=deadline, limit=self.settings.max_emails_per_cycle
         )
+
+    def open_act(
+        self, mailbox: Mailbox, profile: EmailServerProfile, *, deadline: float | None = None
+    ) -> EwsActMailbox:
+        """The mailbox's calendar, contacts and tasks (ACT synchronization)."""
+        return EwsActMailbox(self.open_mailbox(mailbox, profile, deadline=deadline))

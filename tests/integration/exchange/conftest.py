@@ -1,6 +1,7 @@
 """End to end through the Functions app: its handlers driven by the dev host from real Azurite queues and
-timers, an Exchange Online profile reaching Exchange with app-only tokens from the Entra mock, through EWS
-and through Microsoft Graph (``deployment`` runs each test once per API; ``ews_deployment`` only with EWS).
+timers, a profile reaching Exchange with app-only tokens from the Entra mock: Exchange Online through
+Microsoft Graph, and Exchange Server (hybrid, modern authentication) through EWS. ``deployment`` runs each
+test once per API; ``ews_deployment`` and ``graph_deployment`` only with one.
 """
 
 from __future__ import annotations
@@ -114,10 +115,10 @@ class Deployment:
         secret = fields.pop("client_secret", CLIENT_SECRET)
         password = fields.pop("password", None)
         graph = self.server.name == "graph"
-        values: dict[str, object] = {
-            "name": f"Exchange Online {uuid.uuid4().hex[:6]}",
-            "server_type": ServerType.EXCHANGE_ONLINE,
-            "exchange_api": ExchangeApi.GRAPH if graph else ExchangeApi.EWS,  # EWS: an allow-listed tenant
+        values: dict[str, object] = {  # EWS with app-only OAuth: Exchange Server hybrid (modern authentication)
+            "name": f"Exchange {uuid.uuid4().hex[:6]}",
+            "server_type": ServerType.EXCHANGE_ONLINE if graph else ServerType.EXCHANGE_SERVER_HYBRID,
+            "exchange_api": ExchangeApi.GRAPH if graph else ExchangeApi.EWS,
             "graph_url": self.server.url if graph else None,
             "default_server_location": None if graph else self.server.url,
             "incoming_credential_retrieval": CredentialRetrieval.SERVER_TO_SERVER,

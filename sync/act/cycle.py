@@ -1,0 +1,343 @@
+"""One ACT cycle of one user mailbox: Exchange → CRM first, then CRM → Exchange (spec §2.14).
+
+State machine of a record in a mailbox (its link row, ``store/act_links.py``):
+
+    CRM write ──► pending ──push──► [create_started_on written] ──CreateItem──► linked (item id, change key)
+                                                                   └─ crash ─► next pull finds the item by the
+                                                                               crm_ref stamped on it: linked
+    linked ──CRM write──► pending ──push──► UpdateItem ──► linked (synced version, new change key)
+    linked ──Exchange change──► pull ──► conflict policy (sync/act/conflict.py) ──► both sides written
+    deleted / no longer selected ──push──► DeleteItem (R-ACT-4, 8) ──► link forgotten
+
+**Crash safety.** For a create, the link is written *before* the remote call (``create_started_on``) and the
+item carries ``crm_ref``; the pull of the next cycle runs before any push and attaches such an item to
+its record, so a crash between CreateItem and the link write never makes a second item. Every other
+write is idempotent (an update re-sent writes the same values; a delete of a missing item is done).
+
+**Pull.** Items not linked become CRM records only when they carry the "Tracked to Dynamics 365" category
+(R-ACT-2; never contacts); changes of linked items go through the conflict policy; our own writes come
+back with the change key we stored and are skipped. Deletes follow R-ACT-12 (appointments), R-ACT-18
+(tasks) and, for contacts, unlink only.
+
+**Errors.** A mail-server error of the mailbox (credentials, outage) stops the cycle; an error of one item
+is counted on its link and retried next cycle, up to :data:`MAX_ITEM_RETRIES`, then left until the record
+changes again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+
+from sync.act import fields as canonical
+from sync.act.conflict import Direction, Side, resolve
+from sync.act.filters import ActRecord, matches, rule_for, user_parties
+from sync.act.port import (
+    TYPE_OF,
+    ActFolder,
+    ActMailbox,
+    ChangeKind,
+    ExchangeItem,
+    ItemChange,
+    crm_ref,
+    parse_crm_ref,
+)
+from sync.act.records import ActRecords
+from sync.errors import ConcurrencyConflict, NotFound
+from sync.incoming.marks import TRACKED_CATEGORY
+from sync.mail.errors import MailAuthenticationError, MailServerError, ServerBusy, TransientMailError
+from sync.model import Contact, ExchangeSyncIdMapping, Mailbox
+from sync.model.act import Appointment, AppointmentState, FilterRule, Task
+from sync.model.fields import EntityRef
+from sync.model.mailbox import FolderWatermark
+from sync.model.options import EntityType, ParticipationType
+from sync.store.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_ITEM_RETRIES = 5  # R-REC-9 / R-ERR-8: item-level errors are retried in later cycles, then recorded
+WATERMARK_PREFIX = "act:"
+
+
+@dataclass
+class ActReport:
+    mailbox_id: str
+    pulled: int = 0  # Exchange changes looked at
+    created_in_crm: int = 0
+    updated_in_crm: int = 0
+    deleted_in_crm: int = 0
+    created_in_exchange: int = 0
+    updated_in_exchange: int = 0
+    deleted_in_exchange: int = 0
+    conflicts: int = 0
+    item_errors: int = 0
+    changes: int = 0  # what either side wrote: drives the next interval
+    errors: list[str] = field(default_factory=list)
+
+
+class ActCycle:
+    def __init__(
+        self, store: Store, mailbox: Mailbox, exchange: ActMailbox, *, now: Callable[[], datetime],
+        filters: Mapping[EntityType, FilterRule] | None = None,
+        save_watermark: Callable[[str, FolderWatermark], None] | None = None,
+    ) -> None:  # fmt: skip
+        if mailbox.owner is None or mailbox.owner.type is not EntityType.SYSTEM_USER:
+            raise ValueError("ACT runs for users' mailboxes only (R-ELIG-6)")
+        self.store = store
+        self.mailbox = mailbox
+        self.user_id = mailbox.owner.id
+        self.exchange = exchange
+        self.now = now
+        self.filters = dict(filters or {})
+        self.records = ActRecords(store)
+        self.links = store.act_links
+        self.save_watermark = save_watermark or self._save_watermark
+        self.report = ActReport(mailbox.id)
+
+    def run(self) -> ActReport:
+        for folder in ActFolder:
+            self._pull(folder)
+        self._push()
+        return self.report
+
+    # --- Exchange → CRM -----------------------------------------------------------------------------
+    def _pull(self, folder: ActFolder) -> None:
+        key = f"{WATERMARK_PREFIX}{folder.value}"
+        watermark = self.mailbox.watermarks.get(key) or FolderWatermark(folder=key)
+        for page in self.exchange.pages(folder, watermark.sync_state):
+            for change in page.changes:
+                self.report.pulled += 1
+                self._item_guard(partial(self._pulled, change, TYPE_OF[folder]))
+            watermark = watermark.model_copy(update={"sync_state": page.state})
+            self.save_watermark(key, watermark)
+
+    def _pulled(self, change: ItemChange, object_type: EntityType) -> None:
+        link = self.links.by_item(self.mailbox.id, change.item_id)
+        if change.kind is ChangeKind.DELETE:
+            if link is not None:
+                self._deleted_in_exchange(link)
+            return
+        item = change.item
+        assert item is not None
+        if link is None:
+            link = self._our_lost_create(item)
+            if link is None:
+                if TRACKED_CATEGORY in item.categories and object_type is not EntityType.CONTACT:  # R-ACT-2
+                    self._track(item)
+                return
+        if link.change_key == item.change_key:
+            return  # our own write coming back
+        record = self._record(link.object_type, link.object_id)
+        if record is None:  # the record went while the item stayed: the link has nothing to sync (R-ACT-4)
+            self.links.forget(link)
+            return
+        self._merge(link, record, item)
+
+    def _our_lost_create(self, item: ExchangeItem) -> ExchangeSyncIdMapping | None:
+        """An item we created whose link write was lost (a crash): attach it instead of tracking it anew."""
+        ref = parse_crm_ref(item.crm_ref)
+        if ref is None:
+            return None
+        link = self.links.find(self.mailbox.id, *ref)
+        if link is None or link.exchange_entry_id not in (None, item.item_id):
+            return None
+        attached = self.links.attach(link, item.item_id, item.change_key)
+        record = self._record(link.object_type, link.object_id)
+        self._settle(attached, record.version_number if record else None, item.change_key)
+        return None if record is None else self.links.find(self.mailbox.id, *ref)
+
+    def _merge(self, link: ExchangeSyncIdMapping, record: ActRecord, item: ExchangeItem) -> None:
+        """Both sides may have changed: the conflict policy decides field by field."""
+        ours = self._fields(record)
+        crm_changed = link.pending and (link.crm_version_synced or 0) < record.version_number
+        directions: Mapping[str, Direction] = canonical.DIRECTIONS.get(link.object_type, {})
+        decided = resolve(
+            Side(ours, record.modified_on, crm_changed), Side(item.fields, item.modified_on, True), directions
+        )
+        version = record.version_number
+        if decided.to_crm:
+            self._apply(record, decided.to_crm)
+            version = self.records.update(record).version_number
+            self.report.updated_in_crm += 1
+        change_key = item.change_key
+        if decided.to_exchange:
+            change_key = self.exchange.update(link.object_type, item.item_id, item.change_key, decided.to_exchange)
+            self.report.updated_in_exchange += 1
+        self.report.conflicts += decided.conflict
+        self.report.changes += bool(decided.to_crm or decided.to_exchange)
+        self._settle(link, version, change_key, decision=decided.summary if decided.conflict else None)
+
+    def _deleted_in_exchange(self, link: ExchangeSyncIdMapping) -> None:
+        record = self._record(link.object_type, link.object_id)
+        if record is not None and self._exchange_delete_propagates(record):
+            self.records.delete(record)
+            self.report.deleted_in_crm += 1
+            self.report.changes += 1
+        self.links.forget(link)
+
+    def _exchange_delete_propagates(self, record: ActRecord) -> bool:
+        """R-ACT-12: not for closed or past appointments, nor when the user is not the organizer; R-ACT-18:
+        tasks go; contacts are only unlinked."""
+        if isinstance(record, Appointment):
+            organizer = record.organizer
+            organizes = organizer is not None and organizer.party is not None and organizer.party.id == self.user_id
+            is_open = record.state in (AppointmentState.OPEN, AppointmentState.SCHEDULED)
+            return organizes and is_open and record.scheduled_start > self.now()
+        return isinstance(record, Task)
+
+    def _track(self, item: ExchangeItem) -> None:
+        """An Exchange item the user tracked with the category: a new CRM record, linked (R-ACT-2)."""
+        me = EntityRef(type=EntityType.SYSTEM_USER, id=self.user_id)
+        record: ActRecord
+        if item.object_type is EntityType.APPOINTMENT:
+            record = canonical.new_appointment(item.fields, self.user_id, me, self._resolve)
+        else:
+            record = canonical.new_task(item.fields, self.user_id, self.now())
+        created = self.records.create(record)
+        link = self.links.find(self.mailbox.id, created.entity_type, created.id) or ExchangeSyncIdMapping(
+            mailbox_id=self.mailbox.id, object_id=created.id, object_type=created.entity_type
+        )
+        attached = self.links.attach(link, item.item_id, item.change_key)
+        self._settle(attached, created.version_number, item.change_key)
+        self.report.created_in_crm += 1
+        self.report.changes += 1
+
+    # --- CRM → Exchange -----------------------------------------------------------------------------
+    def _push(self) -> None:
+        for link in list(self.links.pending(self.mailbox.id)):
+            if link.retries >= MAX_ITEM_RETRIES and link.crm_version == link.last_sync_error_code:
+                continue  # failed too often at this version: left until the record changes again
+            self._item_guard(partial(self._pushed, link), link=link)
+
+    def _pushed(self, link: ExchangeSyncIdMapping) -> None:
+        record = None if link.deleted_in_crm else self._record(link.object_type, link.object_id)
+        if record is None or not matches(rule_for(link.object_type, self.filters), record, self.user_id):
+            self._remove_from_exchange(link, record)
+            return
+        values = self._fields(record)
+        if link.exchange_entry_id is None:
+            started = link.model_copy(update={"create_started_on": self.now()})
+            started.with_etag(link.etag)
+            started = self.links.save(started)  # before the remote call: see the module docstring
+            item_id, change_key = self.exchange.create(
+                link.object_type, values, crm_ref(link.object_type, link.object_id)
+            )
+            attached = self.links.attach(started, item_id, change_key)
+            self._settle(attached, record.version_number, change_key)
+            self.report.created_in_exchange += 1
+        else:
+            directions = canonical.DIRECTIONS.get(link.object_type, {})
+            outgoing = {k: v for k, v in values.items() if directions.get(k, Direction.BOTH) is not Direction.TO_CRM}
+            change_key = self.exchange.update(link.object_type, link.exchange_entry_id, link.change_key or "", outgoing)
+            self._settle(link, record.version_number, change_key)
+            self.report.updated_in_exchange += 1
+        self.report.changes += 1
+
+    def _remove_from_exchange(self, link: ExchangeSyncIdMapping, record: ActRecord | None) -> None:
+        """R-ACT-4 and R-ACT-8: a deleted or no longer selected record leaves the mailbox's Exchange; an
+        appointment only when the user organizes it and it is still to come (otherwise it is just unlinked)."""
+        if link.exchange_entry_id is not None and self._crm_delete_propagates(record):
+            self.exchange.delete(link.object_type, link.exchange_entry_id)
+            self.report.deleted_in_exchange += 1
+            self.report.changes += 1
+        self.links.forget(link)
+
+    def _crm_delete_propagates(self, record: ActRecord | None) -> bool:
+        if not isinstance(record, Appointment):
+            return True  # contacts and tasks; an appointment deleted in the CRM has no record left to check
+        parties = user_parties(record, (ParticipationType.ORGANIZER,))
+        return self.user_id in parties and record.scheduled_start > self.now()
+
+    # --- helpers ------------------------------------------------------------------------------------
+    def _item_guard(self, step: Callable[[], None], *, link: ExchangeSyncIdMapping | None = None) -> None:
+        """One item's failure is recorded on its link and retried next cycle; the mailbox's stops the cycle."""
+        try:
+            step()
+        except (MailAuthenticationError, ServerBusy):
+            raise
+        except TransientMailError as exc:
+            if exc.code in ("ConnectFailure", "ErrorTimeoutExpired"):
+                raise  # the server, not the item
+            self._item_failed(link, exc)
+        except (MailServerError, ConcurrencyConflict, NotFound, ValueError) as exc:
+            self._item_failed(link, exc)
+
+    def _item_failed(self, link: ExchangeSyncIdMapping | None, exc: Exception) -> None:
+        self.report.item_errors += 1
+        self.report.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+        log.warning("mailbox %s: ACT item failed: %s", self.mailbox.id, exc)
+        if link is None:
+            return
+
+        def count(stored: ExchangeSyncIdMapping) -> None:
+            stored.retries += 1
+            stored.last_sync_error = f"{type(exc).__name__}: {exc}"[:2048]
+            stored.last_sync_error_code = stored.crm_version  # the version that failed
+            stored.last_sync_error_occurred_on = self.now()
+
+        with contextlib.suppress(NotFound):  # the link went meanwhile: nothing to count on
+            self.links.links.modify(link.mailbox_id, self._key(link), count)
+
+    def _settle(
+        self, link: ExchangeSyncIdMapping, version: int | None, change_key: str, *, decision: str | None = None
+    ) -> None:
+        """Exchange has ``version`` of the record: clear ``pending`` unless the CRM moved on meanwhile."""
+
+        def settled(stored: ExchangeSyncIdMapping) -> None:
+            stored.change_key = change_key
+            if version is not None:
+                stored.crm_version_synced = version
+                stored.pending = stored.crm_version > version
+            stored.retries, stored.last_sync_error = 0, None
+            if decision is not None:
+                stored.last_decision = decision[:2048]
+
+        self.links.links.modify(link.mailbox_id, self._key(link), settled)
+
+    @staticmethod
+    def _key(link: ExchangeSyncIdMapping) -> str:
+        return f"c|{int(link.object_type)}|{link.object_id}"
+
+    def _record(self, object_type: EntityType, object_id: str) -> ActRecord | None:
+        if object_type is EntityType.APPOINTMENT:
+            return self.store.appointments.find(object_id, "record")
+        if object_type is EntityType.TASK:
+            return self.store.tasks.find(object_id, "record")
+        found = self.store.contacts.find(object_id, "record")
+        return found if isinstance(found, Contact) else None
+
+    def _fields(self, record: ActRecord) -> dict[str, object]:
+        if isinstance(record, Appointment):
+            return canonical.appointment_fields(record, self._address, self.now())
+        if isinstance(record, Task):
+            return canonical.task_fields(record, self.now())
+        return canonical.contact_fields(record)
+
+    def _apply(self, record: ActRecord, changes: Mapping[str, object]) -> None:
+        if isinstance(record, Appointment):
+            canonical.apply_appointment(record, changes, self._resolve)
+        elif isinstance(record, Task):
+            canonical.apply_task(record, changes, self.now())
+        else:
+            canonical.apply_contact(record, changes)
+
+    def _address(self, ref: EntityRef) -> str | None:
+        found = self.store.find_record(ref.type, ref.id)
+        if found is None:
+            return None
+        return next((address for address in found.email_columns().values() if address), None)
+
+    def _resolve(self, address: str) -> EntityRef | None:
+        matches_ = self.store.address_index.lookup(address)
+        first = matches_[0] if matches_ else None
+        return EntityRef(type=first.type, id=first.id) if first is not None else None
+
+    def _save_watermark(self, key: str, watermark: FolderWatermark) -> None:
+        def save(m: Mailbox) -> None:
+            m.watermarks = {**m.watermarks, key: watermark}
+
+        self.mailbox = self.store.mailboxes.modify(self.mailbox.id, "mailbox", save)

@@ -1,0 +1,103 @@
+"""What ACT synchronization needs of Exchange, whatever the protocol: changes per folder, and writes.
+
+Items are described in the canonical field dicts of ``sync/act/fields.py``, so the cycle compares and
+merges plain values and never sees exchangelib (or Graph) objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from sync.model import EmailServerProfile, Mailbox
+from sync.model.options import EntityType
+
+
+class ActFolder(StrEnum):
+    CALENDAR = "calendar"
+    CONTACTS = "contacts"
+    TASKS = "tasks"
+
+
+FOLDER_OF: dict[EntityType, ActFolder] = {
+    EntityType.APPOINTMENT: ActFolder.CALENDAR,
+    EntityType.CONTACT: ActFolder.CONTACTS,
+    EntityType.TASK: ActFolder.TASKS,
+}
+TYPE_OF: dict[ActFolder, EntityType] = {folder: object_type for object_type, folder in FOLDER_OF.items()}
+
+
+class ChangeKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class ExchangeItem:
+    item_id: str
+    change_key: str
+    object_type: EntityType
+    fields: Mapping[str, object]
+    modified_on: datetime
+    categories: tuple[str, ...] = ()
+    crm_ref: str | None = None  # the record we created it for (an extended property we stamp)
+    organizer: str | None = None  # the organizer's address (appointments)
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    kind: ChangeKind
+    item_id: str
+    item: ExchangeItem | None = None  # None for a delete
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    changes: list[ItemChange]
+    state: str | None  # the folder's sync state once this page is handled
+
+
+class ActMailbox(Protocol):
+    """One mailbox's calendar, contacts and tasks."""
+
+    @property
+    def address(self) -> str: ...
+
+    def pages(self, folder: ActFolder, state: str | None) -> Iterator[ChangePage]:
+        """The changes since ``state``, one page at a time (the caller checkpoints each page's state)."""
+        ...
+
+    def create(self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str) -> tuple[str, str]:
+        """A new item stamped with ``crm_ref``; its (item id, change key)."""
+        ...
+
+    def update(self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object]) -> str:
+        """Change some fields; the new change key."""
+        ...
+
+    def delete(self, object_type: EntityType, item_id: str) -> None: ...
+
+
+@runtime_checkable
+class ActConnector(Protocol):
+    def open_act(
+        self, mailbox: Mailbox, profile: EmailServerProfile, *, deadline: float | None = None
+    ) -> ActMailbox: ...
+
+
+def crm_ref(object_type: EntityType, object_id: str) -> str:
+    return f"crm:{int(object_type)}:{object_id}"
+
+
+def parse_crm_ref(text: str | None) -> tuple[EntityType, str] | None:
+    parts = (text or "").split(":", 2)
+    if len(parts) != 3 or parts[0] != "crm" or not parts[1].isdigit():
+        return None
+    try:
+        return EntityType(int(parts[1])), parts[2]
+    except ValueError:
+        return None

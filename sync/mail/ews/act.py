@@ -1,0 +1,144 @@
+"""A mailbox's calendar, contacts and tasks through EWS, for ACT synchronization (``sync/act/port.py``).
+
+Changes come from SyncFolderItems one page at a time (IdOnly), then the changed items are read whole
+with one GetItem per page. Items we create carry the record they were made for in exchangelib's
+``ExternId`` extended property, which is how a crash between CreateItem and the link write is recovered
+without a duplicate (``sync/act/cycle.py``). Invitations and cancellations are never sent: the organizer's
+own Exchange does that for meetings it owns (R-ACT-7).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from exchangelib import CalendarItem, Contact
+from exchangelib.extended_properties import ExternId
+from exchangelib.items import ID_ONLY, SEND_TO_NONE, Item, Task
+from exchangelib.properties import DistinguishedFolderId
+from exchangelib.properties import Mailbox as EwsMailbox
+from exchangelib.services import SyncFolderItems
+
+from sync.act.port import TYPE_OF, ActFolder, ChangeKind, ChangePage, ExchangeItem, ItemChange
+from sync.mail.errors import MessageGone
+from sync.mail.ews import act_items
+from sync.mail.ews.session import EwsSession
+from sync.model.options import EntityType
+
+PAGE_SIZE = 100  # changes per SyncFolderItems page: the checkpoint granularity
+STAMP = "extern_id"
+READERS = {
+    EntityType.APPOINTMENT: act_items.calendar_fields,
+    EntityType.CONTACT: act_items.contact_fields,
+    EntityType.TASK: act_items.task_fields,
+}
+_registered = threading.Lock()
+
+
+def register_stamp() -> None:
+    """exchangelib learns our extended property once per process (registration is global)."""
+    with _registered:
+        for cls in (CalendarItem, Contact, Task):
+            if STAMP not in {f.name for f in cls.FIELDS}:
+                cls.register(STAMP, ExternId)
+
+
+class EwsActMailbox:
+    def __init__(self, session: EwsSession) -> None:
+        register_stamp()
+        self.session = session
+        self.account = session.account
+
+    @property
+    def address(self) -> str:
+        return str(self.account.primary_smtp_address)
+
+    def _folder(self, folder: ActFolder) -> DistinguishedFolderId:
+        return DistinguishedFolderId(id=folder.value, mailbox=EwsMailbox(email_address=self.address))
+
+    def pages(self, folder: ActFolder, state: str | None) -> Iterator[ChangePage]:
+        object_type = TYPE_OF[folder]
+        while True:
+            service = SyncFolderItems(account=self.account)
+            raw = self.session.call(self._page(service, folder, state), "SyncFolderItems")
+            yield ChangePage(self._changes(object_type, raw), service.sync_state)
+            if service.includes_last_item_in_range or service.sync_state == state:
+                return
+            state = service.sync_state
+
+    def _page(
+        self, service: SyncFolderItems, folder: ActFolder, state: str | None
+    ) -> Callable[[], list[tuple[str, Any]]]:
+        def page() -> list[tuple[str, Any]]:
+            changes = service.call(
+                folder=self._folder(folder), shape=ID_ONLY, additional_fields=set(), sync_state=state,
+                ignore=None, max_changes_returned=PAGE_SIZE, sync_scope=None,
+            )  # fmt: skip
+            return list(changes)
+
+        return page
+
+    def _changes(self, object_type: EntityType, raw: list[tuple[str, Any]]) -> list[ItemChange]:
+        changes: list[ItemChange] = []
+        wanted: list[tuple[str, str]] = []
+        kinds: list[ChangeKind] = []
+        for kind, item in raw:
+            if kind == SyncFolderItems.DELETE:
+                changes.append(ItemChange(ChangeKind.DELETE, str(item.id)))
+            elif kind in (SyncFolderItems.CREATE, SyncFolderItems.UPDATE) and getattr(item, "id", None):
+                wanted.append((str(item.id), str(item.changekey)))
+                kinds.append(ChangeKind.CREATE if kind == SyncFolderItems.CREATE else ChangeKind.UPDATE)
+        fetched = self.session.call(lambda: list(self.account.fetch(wanted)), "GetItem") if wanted else []
+        for (item_id, _), kind, item in zip(wanted, kinds, fetched, strict=False):
+            if isinstance(item, Exception):
+                continue  # gone again since it changed: its delete comes in a later page
+            changes.append(ItemChange(kind, item_id, self._item(object_type, item)))
+        return changes
+
+    def _item(self, object_type: EntityType, item: Any) -> ExchangeItem:
+        modified = item.last_modified_time
+        organizer = getattr(item, "organizer", None)
+        return ExchangeItem(
+            item_id=str(item.id),
+            change_key=str(item.changekey),
+            object_type=object_type,
+            fields=READERS[object_type](item),
+            modified_on=datetime.fromtimestamp(modified.timestamp(), tz=UTC) if modified else datetime.now(UTC),
+            categories=tuple(item.categories or ()),
+            crm_ref=getattr(item, STAMP, None),
+            organizer=getattr(organizer, "email_address", None),
+        )
+
+    def create(self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str) -> tuple[str, str]:
+        folder = self.account.calendar if object_type is EntityType.APPOINTMENT else None
+        folder = folder or (self.account.contacts if object_type is EntityType.CONTACT else self.account.tasks)
+        item = act_items.new_item(object_type, fields, self.account, folder)
+        setattr(item, STAMP, crm_ref)
+        self.session.call(lambda: _save(item), "CreateItem")
+        return str(item.id), str(item.changekey)
+
+    def update(self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object]) -> str:
+        [item] = self.session.call(lambda: list(self.account.fetch([(item_id, change_key or None)])), "GetItem")
+        if isinstance(item, Exception):
+            raise MessageGone(f"the {object_type.name.lower()} item is gone from Exchange: {item}")
+        names = act_items.set_fields(item, changes)
+        if names:
+            self.session.call(lambda: _save(item, names), "UpdateItem")
+        return str(item.changekey)
+
+    def delete(self, object_type: EntityType, item_id: str) -> None:
+        def delete() -> None:
+            for result in self.account.bulk_delete(ids=[(item_id, None)], send_meeting_cancellations=SEND_TO_NONE):
+                if isinstance(result, Exception) and "ErrorItemNotFound" not in type(result).__name__:
+                    raise result
+
+        self.session.call(delete, "DeleteItem")
+
+
+def _save(item: Item, names: list[str] | None = None) -> None:
+    if isinstance(item, CalendarItem):
+        item.save(update_fields=names, send_meeting_invitations=SEND_TO_NONE)
+    else:
+        item.save(update_fields=names)

@@ -1,0 +1,187 @@
+"""Appointments, contacts and tasks both ways between the CRM (Azurite) and Exchange (the EWS test server)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync.act.port import crm_ref
+from sync.incoming.marks import TRACKED_CATEGORY
+from sync.model import Contact
+from sync.model.act import Appointment, Recurrence, RecurrenceKind, Task, TaskStatus
+from sync.model.options import EntityType
+from sync.store.act_links import ActLinks
+from tests.ews.values import Body
+from tests.integration.act.conftest import ALICE, SOON, ActWorld
+
+pytestmark = pytest.mark.integration
+
+
+def item(act: ActWorld, folder: str, item_id: str | None) -> object:
+    assert item_id is not None
+    return next(i for i in act.ews.items(ALICE, folder) if i.item_id == item_id)
+
+
+def test_an_appointment_goes_to_exchange_once_and_its_changes_follow(act: ActWorld) -> None:
+    meeting = act.meeting("Planning", time_zone="W. Europe Standard Time", location="Room 1")
+
+    first = act.cycle()
+
+    item_id = act.link(EntityType.APPOINTMENT, meeting.id)
+    [created] = act.ews.items(ALICE, "calendar")
+    assert (first.created_in_exchange, created.item_id, created.subject) == (1, item_id, "Planning")
+    assert (
+        created.extended_properties
+        and crm_ref(EntityType.APPOINTMENT, meeting.id) in created.extended_properties.values()
+    )
+    act.ews.reset_calls()
+    assert act.cycle().changes == 0  # nothing changed: our own write does not come back as a change
+    assert act.ews.calls["CreateItem"] == act.ews.calls["UpdateItem"] == 0
+
+    fresh = act.store.appointments.get(meeting.id, "record")
+    fresh.subject = "Planning (moved)"
+    act.records.update(fresh)
+    assert act.cycle().updated_in_exchange == 1
+    assert [i.subject for i in act.ews.items(ALICE, "calendar")] == ["Planning (moved)"]
+
+    act.records.delete(act.store.appointments.get(meeting.id, "record"))
+    assert act.cycle().deleted_in_exchange == 1  # Alice organizes it and it is still to come (R-ACT-8)
+    assert act.ews.items(ALICE, "calendar") == []
+    assert act.link(EntityType.APPOINTMENT, meeting.id) is None
+
+
+def test_a_change_in_outlook_reaches_the_crm(act: ActWorld) -> None:
+    meeting = act.meeting("Review")
+    act.cycle()
+    item_id = act.link(EntityType.APPOINTMENT, meeting.id)
+    assert item_id is not None
+    act.ews.update_item_fields(ALICE, item_id, subject="Review (Outlook)", location="Room 7")
+
+    report = act.cycle()
+
+    stored = act.store.appointments.get(meeting.id, "record")
+    assert (report.updated_in_crm, stored.subject, stored.location) == (1, "Review (Outlook)", "Room 7")
+
+
+def test_both_sides_changed_the_later_writer_wins_and_the_decision_is_kept(act: ActWorld) -> None:
+    meeting = act.meeting("Budget")
+    act.cycle()
+    item_id = act.link(EntityType.APPOINTMENT, meeting.id)
+    assert item_id is not None
+    fresh = act.store.appointments.get(meeting.id, "record")
+    fresh.subject = "Budget (CRM)"
+    act.records.update(fresh)
+    time.sleep(1.1)  # Exchange keeps modification times to the second: the Outlook edit must be visibly later
+    act.ews.update_item_fields(ALICE, item_id, subject="Budget (Outlook)")
+
+    report = act.cycle()
+
+    assert report.conflicts == 1
+    assert act.store.appointments.get(meeting.id, "record").subject == "Budget (Outlook)"
+    link = act.store.act_links.find(act.mailbox.id, EntityType.APPOINTMENT, meeting.id)
+    assert link is not None and link.last_decision == "conflict: subject<-exchange" and not link.pending
+
+
+def test_an_outlook_item_with_the_tracking_category_becomes_a_crm_record(act: ActWorld) -> None:
+    start = SOON + timedelta(days=1)
+    act.ews.create_calendar_item(
+        ALICE, subject="Lunch with Carol", start=start, end=start + timedelta(hours=1),
+        categories=[TRACKED_CATEGORY],
+    )  # fmt: skip
+    act.ews.create_calendar_item(ALICE, subject="Private", start=start, end=start + timedelta(hours=1))
+    act.ews.create_contact(ALICE, surname="Untracked", categories=[TRACKED_CATEGORY])  # contacts never (R-ACT-2)
+
+    report = act.cycle()
+
+    assert report.created_in_crm == 1
+    [tracked] = list(act.store.appointments.query("subject eq @s", {"s": "Lunch with Carol"}))
+    assert tracked.owner_user_id == act.user.id and act.link(EntityType.APPOINTMENT, tracked.id) is not None
+    assert not list(act.store.contacts.query("last_name eq @n", {"n": "Untracked"}))
+
+
+def test_tasks_both_ways_and_a_delete_in_outlook_deletes_the_crm_task(act: ActWorld) -> None:
+    task = act.records.create(Task(subject="Send the quote", owner_user_id=act.user.id))
+    act.cycle()
+    item_id = act.link(EntityType.TASK, task.id)
+    assert item_id is not None
+    act.ews.update_item_fields(ALICE, item_id, status="Completed")
+    act.cycle()
+    done = act.store.tasks.get(task.id, "record")
+    assert done.status is TaskStatus.COMPLETED and done.actual_end is not None  # R-ACT-18
+
+    act.ews.delete_item(ALICE, item_id)
+    assert act.cycle().deleted_in_crm == 1
+    assert act.store.tasks.find(task.id, "record") is None
+
+
+def test_contacts_sync_and_a_record_that_went_without_notice_is_unlinked(act: ActWorld) -> None:
+    contact = act.records.create(
+        Contact(first_name="Carol", last_name="Clark", email_address1="carol@fabrikam.test", owner_user_id=act.user.id)
+    )
+    act.cycle()
+    item_id = act.link(EntityType.CONTACT, contact.id)
+    assert item_id is not None
+    act.store.contacts.delete(act.store.contacts.get(contact.id, "record"), if_unchanged=False)  # no note
+    act.ews.update_item_fields(ALICE, item_id, job_title="Buyer")
+
+    report = act.cycle()  # the link's record is missing: nothing to sync, the link goes
+
+    assert report.item_errors == 0 and act.link(EntityType.CONTACT, contact.id) is None
+
+
+def test_a_crash_after_exchange_created_the_item_leaves_no_duplicate(
+    act: ActWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link is written before CreateItem and the item carries the record: the next pull attaches it."""
+
+    class Crash(BaseException):
+        pass
+
+    meeting = act.meeting("Crash test")
+    original = ActLinks.attach
+
+    def dies(self: ActLinks, *args: object, **kwargs: object) -> object:
+        raise Crash
+
+    monkeypatch.setattr(ActLinks, "attach", dies)
+    with pytest.raises(Crash):
+        act.cycle()
+    monkeypatch.setattr(ActLinks, "attach", original)
+    assert len(act.ews.items(ALICE, "calendar")) == 1 and act.link(EntityType.APPOINTMENT, meeting.id) is None
+
+    report = act.cycle()
+
+    assert report.created_in_exchange == 0 and len(act.ews.items(ALICE, "calendar")) == 1
+    assert act.link(EntityType.APPOINTMENT, meeting.id) == act.ews.items(ALICE, "calendar")[0].item_id
+
+
+def test_time_zones_and_a_weekly_series_survive_the_round_trip(act: ActWorld) -> None:
+    series = Recurrence(kind=RecurrenceKind.WEEKLY, weekdays=[1, 3], start=SOON.date(), occurrences=6)
+    meeting = act.meeting("Stand-up", time_zone="Pacific Standard Time", recurrence=series)
+    act.cycle()
+    item_id = act.link(EntityType.APPOINTMENT, meeting.id)
+    assert item_id is not None
+    act.ews.update_item_fields(ALICE, item_id, body=Body("Agenda in the invite"))
+
+    act.cycle()
+
+    stored = act.store.appointments.get(meeting.id, "record")
+    assert stored.time_zone == "Pacific Standard Time"
+    assert stored.recurrence == series
+    assert stored.scheduled_start == SOON and stored.description == "Agenda in the invite"
+
+
+def test_a_record_the_user_no_longer_attends_leaves_the_mailbox(act: ActWorld) -> None:
+    meeting = act.meeting("Offsite")
+    act.cycle()
+    fresh = act.store.appointments.get(meeting.id, "record")
+    fresh.parties = []  # Alice is no longer the organizer: the filter stops selecting it (R-ACT-4)
+    act.records.update(fresh)
+
+    act.cycle()
+
+    assert act.link(EntityType.APPOINTMENT, meeting.id) is None
+    assert isinstance(act.store.appointments.find(meeting.id, "record"), Appointment)
+    assert datetime.now(UTC) < SOON
