@@ -5,6 +5,8 @@
 - ``process_mailbox`` (queue ``mailbox-work``): runs one mailbox's incoming cycle.
 - ``send_outgoing`` (queue ``outgoing-mail``): sends one Pending Send email, at most once;
 - ``outbox_sweep`` (timer): re-enqueues emails whose message was lost, fails claims whose sender died.
+- ``schedule_act`` (timer): claims the mailboxes whose appointment, contact and task sync is due;
+- ``process_act`` (queue ``act-work``): runs one mailbox's ACT cycle.
 """
 
 import logging
@@ -60,3 +62,22 @@ def send_outgoing(msg: func.QueueMessage) -> None:
 def outbox_sweep(timer: func.TimerRequest) -> None:
     report = services.outbox_sweep.run()
     logging.info("outbox sweep: %s", report)
+
+
+@app.function_name(name="schedule_act")
+@app.timer_trigger(schedule="%SYNC_ACT_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def schedule_act(timer: func.TimerRequest) -> None:
+    report = services.act_scheduler.tick()
+    logging.info("ACT tick: %s", report)
+
+
+@app.function_name(name="process_act")
+@app.queue_trigger(arg_name="msg", queue_name="act-work", connection="AzureWebJobsStorage")
+def process_act(msg: func.QueueMessage) -> None:
+    try:
+        item = WorkItem.model_validate_json(msg.get_body())
+    except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
+        logging.error("ignoring malformed act-work message %s: %s", msg.id, exc)
+        return
+    run = services.act_worker.run(item)
+    logging.info("ACT cycle: %s", run)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
+from sync.act.worker import ActWorker
 from sync.auth.secrets import SecretBox
 from sync.auth.tokens import TokenProvider
 from sync.incoming.worker import MailboxWorker
@@ -25,6 +26,7 @@ from sync.outgoing.sender import OutgoingSender
 from sync.outgoing.smtp import SmtpConnector
 from sync.outgoing.submit import OutgoingEmails
 from sync.outgoing.sweep import OutboxSweep
+from sync.scheduling.act_scheduler import ActScheduler
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
@@ -82,8 +84,25 @@ class Services:
         return GraphConnector(self.settings, self.secret_box, self.tokens)
 
     @cached_property
+    def ews(self) -> EwsConnector:
+        return EwsConnector(self.settings, self.secret_box, self.tokens)
+
+    @cached_property
+    def act_scheduler(self) -> ActScheduler:
+        queue = self.store.account.queue(Queue.ACT_WORK)
+
+        def send(item: WorkItem) -> None:
+            queue.send_message(item.model_dump_json())
+
+        return ActScheduler(self.store, self.settings, send)
+
+    @cached_property
+    def act_worker(self) -> ActWorker:
+        return ActWorker(self.store, self.settings, self.ews)
+
+    @cached_property
     def worker(self) -> MailboxWorker:
-        exchange = ExchangeMailboxes(EwsConnector(self.settings, self.secret_box, self.tokens), self.graph)
+        exchange = ExchangeMailboxes(self.ews, self.graph)
         return MailboxWorker(self.store, self.settings, self.secret_box, incoming_connectors(exchange))
 
     @cached_property

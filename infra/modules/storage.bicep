@@ -36,12 +36,15 @@ var tableNames = [
   'Appointments'
   'Tasks'
   'SyncFilters'
+  'ActDueIndex'
 ]
 var queueNames = [
   'mailbox-work'
   'mailbox-work-poison'
   'outgoing-mail'
   'outgoing-mail-poison'
+  'act-work'
+  'act-work-poison'
 ]
 var containerNames = [
   'attachments'

@@ -81,6 +81,10 @@ class ActMailbox(Protocol):
 
     def delete(self, object_type: EntityType, item_id: str) -> None: ...
 
+    def probe(self) -> None:
+        """Prove access to the three folders without changing anything (Test & Enable)."""
+        ...
+
 
 @runtime_checkable
 class ActConnector(Protocol):

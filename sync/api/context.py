@@ -80,6 +80,7 @@ class ApiContext:
             connectors,
             self.send_mail,
             exchange=self.exchange_sender,
+            act=EwsConnector(self.settings, self.box, self.tokens),
             ca_file=self.settings.extra_ca_file,
             clock=self.clock,
         )

@@ -24,6 +24,8 @@ CODE_INCOMING_PERMANENT = 8005_0002
 CODE_INCOMING_DISABLED_AFTER_RETRIES = 8005_0003
 CODE_ITEM_FAILED = 8005_0004
 CODE_ADDRESS_NOT_APPROVED = 8005_0005
+CODE_ACT_DISABLED = 8005_0006
+CODE_ACT_TRANSIENT = 8005_0007
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,23 @@ def incoming_failure_text(
                      f"An unknown error occurred while receiving email through the mailbox {box}. The owner of the "
                      f"associated email server profile {profile_name} has been notified. The system will try to "
                      f"receive email again later. Email Server Error Code: {error_code}", details)  # fmt: skip
+
+
+def act_failure_text(
+    mailbox: Mailbox, profile_name: str, error_code: str, details: str, *, disabled: bool
+) -> AlertText:
+    """R-ERR-12/13, R-ACT-25: ACT's own wording, transient or disabling."""
+    box = mailbox.name
+    if disabled:
+        return AlertText(AlertLevel.ERROR, CODE_ACT_DISABLED, error_code,
+                         f"Appointments, contacts, and tasks can't be synchronized for the mailbox {box}. The "
+                         f"mailbox {box} has been disabled for synchronizing appointments, contacts, and tasks and "
+                         f"the owner of the email server profile {profile_name} has been notified. Email Server Error "
+                         f"Code: {error_code}", details)  # fmt: skip
+    return AlertText(AlertLevel.WARNING, CODE_ACT_TRANSIENT, error_code,
+                     f"Appointments, contacts, and tasks couldn't be synchronized for the mailbox {box}. The owner of "
+                     f"the associated email server profile {profile_name} has been notified. The system will try "
+                     f"again later. Email Server Error Code: {error_code}", details)  # fmt: skip
 
 
 def not_approved_text(mailbox: Mailbox) -> AlertText:

@@ -22,6 +22,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from sync.act.port import ActConnector
 from sync.auth.secrets import SecretBox, open_field
 from sync.errors import SecretError, ValidationFailed
 from sync.health.alerts import Alerts
@@ -48,6 +49,7 @@ from sync.model.options import (
 )
 from sync.model.profile import TlsMode
 from sync.outgoing.port import ExchangeSender
+from sync.scheduling.act_scheduler import schedule_act_now
 from sync.scheduling.scheduler import schedule_now
 from sync.store.store import Store
 
@@ -206,11 +208,13 @@ class TestAndEnable:
         send: SendMail = smtp_send,
         *,
         exchange: ExchangeSender | None = None,
+        act: ActConnector | None = None,
         ca_file: str | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
         self.exchange = exchange
+        self.act = act
         self.box = box
         self.connectors = connectors
         self.send = send
@@ -244,6 +248,8 @@ class TestAndEnable:
         self._alert(report, profile, org, workloads)
         if report.incoming is TestStatus.SUCCESS:
             report.mailbox = schedule_now(self.store, mailbox.id)  # poll it now rather than at the next sweep
+        if report.act is TestStatus.SUCCESS:
+            report.mailbox = schedule_act_now(self.store, mailbox.id)
         return report
 
     # --- steps --------------------------------------------------------------------------------------------------
@@ -324,7 +330,15 @@ class TestAndEnable:
     def _test_act(self, mailbox: Mailbox, profile: EmailServerProfile) -> Problem | None:
         if not profile.server_type.is_exchange:
             return Problem("act", "ActNeedsExchange", "appointments, contacts and tasks sync only with Exchange")
-        return Problem("act", "UnsupportedServerType", "appointment, contact and task synchronization is not available")
+        if profile.uses_graph or self.act is None:
+            return Problem("act", "ActNeedsEws", "appointments, contacts and tasks sync through EWS only")
+        if not mailbox.is_user_mailbox:
+            return Problem("act", "ActNeedsUserMailbox", "queues do not sync appointments, contacts and tasks")
+        try:
+            self.act.open_act(mailbox, profile).probe()
+        except MailServerError as exc:
+            return Problem("act", exc.code, str(exc))
+        return None
 
     # --- results ------------------------------------------------------------------------------------------------
     def _record(

@@ -91,6 +91,9 @@ class Mailbox(Entity):
     processing_state: ProcessingState = ProcessingState.IDLE
     host_id: Str256 | None = None  # the lease id of the claim that holds the mailbox
     due_row_key: Str256 | None = None  # this mailbox's row in the due index (None: not scheduled)
+    act_host_id: Str256 | None = None  # the lease id of the ACT claim that holds the mailbox
+    act_due_row_key: Str256 | None = None  # the row in the ACT due index (None: ACT not scheduled)
+    act_lease_expires_on: datetime | None = None
     lease_expires_on: datetime | None = None
     processing_last_attempted_on: datetime | None = None
     forced_unlock_count: int = Field(default=0, ge=0)

@@ -28,3 +28,15 @@ def next_due(
         idle_max_minutes=idle_max_minutes,
         profile_min_minutes=profile_min_minutes,
     )
+
+
+ACT_BUSY_MINUTES = 5  # N-4: five minutes after a cycle that changed something
+ACT_IDLE_MAX_MINUTES = 12  # N-4: up to 12 minutes while nothing changes ...
+ACT_IDLE_MAX_WITH_INCOMING_MINUTES = 15  # ... 15 when the mailbox also receives email (R-SCH-7)
+
+
+def act_next_due(now: datetime, no_change_count: int, *, also_incoming: bool, profile_min_minutes: int = 0) -> datetime:
+    """R-SCH-7: the next ACT cycle, 5 minutes after changes, growing by 2 per idle cycle up to 12 (or 15)."""
+    ceiling = ACT_IDLE_MAX_WITH_INCOMING_MINUTES if also_incoming else ACT_IDLE_MAX_MINUTES
+    minutes = min(ceiling, ACT_BUSY_MINUTES + 2 * no_change_count)
+    return now + timedelta(minutes=max(minutes, profile_min_minutes))

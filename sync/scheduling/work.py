@@ -14,4 +14,4 @@ class WorkItem(BaseModel):
 
     mailbox_id: Str36
     lease_id: Str36
-    workload: str = Field(default="incoming", pattern="^(incoming)$")
+    workload: str = Field(default="incoming", pattern="^(incoming|act)$")

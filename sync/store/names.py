@@ -36,6 +36,7 @@ class Table(StrEnum):
     APPOINTMENTS = "Appointments"
     TASKS = "Tasks"
     SYNC_FILTERS = "SyncFilters"
+    ACT_DUE_INDEX = "ActDueIndex"
 
 
 class Queue(StrEnum):
@@ -43,6 +44,8 @@ class Queue(StrEnum):
     MAILBOX_WORK_POISON = "mailbox-work-poison"
     OUTGOING_MAIL = "outgoing-mail"
     OUTGOING_MAIL_POISON = "outgoing-mail-poison"
+    ACT_WORK = "act-work"
+    ACT_WORK_POISON = "act-work-poison"
 
 
 class Container(StrEnum):

@@ -69,6 +69,7 @@ class Store:
         self.conversation_index = SummaryIndex(account.table(Table.CONVERSATION_INDEX), hash_keys=True)
         self.smart_index = SmartMatchIndex(account.table(Table.EMAIL_HASH_INDEX))
         self.due_index = DueIndex(account.table(Table.DUE_INDEX))
+        self.act_due_index = DueIndex(account.table(Table.ACT_DUE_INDEX))
         self.token_cache = TokenCacheStore(account.table(Table.TOKEN_CACHE))
         self.blobs = BlobStore(account)
 

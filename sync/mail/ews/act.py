@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from exchangelib import CalendarItem, Contact
@@ -110,6 +111,11 @@ class EwsActMailbox:
             crm_ref=getattr(item, STAMP, None),
             organizer=getattr(organizer, "email_address", None),
         )
+
+    def probe(self) -> None:
+        """The calendar, contacts and tasks folders answer (Test & Enable's ACT check)."""
+        for name in ("calendar", "contacts", "tasks"):
+            self.session.call(partial(getattr, self.account, name), "GetFolder")
 
     def create(self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str) -> tuple[str, str]:
         folder = self.account.calendar if object_type is EntityType.APPOINTMENT else None

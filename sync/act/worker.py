@@ -1,0 +1,145 @@
+"""One ACT cycle of one mailbox, run by the ``act-work`` queue trigger under the ACT lease.
+
+verify the lease -> check eligibility (R-ELIG-6) -> open the mailbox's calendar, contacts and tasks ->
+:class:`~sync.act.cycle.ActCycle` -> release the lease and set the next due time (5 minutes after changes,
+longer while idle, N-4). Errors of the mailbox follow the incoming rules (R-ERR-2/3): credentials and
+permanent errors disable ACT with an alert; transient ones come back in 5 minutes; the server's
+throttling comes back when it said, without an alert.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sync.act.cycle import ActCycle, ActReport
+from sync.act.port import ActConnector
+from sync.errors import ConcurrencyConflict
+from sync.health.alerts import Alerts, act_failure_text, mailbox_ref
+from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
+from sync.mailboxes import eligibility
+from sync.model import EmailServerProfile, Mailbox
+from sync.model.fields import utcnow
+from sync.model.mailbox import FolderWatermark
+from sync.scheduling.polling import act_next_due
+from sync.scheduling.work import WorkItem
+from sync.settings import Settings
+from sync.store.due_index import parse_row_key, row_key
+from sync.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ActRun:
+    mailbox_id: str
+    status: str = "processed"  # processed | stale | ineligible | throttled | failed | disabled
+    report: ActReport | None = None
+    error: str | None = None
+
+
+class ActWorker:
+    def __init__(
+        self, store: Store, settings: Settings, connector: ActConnector, clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
+        self.store = store
+        self.settings = settings
+        self.connector = connector
+        self.clock = clock
+        self.monotonic = monotonic
+        self.alerts = Alerts(store)
+
+    def run(self, item: WorkItem) -> ActRun:
+        run = ActRun(item.mailbox_id)
+        now = self.clock()
+        mailbox = self.store.find_mailbox(item.mailbox_id)
+        if mailbox is None or mailbox.act_host_id != item.lease_id or (mailbox.act_lease_expires_on or now) < now:
+            run.status = "stale"
+            return run
+        profile = self.store.find_profile(mailbox.email_server_profile_id or "")
+        verdict = eligibility.act(mailbox, profile, self.store.get_organization(), now)
+        if not verdict or profile is None:
+            run.status, run.error = "ineligible", ", ".join(verdict.reasons)
+            self._release(item, None)
+            return run
+        try:
+            if profile.uses_graph:
+                raise PermanentMailError(
+                    "appointments, contacts and tasks sync through EWS: set the profile's exchange_api to EWS",
+                    code="ActNeedsEws",
+                )
+            deadline = self.monotonic() + self.settings.worker_budget_seconds
+            exchange = self.connector.open_act(mailbox, profile, deadline=deadline)
+            owner = mailbox.owner.id if mailbox.owner else ""
+            filters = {f.object_type: f.rule for f in self.store.sync_filters.partition(owner)}
+            cycle = ActCycle(self.store, mailbox, exchange, now=self.clock, filters=filters,
+                             save_watermark=lambda key, mark: self._checkpoint(item, key, mark))  # fmt: skip
+            run.report = cycle.run()
+        except ServerBusy as exc:
+            run.status, run.error = "throttled", f"{exc.code}: {exc}"
+            self._release(item, self.clock() + timedelta(seconds=exc.retry_after_seconds))
+            return run
+        except MailServerError as exc:
+            return self._failed(item, run, mailbox, profile, exc)
+        self._release(item, None, changed=bool(run.report and run.report.changes))
+        return run
+
+    def _checkpoint(self, item: WorkItem, key: str, watermark: FolderWatermark) -> None:
+        def save(m: Mailbox) -> None:
+            if m.act_host_id != item.lease_id:
+                raise ConcurrencyConflict(f"mailbox {m.id}: the ACT lease is no longer ours")
+            m.watermarks = {**m.watermarks, key: watermark}
+
+        self.store.mailboxes.modify(item.mailbox_id, "mailbox", save)
+
+    def _failed(
+        self, item: WorkItem, run: ActRun, mailbox: Mailbox, profile: EmailServerProfile, exc: MailServerError
+    ) -> ActRun:
+        disabled = not isinstance(exc, TransientMailError)
+        run.status, run.error = ("disabled" if disabled else "failed"), f"{exc.code}: {exc}"
+        text = act_failure_text(mailbox, profile.name, exc.code, f"{type(exc).__name__}: {exc}", disabled=disabled)
+        self.alerts.raise_alert(
+            self.store.get_organization(), text, mailbox_ref(mailbox), mailbox_id=mailbox.id, profile_id=profile.id
+        )
+        retry = None if disabled else self.clock() + timedelta(minutes=self.settings.transient_retry_minutes)
+        self._release(item, retry, disable=disabled)
+        log.warning("mailbox %s: ACT %s", mailbox.id, run.error)
+        return run
+
+    def _release(
+        self, item: WorkItem, retry_at: datetime | None, *, changed: bool = False, disable: bool = False
+    ) -> None:
+        """Drop the lease; reschedule (or leave the schedule when ineligible or disabled)."""
+        now = self.clock()
+        holder: dict[str, str | None] = {}
+
+        def release(m: Mailbox) -> None:
+            if m.act_host_id != item.lease_id:
+                raise ConcurrencyConflict(f"mailbox {m.id}: the ACT lease is no longer ours")
+            holder["before"] = m.act_due_row_key
+            m.act_host_id, m.act_lease_expires_on = None, None
+            if disable:
+                m.enabled_for_act = False
+            m.no_act_count = 0 if changed else m.no_act_count + 1
+            due = retry_at or act_next_due(now, m.no_act_count, also_incoming=m.enabled_for_incoming)
+            m.next_scheduled_act_sync_seconds = int((due - now).total_seconds())
+            m.act_due_row_key = row_key(m.id, due) if not disable else None
+            holder["after"] = m.act_due_row_key
+
+        try:
+            self.store.mailboxes.modify(item.mailbox_id, "mailbox", release)
+        except ConcurrencyConflict:
+            return  # someone else holds it now
+        before, after = holder.get("before"), holder.get("after")
+        if after is None:
+            self.store.act_due_index.remove(item.mailbox_id, before)
+        elif after != before:
+            self.store.act_due_index.move(item.mailbox_id, before, _due(after))
+
+
+def _due(key: str) -> datetime:
+    return parse_row_key(key).due_on

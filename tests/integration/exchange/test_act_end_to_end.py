@@ -1,0 +1,57 @@
+"""ACT end to end: Test & Enable schedules it, the ACT timer and queue trigger run it (Functions handlers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync.act.records import ActRecords
+from sync.api.context import ApiContext
+from sync.model import Mailbox
+from sync.model.act import Appointment
+from sync.model.email import ActivityParty
+from sync.model.options import ActDeliveryMethod, ParticipationType, TestStatus
+from sync.scheduling.act_scheduler import schedule_act_now
+from tests.ews.server import EwsServer
+from tests.integration.exchange.conftest import ALICE, Deployment
+from tests.integration.exchange.doubles import EwsDouble
+
+pytestmark = pytest.mark.integration
+
+
+def test_an_appointment_reaches_outlook_and_an_outlook_edit_comes_back(ews_deployment: Deployment) -> None:
+    deployment = ews_deployment
+    assert isinstance(deployment.server, EwsDouble)
+    ews: EwsServer = deployment.server.server
+    mailbox = deployment.user_mailbox(ALICE)
+
+    def act_on(m: Mailbox) -> None:
+        m.act_method = ActDeliveryMethod.SERVER_SIDE_SYNC
+
+    deployment.store.mailboxes.modify(mailbox.id, "mailbox", act_on)
+    report = ApiContext(deployment.settings, lambda: deployment.store).test_and_enable().run(mailbox.id)
+    assert report.act is TestStatus.SUCCESS
+    assert deployment.store.get_mailbox(mailbox.id).act_due_row_key is not None  # on the ACT schedule
+
+    assert mailbox.owner is not None
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    meeting = ActRecords(deployment.store).create(
+        Appointment(
+            subject="Quarterly review", scheduled_start=start, scheduled_end=start + timedelta(hours=1),
+            parties=[ActivityParty(participation=ParticipationType.ORGANIZER, party=mailbox.owner)],
+        )
+    )  # fmt: skip
+
+    deployment.run()  # the ACT timer claims the mailbox; the act-work trigger runs its cycle
+
+    [item] = ews.items(ALICE, "calendar")
+    assert item.subject == "Quarterly review"
+    ews.update_item_fields(ALICE, item.item_id, subject="Quarterly review (moved)")
+    schedule = deployment.store.get_mailbox(mailbox.id)
+    assert schedule.act_host_id is None and (schedule.next_scheduled_act_sync_seconds or 0) >= 5 * 60  # N-4
+
+    schedule_act_now(deployment.store, mailbox.id)
+    deployment.run()
+
+    assert deployment.store.appointments.get(meeting.id, "record").subject == "Quarterly review (moved)"
