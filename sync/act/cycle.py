@@ -155,9 +155,8 @@ class ActCycle:
         ours = self._fields(record)
         crm_changed = link.pending and (link.crm_version_synced or 0) < record.version_number
         directions: Mapping[str, Direction] = canonical.DIRECTIONS.get(link.object_type, {})
-        decided = resolve(
-            Side(ours, record.modified_on, crm_changed), Side(item.fields, item.modified_on, True), directions
-        )
+        ours_on, theirs_on = (t.replace(microsecond=0) for t in (record.modified_on, item.modified_on))  # EWS: seconds
+        decided = resolve(Side(ours, ours_on, crm_changed), Side(item.fields, theirs_on, True), directions)
         version = record.version_number
         if decided.to_crm:
             self._apply(record, decided.to_crm)
@@ -209,7 +208,7 @@ class ActCycle:
     # --- CRM → Exchange -----------------------------------------------------------------------------
     def _push(self) -> None:
         for link in list(self.links.pending(self.mailbox.id)):
-            if link.retries >= MAX_ITEM_RETRIES and link.crm_version == link.last_sync_error_code:
+            if link.retries >= MAX_ITEM_RETRIES and link.crm_version == link.failed_version:
                 continue  # failed too often at this version: left until the record changes again
             self._item_guard(partial(self._pushed, link), link=link)
 
@@ -276,7 +275,7 @@ class ActCycle:
         def count(stored: ExchangeSyncIdMapping) -> None:
             stored.retries += 1
             stored.last_sync_error = f"{type(exc).__name__}: {exc}"[:2048]
-            stored.last_sync_error_code = stored.crm_version  # the version that failed
+            stored.failed_version = stored.crm_version
             stored.last_sync_error_occurred_on = self.now()
 
         with contextlib.suppress(NotFound):  # the link went meanwhile: nothing to count on
@@ -292,7 +291,7 @@ class ActCycle:
             if version is not None:
                 stored.crm_version_synced = version
                 stored.pending = stored.crm_version > version
-            stored.retries, stored.last_sync_error = 0, None
+            stored.retries, stored.failed_version, stored.last_sync_error = 0, None, None
             if decision is not None:
                 stored.last_decision = decision[:2048]
 

@@ -48,6 +48,7 @@ class ExchangeSyncIdMapping(Entity):
     user_decision: int | None = None
     last_decision: Str2048 | None = None  # how the last conflict was resolved
     retries: int = Field(default=0, ge=0)
+    failed_version: int | None = None  # the record version whose sync failed: retried until it changes
     last_sync_error: Str2048 | None = None
     last_sync_error_code: int | None = None
     last_sync_error_occurred_on: datetime | None = None

@@ -185,3 +185,24 @@ def test_a_record_the_user_no_longer_attends_leaves_the_mailbox(act: ActWorld) -
     assert act.link(EntityType.APPOINTMENT, meeting.id) is None
     assert isinstance(act.store.appointments.find(meeting.id, "record"), Appointment)
     assert datetime.now(UTC) < SOON
+
+
+def test_an_item_exchange_fails_on_is_retried_five_times_then_waits_for_a_new_version(act: ActWorld) -> None:
+    refused = act.records.create(Task(subject="Refused", owner_user_id=act.user.id))
+    act.ews.fail_next("CreateItem", http_status=500, count=5)  # Exchange fails on this one item
+    for attempt in range(1, 6):
+        report = act.cycle()
+        assert report.item_errors == 1, attempt
+    link = act.store.act_links.find(act.mailbox.id, EntityType.TASK, refused.id)
+    assert link is not None and link.retries == 5 and "500" in (link.last_sync_error or "")
+    act.ews.reset_calls()
+    assert act.cycle().item_errors == 0 and act.ews.calls["CreateItem"] == 0  # left alone at this version
+
+    fine = act.records.create(Task(subject="Fine", owner_user_id=act.user.id))
+    fresh = act.store.tasks.get(refused.id, "record")
+    fresh.subject = "Refused, fixed"
+    act.records.update(fresh)  # a new version: tried again
+    act.ews.reset_calls()
+    report = act.cycle()
+    assert report.created_in_exchange == 2
+    assert act.link(EntityType.TASK, fine.id) and act.link(EntityType.TASK, refused.id)
