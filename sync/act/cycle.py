@@ -48,13 +48,15 @@ from sync.act.port import (
 )
 from sync.act.records import ActRecords
 from sync.errors import ConcurrencyConflict, NotFound
+from sync.health.alerts import Alerts, mailbox_ref, scheduling_conflict_text
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.mail.errors import MailAuthenticationError, MailServerError, ServerBusy, TransientMailError
-from sync.model import Contact, ExchangeSyncIdMapping, Mailbox
-from sync.model.act import Appointment, AppointmentState, FilterRule, Task
+from sync.model import Contact, ExchangeSyncIdMapping, Mailbox, SchedulingConflict
+from sync.model.act import Appointment, AppointmentState, AppointmentStatus, FilterRule, Task
 from sync.model.fields import EntityRef
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import EntityType, ParticipationType
+from sync.store.act_links import conflict_key
 from sync.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -74,6 +76,7 @@ class ActReport:
     updated_in_exchange: int = 0
     deleted_in_exchange: int = 0
     conflicts: int = 0
+    conflicts_held: int = 0  # tracked appointments waiting for the user's decision (R-ACT-24)
     item_errors: int = 0
     changes: int = 0  # what either side wrote: drives the next interval
     errors: list[str] = field(default_factory=list)
@@ -99,6 +102,7 @@ class ActCycle:
         self.report = ActReport(mailbox.id)
 
     def run(self) -> ActReport:
+        self._decided()
         for folder in ActFolder:
             self._pull(folder)
         self._push()
@@ -188,8 +192,55 @@ class ActCycle:
             return organizes and is_open and record.scheduled_start > self.now()
         return isinstance(record, Task)
 
-    def _track(self, item: ExchangeItem) -> None:
+    def _decided(self) -> None:
+        """Scheduling conflicts the user answered: save anyway now (R-ACT-24: "created on the next cycle"), or drop."""
+        for conflict in list(self.links.decided_conflicts(self.mailbox.id)):
+            if conflict.decision:
+                item = self.exchange.get(EntityType.APPOINTMENT, conflict.exchange_entry_id)
+                if item is not None and self.links.by_item(self.mailbox.id, item.item_id) is None:
+                    self._item_guard(partial(self._track, item, check_conflicts=False))
+            self.links.conflicts.delete(conflict, if_unchanged=False)
+
+    def _conflicts_with(self, item: ExchangeItem) -> Appointment | None:
+        """R-ACT-11: one of the user's busy appointments the new one overlaps (the booking check)."""
+        start, end = item.fields.get("start"), item.fields.get("end")
+        if not isinstance(start, datetime) or not isinstance(end, datetime):
+            return None
+        for link in self.links.of_type(self.mailbox.id, EntityType.APPOINTMENT):
+            other = self.store.appointments.find(link.object_id, "record")
+            busy = other is not None and other.status not in (AppointmentStatus.FREE, AppointmentStatus.CANCELED)
+            if busy and other is not None and other.scheduled_start < end and start < other.scheduled_end:
+                return other
+        return None
+
+    def _hold(self, item: ExchangeItem, other: Appointment) -> None:
+        """Not saved: the user is asked (R-ACT-24); the alert names the appointment it overlaps."""
+        if self.links.conflicts.find(self.mailbox.id, conflict_key(item.item_id)) is not None:
+            return  # asked already
+        subject = str(item.fields.get("subject") or "")
+        start, end = item.fields.get("start"), item.fields.get("end")
+        self.links.conflicts.upsert(
+            SchedulingConflict(
+                mailbox_id=self.mailbox.id, exchange_entry_id=item.item_id, subject=subject[:2048],
+                start=start if isinstance(start, datetime) else None, end=end if isinstance(end, datetime) else None,
+            )
+        )  # fmt: skip
+        user = self.store.find_record(EntityType.SYSTEM_USER, self.user_id)
+        text = scheduling_conflict_text(
+            subject, user.display_name if user else self.user_id, f"overlaps {other.subject}"
+        )
+        Alerts(self.store).raise_alert(
+            self.store.get_organization(), text, mailbox_ref(self.mailbox), mailbox_id=self.mailbox.id
+        )
+        self.report.conflicts_held += 1
+
+    def _track(self, item: ExchangeItem, *, check_conflicts: bool = True) -> None:
         """An Exchange item the user tracked with the category: a new CRM record, linked (R-ACT-2)."""
+        if check_conflicts and item.object_type is EntityType.APPOINTMENT:
+            other = self._conflicts_with(item)
+            if other is not None:
+                self._hold(item, other)
+                return
         me = EntityRef(type=EntityType.SYSTEM_USER, id=self.user_id)
         record: ActRecord
         if item.object_type is EntityType.APPOINTMENT:

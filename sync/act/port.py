@@ -81,6 +81,10 @@ class ActMailbox(Protocol):
 
     def delete(self, object_type: EntityType, item_id: str) -> None: ...
 
+    def get(self, object_type: EntityType, item_id: str) -> ExchangeItem | None:
+        """One item as it is now, or None when it is gone."""
+        ...
+
     def probe(self) -> None:
         """Prove access to the three folders without changing anything (Test & Enable)."""
         ...

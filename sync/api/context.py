@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from sync.act.records import ActRecords
 from sync.auth.secrets import SecretBox
 from sync.auth.tokens import TokenProvider
 from sync.crm.records import RecordService
@@ -50,6 +51,11 @@ class ApiContext:
     @property
     def records(self) -> RecordService:
         return RecordService(self.store)
+
+    @property
+    def act(self) -> ActRecords:
+        """Writes of appointments, contacts and tasks that mark the interested mailboxes for ACT sync."""
+        return ActRecords(self.store)
 
     @property
     def provisioning(self) -> Provisioning:

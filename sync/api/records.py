@@ -1,7 +1,8 @@
 """Email-enabled records: users (with their filtering method), queues, contacts, accounts and leads.
 
 Every write goes through :class:`~sync.crm.records.RecordService` (or provisioning, which uses it), so the
-address index follows each change (R-RES-13). Creating a user or queue creates its mailbox (R-PROV-1);
+address index follows each change (R-RES-13); contacts through :class:`~sync.act.records.ActRecords`, which
+uses it and also marks the owner's mailbox for ACT sync (see ``act.py``). Creating a user or queue creates its mailbox (R-PROV-1);
 changing their address moves the mailbox's too and restarts approval (R-PROV-7); deactivating a user
 deactivates its mailbox (R-PROV-15). Approval itself is an action on the mailbox.
 """
@@ -12,11 +13,12 @@ from typing import Any, TypeVar
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from sync.api.act import act_resource
 from sync.api.context import ApiContext
 from sync.api.resources import Resource, Shape, crud_router
 from sync.errors import NotFound
 from sync.model import Account, Contact, Lead, Queue, SystemUser
-from sync.model.fields import EntityRef
+from sync.model.fields import EntityRef, Str36
 from sync.model.options import FilteringMethod, StateCode
 from sync.model.records import EmailEnabled
 from sync.store.schema import owned_mailbox_id
@@ -117,7 +119,7 @@ QUEUES = Resource(
 )
 
 
-# --- contacts, accounts, leads ---------------------------------------------------------------------------------
+# --- contacts (synced by ACT too), accounts, leads ------------------------------------------------------------
 def _plain(path: str, model: type[R], repository: Any) -> Resource[R]:
     shape = Shape(model)
 
@@ -145,7 +147,13 @@ def _plain(path: str, model: type[R], repository: Any) -> Resource[R]:
     )
 
 
-CONTACTS = _plain("contacts", Contact, lambda store: store.contacts)
+CONTACTS = act_resource(
+    Contact,
+    "contacts",
+    lambda store: store.contacts,
+    filters={"state": StateCode, "owner_user_id": Str36},
+    summary="Contact records; their addresses resolve parties, and ACT syncs them to their owner's mailbox.",
+)
 ACCOUNTS = _plain("accounts", Account, lambda store: store.accounts)
 LEADS = _plain("leads", Lead, lambda store: store.leads)
 

@@ -26,6 +26,7 @@ CODE_ITEM_FAILED = 8005_0004
 CODE_ADDRESS_NOT_APPROVED = 8005_0005
 CODE_ACT_DISABLED = 8005_0006
 CODE_ACT_TRANSIENT = 8005_0007
+CODE_SCHEDULING_CONFLICT = -2147086315  # ExchangeSyncSchedulingConflictsError
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,15 @@ def act_failure_text(
                      f"Appointments, contacts, and tasks couldn't be synchronized for the mailbox {box}. The owner of "
                      f"the associated email server profile {profile_name} has been notified. The system will try "
                      f"again later. Email Server Error Code: {error_code}", details)  # fmt: skip
+
+
+def scheduling_conflict_text(subject: str, user_name: str, details: str) -> AlertText:
+    """R-ACT-24: an appointment tracked in Outlook overlaps one of the user's; the user decides."""
+    return AlertText(
+        AlertLevel.WARNING, CODE_SCHEDULING_CONFLICT, "ExchangeSyncSchedulingConflictsError",
+        f"A scheduling conflict was found when saving appointment {subject} from Exchange to the CRM because "
+        f"{user_name} is unavailable at this time. Do you want to ignore the conflict and save anyway?", details,
+    )  # fmt: skip
 
 
 def not_approved_text(mailbox: Mailbox) -> AlertText:

@@ -7,6 +7,7 @@ from sync.model.activities import (
     ItemFailure,
     MailboxTrackingFolder,
     QueueItem,
+    SchedulingConflict,
 )
 from sync.model.base import Entity
 from sync.model.email import ActivityParty, AttachmentMeta, BlobRef, Email
@@ -40,6 +41,7 @@ __all__ = [
     "OrganizationSettings",
     "Queue",
     "QueueItem",
+    "SchedulingConflict",
     "SealedSecret",
     "SystemUser",
     "TlsMode",

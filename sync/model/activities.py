@@ -54,6 +54,19 @@ class ExchangeSyncIdMapping(Entity):
     last_sync_error_occurred_on: datetime | None = None
 
 
+class SchedulingConflict(Entity):
+    """An Exchange appointment the user tracked that overlaps one of theirs (R-ACT-11, R-ACT-24): waits for the
+    user's decision (``decision``: True saves it anyway on the next cycle, False drops it)."""
+
+    mailbox_id: Str36
+    exchange_entry_id: Str1024
+    subject: Str2048 | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    decision: bool | None = None
+    decided_on: datetime | None = None
+
+
 class ExchangeItemLookup(Entity):
     """Which record an Exchange item is linked to, in one mailbox (the mapping's second key)."""
 

@@ -3,7 +3,8 @@
 Keys, all in the mailbox's partition of ``SyncIdMappings`` (so a cycle reads one partition):
 
 - ``c|{type}|{record id}`` — the :class:`ExchangeSyncIdMapping`: the record's link and sync state;
-- ``x|{sha256(Exchange item id)}`` — an :class:`ExchangeItemLookup` that names the record of an item.
+- ``x|{sha256(Exchange item id)}`` — an :class:`ExchangeItemLookup` that names the record of an item;
+- ``d|{sha256(Exchange item id)}`` — a :class:`SchedulingConflict` waiting for the user's decision.
 
 The CRM side never reads these rows: :meth:`ActLinks.note_change` merges three properties (the new version,
 ``pending``, ``deleted_in_crm``) into the row, creating it if needed, so a CRM write costs one request per
@@ -19,7 +20,7 @@ from azure.core.exceptions import AzureError
 from azure.data.tables import TableClient, UpdateMode
 
 from sync.errors import StoreError
-from sync.model import ExchangeItemLookup, ExchangeSyncIdMapping
+from sync.model import ExchangeItemLookup, ExchangeSyncIdMapping, SchedulingConflict
 from sync.model.options import EntityType
 from sync.store.keys import hashed_key
 from sync.store.repository import KeyScheme, Repository
@@ -33,8 +34,15 @@ def lookup_key(exchange_entry_id: str) -> str:
     return f"x|{hashed_key(exchange_entry_id)}"
 
 
+def conflict_key(exchange_entry_id: str) -> str:
+    return f"d|{hashed_key(exchange_entry_id)}"
+
+
 LINK_KEYS: KeyScheme[ExchangeSyncIdMapping] = KeyScheme(
     lambda m: m.mailbox_id, lambda m: link_key(m.object_type, m.object_id)
+)
+CONFLICT_KEYS: KeyScheme[SchedulingConflict] = KeyScheme(
+    lambda c: c.mailbox_id, lambda c: conflict_key(c.exchange_entry_id)
 )
 LOOKUP_KEYS: KeyScheme[ExchangeItemLookup] = KeyScheme(
     lambda m: m.mailbox_id, lambda m: lookup_key(m.exchange_entry_id)
@@ -46,6 +54,7 @@ class ActLinks:
         self.table = table
         self.links = Repository(table, ExchangeSyncIdMapping, LINK_KEYS)
         self.lookups = Repository(table, ExchangeItemLookup, LOOKUP_KEYS)
+        self.conflicts = Repository(table, SchedulingConflict, CONFLICT_KEYS)
 
     # --- the CRM side -------------------------------------------------------------------------------
     def note_change(
@@ -78,6 +87,25 @@ class ActLinks:
             return None
         link = self.find(mailbox_id, lookup.object_type, lookup.object_id)
         return link if link is not None and link.exchange_entry_id == exchange_entry_id else None
+
+    def of_type(self, mailbox_id: str, object_type: EntityType) -> Iterator[ExchangeSyncIdMapping]:
+        """The mailbox's links of one record type (one range of its partition)."""
+        low = f"c|{int(object_type)}|"
+        return self.links.query(
+            "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+            {"pk": mailbox_id, "low": low, "high": low[:-1] + "}"},
+        )
+
+    def conflicts_of(self, mailbox_id: str) -> Iterator[SchedulingConflict]:
+        """The mailbox's scheduling conflicts, answered or not."""
+        return self.conflicts.query("PartitionKey eq @pk and RowKey ge 'd|' and RowKey lt 'd}'", {"pk": mailbox_id})
+
+    def decided_conflicts(self, mailbox_id: str) -> Iterator[SchedulingConflict]:
+        """Scheduling conflicts the user has answered, to act on in the next cycle."""
+        return self.conflicts.query(
+            "PartitionKey eq @pk and RowKey ge 'd|' and RowKey lt 'd}' and (decision eq true or decision eq false)",
+            {"pk": mailbox_id},
+        )
 
     def pending(self, mailbox_id: str) -> Iterator[ExchangeSyncIdMapping]:
         """The mailbox's records changed on the CRM side since they were last synced."""

@@ -117,6 +117,10 @@ class EwsActMailbox:
         for name in ("calendar", "contacts", "tasks"):
             self.session.call(partial(getattr, self.account, name), "GetFolder")
 
+    def get(self, object_type: EntityType, item_id: str) -> ExchangeItem | None:
+        [item] = self.session.call(lambda: list(self.account.fetch([(item_id, None)])), "GetItem")
+        return None if isinstance(item, Exception) else self._item(object_type, item)
+
     def create(self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str) -> tuple[str, str]:
         folder = self.account.calendar if object_type is EntityType.APPOINTMENT else None
         folder = folder or (self.account.contacts if object_type is EntityType.CONTACT else self.account.tasks)

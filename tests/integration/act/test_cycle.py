@@ -206,3 +206,29 @@ def test_an_item_exchange_fails_on_is_retried_five_times_then_waits_for_a_new_ve
     report = act.cycle()
     assert report.created_in_exchange == 2
     assert act.link(EntityType.TASK, fine.id) and act.link(EntityType.TASK, refused.id)
+
+
+def test_a_tracked_appointment_that_overlaps_waits_for_the_users_decision(act: ActWorld) -> None:
+    act.meeting("Board meeting")  # Alice is busy at SOON for an hour
+    act.cycle()
+    overlap = act.ews.create_calendar_item(
+        ALICE, subject="Dentist", start=SOON + timedelta(minutes=30), end=SOON + timedelta(minutes=90),
+        categories=[TRACKED_CATEGORY],
+    )  # fmt: skip
+
+    report = act.cycle()
+
+    assert (report.created_in_crm, report.conflicts_held) == (0, 1)  # R-ACT-11: not saved
+    alerts = list(act.store.alerts.query("mailbox_id eq @m", {"m": act.mailbox.id}))
+    assert [a.code_name for a in alerts] == ["ExchangeSyncSchedulingConflictsError"]
+    assert "Dentist" in alerts[0].text and "save anyway" in alerts[0].text
+    [conflict] = list(act.store.act_links.conflicts_of(act.mailbox.id))
+    conflict.decision = True  # the user says: save anyway (R-ACT-24)
+    act.store.act_links.conflicts.update(conflict)
+
+    assert act.cycle().created_in_crm == 1
+    assert [a.subject for a in act.store.appointments.query("subject eq 'Dentist'", {})] == ["Dentist"]
+    assert (
+        act.link(EntityType.APPOINTMENT, next(iter(act.store.appointments.query("subject eq 'Dentist'", {}))).id)
+        == overlap
+    )
