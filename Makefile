@@ -58,6 +58,7 @@ bench: setup
 	$(PY) -m bench.send
 	$(PY) -m bench.graph
 	$(PY) -m bench.ews
+	$(PY) -m bench.act
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -56,7 +56,7 @@ from sync.model.act import Appointment, AppointmentState, AppointmentStatus, Fil
 from sync.model.fields import EntityRef
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import EntityType, ParticipationType
-from sync.store.act_links import conflict_key
+from sync.store.act_links import conflict_key, mark_synced
 from sync.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -149,10 +149,10 @@ class ActCycle:
         link = self.links.find(self.mailbox.id, *ref)
         if link is None or link.exchange_entry_id not in (None, item.item_id):
             return None
-        attached = self.links.attach(link, item.item_id, item.change_key)
         record = self._record(link.object_type, link.object_id)
-        self._settle(attached, record.version_number if record else None, item.change_key)
-        return None if record is None else self.links.find(self.mailbox.id, *ref)
+        synced = record.version_number if record else None
+        attached = self.links.attach(link, item.item_id, item.change_key, synced_version=synced)
+        return None if record is None else attached
 
     def _merge(self, link: ExchangeSyncIdMapping, record: ActRecord, item: ExchangeItem) -> None:
         """Both sides may have changed: the conflict policy decides field by field."""
@@ -251,8 +251,7 @@ class ActCycle:
         link = self.links.find(self.mailbox.id, created.entity_type, created.id) or ExchangeSyncIdMapping(
             mailbox_id=self.mailbox.id, object_id=created.id, object_type=created.entity_type
         )
-        attached = self.links.attach(link, item.item_id, item.change_key)
-        self._settle(attached, created.version_number, item.change_key)
+        self.links.attach(link, item.item_id, item.change_key, synced_version=created.version_number)
         self.report.created_in_crm += 1
         self.report.changes += 1
 
@@ -276,8 +275,7 @@ class ActCycle:
             item_id, change_key = self.exchange.create(
                 link.object_type, values, crm_ref(link.object_type, link.object_id)
             )
-            attached = self.links.attach(started, item_id, change_key)
-            self._settle(attached, record.version_number, change_key)
+            self.links.attach(started, item_id, change_key, synced_version=record.version_number)
             self.report.created_in_exchange += 1
         else:
             directions = canonical.DIRECTIONS.get(link.object_type, {})
@@ -340,13 +338,11 @@ class ActCycle:
         def settled(stored: ExchangeSyncIdMapping) -> None:
             stored.change_key = change_key
             if version is not None:
-                stored.crm_version_synced = version
-                stored.pending = stored.crm_version > version
-            stored.retries, stored.failed_version, stored.last_sync_error = 0, None, None
+                mark_synced(stored, version)
             if decision is not None:
                 stored.last_decision = decision[:2048]
 
-        self.links.links.modify(link.mailbox_id, self._key(link), settled)
+        self.links.apply(link, settled)
 
     @staticmethod
     def _key(link: ExchangeSyncIdMapping) -> str:

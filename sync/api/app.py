@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from sync.api import (
+    act,
     activities,
     check_incoming,
     emails,
@@ -24,6 +25,7 @@ from sync.api import (
     organization,
     profiles,
     records,
+    sync_filters,
     tracking_folders,
 )
 from sync.api.auth import Authenticator, require_admin
@@ -52,7 +54,10 @@ def create_app(
 
     app = FastAPI(
         title="Server-side email synchronization: admin API",
-        description="Manage profiles, mailboxes and records; Test & Enable; watch health, alerts and failures.",
+        description=(
+            "Manage profiles, mailboxes and records (appointments, tasks and users' ACT sync filters too); "
+            "Test & Enable; watch health, alerts and failures."
+        ),
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         redoc_url=None,
@@ -82,6 +87,9 @@ def create_app(
     api.include_router(tracking_folders.build_router())
     api.include_router(mailboxes.build_router())
     for router in records.build_routers():
+        api.include_router(router)
+    api.include_router(sync_filters.build_router())
+    for router in act.build_routers():
         api.include_router(router)
     api.include_router(activities.build_router())
     app.include_router(api)

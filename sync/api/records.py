@@ -2,9 +2,9 @@
 
 Every write goes through :class:`~sync.crm.records.RecordService` (or provisioning, which uses it), so the
 address index follows each change (R-RES-13); contacts through :class:`~sync.act.records.ActRecords`, which
-uses it and also marks the owner's mailbox for ACT sync (see ``act.py``). Creating a user or queue creates its mailbox (R-PROV-1);
-changing their address moves the mailbox's too and restarts approval (R-PROV-7); deactivating a user
-deactivates its mailbox (R-PROV-15). Approval itself is an action on the mailbox.
+uses it and also marks the owner's mailbox for ACT sync (see ``act.py``). Creating a user or queue creates its
+mailbox (R-PROV-1); changing their address moves the mailbox's too and restarts approval (R-PROV-7);
+deactivating a user deactivates its mailbox (R-PROV-15). Approval itself is an action on the mailbox.
 """
 
 import contextlib

@@ -14,16 +14,23 @@ sync re-reads and sees the new version).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from azure.core.exceptions import AzureError
 from azure.data.tables import TableClient, UpdateMode
 
-from sync.errors import StoreError
+from sync.errors import AlreadyExists, ConcurrencyConflict, StoreError
 from sync.model import ExchangeItemLookup, ExchangeSyncIdMapping, SchedulingConflict
 from sync.model.options import EntityType
 from sync.store.keys import hashed_key
 from sync.store.repository import KeyScheme, Repository
+
+
+def mark_synced(link: ExchangeSyncIdMapping, version: int) -> None:
+    """Exchange has ``version`` of the record: ``pending`` stays only if the CRM moved on since."""
+    link.crm_version_synced = version
+    link.pending = link.crm_version > version
+    link.retries, link.failed_version, link.last_sync_error = 0, None, None
 
 
 def link_key(object_type: EntityType, object_id: str) -> str:
@@ -113,10 +120,18 @@ class ActLinks:
             "PartitionKey eq @pk and RowKey ge 'c|' and RowKey lt 'c}' and pending eq true", {"pk": mailbox_id}
         )
 
-    def attach(self, link: ExchangeSyncIdMapping, exchange_entry_id: str, change_key: str) -> ExchangeSyncIdMapping:
-        """Record the item of ``link`` (compare-and-swap on the link), then its lookup row."""
-        link.exchange_entry_id, link.change_key, link.create_started_on = exchange_entry_id, change_key, None
-        saved = self.save(link)
+    def attach(
+        self, link: ExchangeSyncIdMapping, exchange_entry_id: str, change_key: str, *, synced_version: int | None = None
+    ) -> ExchangeSyncIdMapping:
+        """Record the item of ``link`` (one compare-and-swap; re-read and re-applied if the CRM wrote meanwhile),
+        and that Exchange has ``synced_version`` of the record; then the item's lookup row."""
+
+        def attached(stored: ExchangeSyncIdMapping) -> None:
+            stored.exchange_entry_id, stored.change_key, stored.create_started_on = exchange_entry_id, change_key, None
+            if synced_version is not None:
+                mark_synced(stored, synced_version)
+
+        saved = self.apply(link, attached)
         self.lookups.upsert(
             ExchangeItemLookup(
                 mailbox_id=link.mailbox_id, exchange_entry_id=exchange_entry_id,
@@ -124,6 +139,18 @@ class ActLinks:
             )
         )  # fmt: skip
         return saved
+
+    def apply(
+        self, link: ExchangeSyncIdMapping, change: Callable[[ExchangeSyncIdMapping], None]
+    ) -> ExchangeSyncIdMapping:
+        """``change`` on the link in hand (one write); on a conflict, on a fresh read (the CRM noted a change)."""
+        candidate = link.model_copy(deep=True)
+        candidate.with_etag(link.etag)
+        change(candidate)
+        try:
+            return self.save(candidate)
+        except (ConcurrencyConflict, AlreadyExists):
+            return self.links.modify(link.mailbox_id, link_key(link.object_type, link.object_id), change)
 
     def save(self, link: ExchangeSyncIdMapping) -> ExchangeSyncIdMapping:
         """Compare-and-swap when the link was read; insert-if-absent when it is new."""

@@ -1,0 +1,134 @@
+"""Each user's ACT sync filters (R-ACT-3): which appointments, contacts and tasks go to the user's mailbox.
+
+One filter per user and record type (appointment 4201, contact 2, task 4212). A user without a filter of
+their own for a type gets the default template (``DEFAULT_FILTERS``: appointments they organize or attend,
+contacts and tasks they own), listed with ``is_default: true``. PUT sets the user's own rule; DELETE returns
+the type to the default.
+
+The ACT cycle reads the filters each time it runs and applies them to the records it looks at, those that
+changed since the mailbox's last cycle: a record a new rule selects (or stops selecting) reaches (or leaves)
+the mailbox when it next changes.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from sync.api.auth import Admin, Reader
+from sync.api.context import ApiContext, Ctx
+from sync.api.resources import IfMatch, ItemId, check_if_match
+from sync.errors import ConcurrencyConflict, ValidationFailed
+from sync.model.act import DEFAULT_FILTERS, FilterRule, SyncFilter
+from sync.model.fields import Str256
+from sync.model.options import EntityType
+
+SYNCED_TYPES = ", ".join(f"{int(t)} ({t.name.lower()})" for t in DEFAULT_FILTERS)
+ObjectType = Annotated[EntityType, Path(description=f"The record type: one of {SYNCED_TYPES}.")]
+
+
+class SyncFilterOut(BaseModel):
+    user_id: str
+    object_type: EntityType
+    rule: FilterRule = Field(description="0 nothing, 1 owned, 2 organizer or attendee, 3 either.")
+    name: str | None = None
+    is_default: bool = Field(description="True: the user has no filter of their own; the default template applies.")
+    modified_on: datetime | None = None
+    etag: str | None = Field(default=None, description="Send it back in If-Match to change or reset the filter.")
+
+
+class SyncFilterList(BaseModel):
+    items: list[SyncFilterOut]
+
+
+class SyncFilterIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rule: FilterRule = Field(description="0 nothing, 1 owned, 2 organizer or attendee, 3 either.")
+    name: Str256 | None = None
+
+
+def _synced(object_type: EntityType) -> EntityType:
+    if object_type not in DEFAULT_FILTERS:
+        raise ValidationFailed(
+            f"object type {int(object_type)} does not sync with Exchange: use {SYNCED_TYPES}", field="object_type"
+        )
+    return object_type
+
+
+def _output(user_id: str, object_type: EntityType, stored: SyncFilter | None) -> dict[str, Any]:
+    if stored is None:
+        rule = DEFAULT_FILTERS[object_type]
+        return {"user_id": user_id, "object_type": object_type, "rule": rule, "is_default": True}
+    shown = stored.model_dump(include={"user_id", "object_type", "rule", "name", "modified_on"})
+    return {**shown, "is_default": False, "etag": stored.etag}
+
+
+def _find(ctx: ApiContext, user_id: str, object_type: EntityType) -> SyncFilter | None:
+    row_key = str(int(_synced(object_type)))
+    ctx.store.get_user(user_id)  # 404 for an unknown user
+    return ctx.store.sync_filters.find(user_id, row_key)
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/users/{user_id}/sync-filters", tags=["sync filters"])
+
+    @router.get("", response_model=SyncFilterList, summary="The user's ACT sync filter for each record type")
+    def list_filters(user_id: ItemId, ctx: Ctx, _: Reader) -> dict[str, Any]:
+        ctx.store.get_user(user_id)
+        own = {f.object_type: f for f in ctx.store.sync_filters.partition(user_id)}
+        return {"items": [_output(user_id, t, own.get(t)) for t in DEFAULT_FILTERS]}
+
+    @router.get("/{object_type}", response_model=SyncFilterOut, summary="The user's ACT sync filter for one type")
+    def get_filter(user_id: ItemId, object_type: ObjectType, ctx: Ctx, _: Reader, response: Response) -> dict[str, Any]:
+        stored = _find(ctx, user_id, object_type)
+        if stored is not None:
+            response.headers["ETag"] = stored.etag or ""
+        return _output(user_id, object_type, stored)
+
+    @router.put(
+        "/{object_type}",
+        response_model=SyncFilterOut,
+        summary="Set the user's ACT sync filter for one type",
+        responses={404: {"description": "No such user"}, 412: {"description": "If-Match does not match"}},
+    )
+    def set_filter(
+        user_id: ItemId,
+        object_type: ObjectType,
+        body: SyncFilterIn,
+        ctx: Ctx,
+        _: Admin,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> dict[str, Any]:
+        stored = _find(ctx, user_id, object_type)
+        if stored is None:
+            if if_match is not None:
+                raise ConcurrencyConflict(f"user {user_id} has no {object_type.name.lower()} filter of their own")
+            saved = ctx.store.sync_filters.insert(
+                SyncFilter(user_id=user_id, object_type=object_type, rule=body.rule, name=body.name)
+            )
+        else:
+            check_if_match(stored, if_match)
+            stored.rule, stored.name = body.rule, body.name
+            saved = ctx.store.sync_filters.update(stored)
+        response.headers["ETag"] = saved.etag or ""
+        return _output(user_id, object_type, saved)
+
+    @router.delete(
+        "/{object_type}",
+        status_code=status.HTTP_204_NO_CONTENT,
+        summary="Return the user's ACT sync filter for one type to the default",
+        responses={404: {"description": "No such user"}, 412: {"description": "If-Match does not match"}},
+    )
+    def reset_filter(
+        user_id: ItemId, object_type: ObjectType, ctx: Ctx, _: Admin, if_match: IfMatch = None
+    ) -> Response:
+        stored = _find(ctx, user_id, object_type)
+        if stored is not None:
+            check_if_match(stored, if_match)
+            ctx.store.sync_filters.delete(stored)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    return router
