@@ -267,6 +267,9 @@ class ActCycle:
         if record is None or not matches(rule_for(link.object_type, self.filters), record, self.user_id):
             self._remove_from_exchange(link, record)
             return
+        if link.exchange_entry_id is not None and link.crm_version_synced == record.version_number:
+            self._settle(link, record.version_number, link.change_key or "")  # re-checked (a new filter): as it was
+            return
         values = self._fields(record)
         if link.exchange_entry_id is None:
             started = link.model_copy(update={"create_started_on": self.now()})

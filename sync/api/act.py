@@ -68,7 +68,7 @@ class ActShape(Shape[A]):
 
 
 def _exists(store: Store, ref: EntityRef) -> bool:
-    if ref.type not in EMAIL_ENABLED_TYPES or _RECORD_ID.fullmatch(ref.id) is None:
+    if _RECORD_ID.fullmatch(ref.id) is None:
         return False
     return store.find_record(ref.type, ref.id) is not None
 
@@ -79,7 +79,7 @@ def check_owner(ctx: ApiContext, record: ActRecord, before: ActRecord | None) ->
     if owner is None or (before is not None and owner == before.owner_user_id):
         return
     if not _exists(ctx.store, EntityRef(type=EntityType.SYSTEM_USER, id=owner)):
-        raise ValidationFailed(f"owner_user_id: there is no user {owner}", field="owner_user_id")
+        raise ValidationFailed("no user has this id", field="owner_user_id")
 
 
 def check_appointment(ctx: ApiContext, appointment: Appointment, before: Appointment | None) -> None:
@@ -88,18 +88,24 @@ def check_appointment(ctx: ApiContext, appointment: Appointment, before: Appoint
     if len(organizers) > 1:
         raise ValidationFailed("an appointment has at most one organizer", field="parties")
     known = {p.party for p in before.parties if p.party is not None} if before else set()
-    for party in appointment.parties:
+    for n, party in enumerate(appointment.parties):
         if party.participation not in APPOINTMENT_ROLES:
             raise ValidationFailed(
                 "an appointment's parties are its organizer (7), required (5) and optional (6) attendees",
-                field="parties",
+                field=f"parties.{n}.participation",
             )
         if party.party is None:
             if not party.address_used:
-                raise ValidationFailed("a party names a record (party) or an address (address_used)", field="parties")
+                raise ValidationFailed(
+                    "a party names a record (party) or an address (address_used)", field=f"parties.{n}"
+                )
+        elif party.party.type not in EMAIL_ENABLED_TYPES:
+            raise ValidationFailed(
+                "a party is a user, queue, contact, account or lead", field=f"parties.{n}.party.type"
+            )
         elif party.party not in known and not _exists(ctx.store, party.party):
-            kind = party.party.type.name.lower()
-            raise ValidationFailed(f"parties: there is no {kind} {party.party.id} to invite", field="parties")
+            kind = party.party.type.name.lower().replace("system_", "")
+            raise ValidationFailed(f"no {kind} has this id", field=f"parties.{n}.party.id")
 
 
 def check_task(ctx: ApiContext, task: Task, before: Task | None) -> None:

@@ -5,9 +5,9 @@ their own for a type gets the default template (``DEFAULT_FILTERS``: appointment
 contacts and tasks they own), listed with ``is_default: true``. PUT sets the user's own rule; DELETE returns
 the type to the default.
 
-The ACT cycle reads the filters each time it runs and applies them to the records it looks at, those that
-changed since the mailbox's last cycle: a record a new rule selects (or stops selecting) reaches (or leaves)
-the mailbox when it next changes.
+The ACT cycle reads the filters each time it runs and applies them to the records it looks at. A changed
+filter marks every record of that type already in the user's mailbox for the next cycle, so those it no
+longer selects leave Exchange then (R-ACT-4); a record it newly selects arrives when it next changes.
 """
 
 from datetime import datetime
@@ -21,8 +21,9 @@ from sync.api.context import ApiContext, Ctx
 from sync.api.resources import IfMatch, ItemId, check_if_match
 from sync.errors import ConcurrencyConflict, ValidationFailed
 from sync.model.act import DEFAULT_FILTERS, FilterRule, SyncFilter
-from sync.model.fields import Str256
+from sync.model.fields import EntityRef, Str256
 from sync.model.options import EntityType
+from sync.store.schema import owned_mailbox_id
 
 SYNCED_TYPES = ", ".join(f"{int(t)} ({t.name.lower()})" for t in DEFAULT_FILTERS)
 ObjectType = Annotated[EntityType, Path(description=f"The record type: one of {SYNCED_TYPES}.")]
@@ -51,9 +52,7 @@ class SyncFilterIn(BaseModel):
 
 def _synced(object_type: EntityType) -> EntityType:
     if object_type not in DEFAULT_FILTERS:
-        raise ValidationFailed(
-            f"object type {int(object_type)} does not sync with Exchange: use {SYNCED_TYPES}", field="object_type"
-        )
+        raise ValidationFailed(f"this record type does not sync with Exchange: use {SYNCED_TYPES}", field="object_type")
     return object_type
 
 
@@ -69,6 +68,14 @@ def _find(ctx: ApiContext, user_id: str, object_type: EntityType) -> SyncFilter 
     row_key = str(int(_synced(object_type)))
     ctx.store.get_user(user_id)  # 404 for an unknown user
     return ctx.store.sync_filters.find(user_id, row_key)
+
+
+def _recheck(ctx: ApiContext, user_id: str, object_type: EntityType) -> None:
+    """The user's linked records of the type go through the new filter in the next ACT cycle."""
+    mailbox_id = owned_mailbox_id(EntityRef(type=EntityType.SYSTEM_USER, id=user_id))
+    links = ctx.store.act_links
+    for link in list(links.of_type(mailbox_id, object_type)):
+        links.note_change(mailbox_id, object_type, link.object_id, link.crm_version, deleted=link.deleted_in_crm)
 
 
 def build_router() -> APIRouter:
@@ -113,6 +120,7 @@ def build_router() -> APIRouter:
             check_if_match(stored, if_match)
             stored.rule, stored.name = body.rule, body.name
             saved = ctx.store.sync_filters.update(stored)
+        _recheck(ctx, user_id, object_type)
         response.headers["ETag"] = saved.etag or ""
         return _output(user_id, object_type, saved)
 
@@ -129,6 +137,7 @@ def build_router() -> APIRouter:
         if stored is not None:
             check_if_match(stored, if_match)
             ctx.store.sync_filters.delete(stored)
+            _recheck(ctx, user_id, object_type)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return router

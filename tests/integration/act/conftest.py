@@ -53,7 +53,8 @@ class ActWorld:
     def cycle(self) -> ActReport:
         mailbox = self.store.get_mailbox(self.mailbox.id)
         exchange = self.connector.open_act(mailbox, self.profile)
-        return ActCycle(self.store, mailbox, exchange, now=lambda: datetime.now(UTC)).run()
+        filters = {f.object_type: f.rule for f in self.store.sync_filters.partition(self.user.id)}
+        return ActCycle(self.store, mailbox, exchange, now=lambda: datetime.now(UTC), filters=filters).run()
 
     def meeting(self, subject: str = "Planning", **fields: object) -> Appointment:
         """An appointment Alice organizes, three days from now."""

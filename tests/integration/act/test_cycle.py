@@ -10,7 +10,7 @@ import pytest
 from sync.act.port import crm_ref
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.model import Contact
-from sync.model.act import Appointment, Recurrence, RecurrenceKind, Task, TaskStatus
+from sync.model.act import Appointment, FilterRule, Recurrence, RecurrenceKind, SyncFilter, Task, TaskStatus
 from sync.model.options import EntityType
 from sync.store.act_links import ActLinks
 from tests.ews.values import Body
@@ -232,3 +232,18 @@ def test_a_tracked_appointment_that_overlaps_waits_for_the_users_decision(act: A
         act.link(EntityType.APPOINTMENT, next(iter(act.store.appointments.query("subject eq 'Dentist'", {}))).id)
         == overlap
     )
+
+
+def test_a_narrower_filter_takes_records_out_of_the_mailbox(act: ActWorld) -> None:
+    task = act.records.create(Task(subject="Old habit", owner_user_id=act.user.id))
+    act.cycle()
+    assert act.link(EntityType.TASK, task.id) is not None
+    act.store.sync_filters.insert(SyncFilter(user_id=act.user.id, object_type=EntityType.TASK, rule=FilterRule.NOTHING))
+    mailbox_id = act.mailbox.id
+    for link in list(act.store.act_links.of_type(mailbox_id, EntityType.TASK)):  # what the filter API does
+        act.store.act_links.note_change(mailbox_id, EntityType.TASK, link.object_id, link.crm_version)
+
+    report = act.cycle()
+
+    assert report.deleted_in_exchange == 1 and act.ews.items(ALICE, "tasks") == []
+    assert act.store.tasks.find(task.id, "record") is not None  # the CRM keeps it
