@@ -13,13 +13,14 @@ from sync.model import Contact
 from sync.model.act import Appointment, FilterRule, Recurrence, RecurrenceKind, SyncFilter, Task, TaskStatus
 from sync.model.options import EntityType
 from sync.store.act_links import ActLinks
+from tests.ews.state import Item
 from tests.ews.values import Body
 from tests.integration.act.conftest import ALICE, SOON, ActWorld
 
 pytestmark = pytest.mark.integration
 
 
-def item(act: ActWorld, folder: str, item_id: str | None) -> object:
+def item(act: ActWorld, folder: str, item_id: str | None) -> Item:
     assert item_id is not None
     return next(i for i in act.ews.items(ALICE, folder) if i.item_id == item_id)
 
@@ -247,3 +248,28 @@ def test_a_narrower_filter_takes_records_out_of_the_mailbox(act: ActWorld) -> No
 
     assert report.deleted_in_exchange == 1 and act.ews.items(ALICE, "tasks") == []
     assert act.store.tasks.find(task.id, "record") is not None  # the CRM keeps it
+
+
+def test_contact_edits_flow_both_ways_and_an_outlook_delete_of_my_meeting_deletes_it(act: ActWorld) -> None:
+    contact = act.records.create(
+        Contact(last_name="Lee", email_address1="lee@fabrikam.test", owner_user_id=act.user.id)
+    )
+    meeting = act.meeting("Kick-off")
+    act.cycle()
+    contact_item, meeting_item = act.link(EntityType.CONTACT, contact.id), act.link(EntityType.APPOINTMENT, meeting.id)
+    assert contact_item is not None and meeting_item is not None
+
+    fresh = act.store.contacts.get(contact.id, "record")
+    assert isinstance(fresh, Contact)
+    fresh.job_title = "Buyer"
+    act.records.update(fresh)
+    act.cycle()
+    assert item(act, "contacts", contact_item).value("job_title", str) == "Buyer"
+
+    act.ews.update_item_fields(ALICE, contact_item, job_title="Head of buying")
+    act.ews.delete_item(ALICE, meeting_item)  # Alice organizes it and it is still to come (R-ACT-12)
+    report = act.cycle()
+
+    stored = act.store.contacts.get(contact.id, "record")
+    assert isinstance(stored, Contact) and stored.job_title == "Head of buying"
+    assert report.deleted_in_crm == 1 and act.store.appointments.find(meeting.id, "record") is None
