@@ -25,11 +25,8 @@ from exchangelib.services import SyncFolderHierarchy
 from sync.mail.backoff import BackOff
 from sync.mail.ews.errors import translate
 from sync.mail.ews.folders import KEY_SEPARATOR, EwsFolderReader
-from sync.mail.ews.hierarchy import HierarchyChanges, rule_changes
+from sync.mail.folder_plan import HierarchyChanges, plan_folders
 from sync.mail.port import (
-    INBOX,
-    SENT_ITEMS,
-    TRACKED_PREFIX,
     FolderContext,
     FolderPlan,
     FolderRole,
@@ -65,25 +62,12 @@ class EwsSession:
 
     # --- one cycle's folders ------------------------------------------------------------------------
     def folders(self, plan: FolderPlan) -> FolderSync:
-        readers = [self._reader(self._distinguished("inbox"), FolderContext(INBOX), plan)]
-        if plan.sent_items:
-            sent = FolderContext(SENT_ITEMS, FolderRole.SENT_ITEMS)
-            readers.append(self._reader(self._distinguished("sentitems"), sent, plan))
-        if not plan.rules:
-            return FolderSync(readers)
-        changes, state = self._hierarchy(plan.hierarchy_state)
-        changed = rule_changes(plan.rules, changes)
-        gone = {c.rule_id for c in changed if c.gone}
-        for rule in plan.rules:
-            if rule.rule_id not in gone:
-                context = FolderContext(
-                    f"{TRACKED_PREFIX}{rule.folder_id}", FolderRole.TRACKED_FOLDER, rule.regarding, rule.rule_id
-                )
-                readers.append(self._reader(FolderId(id=rule.folder_id), context, plan))
-        return FolderSync(readers, changed, state)
+        def reader(folder: str, context: FolderContext) -> EwsFolderReader:
+            tracked = context.role is FolderRole.TRACKED_FOLDER
+            ref = FolderId(id=folder) if tracked else self._distinguished(folder)
+            return EwsFolderReader(self, ref, context, limit=self._limit, revisit_categories=plan.revisit_categories)
 
-    def _reader(self, folder: FolderId, context: FolderContext, plan: FolderPlan) -> EwsFolderReader:
-        return EwsFolderReader(self, folder, context, limit=self._limit, revisit_categories=plan.revisit_categories)
+        return plan_folders(plan, reader, self._hierarchy)
 
     def _distinguished(self, name: str) -> DistinguishedFolderId:
         """A well-known folder by name: no GetFolder round trip before the first real request."""

@@ -17,16 +17,12 @@ from urllib.parse import quote
 
 from sync.mail.backoff import BackOff
 from sync.mail.errors import MailServerError
-from sync.mail.ews.hierarchy import HierarchyChanges, rule_changes
+from sync.mail.folder_plan import HierarchyChanges, plan_folders
 from sync.mail.graph.client import BatchRequest, GraphClient
 from sync.mail.graph.folders import GraphFolderReader
 from sync.mail.port import (
-    INBOX,
-    SENT_ITEMS,
-    TRACKED_PREFIX,
     FolderContext,
     FolderPlan,
-    FolderRole,
     FolderSync,
     ServerMark,
 )
@@ -57,24 +53,12 @@ class GraphSession:
 
     # --- one cycle's folders ------------------------------------------------------------------------
     def folders(self, plan: FolderPlan) -> FolderSync:
-        readers = [self._reader("inbox", FolderContext(INBOX), plan)]
-        if plan.sent_items:
-            readers.append(self._reader("sentitems", FolderContext(SENT_ITEMS, FolderRole.SENT_ITEMS), plan))
-        if not plan.rules:
-            return FolderSync(readers)
-        changes, state = self._hierarchy(plan.hierarchy_state)
-        changed = rule_changes(plan.rules, changes)
-        gone = {c.rule_id for c in changed if c.gone}
-        for rule in plan.rules:
-            if rule.rule_id not in gone:
-                context = FolderContext(
-                    f"{TRACKED_PREFIX}{rule.folder_id}", FolderRole.TRACKED_FOLDER, rule.regarding, rule.rule_id
-                )
-                readers.append(self._reader(rule.folder_id, context, plan))
-        return FolderSync(readers, changed, state)
+        def reader(folder: str, context: FolderContext) -> GraphFolderReader:
+            return GraphFolderReader(
+                self, folder, context, limit=self._limit, revisit_categories=plan.revisit_categories
+            )
 
-    def _reader(self, folder: str, context: FolderContext, plan: FolderPlan) -> GraphFolderReader:
-        return GraphFolderReader(self, folder, context, limit=self._limit, revisit_categories=plan.revisit_categories)
+        return plan_folders(plan, reader, self._hierarchy)
 
     def _hierarchy(self, link: str | None) -> tuple[HierarchyChanges, str | None]:
         """No change since ``link``: nothing to do. Otherwise the folders under the Inbox, all of them."""

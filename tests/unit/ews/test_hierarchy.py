@@ -1,4 +1,4 @@
-from sync.mail.ews.hierarchy import HierarchyChanges, rule_changes
+from sync.mail.folder_plan import HierarchyChanges, rule_changes
 from sync.mail.port import RuleChange, TrackingRule
 
 RULES = (TrackingRule("r1", "f1"), TrackingRule("r2", "f2"))
