@@ -51,6 +51,7 @@ from exchangelib.transport import BASIC
 from exchangelib.version import EXCHANGE_2013_SP1
 
 from bench.corpus import corpus_files, log, messages, trackable
+from bench.crm import user_mailbox
 from devstack.azurite import Azurite
 from devstack.certs import TestCA
 from devstack.entra import CLIENT_ID, CLIENT_SECRET, EntraMock
@@ -59,10 +60,9 @@ from sync.auth.tokens import TokenProvider
 from sync.incoming.processor import IncomingProcessor
 from sync.incoming.worker import MailboxWorker
 from sync.mail.ews.connector import EwsConnector
-from sync.mailboxes.provisioning import Provisioning
-from sync.model import EmailServerProfile, Mailbox, SystemUser
-from sync.model.options import CredentialRetrieval, EmailAddressApproval, FilteringMethod, ServerType
-from sync.scheduling.scheduler import Scheduler, schedule_now
+from sync.model import EmailServerProfile, Mailbox
+from sync.model.options import CredentialRetrieval, ServerType
+from sync.scheduling.scheduler import Scheduler
 from sync.services import incoming_connectors
 from sync.settings import Settings, load_settings
 from sync.store import Store
@@ -178,20 +178,6 @@ def exchange_profile(store: Store, box: SecretBox, ews: RemoteEws) -> EmailServe
     return store.profiles.insert(profile)
 
 
-def user_mailbox(store: Store, profile: EmailServerProfile) -> Mailbox:
-    _, mailbox = Provisioning(store).create_user(
-        SystemUser(
-            full_name="EWS bench", internal_email_address=ADDRESS, incoming_filtering_method=FilteringMethod.ALL_EMAIL
-        )
-    )
-    mailbox = store.get_mailbox(mailbox.id)
-    mailbox.email_server_profile_id = profile.id
-    mailbox.approval = EmailAddressApproval.APPROVED
-    mailbox.is_email_address_approved_by_o365_admin = True  # R-ELIG-7 for Exchange Online
-    store.mailboxes.update(mailbox)
-    return schedule_now(store, mailbox.id)
-
-
 # --- the two measurements -------------------------------------------------------------------------------
 def plain_exchangelib(ca: TestCA, work_dir: Path) -> None:
     """exchangelib's own HTTP adapter, only taught to trust the test CA (ours also reads in large chunks)."""
@@ -284,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         store.account.ensure_created()
         box = SecretBox(settings.aes_key())
         tokens = TokenProvider(store.token_cache, box, settings.entra_authority, settings.extra_ca_file)
-        mailbox = user_mailbox(store, exchange_profile(store, box, ews))
+        mailbox = user_mailbox(store, exchange_profile(store, box, ews), ADDRESS, "EWS bench")
 
         files = corpus_files()
         profile = store.get_profile(mailbox.email_server_profile_id or "")

@@ -56,6 +56,7 @@ from urllib.parse import quote
 import requests
 
 from bench.corpus import corpus_files, log, messages, trackable
+from bench.crm import user_mailbox
 from devstack.azurite import Azurite
 from devstack.certs import TestCA
 from devstack.entra import CLIENT_ID, CLIENT_SECRET, EntraMock
@@ -69,10 +70,9 @@ from sync.mail.graph.client import GraphClient, shared_session
 from sync.mail.graph.connector import GraphConnector
 from sync.mail.graph.endpoint import GRAPH_RESOURCE
 from sync.mail.graph.folders import LISTED, PAGE_SIZE
-from sync.mailboxes.provisioning import Provisioning
-from sync.model import EmailServerProfile, Mailbox, SystemUser
-from sync.model.options import CredentialRetrieval, EmailAddressApproval, ExchangeApi, FilteringMethod, ServerType
-from sync.scheduling.scheduler import Scheduler, schedule_now
+from sync.model import EmailServerProfile, Mailbox
+from sync.model.options import CredentialRetrieval, ExchangeApi, ServerType
+from sync.scheduling.scheduler import Scheduler
 from sync.services import incoming_connectors
 from sync.settings import Settings, load_settings
 from sync.store import Store
@@ -109,20 +109,6 @@ def graph_profile(store: Store, box: SecretBox, graph: GraphServer) -> EmailServ
     )
     seal_field(box, profile, "oauth_client_secret", CLIENT_SECRET)
     return store.profiles.insert(profile)
-
-
-def user_mailbox(store: Store, profile: EmailServerProfile) -> Mailbox:
-    _, mailbox = Provisioning(store).create_user(
-        SystemUser(
-            full_name="Graph bench", internal_email_address=ADDRESS, incoming_filtering_method=FilteringMethod.ALL_EMAIL
-        )
-    )
-    mailbox = store.get_mailbox(mailbox.id)
-    mailbox.email_server_profile_id = profile.id
-    mailbox.approval = EmailAddressApproval.APPROVED
-    mailbox.is_email_address_approved_by_o365_admin = True  # R-ELIG-7 for Exchange Online
-    store.mailboxes.update(mailbox)
-    return schedule_now(store, mailbox.id)
 
 
 # --- counting what goes over the wire -------------------------------------------------------------------
@@ -267,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         store.account.ensure_created()
         box = SecretBox(settings.aes_key())
         tokens = TokenProvider(store.token_cache, box, settings.entra_authority, settings.extra_ca_file)
-        mailbox = user_mailbox(store, graph_profile(store, box, graph))
+        mailbox = user_mailbox(store, graph_profile(store, box, graph), ADDRESS, "Graph bench")
         wire = servers.enter_context(WireCount(shared_session(settings.extra_ca_file)))
 
         files = corpus_files()
