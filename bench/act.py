@@ -139,7 +139,7 @@ def contact(i: int, user_id: str, rng: random.Random) -> Contact:
         last_name=last,
         email_address1=f"{first.lower()}.{last.lower()}@{company.split()[0].lower()}.test",
         email_address2=f"{first.lower()}{i}@mail.test" if i % 7 == 0 else None,
-        job_title=rng.choice(["Buyer", "CEO", "Head of IT", None, "Project manager"]),
+        job_title=rng.choice(["Buyer", "Purchasing lead", "Engineer", None, "Accountant"]),
         company_name=company,
         telephone1=f"+49 30 5550{i:04d}",
         mobile_phone=f"+49 170 555{i:04d}" if i % 3 == 0 else None,

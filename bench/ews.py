@@ -51,7 +51,7 @@ from exchangelib.transport import BASIC
 from exchangelib.version import EXCHANGE_2013_SP1
 
 from bench.corpus import corpus_files, log, messages, trackable
-from bench.crm import user_mailbox
+from bench.crm import stored_emails, track_all, user_mailbox
 from devstack.azurite import Azurite
 from devstack.certs import TestCA
 from devstack.entra import CLIENT_ID, CLIENT_SECRET, EntraMock
@@ -62,7 +62,6 @@ from sync.incoming.worker import MailboxWorker
 from sync.mail.ews.connector import EwsConnector
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import CredentialRetrieval, ServerType
-from sync.scheduling.scheduler import Scheduler
 from sync.services import incoming_connectors
 from sync.settings import Settings, load_settings
 from sync.store import Store
@@ -217,30 +216,11 @@ def pipeline(
 ) -> tuple[float, int, Counter[str]]:
     """Scheduler claims + worker cycles until N are tracked; returns emails/s, Table requests, EWS calls."""
     worker = MailboxWorker(store, settings, box, incoming_connectors(EwsConnector(settings, box, tokens)))
-    scheduler = Scheduler(store, settings, lambda item: None)
     counter = store.account.counter
     ews.reset_calls()
     before = counter.total("table")
-    started = time.perf_counter()
-    tracked = 0
-    while tracked < n:
-        fresh = store.get_mailbox(mailbox.id)
-        report = worker.run(scheduler.claim(fresh, store.get_profile(fresh.email_server_profile_id or "")))
-        if report.status != "processed" or report.fetched == 0:
-            raise RuntimeError(f"cycle did not progress: {report}")
-        tracked += report.tracked
-        log(
-            f"    cycle: listed {report.listed}, fetched {report.fetched}, tracked {report.tracked}, "
-            f"not tracked {report.not_tracked}, quarantined {report.quarantined} ({tracked}/{n} tracked)"
-        )
-        if report.not_tracked or report.quarantined:
-            raise RuntimeError(f"{report.not_tracked + report.quarantined} messages were not tracked: {report.reasons}")
-    elapsed = time.perf_counter() - started
+    elapsed = track_all(store, settings, worker, mailbox, n)
     return n / elapsed, counter.total("table") - before, ews.calls()
-
-
-def stored_emails(store: Store, mailbox: Mailbox) -> int:
-    return sum(1 for _ in store.emails.query("receiving_mailbox_id eq @m", {"m": mailbox.id}))
 
 
 def main(argv: list[str] | None = None) -> int:

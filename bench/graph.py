@@ -56,7 +56,7 @@ from urllib.parse import quote
 import requests
 
 from bench.corpus import corpus_files, log, messages, trackable
-from bench.crm import user_mailbox
+from bench.crm import stored_emails, track_all, user_mailbox
 from devstack.azurite import Azurite
 from devstack.certs import TestCA
 from devstack.entra import CLIENT_ID, CLIENT_SECRET, EntraMock
@@ -72,7 +72,6 @@ from sync.mail.graph.endpoint import GRAPH_RESOURCE
 from sync.mail.graph.folders import LISTED, PAGE_SIZE
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import CredentialRetrieval, ExchangeApi, ServerType
-from sync.scheduling.scheduler import Scheduler
 from sync.services import incoming_connectors
 from sync.settings import Settings, load_settings
 from sync.store import Store
@@ -172,32 +171,13 @@ def pipeline(
     """
     exchange = ExchangeMailboxes(EwsConnector(settings, box, tokens), GraphConnector(settings, box, tokens))
     worker = MailboxWorker(store, settings, box, incoming_connectors(exchange))
-    scheduler = Scheduler(store, settings, lambda item: None)
     counter = store.account.counter
     graph.reset_calls()
     wire_start = wire.count
     before = {service: counter.total(service) for service in STORAGE_SERVICES}
-    started = time.perf_counter()
-    tracked = 0
-    while tracked < n:
-        fresh = store.get_mailbox(mailbox.id)
-        report = worker.run(scheduler.claim(fresh, store.get_profile(fresh.email_server_profile_id or "")))
-        if report.status != "processed" or report.fetched == 0:
-            raise RuntimeError(f"cycle did not progress: {report}")
-        tracked += report.tracked
-        log(
-            f"    cycle: listed {report.listed}, fetched {report.fetched}, tracked {report.tracked}, "
-            f"not tracked {report.not_tracked}, quarantined {report.quarantined} ({tracked}/{n} tracked)"
-        )
-        if report.not_tracked or report.quarantined:
-            raise RuntimeError(f"{report.not_tracked + report.quarantined} messages were not tracked: {report.reasons}")
-    elapsed = time.perf_counter() - started
+    elapsed = track_all(store, settings, worker, mailbox, n)
     storage = Counter({service: counter.total(service) - before[service] for service in STORAGE_SERVICES})
     return n / elapsed, storage, graph.calls, wire.since(wire_start)
-
-
-def stored_emails(store: Store, mailbox: Mailbox) -> int:
-    return sum(1 for _ in store.emails.query("receiving_mailbox_id eq @m", {"m": mailbox.id}))
 
 
 def release_freed_memory() -> None:
