@@ -7,7 +7,6 @@ import importlib
 import json
 import sys
 import threading
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -32,7 +31,7 @@ def own_settings(settings: Settings) -> Settings:
 
 def build_app(calls: dict[str, Any]) -> func.FunctionApp:
     app = func.FunctionApp()
-    lock = threading.Lock()
+    lock = threading.Condition()
 
     @app.function_name(name="always_fails")
     @app.queue_trigger(arg_name="msg", queue_name="work-fail", connection="AzureWebJobsStorage")
@@ -48,10 +47,13 @@ def build_app(calls: dict[str, Any]) -> func.FunctionApp:
         with lock:
             calls["running"] = calls.get("running", 0) + 1
             calls["peak"] = max(calls.get("peak", 0), calls["running"])
-        time.sleep(0.05)
+            lock.notify_all()
+            # Wait (bounded) for a second handler of the batch rather than sleep: concurrency shown on a busy machine.
+            lock.wait_for(lambda: calls["running"] >= 2 or len(calls.get("bodies", [])) >= 9, timeout=5)
         with lock:
             calls["running"] -= 1
             calls.setdefault("bodies", []).append(msg.get_body().decode())
+            lock.notify_all()
         out.set(json.dumps({"done": msg.get_body().decode()}))
 
     @app.function_name(name="tick")

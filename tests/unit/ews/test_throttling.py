@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -69,19 +68,24 @@ def test_a_server_that_stays_busy_ends_the_cycle_after_a_few_waits() -> None:
 def test_requests_in_flight_are_bounded_per_mailbox() -> None:
     clock = Clock()
     bounded = session(clock, deadline=None, calls=2)
-    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+    entered, state = threading.Condition(), {"now": 0, "peak": 0}
+    gate = threading.Event()
 
     def request() -> None:
-        with lock:
+        with entered:
             state["now"] += 1
             state["peak"] = max(state["peak"], state["now"])
-        time.sleep(0.02)
-        with lock:
+            entered.notify_all()
+        gate.wait(timeout=30)  # held until the main thread has seen the bound reached: no sleep racing the threads
+        with entered:
             state["now"] -= 1
 
     threads = [threading.Thread(target=bounded.call, args=(request, "GetItem")) for _ in range(8)]
     for thread in threads:
         thread.start()
+    with entered:
+        assert entered.wait_for(lambda: state["now"] >= 2, timeout=30)
+    gate.set()
     for thread in threads:
         thread.join()
     assert state["peak"] == 2
