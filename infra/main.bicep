@@ -11,7 +11,7 @@ param environmentName string
 @description('Azure region of every resource. It must offer the Flex Consumption plan.')
 param location string
 
-@description('Optional: application (client) id of the Entra app registration that protects the admin API. Empty leaves platform authentication off.')
+@description('Optional: application (client) id of the Entra app registration of the admin API. Set, the API accepts Entra ID tokens for it (SYNC_API_TENANT_ID, SYNC_API_AUDIENCE); empty, API keys only.')
 param adminApiClientId string = ''
 
 @description('Optional: tenant id of that app registration. Empty means the tenant of this subscription.')
@@ -20,6 +20,11 @@ param adminApiTenantId string = ''
 @secure()
 @description('SYNC_SECRET_ENCRYPTION_KEY: base64 of 32 random bytes. The azd preprovision hook makes one per environment.')
 param secretEncryptionKey string
+
+@secure()
+@minLength(64)
+@description('SYNC_API_KEYS: comma-separated SHA-256 digests of the admin API keys (\':reader\' for read-only ones). The azd preprovision hook makes a first key per environment.')
+param adminApiKeyDigests string
 
 var tags = {
   'azd-env-name': environmentName
@@ -62,6 +67,7 @@ module vault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     secretEncryptionKey: secretEncryptionKey
+    adminApiKeyDigests: adminApiKeyDigests
   }
 }
 
@@ -77,6 +83,7 @@ module app 'modules/functionapp.bicep' = {
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     appInsightsConnectionString: monitoring.outputs.connectionString
     secretEncryptionKeyUri: vault.outputs.secretUri
+    apiKeysSecretUri: vault.outputs.apiKeysSecretUri
     adminApiClientId: adminApiClientId
     adminApiTenantId: empty(adminApiTenantId) ? tenant().tenantId : adminApiTenantId
   }
@@ -89,7 +96,10 @@ module access 'modules/roles.bicep' = {
     principalId: app.outputs.principalId
     storageAccountName: storage.outputs.name
     keyVaultName: vault.outputs.name
-    secretName: vault.outputs.secretName
+    secretNames: [
+      vault.outputs.secretName
+      vault.outputs.apiKeysSecretName
+    ]
     appInsightsName: monitoring.outputs.appInsightsName
   }
 }

@@ -189,6 +189,12 @@ class Settings(BaseSettings):
                 raise ValueError("must be comma-separated SHA-256 hex digests, each optionally ending in ':reader'")
         return value
 
+    @field_validator("api_tenant_id", "api_audience")
+    @classmethod
+    def _blank_means_not_configured(cls, value: str | None) -> str | None:
+        """A deployment without an app registration sets these empty (infra/modules/functionapp.bicep)."""
+        return value.strip() or None if value is not None else None
+
     @field_validator("api_authority", "entra_authority")
     @classmethod
     def _authority_is_https(cls, value: str | None) -> str | None:

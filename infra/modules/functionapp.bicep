@@ -16,8 +16,12 @@ param appInsightsConnectionString string
 @description('Versionless URI of the Key Vault secret that holds SYNC_SECRET_ENCRYPTION_KEY.')
 param secretEncryptionKeyUri string
 
-@description('Application (client) id of the Entra app registration of the admin API; empty leaves platform authentication off.')
+@description('Versionless URI of the Key Vault secret that holds SYNC_API_KEYS (digests of the admin API keys).')
+param apiKeysSecretUri string
+
+@description('Application (client) id of the Entra app registration of the admin API; empty: API keys only.')
 param adminApiClientId string = ''
+@description('Tenant of that app registration: the tenant whose tokens the admin API accepts.')
 param adminApiTenantId string = ''
 
 @description('Cap on scale-out, so a flood of queue messages cannot run up the bill; raise it for large tenants.')
@@ -47,6 +51,11 @@ var appSettings = {
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'Authorization=AAD'
   SYNC_STORAGE_PREFIX: ''
   SYNC_SECRET_ENCRYPTION_KEY: '@Microsoft.KeyVault(SecretUri=${secretEncryptionKeyUri})'
+  // Who may call the admin API: API keys (their digests, from Key Vault) and, with an app registration, Entra ID
+  // tokens of its tenant carrying the app roles Sync.Admin or Sync.Reader. Empty values mean "not configured".
+  SYNC_API_KEYS: '@Microsoft.KeyVault(SecretUri=${apiKeysSecretUri})'
+  SYNC_API_TENANT_ID: empty(adminApiClientId) ? '' : adminApiTenantId
+  SYNC_API_AUDIENCE: adminApiClientId
   SYNC_SCHEDULER_CONCURRENCY: '8'
   SYNC_MAILBOX_SCHEDULE: '0 */1 * * * *'
   SYNC_OUTBOX_SWEEP_SCHEDULE: '0 */5 * * * *'
@@ -151,8 +160,9 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   }
 }
 
-// Platform authentication of the admin API, when an Entra app registration is given: callers need a token issued
-// for it. The health probe stays anonymous.
+// Platform authentication in pass-through mode, when an Entra app registration is given: the app itself checks every
+// request (API key or Entra ID token with its app roles, sync/api/auth.py), so the platform must not turn away
+// callers that use an API key.
 resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(adminApiClientId)) {
   parent: app
   name: 'authsettingsV2'
@@ -161,11 +171,8 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(adminApiClien
       enabled: true
     }
     globalValidation: {
-      requireAuthentication: true
-      unauthenticatedClientAction: 'Return401'
-      excludedPaths: [
-        '/api/health'
-      ]
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
     }
     httpSettings: {
       requireHttps: true

@@ -1,4 +1,5 @@
-// Key Vault holding the secret-encryption key. The app reads it through a Key Vault reference in its app settings.
+// Key Vault holding the secret-encryption key and the admin API key digests. The app reads both through Key Vault
+// references in its app settings.
 
 @minLength(3)
 @maxLength(24)
@@ -10,7 +11,12 @@ param tags object = {}
 @description('Base64 of 32 random bytes (AES-256-GCM) that encrypts the mailbox secrets stored in Table storage.')
 param secretEncryptionKey string
 
+@secure()
+@description('Comma-separated SHA-256 digests of the admin API keys (SYNC_API_KEYS); the keys themselves are never deployed.')
+param adminApiKeyDigests string
+
 var secretName = 'sync-secret-encryption-key'
+var apiKeysSecretName = 'sync-api-keys'
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -48,7 +54,22 @@ resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+// Digests only, yet kept here so that adding or revoking a key is a secret change, audited like one.
+resource apiKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: apiKeysSecretName
+  properties: {
+    value: adminApiKeyDigests
+    contentType: 'text/plain; SHA-256 digests of admin API keys'
+    attributes: {
+      enabled: true
+    }
+  }
+}
+
 output name string = vault.name
 output secretName string = secret.name
 // Without a version: the app picks up a new secret version when the reference is refreshed.
 output secretUri string = secret.properties.secretUri
+output apiKeysSecretName string = apiKeysSecret.name
+output apiKeysSecretUri string = apiKeysSecret.properties.secretUri

@@ -1,10 +1,11 @@
-// What the Function App's system-assigned identity may do: storage data, the encryption key, and telemetry.
+// What the Function App's system-assigned identity may do: storage data, its Key Vault secrets, and telemetry.
 
 @description('Object id of the Function App identity.')
 param principalId string
 param storageAccountName string
 param keyVaultName string
-param secretName string
+@description('The Key Vault secrets the app reads through Key Vault references (and no other).')
+param secretNames array
 param appInsightsName string
 
 // Built-in role definition ids (the same in every tenant).
@@ -26,10 +27,12 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-resource secret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = {
-  parent: vault
-  name: secretName
-}
+resource secrets 'Microsoft.KeyVault/vaults/secrets@2023-07-01' existing = [
+  for secretName in secretNames: {
+    parent: vault
+    name: secretName
+  }
+]
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
@@ -65,16 +68,18 @@ resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// Scoped to the one secret, not the vault: the app can read the encryption key and nothing else.
-resource secretReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(secret.id, principalId, roles.keyVaultSecretsUser)
-  scope: secret
-  properties: {
-    principalId: principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+// Scoped to each secret, not the vault: the app can read its own secrets and nothing else.
+resource secretReaders 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (secretName, i) in secretNames: {
+    name: guid(secrets[i].id, principalId, roles.keyVaultSecretsUser)
+    scope: secrets[i]
+    properties: {
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsUser)
+    }
   }
-}
+]
 
 // Application Insights has local (key) authentication off, so the identity must be allowed to send telemetry.
 resource telemetryPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
