@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from sync.api.auth import Admin, Reader
 from sync.api.context import Ctx
 from sync.api.resources import IfMatch, Shape, check_if_match, with_signature
+from sync.errors import ValidationFailed
 from sync.model import OrganizationSettings
 from sync.model.organization import ORGANIZATION_ID
 
@@ -30,6 +31,9 @@ def build_router() -> APIRouter:
         stored = ctx.store.get_organization()
         check_if_match(stored, if_match)
         changes = SHAPE.changes(body)
+        default_profile = changes.get("default_email_server_profile_id")
+        if default_profile and ctx.store.find_profile(default_profile) is None:
+            raise ValidationFailed("no email server profile has this id", field="default_email_server_profile_id")
         prefix = changes.pop("tracking_prefix", None)
         changed = OrganizationSettings.model_validate({**stored.model_dump(), **changes, "id": ORGANIZATION_ID})
         if prefix is not None:

@@ -1,6 +1,6 @@
 """Email server profiles (spec §1.2): where and how mailboxes connect. Passwords and secrets are write-only."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
 from sync.api.context import ApiContext
@@ -19,14 +19,31 @@ def _insert(ctx: ApiContext, body: BaseModel) -> EmailServerProfile:
     return ctx.store.profiles.insert(SHAPE.build(body, ctx.box))
 
 
+NAMED_USERS_AT_MOST = 10  # a 409 names this many mailboxes, then counts the rest
+
+
+def users_of(ctx: ApiContext, profile: EmailServerProfile) -> list[str]:
+    """What still depends on ``profile``, in words: the organization's default and each mailbox that uses it."""
+    users = []
+    if ctx.store.get_organization().default_email_server_profile_id == profile.id:
+        users.append("the organization's default email server profile (default_email_server_profile_id)")
+    mailboxes: list[Mailbox] = list(ctx.store.mailboxes.query("email_server_profile_id eq @p", {"p": profile.id}))
+    for mailbox in mailboxes[:NAMED_USERS_AT_MOST]:
+        users.append(f"mailbox {mailbox.name} ({mailbox.id})")
+    if len(mailboxes) > NAMED_USERS_AT_MOST:
+        users.append(f"{len(mailboxes) - NAMED_USERS_AT_MOST} more mailboxes")
+    return users
+
+
 def _remove(ctx: ApiContext, profile: EmailServerProfile) -> None:
-    """Deleting a profile unlinks its mailboxes (RemoveLink, spec §1.2); they stop until given another."""
-    for mailbox in ctx.store.mailboxes.query("email_server_profile_id eq @p", {"p": profile.id}):
-
-        def unlink(m: Mailbox) -> None:
-            m.email_server_profile_id = None
-
-        ctx.store.mailboxes.modify(mailbox.id, "mailbox", unlink)
+    """A profile in use is never deleted: its mailboxes would silently stop. Move them to another profile first."""
+    users = users_of(ctx, profile)
+    if users:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"the email server profile {profile.name} is in use by {'; '.join(users)}: give them another profile "
+            "first (PATCH email_server_profile_id), then delete it",
+        )
     ctx.store.profiles.delete(profile)
 
 

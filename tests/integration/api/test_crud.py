@@ -106,17 +106,41 @@ def test_a_stale_if_match_is_a_412_and_a_missing_record_a_404(admin: TestClient)
     assert admin.delete("/api/profiles/does-not-exist").status_code == 404
 
 
-def test_deleting_a_profile_unlinks_its_mailboxes(admin: TestClient, isolated_store: Store) -> None:
+def test_a_profile_that_mailboxes_use_is_not_deleted(admin: TestClient, isolated_store: Store) -> None:
     profile = created(admin.post("/api/profiles", json=profile_body()))
+    other = created(admin.post("/api/profiles", json=profile_body(name="Other")))
     mailbox = created(
         admin.post(
             "/api/mailboxes",
-            json={"name": "Fwd", "email_address": unique("fwd"), "email_server_profile_id": profile["id"]},
+            json={"name": "Fwd box", "email_address": unique("fwd"), "email_server_profile_id": profile["id"]},
         )
     )
+    refused = admin.delete(f"/api/profiles/{profile['id']}")
+    assert refused.status_code == 409
+    assert "Fwd box" in refused.json()["detail"] and mailbox["id"] in refused.json()["detail"]
+    assert isolated_store.get_mailbox(mailbox["id"]).email_server_profile_id == profile["id"]  # nothing changed
+
+    moved = admin.patch(f"/api/mailboxes/{mailbox['id']}", json={"email_server_profile_id": other["id"]})
+    assert moved.status_code == 200, moved.text
     assert admin.delete(f"/api/profiles/{profile['id']}").status_code == 204
     assert admin.get(f"/api/profiles/{profile['id']}").status_code == 404
-    assert isolated_store.get_mailbox(mailbox["id"]).email_server_profile_id is None
+
+
+def test_the_organizations_default_profile_is_not_deleted(admin: TestClient) -> None:
+    profile = created(admin.post("/api/profiles", json=profile_body()))
+    assert admin.patch("/api/organization", json={"default_email_server_profile_id": profile["id"]}).status_code == 200
+    refused = admin.delete(f"/api/profiles/{profile['id']}")
+    assert refused.status_code == 409 and "default_email_server_profile_id" in refused.json()["detail"]
+    assert admin.patch("/api/organization", json={"default_email_server_profile_id": None}).status_code == 200
+    assert admin.delete(f"/api/profiles/{profile['id']}").status_code == 204
+
+
+def test_a_default_profile_that_does_not_exist_is_refused(admin: TestClient) -> None:
+    refused = admin.patch("/api/organization", json={"default_email_server_profile_id": "no-such-profile"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"field": "default_email_server_profile_id", "reason": "no email server profile has this id"}
+    ]
 
 
 # --- organization --------------------------------------------------------------------------------------------------
