@@ -96,6 +96,23 @@ class Settings(BaseSettings):
         "a local OpenID Connect mock in tests.",
     )
 
+    api_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        validation_alias=_env("SYNC_API_MAX_BODY_BYTES"),
+        description="Largest admin API request body, checked before it is parsed (413 beyond): 10 MiB fits an "
+        "email with a 5 MB attachment (Dynamics' default file size limit) base64-encoded; the Functions host "
+        "stops at 100 MB.",
+    )
+    api_max_recipients: int = Field(
+        default=500,
+        ge=1,
+        le=5000,
+        validation_alias=_env("SYNC_API_MAX_RECIPIENTS"),
+        description="Most To, Cc and Bcc recipients one email created through the admin API may have (422 beyond).",
+    )
+
     # --- schedules (NCRONTAB, six fields, as the Functions timer trigger reads them) ---------------
     mailbox_schedule: str = Field(default="0 */1 * * * *", validation_alias=_env("SYNC_MAILBOX_SCHEDULE"))
     outbox_sweep_schedule: str = Field(default="0 */5 * * * *", validation_alias=_env("SYNC_OUTBOX_SWEEP_SCHEDULE"))

@@ -56,6 +56,8 @@ var appSettings = {
   SYNC_API_KEYS: '@Microsoft.KeyVault(SecretUri=${apiKeysSecretUri})'
   SYNC_API_TENANT_ID: empty(adminApiClientId) ? '' : adminApiTenantId
   SYNC_API_AUDIENCE: adminApiClientId
+  SYNC_API_MAX_BODY_BYTES: '10485760'
+  SYNC_API_MAX_RECIPIENTS: '500'
   SYNC_SCHEDULER_CONCURRENCY: '8'
   SYNC_MAILBOX_SCHEDULE: '0 */1 * * * *'
   SYNC_OUTBOX_SWEEP_SCHEDULE: '0 */5 * * * *'

@@ -30,6 +30,7 @@ from sync.api import (
 )
 from sync.api.auth import Authenticator, require_admin
 from sync.api.context import ApiContext
+from sync.api.guard import FrontDoor
 from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.mailboxes.test_enable import SendMail, smtp_send
 from sync.model.options import ServerType
@@ -64,6 +65,7 @@ def create_app(
     )
     app.state.context = ApiContext(settings, store, connectors, send_mail)
     app.state.authenticator = Authenticator(settings)
+    app.add_middleware(FrontDoor, authenticator=app.state.authenticator, max_body_bytes=settings.api_max_body_bytes)
     errors.install(app)
 
     @app.get("/api/health", tags=["health"])

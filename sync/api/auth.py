@@ -36,6 +36,7 @@ CLOCK_SKEW_SECONDS = 60  # tolerated difference between the token issuer's clock
 METADATA_TTL_SECONDS = 3600.0  # the tenant's issuer and key URL are re-read hourly; keys rotate more slowly
 FETCH_TIMEOUT_SECONDS = 10.0
 ALGORITHMS = ["RS256"]  # what Entra ID signs access tokens with
+PRINCIPAL_STATE = "principal"  # where the front door (sync.api.guard) leaves the caller it authenticated
 
 api_key_scheme = APIKeyHeader(
     name=API_KEY_HEADER, auto_error=False, description="An admin API key (its SHA-256 digest is in SYNC_API_KEYS)."
@@ -199,6 +200,9 @@ def authenticate(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """The caller, from the API key header or the bearer token (the key wins when both are sent)."""
+    known = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+    if isinstance(known, Principal):  # already authenticated by the front door, before the body was read
+        return known
     authenticator: Authenticator = request.app.state.authenticator
     if api_key:
         return authenticator.from_api_key(api_key)

@@ -292,8 +292,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 # --- routes ---------------------------------------------------------------------------------------
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=EmailView, responses=ERRORS)
-def create_email(body: CreateEmail, outgoing: Outgoing) -> EmailView | JSONResponse:
+def create_email(
+    body: CreateEmail, outgoing: Outgoing, settings: Annotated[Settings, Depends(get_settings)]
+) -> EmailView | JSONResponse:
     """Create an outgoing email activity (Draft)."""
+    recipients = len(body.to) + len(body.cc) + len(body.bcc)
+    if recipients > settings.api_max_recipients:
+        return _error(
+            ValidationFailed(
+                f"{recipients} recipients in To, Cc and Bcc; at most {settings.api_max_recipients} "
+                "(SYNC_API_MAX_RECIPIENTS)",
+                field="body.to",
+            )
+        )
     spec = DraftSpec(
         sender=body.from_.ref(),
         subject=body.subject,

@@ -150,7 +150,7 @@ def check_continuation(token: str | None) -> None:
         return
     try:
         decoded = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RecursionError):  # RecursionError: a deeply nested forgery
         decoded = None
     if not isinstance(decoded, dict) or not all(isinstance(v, str) for v in decoded.values()):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "invalid continuation token: send back one a page returned")
