@@ -37,6 +37,7 @@ var tableNames = [
   'Tasks'
   'SyncFilters'
   'ActDueIndex'
+  'MailboxAddresses'
 ]
 var queueNames = [
   'mailbox-work'

@@ -104,6 +104,7 @@ def _remove(ctx: ApiContext, mailbox: Mailbox) -> None:
             "a user's or queue's mailbox goes with its owner: delete the owner, or deactivate the mailbox (state 1)",
         )
     ctx.store.mailboxes.delete(mailbox)
+    ctx.provisioning.release_address(mailbox)
     if mailbox.due_row_key:
         ctx.store.due_index.remove(mailbox.id, mailbox.due_row_key)
 

@@ -42,6 +42,7 @@ def _remove_owner(ctx: ApiContext, record: SystemUser | Queue) -> None:
     mailbox = ctx.store.find_mailbox(owned_mailbox_id(EntityRef(type=record.entity_type, id=record.id)))
     if mailbox is not None:
         ctx.store.mailboxes.delete(mailbox, if_unchanged=False)
+        ctx.provisioning.release_address(mailbox)
         if mailbox.due_row_key:
             ctx.store.due_index.remove(mailbox.id, mailbox.due_row_key)
 

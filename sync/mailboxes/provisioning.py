@@ -8,6 +8,8 @@
 - Changing the address on the mailbox changes it on the owner, and the other way round, and sends the
   address back to Pending Approval (R-PROV-7).
 - Forward mailboxes have no owner, send nothing and need a profile (R-FWD-3/4).
+- No two mailboxes share an address (R-PROV-5): a mailbox claims its address before it is written
+  (:mod:`sync.store.mailbox_addresses`), so a second one is refused instead of polling the same inbox.
 - Deactivating a user deactivates the user's mailbox (R-PROV-15).
 """
 
@@ -17,7 +19,7 @@ import contextlib
 
 from sync.crm.records import RecordService
 from sync.errors import AlreadyExists, NotFound, ValidationFailed
-from sync.model.fields import EntityRef
+from sync.model.fields import EntityRef, normalize_address
 from sync.model.mailbox import Mailbox
 from sync.model.options import (
     ActDeliveryMethod,
@@ -54,6 +56,7 @@ class Provisioning:
         """Store a new user and create its mailbox (methods default to the organization's)."""
         owner = EntityRef(type=user.entity_type, id=user.id)
         user.default_mailbox_id = owned_mailbox_id(owner)
+        self._claim(user.internal_email_address, user.default_mailbox_id)
         self.records.create(user)
         mailbox = self.create_mailbox_for(owner, incoming=incoming, outgoing=outgoing, act=act)
         return user, mailbox
@@ -68,6 +71,7 @@ class Provisioning:
         """Store a new queue and create its mailbox; queues never sync ACT (R-Q-3)."""
         owner = EntityRef(type=queue.entity_type, id=queue.id)
         queue.default_mailbox_id = owned_mailbox_id(owner)
+        self._claim(queue.email_address, queue.default_mailbox_id)
         self.records.create(queue)
         mailbox = self.create_mailbox_for(owner, incoming=incoming, outgoing=outgoing, act=ActDeliveryMethod.NONE)
         return queue, mailbox
@@ -107,6 +111,7 @@ class Provisioning:
             email_server_profile_id=org.default_email_server_profile_id if uses_sync else None,
             approval=record.approval,
         )
+        self._claim(address, mailbox.id)
         try:
             return self.store.mailboxes.insert(mailbox)
         except AlreadyExists:
@@ -146,12 +151,14 @@ class Provisioning:
             act_method=ActDeliveryMethod.NONE,
             delete_emails_after_processing=delete_emails_after_processing,
         )
+        self._claim(email_address, mailbox.id)
         return self.store.mailboxes.insert(mailbox)
 
     # --- addresses (R-PROV-7) -----------------------------------------------------------------------
     def change_mailbox_address(self, mailbox_id: str, new_address: str) -> Mailbox:
         """Change the mailbox's address, and its owner's; both go back to Pending Approval."""
         mailbox = self.store.get_mailbox(mailbox_id)
+        self._claim(new_address, mailbox_id)
         if mailbox.owner is not None:
             self._set_owner_address(mailbox.owner, new_address)
         changed = self._set_mailbox_address(mailbox_id, new_address)
@@ -161,6 +168,7 @@ class Provisioning:
     def change_user_address(self, user_id: str, new_address: str) -> SystemUser:
         """Change a user's primary address, and its mailbox's; both go back to Pending Approval."""
         owner = EntityRef(type=SystemUser.entity_type, id=user_id)
+        self._claim(new_address, owned_mailbox_id(owner))
         user = self._set_owner_address(owner, new_address)
         self._set_mailbox_address(owned_mailbox_id(owner), new_address, missing_ok=True)
         assert isinstance(user, SystemUser)
@@ -168,6 +176,7 @@ class Provisioning:
 
     def change_queue_address(self, queue_id: str, new_address: str | None) -> Queue:
         owner = EntityRef(type=Queue.entity_type, id=queue_id)
+        self._claim(new_address, owned_mailbox_id(owner))
         queue = self._set_owner_address(owner, new_address)
         self._set_mailbox_address(owned_mailbox_id(owner), new_address, missing_ok=True)
         assert isinstance(queue, Queue)
@@ -200,6 +209,7 @@ class Provisioning:
             raise NotFound(f"mailbox {mailbox_id} not found")
         if mailbox.email_address == new_address:
             return mailbox
+        old_address = mailbox.email_address
 
         def change(m: Mailbox) -> None:
             m.email_address = new_address
@@ -208,7 +218,19 @@ class Provisioning:
             m.email_address_approved_by = None
             m.email_address_approved_on = None
 
-        return self.store.mailboxes.modify(mailbox_id, "mailbox", change)
+        changed = self.store.mailboxes.modify(mailbox_id, "mailbox", change)
+        if old_address and normalize_address(old_address) != normalize_address(new_address or ""):
+            self.store.mailbox_addresses.release(old_address, mailbox_id)
+        return changed
+
+    def _claim(self, address: str | None, mailbox_id: str) -> None:
+        """Reserve ``address`` for ``mailbox_id`` (AddressInUse, a 409, when another mailbox has it)."""
+        if address:
+            self.store.mailbox_addresses.claim(address, mailbox_id)
+
+    def release_address(self, mailbox: Mailbox) -> None:
+        """After a mailbox is deleted: its address may be used by another mailbox."""
+        self.store.mailbox_addresses.release(mailbox.email_address, mailbox.id)
 
     # --- state (R-PROV-15) --------------------------------------------------------------------------
     def set_user_state(self, user_id: str, state: StateCode) -> SystemUser:

@@ -37,6 +37,7 @@ class Table(StrEnum):
     TASKS = "Tasks"
     SYNC_FILTERS = "SyncFilters"
     ACT_DUE_INDEX = "ActDueIndex"
+    MAILBOX_ADDRESSES = "MailboxAddresses"
 
 
 class Queue(StrEnum):

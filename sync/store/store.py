@@ -30,6 +30,7 @@ from sync.store.address_index import AddressIndex
 from sync.store.blobs import BlobStore
 from sync.store.correlation_index import MessageIndex, SmartMatchIndex, SummaryIndex
 from sync.store.due_index import DueIndex
+from sync.store.mailbox_addresses import MailboxAddresses
 from sync.store.names import Table
 from sync.store.repository import Repository
 from sync.store.token_cache import TokenCacheStore
@@ -64,6 +65,7 @@ class Store:
         self.alerts = Repository(account.table(Table.ALERTS), Alert, schema.ALERT_KEYS)
         self.item_failures = Repository(account.table(Table.ITEM_FAILURES), ItemFailure, schema.ITEM_FAILURE_KEYS)
         self.address_index = AddressIndex(account.table(Table.ADDRESS_INDEX))
+        self.mailbox_addresses = MailboxAddresses(account.table(Table.MAILBOX_ADDRESSES), self.find_mailbox)
         self.message_index = MessageIndex(account.table(Table.MESSAGE_INDEX))
         self.token_index = SummaryIndex(account.table(Table.TOKEN_INDEX), hash_keys=False)
         self.conversation_index = SummaryIndex(account.table(Table.CONVERSATION_INDEX), hash_keys=True)
