@@ -88,6 +88,17 @@ def test_5xx_is_final_for_that_recipient_and_accepted_recipients_never_get_it_ag
     assert "gone@fabrikam.test" in partial and "does not exist" in partial
 
 
+def test_each_recipient_keeps_the_server_words_accepted_as_accepted_refused_as_refused(outbox: Outbox) -> None:
+    user, _ = outbox.mailbox()
+    email = outbox.submit(user, outbox.carol, "nobody@reject.test")
+    assert [r.outcome for r in outbox.drain(outbox.sender())] == ["sent"]
+    replies = {r.address: (r.code, r.reply) for r in outbox.get(email).recipient_results}
+    assert replies == {
+        "carol@fabrikam.test": (250, "accepted (250 2.0.0 Message accepted)"),
+        "nobody@reject.test": (550, "the mailbox does not exist (550 5.1.1 <nobody@reject.test>: mailbox unavailable)"),
+    }
+
+
 def test_every_recipient_refused_fails_at_once(outbox: Outbox) -> None:
     user, _ = outbox.mailbox()
     email = outbox.submit(user, "nobody@reject.test")
