@@ -90,7 +90,8 @@ class _Stale(SyncError):
 @dataclass(frozen=True)
 class SendReport:
     email_id: str
-    outcome: str  # sent | retry | failed | unknown | deferred | scheduled | early | busy | done | missing | conflict
+    # sent | retry | failed | unknown | deferred | scheduled | early (put back) | busy | done | missing | conflict
+    outcome: str
     detail: str = ""
     attempts: int = 0
 
@@ -198,7 +199,9 @@ class OutgoingSender:
             self.enqueue(email, email.delayed_email_send_time - now)
             return SendReport(email.id, "scheduled", email.delayed_email_send_time.isoformat())
         if email.postpone_email_processing_until is not None and email.postpone_email_processing_until > now:
-            # whoever postponed it queued a message for that time: this one is a duplicate, or early
+            # early (another instance's clock, a redelivery) or a duplicate: put back for the rest of the wait.
+            # Dropping it lost deferred emails until the sweep found them; a duplicate stays one message.
+            self.enqueue(email, email.postpone_email_processing_until - now)
             return SendReport(email.id, "early", email.postpone_email_processing_until.isoformat())
         return None
 
