@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from datetime import timedelta
 
-from azure.storage.queue import QueueClient
+from azure.storage.queue import QueueClient, QueueMessage
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sync.model.email import Email
@@ -74,13 +75,20 @@ class WorkSigner:
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
 
+def visibility_seconds(delay: timedelta) -> int:
+    """The queue's whole-second visibility for ``delay``, rounded *up*: a message must never arrive before
+    its time (truncating 59.9 s to 59 s made the sender find the email still postponed)."""
+    return math.ceil(min(max(delay.total_seconds(), 0.0), MAX_DELAY.total_seconds()))
+
+
 class OutboxQueue:
     """Puts work on ``outgoing-mail``: base64 JSON (the Functions host's encoding), delayed if asked."""
 
     def __init__(self, client: QueueClient) -> None:
         self.client = client
 
-    def put(self, work: OutgoingWork, delay: timedelta = timedelta(0)) -> None:
-        seconds = int(min(max(delay.total_seconds(), 0.0), MAX_DELAY.total_seconds()))
+    def put(self, work: OutgoingWork, delay: timedelta = timedelta(0)) -> QueueMessage:
+        """Send ``work``, invisible for ``delay`` rounded up to a whole second; the queue's receipt."""
+        seconds = visibility_seconds(delay)
         # time_to_live -1: a message delayed for days must not expire before it becomes visible
-        self.client.send_message(work.model_dump_json(), visibility_timeout=seconds or None, time_to_live=-1)
+        return self.client.send_message(work.model_dump_json(), visibility_timeout=seconds or None, time_to_live=-1)

@@ -80,7 +80,12 @@ def classify(reply: SmtpReply) -> ReplyClass:
 
 
 def meaning(reply: SmtpReply) -> str:
-    """The reply in words, with the server's own text: "the mailbox does not exist (550 5.1.1 ...)"."""
+    """The reply in words, with the server's own text: "the mailbox does not exist (550 5.1.1 ...)".
+
+    A recipient's result keeps every answer, the accepting ones too: those read "accepted (250 ...)".
+    """
+    if classify(reply) is ReplyClass.ACCEPTED:
+        return f"accepted ({reply})"
     words = MEANINGS.get((reply.code, reply.enhanced)) or MEANINGS.get((reply.code, None))
     if words is None:
         words = "the server refused, try later" if 400 <= reply.code < 500 else "the server refused"

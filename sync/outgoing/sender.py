@@ -47,7 +47,7 @@ from sync.outgoing import alerts as texts
 from sync.outgoing import state
 from sync.outgoing.compose import AttachmentData, Composed, ComposeError, compose
 from sync.outgoing.messages import OutboxQueue, OutgoingWork, WorkSigner
-from sync.outgoing.pool import MAX_AGE_SECONDS, ConnectionPool
+from sync.outgoing.pool import ConnectionPool
 from sync.outgoing.port import (
     AccessTokenSource,
     DeliveryStatusUnknown,
@@ -63,7 +63,7 @@ from sync.outgoing.replies import SmtpReply
 from sync.settings import Settings
 from sync.store.names import Table
 from sync.store.read_cache import ReadCache
-from sync.store.slots import ConnectionSlots
+from sync.store.slots import SLOT_LEASE, ConnectionSlots
 from sync.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ class _Stale(SyncError):
 @dataclass(frozen=True)
 class SendReport:
     email_id: str
-    outcome: str  # sent | retry | failed | unknown | deferred | scheduled | early | busy | done | missing | conflict
+    # sent | retry | failed | unknown | deferred | scheduled | early (put back) | busy | done | missing | conflict
+    outcome: str
     detail: str = ""
     attempts: int = 0
 
@@ -130,9 +131,8 @@ class OutgoingSender:
             backoff_minutes=settings.send_backoff_minutes,
             lease=timedelta(seconds=settings.lease_seconds),
         )
-        slot_lease = timedelta(seconds=MAX_AGE_SECONDS + settings.function_timeout_seconds + 60)
         slots = ConnectionSlots(store.account.table(Table.CONNECTION_SLOTS), clock)
-        self.pool = pool or ConnectionPool(connector, slots, holder=holder_id(), slot_lease=slot_lease)
+        self.pool = pool or ConnectionPool(connector, slots, holder=holder_id(), slot_lease=SLOT_LEASE)
         self.alerts = Alerts(store)
         self.cache = ReadCache(store, seconds=CACHE_SECONDS, monotonic=monotonic)
         self._alerted: dict[tuple[str, int], float] = {}
@@ -198,7 +198,9 @@ class OutgoingSender:
             self.enqueue(email, email.delayed_email_send_time - now)
             return SendReport(email.id, "scheduled", email.delayed_email_send_time.isoformat())
         if email.postpone_email_processing_until is not None and email.postpone_email_processing_until > now:
-            # whoever postponed it queued a message for that time: this one is a duplicate, or early
+            # early (another instance's clock, a redelivery) or a duplicate: put back for the rest of the wait.
+            # Dropping it lost deferred emails until the sweep found them; a duplicate stays one message.
+            self.enqueue(email, email.postpone_email_processing_until - now)
             return SendReport(email.id, "early", email.postpone_email_processing_until.isoformat())
         return None
 

@@ -54,6 +54,18 @@ class Clock:
         return self.now
 
 
+class TickingClock(Clock):
+    """A clock that moves ``tick`` on every reading, as a real one does between two calls of the sender."""
+
+    def __init__(self, tick: timedelta) -> None:
+        super().__init__()
+        self.tick = tick
+
+    def __call__(self) -> datetime:
+        self.now += self.tick
+        return self.now
+
+
 @dataclass
 class Outbox:
     store: Store
@@ -77,14 +89,16 @@ class Outbox:
     def queue(self) -> OutboxQueue:
         return OutboxQueue(self.store.account.queue(QueueName.OUTGOING_MAIL))
 
-    def sender(self, connector: OutgoingConnector | None = None, **kwargs: Any) -> OutgoingSender:
+    def sender(
+        self, connector: OutgoingConnector | None = None, *, queue: OutboxQueue | None = None, **kwargs: Any
+    ) -> OutgoingSender:
         """A sender, as one Functions instance has; closed at the end of the test."""
         sender = OutgoingSender(
             self.store,
             self.settings,
             self.box,
             connector or SmtpConnector(),
-            self.queue,
+            queue or self.queue,
             self.signer,
             clock=self.clock,
             monotonic=self.clock.monotonic,

@@ -9,15 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from azure.storage.queue import QueueMessage
 
 from devstack.ports import free_port
 from sync.model import Email
 from sync.model.email import RecipientStatus
 from sync.model.options import EmailAddressApproval, EmailStatus
 from sync.outgoing import alerts
-from sync.outgoing.messages import OutgoingWork
+from sync.outgoing.messages import OutboxQueue, OutgoingWork
 from sync.outgoing.sender import OutgoingSender
-from tests.integration.outgoing.conftest import Outbox
+from tests.integration.outgoing.conftest import Clock, Outbox, TickingClock
 
 pytestmark = pytest.mark.integration
 
@@ -42,6 +43,49 @@ def test_a_4xx_backs_off_and_the_email_goes_out_later(outbox: Outbox) -> None:
     assert _again(outbox, sender, email, minutes=1) == "early"  # a duplicate before its time does nothing
     assert _again(outbox, sender, email, minutes=4) == "sent"
     assert (outbox.get(email).delivery_attempts, outbox.scripted.count(email.message_id or "")) == (2, 1)
+
+
+class _ReceiptsQueue(OutboxQueue):
+    """The real queue; each put also keeps the queue's receipt and what the test clock read then."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        super().__init__(outbox.queue.client)
+        self.clock: Clock = outbox.clock
+        self.puts: list[tuple[str, timedelta, QueueMessage]] = []
+
+    def put(self, work: OutgoingWork, delay: timedelta = timedelta(0)) -> QueueMessage:
+        receipt = super().put(work, delay)
+        self.puts.append((work.email_id, delay, receipt))
+        return receipt
+
+
+def _invisible_for(receipt: QueueMessage) -> timedelta:
+    assert receipt.next_visible_on is not None and receipt.inserted_on is not None
+    return receipt.next_visible_on - receipt.inserted_on
+
+
+def test_a_deferred_email_is_never_visible_before_its_time_and_an_early_one_is_put_back(outbox: Outbox) -> None:
+    outbox.clock = TickingClock(timedelta(milliseconds=370))  # readings a fraction of a second apart
+    user, _ = outbox.mailbox(profile=outbox.scripted_profile)
+    outbox.scripted.script.rcpt["carol@fabrikam.test"] = ["451 4.2.1 Mailbox busy, try later"]
+    email = outbox.submit(user, outbox.carol)
+    queue = _ReceiptsQueue(outbox)
+    sender = outbox.sender(queue=queue)
+    assert [r.outcome for r in outbox.drain(sender)] == ["retry"]
+    due = outbox.get(email).postpone_email_processing_until
+    assert due is not None
+    (email_id, delay, receipt) = queue.puts[-1]
+    assert email_id == email.id and delay.microseconds != 0  # the wait is not whole seconds
+    assert _invisible_for(receipt) >= delay  # rounded up: it cannot arrive before the back-off ends
+
+    outbox.clock.now = due - timedelta(milliseconds=500)  # it arrives early all the same (another clock)
+    assert sender.handle(OutgoingWork(email_id=email.id)).outcome == "early"
+    (email_id, delay, receipt) = queue.puts[-1]
+    assert email_id == email.id and timedelta(0) < delay <= timedelta(seconds=1)  # put back for the rest
+    assert _invisible_for(receipt) == timedelta(seconds=1)
+    outbox.clock.now = due
+    assert sender.handle(OutgoingWork(email_id=email.id)).outcome == "sent"
+    assert outbox.scripted.count(email.message_id or "") == 1
 
 
 def test_back_off_5_15_30_60_then_failed_with_an_alert(outbox: Outbox) -> None:
@@ -86,6 +130,17 @@ def test_5xx_is_final_for_that_recipient_and_accepted_recipients_never_get_it_ag
     assert stored.status is EmailStatus.SENT
     partial = outbox.alerts(email.id)[alerts.CODE_EMAIL_PARTIALLY_DELIVERED]
     assert "gone@fabrikam.test" in partial and "does not exist" in partial
+
+
+def test_each_recipient_keeps_the_server_words_accepted_as_accepted_refused_as_refused(outbox: Outbox) -> None:
+    user, _ = outbox.mailbox()
+    email = outbox.submit(user, outbox.carol, "nobody@reject.test")
+    assert [r.outcome for r in outbox.drain(outbox.sender())] == ["sent"]
+    replies = {r.address: (r.code, r.reply) for r in outbox.get(email).recipient_results}
+    assert replies == {
+        "carol@fabrikam.test": (250, "accepted (250 2.0.0 Message accepted)"),
+        "nobody@reject.test": (550, "the mailbox does not exist (550 5.1.1 <nobody@reject.test>: mailbox unavailable)"),
+    }
 
 
 def test_every_recipient_refused_fails_at_once(outbox: Outbox) -> None:

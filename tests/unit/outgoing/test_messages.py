@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from sync.model.email import Email
 from sync.model.options import EmailDirection
-from sync.outgoing.messages import MAX_SNAPSHOT_CHARS, OutgoingWork, WorkSigner
+from sync.outgoing.messages import MAX_DELAY, MAX_SNAPSHOT_CHARS, OutgoingWork, WorkSigner, visibility_seconds
 
 SIGNER = WorkSigner(os.urandom(32))
 
@@ -44,3 +45,10 @@ def test_large_or_unwritten_emails_travel_as_an_id() -> None:
 
 def test_the_signer_hides_its_key() -> None:
     assert repr(SIGNER) == "WorkSigner(key=***)"
+
+
+def test_a_delay_becomes_whole_seconds_rounded_up_within_the_queue_limit() -> None:
+    assert visibility_seconds(timedelta(seconds=59, milliseconds=980)) == 60  # truncating made it arrive early
+    assert visibility_seconds(timedelta(milliseconds=1)) == 1
+    assert visibility_seconds(timedelta(seconds=-3)) == 0
+    assert visibility_seconds(timedelta(days=30)) == int(MAX_DELAY.total_seconds())

@@ -54,3 +54,8 @@ def test_backoff_is_5_15_30_60_and_the_last_step_repeats() -> None:
     assert backoff(0, steps) == timedelta(minutes=5)
     with pytest.raises(ValueError):
         backoff(1, ())
+
+
+def test_an_accepting_reply_reads_as_accepted_not_refused() -> None:
+    assert meaning(SmtpReply(250, "2.0.0 Message accepted")) == "accepted (250 2.0.0 Message accepted)"
+    assert meaning(SmtpReply(251, "2.1.5 User not local; will forward")).startswith("accepted (251")
