@@ -75,7 +75,10 @@ def tnef_attachments(count: int) -> bytes:
 
 def many_parts(count: int) -> bytes:
     """A multipart with ``count`` small parts (76-byte base64 lines, so the line guard does not fire)."""
-    part = b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b"QUJD" * 19
+    part = (
+        b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + (b"QUJD" * 19 + b"\r\n") * 3
+    )
     return _mixed(*([part] * count))
 
 
