@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import time
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,20 @@ def test_hostile_markup_costs_linear_time(unit: str) -> None:
 
 def test_generated_cve_body_converts() -> None:
     assert html_to_text(html_unclosed_constructs(100_000)) == "hello\n"
+
+
+def _imports_html_parser(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import) and any(alias.name == "html.parser" for alias in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (
+            node.module == "html.parser" or (node.module == "html" and any(a.name == "parser" for a in node.names))
+        ):
+            return True
+    return False
+
+
+def test_no_module_of_the_service_imports_html_parser() -> None:
+    """The service must not depend on the platform's Python patch level for CVE-2025-6069."""
+    service = Path(__file__).resolve().parents[3] / "sync"
+    assert [p.name for p in sorted(service.rglob("*.py")) if _imports_html_parser(p)] == []
