@@ -11,7 +11,9 @@ import pytest
 
 from bench import hostile_messages as hostile
 from sync.incoming.replay import replay_quarantine
+from sync.incoming.worker import MailboxWorker
 from sync.model.options import FilteringMethod
+from sync.services import incoming_connectors
 from tests.integration.incoming.conftest import World, message
 
 pytestmark = pytest.mark.integration
@@ -51,3 +53,15 @@ def test_a_quarantined_crafted_message_stays_quarantined_on_replay(world: World)
     world.cycle(mailbox)
     results = replay_quarantine(world.store, world.settings, mailbox.id)
     assert [(r.released, "more than 1000 MIME parts" in r.outcome) for r in results] == [(False, True)]
+
+
+def test_a_message_over_the_parse_deadline_is_an_item_failure_and_the_cycle_ends(world: World) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    world.dovecot.deliver(mailbox.email_address or "", hostile.many_parts(800))  # within every cap
+    instant = world.settings.model_copy(update={"mime_parse_timeout_seconds": 1e-9})  # expired at the first check
+
+    report = world.cycle(mailbox, MailboxWorker(world.store, instant, world.box, incoming_connectors()))
+
+    assert (report.status, report.quarantined, report.more_pending) == ("processed", 1, False)
+    (failure,) = list(world.store.item_failures.partition(mailbox.id))
+    assert "parse timeout after 1e-09 s" in (failure.details or "")
