@@ -58,6 +58,7 @@ bench: setup
 	$(PY) -m bench.send
 	$(PY) -m bench.graph
 	$(PY) -m bench.ews
+	$(PY) -m bench.hostile_mime
 	$(PY) -m bench.act
 
 clean:

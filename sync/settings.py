@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sync.errors import ConfigurationError
+from sync.mail.mime_guards import DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_PARTS
 
 _NCRONTAB = re.compile(r"^(\S+\s+){5}\S+$")
 _PREFIX = re.compile(r"^([a-z][a-z0-9]{0,19})?$")
@@ -165,6 +166,20 @@ class Settings(BaseSettings):
         default=10.0, gt=0, le=300, validation_alias=_env("SYNC_MIME_PARSE_TIMEOUT_SECONDS")
     )
     mime_max_nesting: int = Field(default=20, ge=1, le=200, validation_alias=_env("SYNC_MIME_MAX_NESTING"))
+    mime_max_parts: int = Field(
+        default=DEFAULT_MAX_PARTS,
+        ge=10,
+        le=100_000,
+        validation_alias=_env("SYNC_MIME_MAX_PARTS"),
+        description="MIME parts one incoming message may have; past it the message is a quarantined item.",
+    )
+    mime_max_attachments: int = Field(
+        default=DEFAULT_MAX_ATTACHMENTS,
+        ge=1,
+        le=100_000,
+        validation_alias=_env("SYNC_MIME_MAX_ATTACHMENTS"),
+        description="Attachments (TNEF contents included) one incoming message may have; past it, quarantined.",
+    )
 
     @property
     def lease_seconds(self) -> int:

@@ -37,7 +37,8 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
-// The Python of the project (pyproject.toml requires-python); tests/infra fails when the two differ.
+// The Python of the project (pyproject.toml requires-python); tests/infra fails when the two differ. Azure picks
+// the patch release; the code does not rely on one (no html.parser: CVE-2025-6069, see docs/deploy.md).
 var pythonVersion = '3.11'
 
 // Every field of sync/settings.py (tests/infra fails when one is missing) and what the Functions host reads.
@@ -81,6 +82,8 @@ var appSettings = {
   SYNC_PROCESS_SINCE_MAX_DAYS: '90'
   SYNC_MIME_PARSE_TIMEOUT_SECONDS: '10'
   SYNC_MIME_MAX_NESTING: '20'
+  SYNC_MIME_MAX_PARTS: '1000'
+  SYNC_MIME_MAX_ATTACHMENTS: '500'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

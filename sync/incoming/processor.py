@@ -11,6 +11,10 @@
    extras are written again (idempotent) and the outcome is ``AlreadyProcessed``.
 Only after :meth:`IncomingProcessor.process` returns does the worker advance the watermark or delete
 anything on the server.
+
+A message the parser cut short (a hard limit or the parse deadline, see :mod:`sync.mail.mime_guards`) is
+never stored in part: :meth:`IncomingProcessor.process` raises :class:`MessageOverLimit`, and the worker
+quarantines it (raw bytes kept, the limit as the reason) and goes on with the next message.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from sync.incoming.resolve import SenderResolution, resolve_recipients, resolve_
 from sync.incoming.sanitize import sanitize
 from sync.incoming.smart import address_hashes, smart_match, subject_signature
 from sync.mail.mime import ParsedMessage, parse_message
+from sync.mail.mime_guards import MessageOverLimit, MimeLimits
 from sync.mail.port import INBOX_CONTEXT, FolderContext, FolderRole
 from sync.model import Contact, Email, ItemFailure, Lead, Mailbox, OrganizationSettings, QueueItem
 from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta
@@ -145,8 +150,16 @@ class IncomingProcessor:
                 max_bytes=self.settings.max_incoming_email_bytes,
                 max_nesting=self.settings.mime_max_nesting,
                 timeout_seconds=self.settings.mime_parse_timeout_seconds,
+                limits=MimeLimits(self.settings.mime_max_parts, self.settings.mime_max_attachments),
             )
         )
+
+    def parse_whole(self, raw: bytes, parsed: ParsedMessage | None = None) -> ParsedMessage:
+        """The parse of ``raw`` (``parsed`` when given); MessageOverLimit when a hard limit cut it short."""
+        parsed = parsed or self.parse(raw)
+        if parsed.cut_short is not None:
+            raise MessageOverLimit(parsed.cut_short)
+        return parsed
 
     def process(  # noqa: PLR0911 (one early return per reason a message stops here)
         self, raw: bytes, received_on: datetime | None = None, *, parsed: ParsedMessage | None = None,
@@ -157,7 +170,7 @@ class IncomingProcessor:
         ``folder`` says where an Exchange message was found (Inbox, Sent Items, a tracked folder) and
         ``categories`` its Outlook categories: both can make a message tracked whatever the filtering.
         """
-        parsed = parsed or self.parse(raw)
+        parsed = self.parse_whole(raw, parsed)
         if folder.role is FolderRole.SENT_ITEMS:  # the CRM's own sent email shows up in Sent Items: not again
             sent_key = message_key(parsed.message_id, raw)
             claim = self.store.message_index.find(sent_key) if parsed.message_id else None
@@ -173,7 +186,7 @@ class IncomingProcessor:
             if isinstance(unwrapped, ItemOutcome):
                 return unwrapped
             forwarder, raw = unwrapped
-            parsed = self.parse(raw)
+            parsed = self.parse_whole(raw)
         key = message_key(parsed.message_id, raw)
         if parsed.headers_only:
             return self._fail(parsed, key, Reason.TOO_LARGE, received_on, details="; ".join(parsed.defects)[:2048])
@@ -186,9 +199,11 @@ class IncomingProcessor:
             return ItemOutcome(Reason.BEFORE_START_DATE, message_key=key)
         return self._decide_and_store(parsed, raw, key, kind.kind, received_on, forwarder, folder, categories)
 
-    def check(self, raw: bytes, received_on: datetime | None = None) -> CheckResult:
+    def check(self, raw: bytes, received_on: datetime | None = None) -> CheckResult:  # noqa: PLR0911 (as process)
         """CheckIncomingEmail: the decision :meth:`process` would take, reading only (nothing is stored)."""
         parsed = self.parse(raw)
+        if parsed.cut_short is not None:
+            return CheckResult(Reason.QUARANTINED, message_key(parsed.message_id, raw), parsed.cut_short)
         forwarder: EntityRef | None = None
         if self.mailbox.is_forward_mailbox:
             found = self._find_forwarder(parsed)
@@ -196,6 +211,8 @@ class IncomingProcessor:
                 return CheckResult(Reason.INVALID_FORWARD_MAIL_ITEM, message_key(parsed.message_id, raw), found)
             forwarder, raw = found
             parsed = self.parse(raw)
+            if parsed.cut_short is not None:
+                return CheckResult(Reason.QUARANTINED, message_key(parsed.message_id, raw), parsed.cut_short)
         key = message_key(parsed.message_id, raw)
         if parsed.headers_only:
             return CheckResult(Reason.TOO_LARGE, key, "; ".join(parsed.defects)[:2048])

@@ -10,7 +10,10 @@ so one bad message is stored or quarantined instead of blocking its mailbox. The
   the stdlib parser's recursion falls back to the headers;
 - time: the parser is fed in chunks and the part walk checks a deadline, returning what it has;
 - headers: a single header longer than 64 KiB is truncated before decoding; attachment bytes kept in
-  total never exceed ``max_bytes``.
+  total never exceed ``max_bytes``;
+- hard limits (parameter headers, lines, parts, attachments, the deadline; see
+  :mod:`sync.mail.mime_guards`): parsing stops at the first one met and ``ParsedMessage.cut_short`` says
+  which, so the pipeline fails the item instead of storing part of it.
 
 Only programming errors escape. The stdlib parser runs with ``compat32`` (raw header values, no
 eager header parsing); decoding is done by :mod:`sync.mail.headers` and :mod:`sync.mail.addresses`.
@@ -18,19 +21,20 @@ eager header parsing); decoding is done by :mod:`sync.mail.headers` and :mod:`sy
 
 from __future__ import annotations
 
-from email.feedparser import BytesFeedParser
 from email.message import Message
-from email.policy import compat32
 
 from sync.mail import headers
 from sync.mail.addresses import Address, parse_address_list
+from sync.mail.mime_feed import feed
 from sync.mail.mime_guards import (
-    FEED_CHUNK_BYTES,
     MAX_HEADER_BLOCK_BYTES,
     ByteBudget,
+    Cutoff,
     Deadline,
     Defects,
     DefectSink,
+    MimeLimits,
+    max_lines,
 )
 from sync.mail.mime_parts import INPUT_ERRORS, WalkResult, is_delivery_report_type, walk
 from sync.mail.parsed import ParsedAttachment, ParsedMessage, summary
@@ -59,23 +63,6 @@ def header_block(raw: bytes) -> bytes:
         return window[: min(ends)]
     cut = window.rfind(b"\n")
     return window[: cut + 1] if cut >= 0 else window
-
-
-def _feed(raw: bytes, deadline: Deadline, defects: DefectSink) -> Message:
-    """Run the stdlib parser in chunks, stopping at the deadline with what it has parsed.
-
-    The first chunk is always parsed, so even an expired deadline leaves the headers to report on.
-    """
-    parser = BytesFeedParser(policy=compat32)
-    for start in range(0, len(raw), FEED_CHUNK_BYTES):
-        parser.feed(raw[start : start + FEED_CHUNK_BYTES])
-        if start + FEED_CHUNK_BYTES < len(raw) and deadline.expired():
-            defects.append("parse timeout")
-            break
-    message = parser.close()
-    if not isinstance(message, Message):  # pragma: no cover - close() always returns the root
-        raise TypeError("parser returned no message")
-    return message
 
 
 class _Headers:
@@ -108,7 +95,9 @@ class _Headers:
         return ids[0] if ids else None
 
 
-def _build(root: Message, found: WalkResult, *, raw: bytes, defects: Defects, headers_only: bool) -> ParsedMessage:
+def _build(
+    root: Message, found: WalkResult, *, raw: bytes, defects: Defects, headers_only: bool, cut_short: str | None
+) -> ParsedMessage:
     head = _Headers(root, defects)
     from_ = head.addresses("From")
     if not from_:
@@ -147,6 +136,7 @@ def _build(root: Message, found: WalkResult, *, raw: bytes, defects: Defects, he
         size=len(raw),
         defects=defects.as_list(),
         headers_only=headers_only,
+        cut_short=cut_short,
     )
 
 
@@ -157,31 +147,52 @@ _CUT_BODY_DEFECTS = frozenset(
 
 
 def _headers_only(raw: bytes, deadline: Deadline, defects: Defects) -> tuple[Message, WalkResult]:
-    root = _feed(header_block(raw), deadline, defects)
+    """The top-level headers alone, for a message that will not be stored (to name it in the item failure)."""
+    block = header_block(raw)
+    root = feed(block, deadline=deadline, cutoff=Cutoff(), max_parts=1, defects=defects, whole=True)
     for defect in root.defects:
         if type(defect).__name__ not in _CUT_BODY_DEFECTS:
             defects.append(type(defect).__name__)
     return root, WalkResult(is_delivery_report=is_delivery_report_type(root))
 
 
-def parse_message(raw: bytes, *, max_bytes: int, max_nesting: int, timeout_seconds: float) -> ParsedMessage:
+def parse_message(
+    raw: bytes, *, max_bytes: int, max_nesting: int, timeout_seconds: float, limits: MimeLimits | None = None
+) -> ParsedMessage:
     """Parse a raw message; bad input gives defects and a best-effort result, never an exception."""
+    limits = limits or MimeLimits()
     deadline = Deadline(timeout_seconds)
     defects = Defects()
-    headers_only = len(raw) > max_bytes
-    if headers_only:
+    cutoff = Cutoff()
+    if len(raw) > max_bytes:
         defects.append(f"too large: {len(raw)} bytes > cap {max_bytes}")
         root, found = _headers_only(raw, deadline, defects)
-        return _build(root, found, raw=raw, defects=defects, headers_only=True)
+        return _build(root, found, raw=raw, defects=defects, headers_only=True, cut_short=None)
+    lines = raw.count(b"\n")
+    if lines > max_lines(len(raw)):
+        cutoff.hit(f"{lines} lines in {len(raw)} bytes (cap {max_lines(len(raw))})")
+        defects.append(cutoff.reason or "")
+        root, found = _headers_only(raw, deadline, defects)
+        return _build(root, found, raw=raw, defects=defects, headers_only=True, cut_short=cutoff.reason)
     try:
-        root = _feed(raw, deadline, defects)
+        root = feed(raw, deadline=deadline, cutoff=cutoff, max_parts=limits.max_parts, defects=defects)
     except RecursionError:
         defects.append("nesting too deep: parser recursion limit, headers only")
         root, found = _headers_only(raw, Deadline(timeout_seconds), defects)
-        return _build(root, found, raw=raw, defects=defects, headers_only=True)
+        return _build(root, found, raw=raw, defects=defects, headers_only=True, cut_short=cutoff.reason)
+    if cutoff.reason is not None:  # the item fails: walking the rest would be work for nothing
+        defects.append(cutoff.reason)
+        found = WalkResult(is_delivery_report=is_delivery_report_type(root))
+        return _build(root, found, raw=raw, defects=defects, headers_only=False, cut_short=cutoff.reason)
+    budget = ByteBudget(max_bytes)
     try:
-        found = walk(root, deadline=deadline, budget=ByteBudget(max_bytes), max_nesting=max_nesting, defects=defects)
+        found = walk(
+            root, deadline=deadline, budget=budget, max_nesting=max_nesting, defects=defects,
+            cutoff=cutoff, max_attachments=limits.max_attachments,
+        )  # fmt: skip
     except INPUT_ERRORS as exc:  # the walk guards each part; this is the last line of defence
         defects.append(f"unreadable message: {type(exc).__name__}: {exc}")
         found = WalkResult()
-    return _build(root, found, raw=raw, defects=defects, headers_only=False)
+    if deadline.hit:
+        cutoff.hit(f"parse timeout after {timeout_seconds:g} s")
+    return _build(root, found, raw=raw, defects=defects, headers_only=False, cut_short=cutoff.reason)

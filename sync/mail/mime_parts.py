@@ -11,7 +11,8 @@ Which part is what (kept simple and written down, so a surprising result can be 
   delivery report (the classify stage decides what to do with it).
 
 The walk uses an explicit stack (no recursion), checks the deadline before every part, stops descending
-below ``max_nesting`` levels and stops keeping attachment bytes once the byte budget is spent.
+below ``max_nesting`` levels and stops keeping attachment bytes once the byte budget is spent. Past
+``max_attachments`` attachments (TNEF contents included) it records a cutoff and stops: the message fails.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from email.message import Message
 from email.policy import Compat32
 
 from sync.mail import charsets, headers, tnef
-from sync.mail.mime_guards import ByteBudget, Deadline, DefectSink
+from sync.mail.mime_guards import DEFAULT_MAX_ATTACHMENTS, ByteBudget, Cutoff, Deadline, DefectSink
 from sync.mail.parsed import ParsedAttachment
 
 # What the stdlib email and codec code raises on malformed input (it has bugs that raise AttributeError,
@@ -114,17 +115,22 @@ def serialize(message: Message) -> bytes:
 
 
 class _Walker:
-    def __init__(self, deadline: Deadline, budget: ByteBudget, max_nesting: int, defects: DefectSink) -> None:
+    def __init__(
+        self, deadline: Deadline, budget: ByteBudget, max_nesting: int, defects: DefectSink, cutoff: Cutoff,
+        max_attachments: int,
+    ) -> None:  # fmt: skip
         self.deadline = deadline
         self.budget = budget
         self.max_nesting = max_nesting
         self.defects = defects
+        self.cutoff = cutoff
+        self.max_attachments = max_attachments
         self.result = WalkResult()
 
     def walk(self, root: Message) -> WalkResult:
         self.result.is_delivery_report = is_delivery_report_type(root)
         stack: list[tuple[Message, int]] = [(root, 0)]
-        while stack:
+        while stack and self.cutoff.reason is None:
             if self.deadline.expired():
                 self.defects.append("parse timeout")
                 break
@@ -222,12 +228,16 @@ class _Walker:
     def unpack_tnef(self, raw: bytes) -> bool:
         """Add the attachments a TNEF blob holds; False when it holds nothing usable (keep the blob)."""
         try:
-            content = tnef.unpack(raw, expired=self.deadline.expired)
+            room = self.max_attachments - len(self.result.attachments)
+            content = tnef.unpack(raw, expired=self.deadline.expired, max_attachments=room)
         except tnef.TnefError as exc:
             self.defects.append(f"tnef: {exc}")
             return False
         for defect in content.defects:
             self.defects.append(defect)
+        if content.over_attachments:
+            self.over_attachments()
+            return True
         if not content.attachments and content.text_body is None and content.html_body is None:
             return False
         if self.result.text_body is None and content.text_body is not None:
@@ -246,7 +256,13 @@ class _Walker:
         is_inline = disposition == "inline" or (disposition is None and content_id is not None)
         self.keep(name, content_type, data, content_id, is_inline)
 
+    def over_attachments(self) -> None:
+        self.cutoff.hit(f"more than {self.max_attachments} attachments")
+
     def keep(self, name: str | None, content_type: str, data: bytes, content_id: str | None, inline: bool) -> None:
+        if len(self.result.attachments) >= self.max_attachments:
+            self.over_attachments()
+            return
         number = len(self.result.attachments) + 1
         file_name = name or f"attachment-{number}{extension_for(content_type)}"
         if not self.budget.take(len(data)):
@@ -264,6 +280,9 @@ class _Walker:
         )
 
 
-def walk(root: Message, *, deadline: Deadline, budget: ByteBudget, max_nesting: int, defects: DefectSink) -> WalkResult:
+def walk(
+    root: Message, *, deadline: Deadline, budget: ByteBudget, max_nesting: int, defects: DefectSink,
+    cutoff: Cutoff | None = None, max_attachments: int = DEFAULT_MAX_ATTACHMENTS,
+) -> WalkResult:  # fmt: skip
     """Bodies, attachments, attached messages and the delivery-report flag of a parsed message."""
-    return _Walker(deadline, budget, max_nesting, defects).walk(root)
+    return _Walker(deadline, budget, max_nesting, defects, cutoff or Cutoff(), max_attachments).walk(root)

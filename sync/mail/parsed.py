@@ -63,6 +63,7 @@ class ParsedMessage:
     size: int
     defects: list[str]
     headers_only: bool
+    cut_short: str | None = None  # the hard limit (a cap or the deadline) that stopped the parse: the item fails
 
 
 def _addresses(addresses: list[Address]) -> list[dict[str, str]]:
@@ -91,5 +92,6 @@ def summary(parsed: ParsedMessage) -> dict[str, Any]:
         "embedded_messages": len(parsed.embedded_messages),
         "is_delivery_report": parsed.is_delivery_report,
         "headers_only": parsed.headers_only,
+        "cut_short": parsed.cut_short,
         "defects": parsed.defects,
     }

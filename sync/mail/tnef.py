@@ -8,7 +8,9 @@ Why not the ``tnefparse`` package: it reads the corpus well, but trusts the coun
 40-byte blob claiming 20 million multi-valued properties kept it busy for 50 s (measured), a 4-billion
 count would run for hours, and it strips trailing NUL bytes from binary attachment data. Here every count
 is checked against the bytes that remain, every loop consumes input, and the caller's deadline is checked
-per attribute, so a hostile blob costs at most one pass over its own bytes.
+per attribute, so a hostile blob costs at most one pass over its own bytes. The number of attachments is
+capped too (``max_attachments``): 21 MB of empty attachment records are 500,000 attachments and 841 MB of
+objects, so the reader stops at the cap and says so (``over_attachments``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 
 from sync.errors import SyncError
 from sync.mail import charsets
+from sync.mail.mime_guards import DEFAULT_MAX_ATTACHMENTS
 
 SIGNATURE = 0x223E9F78
 LEVEL_MESSAGE = 1
@@ -90,6 +93,7 @@ class TnefContent:
     html_body: str | None
     has_rtf_body: bool
     defects: list[str]
+    over_attachments: bool = False  # the stream holds more than max_attachments: reading stopped at the cap
 
 
 @dataclass
@@ -237,7 +241,9 @@ def _attachment(draft: _Draft, codec: str) -> TnefAttachment:
 class _Stream:
     """The state of one pass over a TNEF stream: attachment drafts and message-level values."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_attachments: int) -> None:
+        self.max_attachments = max_attachments
+        self.over_attachments = False
         self.defects: list[str] = []
         self.drafts: list[_Draft] = []
         self.message_props: dict[int, _Property] = {}
@@ -246,6 +252,9 @@ class _Stream:
 
     def attachment_attribute(self, attr: int, value: bytes) -> None:
         if attr == ATT_ATTACH_REND_DATA or not self.drafts:
+            if len(self.drafts) >= self.max_attachments:
+                self.over_attachments = True
+                raise TnefError(f"more than {self.max_attachments} attachments")
             self.drafts.append(_Draft())
         draft = self.drafts[-1]
         if attr == ATT_ATTACH_TITLE:
@@ -298,18 +307,22 @@ class _Stream:
             html_body=_text(props.get(PR_BODY_HTML), body_codec),
             has_rtf_body=PR_RTF_COMPRESSED in props,
             defects=self.defects,
+            over_attachments=self.over_attachments,
         )
 
 
-def unpack(data: bytes, *, expired: Callable[[], bool] = lambda: False) -> TnefContent:
+def unpack(
+    data: bytes, *, expired: Callable[[], bool] = lambda: False, max_attachments: int = DEFAULT_MAX_ATTACHMENTS
+) -> TnefContent:
     """Attachments and bodies of a TNEF stream; raises TnefError when it is not one.
 
-    A stream that breaks part-way keeps what was read before the break, with a defect.
+    A stream that breaks part-way, or holds more than ``max_attachments``, keeps what was read before
+    the break, with a defect.
     """
     reader = _Reader(data)
     if reader.remaining < 6 or reader.u32() != SIGNATURE:
         raise TnefError("not a TNEF stream (bad signature)")
     reader.u16()  # legacy key
-    stream = _Stream()
+    stream = _Stream(max_attachments)
     stream.read(reader, expired)
     return stream.content()

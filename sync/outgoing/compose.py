@@ -14,8 +14,9 @@ Headers are built with the ``email`` package only (ARCHITECTURE §5), never by s
   the message instead of sending it.
 
 The body is ``multipart/alternative`` (the plain text, derived from the HTML when none was written, and
-the HTML), inline images are ``related`` to the HTML, attachments make it ``multipart/mixed``. Bodies are
-7-bit (quoted-printable or base64) with CRLF line endings, so any SMTP server takes them.
+the HTML; see :mod:`sync.outgoing.html_text`), inline images are ``related`` to the HTML, attachments
+make it ``multipart/mixed``. Bodies are 7-bit (quoted-printable or base64) with CRLF line endings, so any
+SMTP server takes them.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import format_datetime
-from html.parser import HTMLParser
 
 from sync.errors import SyncError
 from sync.model.email import ActivityParty, Email
 from sync.model.options import ParticipationType, Priority
+from sync.outgoing.html_text import html_to_text
 from sync.outgoing.tokens import subject_with_token
 
 MAX_LOCAL_PART = 64  # RFC 5321 §4.5.3.1.1
@@ -136,19 +137,6 @@ def message_id_for(email_id: str, sender_address: str) -> str:
     except ComposeError:
         domain = "localhost"
     return f"<{email_id}@{domain}>"
-
-
-def html_to_text(html: str) -> str:
-    """A readable plain-text version of an HTML body, for the text alternative."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
-    text: list[str] = []
-    for line in lines:
-        if line or (text and text[-1]):
-            text.append(line)
-    return "\n".join(text).strip() + "\n"
 
 
 def compose(
@@ -275,30 +263,3 @@ def _body(msg: EmailMessage, text: str | None, html: str | None, attachments: Se
 def _content_type(value: str) -> tuple[str, str]:
     match = _CONTENT_TYPE.match(one_line(value).split(";", 1)[0].strip().lower())
     return (match.group(1), match.group(2)) if match else ("application", "octet-stream")
-
-
-class _TextExtractor(HTMLParser):
-    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "table", "ul", "ol", "hr", "blockquote", "pre", "section"})
-    BLOCKS |= frozenset(f"h{n}" for n in range(1, 7))
-    SKIPPED = frozenset({"script", "style", "head", "title"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIPPED:
-            self.skipping += 1
-        elif tag in self.BLOCKS:
-            self.parts.append("\n- " if tag == "li" else "\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIPPED:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in self.BLOCKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(data)

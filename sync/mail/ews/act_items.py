@@ -44,7 +44,7 @@ from exchangelib.recurrence import Recurrence as EwsRecurrence
 from sync.act import fields as canonical
 from sync.model.act import Recurrence, RecurrenceKind
 from sync.model.options import EntityType
-from sync.outgoing.compose import html_to_text
+from sync.outgoing.html_text import html_to_text
 
 UTC_ZONE = EWSTimeZone("UTC")
 ITEM_CLASSES: dict[EntityType, Any] = {

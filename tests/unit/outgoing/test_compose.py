@@ -18,7 +18,6 @@ from sync.outgoing.compose import (
     ComposeError,
     compose,
     header_text,
-    html_to_text,
     mail_address,
     message_id_for,
 )
@@ -249,7 +248,3 @@ def test_message_ids_are_stable_and_use_the_sender_domain() -> None:
 def test_header_text_breaks_encoded_words_and_lines() -> None:
     assert header_text(" a\r\nb ") == "a b"
     assert header_text("x =?utf-8?q?y?=") == "x =\u2060?utf-8?q?y?="
-
-
-def test_html_to_text_keeps_paragraphs() -> None:
-    assert html_to_text("<p>One</p><p>Two<br>Three</p><style>p{}</style>") == "One\n\nTwo\nThree\n"
