@@ -48,3 +48,20 @@ def test_unreachable_storage_is_one_line_naming_the_endpoint() -> None:
     assert len(lines) == 1
     assert lines[0].startswith("error: storage is unreachable at " + endpoint)
     assert "Connection refused" in lines[0]
+
+
+def test_the_functions_app_lists_every_problem_at_import() -> None:
+    """The Functions host imports function_app.py: the same one message, before any trigger is registered."""
+    clean = {k: v for k, v in os.environ.items() if not any(k in names for names in setting_names().values())}
+    result = subprocess.run(
+        [sys.executable, "-c", "import function_app"],
+        env={**clean, "SYNC_MAX_EMAILS_PER_CYCLE": "0"},
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "invalid app settings (3 problems" in result.stderr
+    for setting in ("SYNC_SECRET_ENCRYPTION_KEY", "AzureWebJobsStorage", "SYNC_MAX_EMAILS_PER_CYCLE"):
+        assert f"- {setting}" in result.stderr
