@@ -176,10 +176,12 @@ def run(args: argparse.Namespace) -> int:
         base = f"http://{LOOPBACK}:{ports.api}/api"
 
         def ready() -> None:
-            if not args.no_host:
+            if args.no_host:
+                say(f"stack only: `func start` serves the admin API on {base} with this key")
+            else:
                 say(f"admin API: {base}")
-                say(f"API key: {api_key}")
-                say(f"docs: {base}/docs ; try: curl -H 'X-API-Key: {api_key}' {base}/mailboxes")
+            say(f"API key: {api_key}")
+            say(f"docs: {base}/docs ; try: curl -H 'X-API-Key: {api_key}' {base}/mailboxes")
             say(
                 f"deliver a test message: .venv/bin/python -m devstack.deliver {DEMO_QUEUE[0]} "
                 f"--lmtp-port {ports.lmtp}  (or give an .eml file after the address)"
