@@ -1,4 +1,4 @@
-# The two commands: `make demo` and `make test`. Both install what they need first (as root on Debian).
+# The commands: `make dev`, `make demo` and `make test`. Each installs what it needs first (as root on Debian).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 IAC_VENV := .venv-iac
 APT_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd
 
-.PHONY: setup system-packages test lint typecheck pytest iac demo bench clean
+.PHONY: setup system-packages test lint typecheck pytest iac demo dev bench clean
 
 setup: system-packages $(VENV)/.installed $(IAC_VENV)/.installed node_modules/.installed
 
@@ -50,6 +50,10 @@ test: lint typecheck pytest
 
 demo: setup
 	$(PY) -m devstack.demo
+
+# The service running locally until Ctrl-C; DEV_ARGS passes options, e.g. DEV_ARGS="--api-port 8080 --no-seed".
+dev: setup
+	$(PY) -m devstack.dev $(DEV_ARGS)
 
 # Benchmarks against the local stack; each prints one JSON line last (results in BENCHMARKS.md).
 bench: setup

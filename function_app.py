@@ -10,10 +10,12 @@
 """
 
 import logging
+import time
 
 import azure.functions as func
 from pydantic import ValidationError
 
+from sync import oplog
 from sync.api.app import create_app
 from sync.outgoing.messages import OutgoingWork
 from sync.scheduling.work import WorkItem
@@ -29,8 +31,7 @@ app = func.AsgiFunctionApp(app=create_app(settings, lambda: services.store), htt
 @app.function_name(name="schedule_mailboxes")
 @app.timer_trigger(schedule="%SYNC_MAILBOX_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def schedule_mailboxes(timer: func.TimerRequest) -> None:
-    report = services.scheduler.tick()
-    logging.info("scheduler tick: %s", report)
+    _log_tick("scheduler tick", services.scheduler.tick())
 
 
 @app.function_name(name="process_mailbox")
@@ -41,8 +42,9 @@ def process_mailbox(msg: func.QueueMessage) -> None:
     except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
         logging.error("ignoring malformed mailbox-work message %s: %s", msg.id, exc)
         return
+    started = time.monotonic()
     report = services.worker.run(item)
-    logging.info("mailbox cycle: %s", report)
+    logging.info(oplog.mailbox_cycle_line(report, time.monotonic() - started))
 
 
 @app.function_name(name="send_outgoing")
@@ -53,22 +55,21 @@ def send_outgoing(msg: func.QueueMessage) -> None:
     except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
         logging.error("ignoring malformed outgoing-mail message %s: %s", msg.id, exc)
         return
+    started = time.monotonic()
     report = services.outgoing_sender.handle(work)
-    logging.info("outgoing email: %s", report)
+    logging.info(oplog.send_line(report, time.monotonic() - started))
 
 
 @app.function_name(name="outbox_sweep")
 @app.timer_trigger(schedule="%SYNC_OUTBOX_SWEEP_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def outbox_sweep(timer: func.TimerRequest) -> None:
-    report = services.outbox_sweep.run()
-    logging.info("outbox sweep: %s", report)
+    _log_tick("outbox sweep", services.outbox_sweep.run())
 
 
 @app.function_name(name="schedule_act")
 @app.timer_trigger(schedule="%SYNC_ACT_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def schedule_act(timer: func.TimerRequest) -> None:
-    report = services.act_scheduler.tick()
-    logging.info("ACT tick: %s", report)
+    _log_tick("ACT tick", services.act_scheduler.tick())
 
 
 @app.function_name(name="process_act")
@@ -79,5 +80,15 @@ def process_act(msg: func.QueueMessage) -> None:
     except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
         logging.error("ignoring malformed act-work message %s: %s", msg.id, exc)
         return
+    started = time.monotonic()
     run = services.act_worker.run(item)
-    logging.info("ACT cycle: %s", run)
+    logging.info(oplog.act_cycle_line(run, time.monotonic() - started))
+
+
+def _log_tick(timer: str, report: object) -> None:
+    """One line for a tick that found work; an idle tick only at debug level."""
+    line = oplog.tick_line(timer, report)
+    if line is None:
+        logging.debug("%s: nothing due", timer)
+    else:
+        logging.info(line)

@@ -20,6 +20,7 @@ def _init_storage(_: argparse.Namespace) -> int:
     from sync.store import StorageAccount  # noqa: PLC0415
 
     account = StorageAccount(load_settings())
+    account.check_reachable()
     account.ensure_created()
     print("tables, queues and containers are ready")
     return 0
@@ -59,6 +60,7 @@ def _serve(args: argparse.Namespace) -> int:
     from sync.devhost import DevHost  # noqa: PLC0415
 
     settings = function_app.settings
+    function_app.services.store.account.check_reachable()
     function_app.services.store.account.ensure_created()
     host = DevHost(function_app.app, settings)
     for name, kind in host.describe():

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -445,8 +446,19 @@ class DevHost:
     def stop(self) -> None:
         self._stop.set()
 
-    def serve(self, api: Any | None, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> None:
-        """Run until SIGINT or SIGTERM: the background triggers, and the API when given (uvicorn in front)."""
+    def serve(
+        self,
+        api: Any | None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        """Run until SIGINT or SIGTERM: the background triggers, and the API when given (uvicorn in front).
+
+        ``on_ready`` runs once the API accepts connections (at once without an API), so a caller can say
+        "ready" only when it is true.
+        """
         threads = self.start_background()
         log.info("dev host: %d timer(s), %d queue trigger(s)", len(self.timers), len(self.queues))
         try:
@@ -461,10 +473,17 @@ class DevHost:
                         super().handle_exit(sig, frame)
                         self._captured_signals.clear()
 
+                    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                        await super().startup(sockets=sockets)
+                        if self.started and on_ready is not None:
+                            on_ready()
+
                 Server(uvicorn.Config(api, host=host, port=port, log_level="info")).run()
             else:
                 for signum in (signal.SIGINT, signal.SIGTERM):
                     signal.signal(signum, lambda *_: self._stop.set())
+                if on_ready is not None:
+                    on_ready()
                 self._stop.wait()
         finally:
             self.stop()

@@ -27,6 +27,10 @@ class StoreError(SyncError):
     """Storage did not do what was asked."""
 
 
+class StorageUnreachable(StoreError):
+    """The storage endpoint did not answer (or refused the account): the service cannot start."""
+
+
 class NotFound(StoreError):
     """The requested record does not exist."""
 

@@ -2,8 +2,8 @@
 
 App settings arrive as environment variables (Azure Functions app settings, ``local.settings.json``
 locally, or the shell). :func:`load_settings` validates them all at start-up and fails with one
-:class:`~sync.errors.ConfigurationError` that names each bad setting, so a misconfigured deployment
-stops at once instead of failing on the first mailbox.
+:class:`~sync.settings_problems.InvalidSettings` (a ``ConfigurationError``) that lists every bad or
+missing setting with its fix, so a misconfigured deployment stops at once, after one read of one message.
 """
 
 from __future__ import annotations
@@ -11,13 +11,22 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    ModelWrapValidatorHandler,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from sync.errors import ConfigurationError
 from sync.mail.mime_guards import DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_PARTS
+from sync.settings_problems import InvalidSettings, SettingProblem, field_problems, presence_problems
 
 _NCRONTAB = re.compile(r"^(\S+\s+){5}\S+$")
 _PREFIX = re.compile(r"^([a-z][a-z0-9]{0,19})?$")
@@ -248,21 +257,37 @@ class Settings(BaseSettings):
             raise ValueError("must be a six-field NCRONTAB expression such as '0 */1 * * * *'")
         return value.strip()
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _report_every_problem(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
+        """Field errors, the presence rules and the value rules, all in one :class:`InvalidSettings`."""
+        names = setting_names()
+        problems = presence_problems(data, names) if isinstance(data, Mapping) else []
+        try:
+            settings = handler(data)
+        except ValidationError as exc:
+            descriptions = {name: field.description for name, field in cls.model_fields.items()}
+            problems += field_problems(exc.errors(include_input=False), names, descriptions)
+            raise InvalidSettings(problems) from None
+        except InvalidSettings as exc:
+            raise InvalidSettings([*problems, *exc.problems]) from None
+        if problems:
+            raise InvalidSettings(problems)
+        return settings
+
     @model_validator(mode="after")
-    def _one_storage_target(self) -> Settings:
-        if (self.storage_connection_string is None) == (self.storage_account_name is None):
-            raise ValueError(
-                "set exactly one of SYNC_STORAGE_CONNECTION_STRING / AzureWebJobsStorage (connection string) "
-                "or SYNC_STORAGE_ACCOUNT_NAME / AzureWebJobsStorage__accountName (managed identity)"
-            )
-        if self.worker_budget_seconds >= self.function_timeout_seconds:
-            raise ValueError("SYNC_WORKER_BUDGET_SECONDS must stay below SYNC_FUNCTION_TIMEOUT_SECONDS")
-        if self.poll_busy_minutes > self.poll_idle_max_minutes:
-            raise ValueError("SYNC_POLL_BUSY_MINUTES must not exceed SYNC_POLL_IDLE_MAX_MINUTES")
-        if (self.api_tenant_id is None) != (self.api_audience is None):
-            raise ValueError("set both SYNC_API_TENANT_ID and SYNC_API_AUDIENCE to accept Entra ID tokens, or neither")
-        if self.act_poll_min_minutes > self.act_poll_max_minutes:
-            raise ValueError("SYNC_ACT_POLL_MIN_MINUTES must not exceed SYNC_ACT_POLL_MAX_MINUTES")
+    def _values_agree(self) -> Settings:
+        rules = (
+            (self.worker_budget_seconds >= self.function_timeout_seconds, "SYNC_WORKER_BUDGET_SECONDS",
+             "must stay below SYNC_FUNCTION_TIMEOUT_SECONDS", "lower it or raise SYNC_FUNCTION_TIMEOUT_SECONDS"),
+            (self.poll_busy_minutes > self.poll_idle_max_minutes, "SYNC_POLL_BUSY_MINUTES",
+             "must not exceed SYNC_POLL_IDLE_MAX_MINUTES", "lower it or raise SYNC_POLL_IDLE_MAX_MINUTES"),
+            (self.act_poll_min_minutes > self.act_poll_max_minutes, "SYNC_ACT_POLL_MIN_MINUTES",
+             "must not exceed SYNC_ACT_POLL_MAX_MINUTES", "lower it or raise SYNC_ACT_POLL_MAX_MINUTES"),
+        )  # fmt: skip
+        problems = [SettingProblem(name, reason, fix) for broken, name, reason, fix in rules if broken]
+        if problems:
+            raise InvalidSettings(problems)
         return self
 
     def aes_key(self) -> bytes:
@@ -280,13 +305,5 @@ def setting_names() -> dict[str, list[str]]:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read and validate the settings, or raise one ConfigurationError naming every bad setting."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else "settings"
-            env_names = setting_names().get(field, [field])
-            problems.append(f"{env_names[0]}: {error['msg']}")
-        raise ConfigurationError("invalid app settings: " + "; ".join(problems)) from None
+    """Read and validate the settings, or raise one :class:`InvalidSettings` naming every problem and its fix."""
+    return Settings(**overrides)

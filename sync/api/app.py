@@ -2,21 +2,24 @@
 
 Every route but the health probe needs an API key or an Entra ID token (see ``auth``); reading needs the
 ``Sync.Reader`` or ``Sync.Admin`` role, changing anything ``Sync.Admin``. One router per area; OpenAPI
-documentation at ``/api/docs``.
+documentation at ``/api/docs`` (open, like the health probe and ``/api/openapi.json``), served without a CDN.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cache
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from sync.api import (
     act,
     activities,
     check_incoming,
+    docs,
     emails,
     errors,
     mailbox_actions,
@@ -30,6 +33,7 @@ from sync.api import (
 )
 from sync.api.auth import Authenticator, require_admin
 from sync.api.context import ApiContext
+from sync.api.error_docs import declare_errors
 from sync.api.guard import FrontDoor
 from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.mailboxes.test_enable import SendMail, smtp_send
@@ -59,14 +63,15 @@ def create_app(
             "Manage profiles, mailboxes and records (appointments, tasks and users' ACT sync filters too); "
             "Test & Enable; watch health, alerts and failures."
         ),
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,  # served by sync.api.docs, with local assets
+        openapi_url=docs.OPENAPI_PATH,
         redoc_url=None,
     )
     app.state.context = ApiContext(settings, store, connectors, send_mail)
     app.state.authenticator = Authenticator(settings)
     app.add_middleware(FrontDoor, authenticator=app.state.authenticator, max_body_bytes=settings.api_max_body_bytes)
     errors.install(app)
+    docs.install(app)
 
     @app.get("/api/health", tags=["health"])
     def health() -> JSONResponse:
@@ -96,4 +101,18 @@ def create_app(
     api.include_router(activities.build_router())
     app.include_router(api)
     app.include_router(emails.router, dependencies=[Depends(require_admin)])  # create, send, tracking token
+    _document_errors(app)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """The OpenAPI document, generated once, with the error answers the API really gives."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_errors(get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            ))  # fmt: skip
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ transactions per email or per scheduler tick without guessing.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -25,8 +26,22 @@ from azure.storage.queue import (
 )
 from requests.adapters import HTTPAdapter
 
+from sync.errors import StorageUnreachable
 from sync.settings import Settings
 from sync.store.names import Container, Queue, Table, container_name, queue_name, table_name
+
+REACHABILITY_TIMEOUT_S = 10.0  # a live account answers in milliseconds; a firewalled one never does
+_OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")\]]+")
+
+
+def short_reason(exc: Exception) -> str:
+    """The OS error inside an SDK connection error (``[Errno 111] Connection refused``), else its first line."""
+    text = str(exc)
+    found = _OS_ERROR.search(text)
+    if found:
+        return found.group(0).strip()
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
 
 
 class RequestCounter:
@@ -131,6 +146,22 @@ class StorageAccount:
         for container in Container:
             with contextlib.suppress(ResourceExistsError):
                 self.container(container).create_container()
+
+    def check_reachable(self, timeout_s: float = REACHABILITY_TIMEOUT_S) -> None:
+        """One request without retries before a long-running start: a dead endpoint becomes one line naming it."""
+        from azure.core.exceptions import AzureError  # noqa: PLC0415
+
+        endpoint = self.tables.url.rstrip("/")
+        try:
+            pages = self.tables.list_tables(
+                results_per_page=1, retry_total=0, connection_timeout=timeout_s, read_timeout=timeout_s
+            ).by_page()
+            next(iter(pages), None)
+        except AzureError as exc:
+            raise StorageUnreachable(
+                f"storage is unreachable at {endpoint} ({short_reason(exc)}); check AzureWebJobsStorage, and that "
+                "the storage emulator runs (`make dev` starts Azurite)"
+            ) from None
 
     def ping(self) -> None:
         """One cheap request, no retries, that proves Table storage answers (the health probe must be quick)."""

@@ -95,3 +95,42 @@ def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     text = repr(load_settings())
     assert "topsecretkey" not in text
     assert KEY not in text
+
+
+def test_missing_key_and_storage_are_reported_together() -> None:
+    """Both at once: fixing one must not reveal the next on the following start."""
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "SYNC_SECRET_ENCRYPTION_KEY: is not set" in message
+    assert "AzureWebJobsStorage" in message and "neither is set" in message
+    assert "2 problems" in message
+
+
+def test_each_problem_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNC_API_KEYS", "not-a-digest")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    lines = str(info.value).splitlines()[1:]
+    assert len(lines) == 3
+    assert all(". Fix: " in line for line in lines)
+    assert any("python -m sync new-key" in line for line in lines)
+    assert any(line.strip().startswith("- SYNC_API_KEYS:") and "new-api-key" in line for line in lines)
+
+
+def test_value_rules_are_reported_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    monkeypatch.setenv("SYNC_SECRET_ENCRYPTION_KEY", KEY)
+    monkeypatch.setenv("SYNC_WORKER_BUDGET_SECONDS", "700")
+    monkeypatch.setenv("SYNC_POLL_BUSY_MINUTES", "20")
+    with pytest.raises(ConfigurationError) as info:
+        load_settings()
+    assert "SYNC_WORKER_BUDGET_SECONDS" in str(info.value)
+    assert "SYNC_POLL_BUSY_MINUTES" in str(info.value)
+
+
+def test_an_empty_connection_string_is_not_a_storage_target(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AzureWebJobsStorage", "")
+    monkeypatch.setenv("SYNC_SECRET_ENCRYPTION_KEY", KEY)
+    with pytest.raises(ConfigurationError, match="neither is set"):
+        load_settings()

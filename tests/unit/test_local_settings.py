@@ -1,0 +1,38 @@
+"""local.settings.json across make dev runs: the key stays, the minted API key is replaced, others stay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from devstack.local_settings import DEV_DIGEST, dev_values, read_values, write
+
+OWN = "a" * 64
+
+
+def _values(existing: dict[str, str], digest: str) -> dict[str, str]:
+    return dev_values(existing, connection_string="conn", ca_file="/ca.pem", api_key_digest=digest)
+
+
+def test_the_first_run_makes_a_key_and_lists_its_api_key() -> None:
+    values = _values({}, "1" * 64)
+    assert values["SYNC_API_KEYS"] == "1" * 64
+    assert len(values["SYNC_SECRET_ENCRYPTION_KEY"]) == 44
+    assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+
+
+def test_the_next_run_keeps_the_key_and_replaces_only_its_own_api_key() -> None:
+    first = _values({}, "1" * 64)
+    first["SYNC_API_KEYS"] += f",{OWN}:reader"
+    second = _values(first, "2" * 64)
+    assert second["SYNC_SECRET_ENCRYPTION_KEY"] == first["SYNC_SECRET_ENCRYPTION_KEY"]
+    assert second["SYNC_API_KEYS"] == f"{'2' * 64},{OWN}:reader"
+    assert second[DEV_DIGEST] == "2" * 64
+
+
+def test_the_file_is_in_the_functions_format_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "local.settings.json"
+    write(path, {"A": "1"}, api_port=7071)
+    assert json.loads(path.read_text()) == {"IsEncrypted": False, "Values": {"A": "1"}, "Host": {"LocalHttpPort": 7071}}
+    assert path.stat().st_mode & 0o077 == 0
+    assert read_values(path) == {"A": "1"}
