@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.api import mailboxes
@@ -143,6 +143,17 @@ def build_router() -> APIRouter:
         mailbox_id: ItemId, ctx: Ctx, principal: Admin, body: ApplyDefaultsRequest | None = None
     ) -> dict[str, Any]:
         org = ctx.store.get_organization()
+        sync_by_default = (
+            org.default_incoming_method is IncomingDeliveryMethod.SERVER_SIDE_SYNC
+            or org.default_outgoing_method is OutgoingDeliveryMethod.SERVER_SIDE_SYNC
+            or org.default_act_method is ActDeliveryMethod.SERVER_SIDE_SYNC
+        )
+        if sync_by_default and not org.default_email_server_profile_id:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                "the organization has no default email server profile to apply: set default_email_server_profile_id "
+                "(PATCH /api/organization), or give the mailbox a profile itself (PATCH email_server_profile_id)",
+            )
 
         def change(m: Mailbox) -> None:
             if m.is_forward_mailbox:

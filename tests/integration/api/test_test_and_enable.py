@@ -163,11 +163,15 @@ def test_a_missing_mailbox_is_a_404(admin: TestClient) -> None:
     assert admin.post("/api/mailboxes/nope/test-and-enable").status_code == 404
 
 
-def test_apply_default_email_settings_then_test(
+def test_apply_default_email_settings_needs_a_default_profile_then_tests(
     admin: TestClient, mail_world: MailWorld, isolated_store: Store
 ) -> None:
     mailbox_id = mail_world.new_user(admin)
     admin.patch(f"/api/mailboxes/{mailbox_id}", json={"email_server_profile_id": None, "incoming_method": 0})
+    assert admin.patch("/api/organization", json={"default_email_server_profile_id": None}).status_code == 200
+    refused = admin.post(f"/api/mailboxes/{mailbox_id}/apply-default-email-settings")
+    assert refused.status_code == 409 and "default_email_server_profile_id" in refused.json()["detail"]
+    assert isolated_store.get_mailbox(mailbox_id).incoming_method == 0  # nothing applied
     org = admin.patch("/api/organization", json={"default_email_server_profile_id": mail_world.profile.id})
     assert org.status_code == 200
     result = admin.post(f"/api/mailboxes/{mailbox_id}/apply-default-email-settings").json()
