@@ -37,6 +37,8 @@ var tableNames = [
   'Tasks'
   'SyncFilters'
   'ActDueIndex'
+  'CycleHistory'
+  'SyncTotals'
 ]
 var queueNames = [
   'mailbox-work'

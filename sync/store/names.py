@@ -37,6 +37,8 @@ class Table(StrEnum):
     TASKS = "Tasks"
     SYNC_FILTERS = "SyncFilters"
     ACT_DUE_INDEX = "ActDueIndex"
+    CYCLE_HISTORY = "CycleHistory"
+    SYNC_TOTALS = "SyncTotals"
 
 
 class Queue(StrEnum):
