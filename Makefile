@@ -59,6 +59,7 @@ bench: setup
 	$(PY) -m bench.graph
 	$(PY) -m bench.ews
 	$(PY) -m bench.act
+	$(PY) -m bench.summary
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -9,7 +9,7 @@ Costs per request (Table requests), whatever the number of mailboxes:
 - ``GET /mailboxes/health``: 1 organization read, 1 page of the Mailboxes table, 1 read per distinct profile
   on the page; states are computed per row, so a filtered page may hold fewer items than ``page_size`` (even
   none) while ``continuation`` says there is more;
-- ``GET /summary``: 1 snapshot read plus at most 3 pages of 10-minute totals (see ``sync/operations/summary.py``).
+- ``GET /summary``: 1 snapshot read plus 1 page of the newest 10-minute totals (``sync/operations/summary.py``).
 """
 
 from __future__ import annotations

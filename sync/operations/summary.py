@@ -7,12 +7,14 @@ Two sources, each cheap to read:
   once and saves the counts as one snapshot row; a request reads that row (1 request). Only when no snapshot
   exists yet (a new deployment) does a request build it, once;
 - emails tracked, not tracked (with reasons) and failed come from the 10-minute totals the workers add to
-  when a cycle ends (``store/sync_totals.py``): the last day is one range query of at most 2,320 rows
-  (3 pages), and the last hour is read from the same rows.
+  when a cycle ends (``store/sync_totals.py``). The timer also sums the day's buckets before its time into
+  the snapshot; a request adds the buckets since, read live with the last hour's: one range query of about
+  7 buckets (at most 112 rows, one page).
 
-So a summary costs 4 Table requests (1 snapshot + up to 3 pages of totals) at 10 or 10,000 mailboxes; the
-timer's scan costs about one request per 1,000 mailboxes every 5 minutes. The states are as of the
-snapshot's ``as_of``; the email figures are live.
+So a summary costs 2 Table requests (the snapshot and one page of totals) at 10 or 10,000 mailboxes. Should
+the timer stop, the live part grows to the whole day, at most 3 pages (4 requests). The timer's scan costs
+about one request per 1,000 mailboxes plus 3 pages of totals every 5 minutes. The states and the start of the
+day's window are as of the snapshot's ``as_of``; the last hour and the newest buckets are live.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 from sync.model import EmailServerProfile, Mailbox
 from sync.operations.states import WORKLOADS, WorkloadState, workload_states
 from sync.store.store import Store
-from sync.store.sync_totals import Totals, bucket_key, bucket_start
+from sync.store.sync_totals import COUNTERS, Totals, bucket_key, bucket_start
 
 FAILURE_WINDOW = timedelta(hours=1)  # R-ERR-7 / N-11, as the profile health route counts it
 PROFILE_ALERT_SHARE = 0.5  # R-ERR-7: more than half of a profile's mailboxes failing is an alert
@@ -77,7 +79,8 @@ def build_snapshot(store: Store, now: datetime) -> dict[str, Any]:
 
 
 def refresh_snapshot(store: Store, now: datetime) -> dict[str, Any]:
-    snapshot = build_snapshot(store, now)
+    """The timer's work: count the states and sum the day's email totals so far; save both in one row."""
+    snapshot = {**build_snapshot(store, now), "earlier_emails": earlier_emails(store, now)}
     store.sync_totals.save_snapshot(snapshot)
     return snapshot
 
@@ -95,13 +98,46 @@ def _window(totals: Totals) -> dict[str, Any]:
     }
 
 
-def email_figures(store: Store, now: datetime) -> dict[str, Any]:
-    """Last hour and last day, in whole 10-minute buckets (the last hour spans 60 to 70 minutes)."""
-    buckets = store.sync_totals.between(now - timedelta(days=1), now)
-    hour_from = bucket_key(bucket_start(now - FAILURE_WINDOW))
-    day, hour = Totals(), Totals()
-    for key, totals in buckets.items():
-        day.add(totals)
+def _dump(totals: Totals) -> dict[str, Any]:
+    return {**{name: getattr(totals, name) for name in COUNTERS}, "reasons": dict(totals.reasons)}
+
+
+def _load(saved: dict[str, Any]) -> Totals:
+    totals = Totals(reasons=Counter(saved.get("reasons") or {}))
+    for name in COUNTERS:
+        setattr(totals, name, int(saved.get(name) or 0))
+    return totals
+
+
+def earlier_emails(store: Store, now: datetime) -> dict[str, Any]:
+    """The day's totals before the current bucket, summed once by the timer (up to 2,320 rows read)."""
+    cutoff = bucket_key(bucket_start(now))
+    earlier = Totals()
+    for key, totals in store.sync_totals.between(now - timedelta(days=1), now).items():
+        if key < cutoff:
+            earlier.add(totals)
+    return {"until": cutoff, "until_on": bucket_start(now).isoformat(), "totals": _dump(earlier)}
+
+
+def email_figures(store: Store, now: datetime, earlier: dict[str, Any] | None) -> dict[str, Any]:
+    """Last hour and last day, in whole 10-minute buckets (the last hour spans 60 to 70 minutes).
+
+    The day is the snapshot's sum of the buckets before its time plus the buckets since, read live; the last
+    hour is read live. A request so reads about 7 buckets (112 rows, one page) while the timer runs; if it
+    stopped, the live part grows up to the whole day (3 pages) and the snapshot's sum is ignored.
+    """
+    day_from = bucket_key(now - timedelta(days=1))
+    hour_start = bucket_start(now - FAILURE_WINDOW)
+    day = Totals()
+    if earlier is not None and earlier["until"] > day_from:
+        day.add(_load(earlier["totals"]))
+        cutoff, live_start = earlier["until"], min(hour_start, datetime.fromisoformat(earlier["until_on"]))
+    else:
+        cutoff, live_start = day_from, now - timedelta(days=1)
+    hour_from, hour = bucket_key(hour_start), Totals()
+    for key, totals in store.sync_totals.between(live_start, now).items():
+        if key >= cutoff:
+            day.add(totals)
         if key >= hour_from:
             hour.add(totals)
     return {"last_hour": _window(hour), "last_day": _window(day)}
@@ -109,4 +145,5 @@ def email_figures(store: Store, now: datetime) -> dict[str, Any]:
 
 def summary(store: Store, now: datetime) -> dict[str, Any]:
     snapshot = store.sync_totals.snapshot() or refresh_snapshot(store, now)
-    return {"as_of": now.isoformat(), "mailbox_states": snapshot, "emails": email_figures(store, now)}
+    earlier = snapshot.pop("earlier_emails", None)
+    return {"as_of": now.isoformat(), "mailbox_states": snapshot, "emails": email_figures(store, now, earlier)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sync.auth.secrets import SecretBox
 from sync.incoming.worker import MailboxWorker
 from sync.model.fields import utcnow
+from sync.operations.summary import earlier_emails, email_figures
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.work import WorkItem
 from sync.services import incoming_connectors
@@ -151,11 +152,15 @@ def test_the_summary_reads_a_snapshot_and_the_totals_at_a_fixed_cost(
 
     for _ in range(3):
         mail_world.new_user(admin)  # more mailboxes: the cost of a summary must not move
+    isolated_store.sync_totals.add("a-mailbox", clock.now, Totals(cycles=1, tracked=5))  # after the snapshot
     counter = isolated_store.account.counter
     before = counter.total()
     second = reader.get("/api/summary").json()
-    assert counter.total() - before <= 4
+    assert counter.total() - before == 2  # the snapshot row and one page of the newest totals
     assert second["mailbox_states"]["as_of"] == states["as_of"]  # the timer refreshes it, not the request
+    assert second["mailbox_states"]["mailboxes"] == mailboxes
+    for window in ("last_hour", "last_day"):  # the newest buckets are live
+        assert second["emails"][window]["tracked"] == first["emails"][window]["tracked"] + 5
 
 
 def test_the_snapshot_counts_states_and_failing_profiles(
@@ -175,3 +180,17 @@ def test_the_snapshot_counts_states_and_failing_profiles(
         "failing_share": 1.0, "over_alert_threshold": True,
     }  # fmt: skip
     assert isolated_store.sync_totals.snapshot() == snapshot
+
+
+def test_the_day_is_the_snapshots_sum_plus_the_live_buckets_and_nothing_older(isolated_store: Store) -> None:
+    now = datetime(2024, 5, 6, 12, 34, tzinfo=UTC)  # a day no other test writes to
+    for ago, tracked in ((timedelta(minutes=30), 1), (timedelta(hours=5), 10), (timedelta(hours=25), 100)):
+        isolated_store.sync_totals.add("m", now - ago, Totals(cycles=1, tracked=tracked))
+    without_timer = email_figures(isolated_store, now, None)
+    assert (without_timer["last_hour"]["tracked"], without_timer["last_day"]["tracked"]) == (1, 11)
+
+    earlier = earlier_emails(isolated_store, now - timedelta(minutes=20))  # the timer ran 20 minutes ago
+    assert earlier["totals"]["tracked"] == 1 + 10  # the buckets before its own, within its day
+    isolated_store.sync_totals.add("m", now - timedelta(minutes=1), Totals(cycles=1, tracked=1000))
+    figures = email_figures(isolated_store, now, earlier)
+    assert (figures["last_hour"]["tracked"], figures["last_day"]["tracked"]) == (1001, 1011)
