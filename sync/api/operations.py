@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sync.api.auth import Admin, Reader
 from sync.api.context import Ctx
+from sync.api.monitoring import HealthState, mailbox_health
 from sync.api.resources import Continuation, ItemId, PageSize, query_page
+from sync.mailboxes import eligibility
 from sync.model import EmailServerProfile
 from sync.operations.cycles import CycleEntry, Workload
 from sync.operations.states import WorkloadState, parse_state, workload_states
@@ -48,6 +50,7 @@ class SyncNowAccepted(BaseModel):
 class MailboxStates(BaseModel):
     mailbox_id: str
     name: str
+    state: HealthState = Field(description="The one word of GET /mailboxes/{id}/health.")
     incoming: WorkloadState
     outgoing: WorkloadState
     act: WorkloadState
@@ -105,22 +108,26 @@ def build_router() -> APIRouter:
     @router.get(
         "/mailboxes/health",
         response_model=MailboxStatesPage,
-        summary="Every mailbox's state per workload, filtered by state (e.g. ?incoming=failing)",
+        summary="Every mailbox's health and state per workload, filtered by state (e.g. ?incoming=failing)",
     )
     def list_mailbox_states(
         ctx: Ctx,
         _: Reader,
+        state: Annotated[
+            str | None, Query(max_length=32, description="healthy, failing, disabled, not_tested or inactive")
+        ] = None,
         incoming: StateFilter = None,
         outgoing: StateFilter = None,
         act: StateFilter = None,
         page_size: PageSize = 100,
         continuation: Continuation = None,
     ) -> MailboxStatesPage:
-        wanted = {
+        wanted: dict[str, WorkloadState] = {
             name: parse_state(value, f"query.{name}")
             for name, value in (("incoming", incoming), ("outgoing", outgoing), ("act", act))
             if value is not None
         }
+        overall = parse_state(state, "query.state", HealthState) if state is not None else None
         now, org = ctx.clock(), ctx.store.get_organization()
         mailboxes, token = query_page(ctx.store.mailboxes, None, {}, page_size, continuation)
         profiles: dict[str, EmailServerProfile | None] = {}
@@ -130,11 +137,15 @@ def build_router() -> APIRouter:
             if profile_id not in profiles:
                 profiles[profile_id] = ctx.store.find_profile(profile_id) if profile_id else None
             states = workload_states(mailbox, profiles[profile_id], org, now)
-            if not all(states[name] is state for name, state in wanted.items()):
+            reasons = [str(r) for r in eligibility.incoming(mailbox, profiles[profile_id], org, now).reasons]
+            health = mailbox_health(mailbox, reasons)
+            if not all(states[name] is wanted_state for name, wanted_state in wanted.items()):
+                continue
+            if overall is not None and health is not overall:
                 continue
             items.append(
                 MailboxStates(
-                    mailbox_id=mailbox.id, name=mailbox.name, **states,
+                    mailbox_id=mailbox.id, name=mailbox.name, state=health, **states,
                     last_sync_started_on=mailbox.last_sync_started_on,
                     last_sync_error=mailbox.last_sync_error if mailbox.last_sync_error_count else None,
                     last_sync_error_occurred_on=mailbox.last_sync_error_occurred_on,

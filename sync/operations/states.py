@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from sync.errors import ValidationFailed
 from sync.mailboxes import eligibility
@@ -34,15 +35,17 @@ class WorkloadState(StrEnum):
     NOT_USED = "not_used"
 
 
+S = TypeVar("S", bound=StrEnum)
+
 OWN_SWITCHES = frozenset({eligibility.Reason.NOT_ENABLED, eligibility.Reason.POSTPONED, eligibility.Reason.NOT_TESTED})
 
 
-def parse_state(text: str, field: str) -> WorkloadState:
-    """A state name in any letter case; anything else names the allowed ones."""
+def parse_state(text: str, field: str, states: type[S] = WorkloadState) -> S:  # type: ignore[assignment]
+    """A state name of ``states`` in any letter case; anything else names the allowed ones."""
     try:
-        return WorkloadState(text.strip().lower())
+        return states(text.strip().lower())
     except ValueError:
-        allowed = ", ".join(s.value for s in WorkloadState)
+        allowed = ", ".join(s.value for s in states)
         raise ValidationFailed(f"unknown state {text!r}; one of: {allowed}", field=field) from None
 
 

@@ -121,6 +121,8 @@ def test_mailbox_states_are_filtered_by_state_in_any_case(
         return {m["mailbox_id"] for m in page.json()["items"]} & {healthy, failing, untested}
 
     assert ids("incoming=FAILING") == {failing}
+    assert ids("state=Failing") == {failing}
+    assert ids("state=not_tested&incoming=not_tested") == {untested}
     assert ids("incoming=healthy&outgoing=Healthy") == {healthy}
     assert ids("incoming=not_tested") == {untested}
     assert ids("act=not_used") == {healthy, failing, untested}
@@ -128,12 +130,16 @@ def test_mailbox_states_are_filtered_by_state_in_any_case(
     [row] = [
         m for m in reader.get("/api/mailboxes/health?page_size=1000").json()["items"] if m["mailbox_id"] == failing
     ]
-    assert (row["incoming"], row["outgoing"], row["last_sync_error"]) == ("failing", "healthy", "timed out")
+    assert (row["state"], row["incoming"], row["outgoing"], row["last_sync_error"]) == (
+        "failing", "failing", "healthy", "timed out",
+    )  # fmt: skip
 
     unknown = reader.get("/api/mailboxes/health?incoming=broken")
     assert unknown.status_code == 422
     assert "healthy, failing, disabled, not_tested, inactive, not_used" in unknown.json()["detail"]
     assert unknown.json()["errors"][0]["field"] == "query.incoming"
+    overall = reader.get("/api/mailboxes/health?state=not_used")  # a workload's word, not the mailbox's
+    assert overall.status_code == 422 and "one of: healthy, failing, disabled, not_tested, inactive" in overall.text
 
 
 def test_the_summary_reads_a_snapshot_and_the_totals_at_a_fixed_cost(
