@@ -64,6 +64,7 @@ bench: setup
 	$(PY) -m bench.ews
 	$(PY) -m bench.hostile_mime
 	$(PY) -m bench.act
+	$(PY) -m bench.summary
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -7,6 +7,7 @@
 - ``outbox_sweep`` (timer): re-enqueues emails whose message was lost, fails claims whose sender died.
 - ``schedule_act`` (timer): claims the mailboxes whose appointment, contact and task sync is due;
 - ``process_act`` (queue ``act-work``): runs one mailbox's ACT cycle.
+- ``refresh_summary`` (timer): counts the mailboxes' states for the organization summary.
 """
 
 import logging
@@ -17,6 +18,8 @@ from pydantic import ValidationError
 
 from sync import oplog
 from sync.api.app import create_app
+from sync.model.fields import utcnow
+from sync.operations.summary import refresh_snapshot
 from sync.outgoing.messages import OutgoingWork
 from sync.scheduling.work import WorkItem
 from sync.services import Services
@@ -92,3 +95,10 @@ def _log_tick(timer: str, report: object) -> None:
         logging.debug("%s: nothing due", timer)
     else:
         logging.info(line)
+
+
+@app.function_name(name="refresh_summary")
+@app.timer_trigger(schedule="%SYNC_SUMMARY_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def refresh_summary(timer: func.TimerRequest) -> None:
+    snapshot = refresh_snapshot(services.store, utcnow())
+    logging.info("summary snapshot: %d mailboxes", snapshot["mailboxes"])

@@ -127,6 +127,12 @@ class Settings(BaseSettings):
     mailbox_schedule: str = Field(default="0 */1 * * * *", validation_alias=_env("SYNC_MAILBOX_SCHEDULE"))
     outbox_sweep_schedule: str = Field(default="0 */5 * * * *", validation_alias=_env("SYNC_OUTBOX_SWEEP_SCHEDULE"))
     act_schedule: str = Field(default="0 */1 * * * *", validation_alias=_env("SYNC_ACT_SCHEDULE"))
+    summary_schedule: str = Field(
+        default="0 */5 * * * *",
+        validation_alias=_env("SYNC_SUMMARY_SCHEDULE"),
+        description="When the organization summary's mailbox states are counted again (one scan of the mailboxes: "
+        "about one storage request per 1,000 mailboxes); the summary shows them as of that time.",
+    )
 
     scheduler_concurrency: int = Field(
         default=8,
@@ -250,7 +256,7 @@ class Settings(BaseSettings):
             raise ValueError("must be empty or 1-20 lowercase letters or digits, starting with a letter")
         return value
 
-    @field_validator("mailbox_schedule", "outbox_sweep_schedule", "act_schedule")
+    @field_validator("mailbox_schedule", "outbox_sweep_schedule", "act_schedule", "summary_schedule")
     @classmethod
     def _is_ncrontab(cls, value: str) -> str:
         if not _NCRONTAB.match(value.strip()):

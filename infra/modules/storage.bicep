@@ -38,6 +38,8 @@ var tableNames = [
   'SyncFilters'
   'ActDueIndex'
   'MailboxAddresses'
+  'CycleHistory'
+  'SyncTotals'
 ]
 var queueNames = [
   'mailbox-work'

@@ -24,6 +24,8 @@ from sync.mailboxes import eligibility
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.fields import utcnow
 from sync.model.mailbox import FolderWatermark
+from sync.operations.cycles import act_entry
+from sync.operations.recorder import CycleRecorder
 from sync.scheduling.polling import act_next_due
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
@@ -52,8 +54,20 @@ class ActWorker:
         self.clock = clock
         self.monotonic = monotonic
         self.alerts = Alerts(store)
+        self.recorder = CycleRecorder(store)
 
     def run(self, item: WorkItem) -> ActRun:
+        """One ACT cycle, then its row in the mailbox's cycle history."""
+        started_on, started = self.clock(), self.monotonic()
+        run = self._run(item)
+        duration_ms = int((self.monotonic() - started) * 1000)
+        entry = act_entry(
+            item.mailbox_id, started_on, duration_ms, status=run.status, report=run.report, error=run.error
+        )
+        self.recorder.record(entry, self.clock())
+        return run
+
+    def _run(self, item: WorkItem) -> ActRun:
         run = ActRun(item.mailbox_id)
         now = self.clock()
         mailbox = self.store.find_mailbox(item.mailbox_id)

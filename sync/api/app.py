@@ -25,6 +25,7 @@ from sync.api import (
     mailbox_actions,
     mailboxes,
     monitoring,
+    operations,
     organization,
     profiles,
     records,
@@ -91,6 +92,7 @@ def create_app(
     api.include_router(mailbox_actions.build_router())  # before the CRUD routes: fixed paths first
     api.include_router(check_incoming.build_router())
     api.include_router(monitoring.build_router())
+    api.include_router(operations.build_router())  # before the CRUD routes: /mailboxes/health is a fixed path
     api.include_router(tracking_folders.build_router())
     api.include_router(mailboxes.build_router())
     for router in records.build_routers():

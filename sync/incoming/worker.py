@@ -55,6 +55,8 @@ from sync.model import EmailServerProfile, ItemFailure, Mailbox, MailboxTracking
 from sync.model.fields import utcnow
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import ProcessingState, ServerType
+from sync.operations.cycles import incoming_entry
+from sync.operations.recorder import CycleRecorder
 from sync.scheduling import polling
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
@@ -110,6 +112,7 @@ class MailboxWorker:
         self.monotonic = monotonic
         self.alerts = Alerts(store)
         self.cache = ReadCache(store, seconds=SETTINGS_CACHE_SECONDS, monotonic=monotonic)
+        self.recorder = CycleRecorder(store)
 
     def organization(self) -> OrganizationSettings:
         """The organization's settings, re-read at most once a minute (an idle cycle must stay cheap)."""
@@ -118,7 +121,19 @@ class MailboxWorker:
     def profile(self, profile_id: str | None) -> EmailServerProfile | None:
         return self.cache.profile(profile_id)
 
-    def run(self, item: WorkItem) -> CycleReport:  # noqa: PLR0911 (one return per way a cycle ends)
+    def run(self, item: WorkItem) -> CycleReport:
+        """One cycle, then its row in the mailbox's cycle history and its share of the organization's totals."""
+        started_on, started = self.clock(), self.monotonic()
+        report = self._run(item)
+        entry = incoming_entry(
+            item.mailbox_id, started_on, int((self.monotonic() - started) * 1000), status=report.status,
+            listed=report.listed, tracked=report.tracked, not_tracked=report.not_tracked,
+            quarantined=report.quarantined, error=report.error, reasons=report.reasons,
+        )  # fmt: skip
+        self.recorder.record(entry, self.clock())
+        return report
+
+    def _run(self, item: WorkItem) -> CycleReport:  # noqa: PLR0911 (one return per way a cycle ends)
         report = CycleReport(item.mailbox_id)
         started, now = self.monotonic(), self.clock()
         mailbox = self.store.find_mailbox(item.mailbox_id)

@@ -38,6 +38,8 @@ class Table(StrEnum):
     SYNC_FILTERS = "SyncFilters"
     ACT_DUE_INDEX = "ActDueIndex"
     MAILBOX_ADDRESSES = "MailboxAddresses"
+    CYCLE_HISTORY = "CycleHistory"
+    SYNC_TOTALS = "SyncTotals"
 
 
 class Queue(StrEnum):

@@ -26,6 +26,10 @@
 |                 |                            |                          | tracked (one row per message, upserted) |
 | TokenCache      | escaped client id          | escaped ``host|tenant``  | MSAL's sealed token cache of one app in |
 |                 |                            |                          | one tenant: a point read at cold start  |
+| CycleHistory    | mailbox id                 | ``<workload>|<n mod 50>``| a mailbox's last cycles: a ring, one    |
+|                 |                            | and ``<workload>|head``  | partition (``store/cycle_history.py``)  |
+| SyncTotals      | ``t<yyyymmddHH><10 min>``  | shard ``00``..``15``     | counters per 10 minutes; the summary's  |
+|                 | and ``snapshot``           |                          | snapshot (``store/sync_totals.py``)     |
 
 The due index (``store/due_index.py``) and the correlation indexes (``store/correlation_index.py``)
 document their own keys.

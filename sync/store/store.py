@@ -29,10 +29,12 @@ from sync.store.act_links import ActLinks
 from sync.store.address_index import AddressIndex
 from sync.store.blobs import BlobStore
 from sync.store.correlation_index import MessageIndex, SmartMatchIndex, SummaryIndex
+from sync.store.cycle_history import CycleHistory
 from sync.store.due_index import DueIndex
 from sync.store.mailbox_addresses import MailboxAddresses
 from sync.store.names import Table
 from sync.store.repository import Repository
+from sync.store.sync_totals import SyncTotals
 from sync.store.token_cache import TokenCacheStore
 
 R = TypeVar("R", bound=EmailEnabled)
@@ -74,6 +76,8 @@ class Store:
         self.act_due_index = DueIndex(account.table(Table.ACT_DUE_INDEX))
         self.token_cache = TokenCacheStore(account.table(Table.TOKEN_CACHE))
         self.blobs = BlobStore(account)
+        self.cycle_history = CycleHistory(account.table(Table.CYCLE_HISTORY))
+        self.sync_totals = SyncTotals(account.table(Table.SYNC_TOTALS))
 
     @classmethod
     def from_settings(cls, settings: Settings, counter: RequestCounter | None = None) -> Store:

@@ -10,6 +10,7 @@ from types import ModuleType
 
 import azure.functions as func
 import pytest
+from azure.functions.timer import TimerRequest
 from fastapi.testclient import TestClient
 
 from sync.api.app import create_app
@@ -89,3 +90,15 @@ def test_host_json_timeout_matches_the_settings_default() -> None:
     hours, minutes, seconds = (int(p) for p in host["functionTimeout"].split(":"))
     assert hours * 3600 + minutes * 60 + seconds == Settings.model_fields["function_timeout_seconds"].default
     assert host["extensions"]["queues"]["messageEncoding"] == "base64"
+
+
+def test_the_summary_timer_saves_the_mailbox_states(function_app: ModuleType) -> None:
+    functions = {f.get_function_name(): f for f in function_app.app.get_functions()}
+    timer = functions["refresh_summary"].get_trigger().get_dict_repr()
+    assert timer["schedule"] == "%SYNC_SUMMARY_SCHEDULE%"
+    store = function_app.services.store
+    store.account.ensure_created()
+    functions["refresh_summary"].get_user_function()(TimerRequest(past_due=False))
+    snapshot = store.sync_totals.snapshot()
+    assert snapshot is not None and set(snapshot["states"]) == {"incoming", "outgoing", "act"}
+    assert snapshot["mailboxes"] == len(list(store.mailboxes.query()))

@@ -47,6 +47,8 @@ def test_an_appointment_reaches_outlook_and_an_outlook_edit_comes_back(ews_deplo
 
     [item] = ews.items(ALICE, "calendar")
     assert item.subject == "Quarterly review"
+    [cycle] = deployment.store.cycle_history.recent(mailbox.id, "act")  # the ACT worker keeps its history too
+    assert (cycle.workload, cycle.outcome, cycle.tracked, cycle.failed) == ("act", "processed", 1, 0)
     ews.update_item_fields(ALICE, item.item_id, subject="Quarterly review (moved)")
     schedule = deployment.store.get_mailbox(mailbox.id)
     assert schedule.act_host_id is None and (schedule.next_scheduled_act_sync_seconds or 0) >= 5 * 60  # N-4
