@@ -40,9 +40,10 @@ class TestAndEnableRequest(BaseModel):
 
 
 class ProblemOut(BaseModel):
-    workload: str
-    code: str
-    message: str
+    workload: str = Field(description="incoming, outgoing, act, or mailbox (the mailbox itself cannot be tested).")
+    code: str = Field(description="The failure's code, as in the alerts.")
+    message: str = Field(description="What is wrong, in words.")
+    fix: str | None = Field(default=None, description="What to change, naming the field or setting, when known.")
 
 
 class TestAndEnableResult(BaseModel):
@@ -88,7 +89,7 @@ def _result(report: TestReport) -> TestAndEnableResult:
         outgoing_status=mailbox.outgoing_status,
         act_status=mailbox.act_status,
         mailbox_status=mailbox.mailbox_status,
-        problems=[ProblemOut(workload=p.workload, code=p.code, message=p.message) for p in report.problems],
+        problems=[ProblemOut(workload=p.workload, code=p.code, message=p.message, fix=p.fix) for p in report.problems],
         mailbox=mailboxes.SHAPE.output(mailbox),
     )
 

@@ -69,6 +69,21 @@ class Problem:
     workload: str  # "incoming" | "outgoing" | "act" | "mailbox" (a precondition)
     code: str
     message: str
+    fix: str | None = None  # what to change, naming the field or setting, when the fix is known
+
+
+# What an administrator changes for each configuration problem found before any connection is made.
+CONFIGURATION_FIXES = {
+    "CredentialsNotAllowed": "set allow_credentials_for_email_processing to true on the mailbox "
+    "(PATCH /api/mailboxes/{id}), or let the profile's credentials be used (incoming_credential_retrieval)",
+    "CredentialsMissing": "set the mailbox's password (and username when it is not the address) with "
+    "PUT /api/mailboxes/{id}/credentials, or the profile's username and password",
+    "CredentialsUnreadable": "set the password again: it was sealed with another SYNC_SECRET_ENCRYPTION_KEY",
+    "InvalidIncomingEmailServerProfileConfiguration": "set incoming_server_location on the email server profile",
+    "InvalidOutgoingEmailServerProfileConfiguration": "set outgoing_server_location on the email server profile",
+    "UnsupportedCredentialRetrieval": "choose a credential retrieval the profile's server type supports "
+    "(incoming_credential_retrieval / outgoing_credential_retrieval)",
+}
 
 
 @dataclass
@@ -230,19 +245,22 @@ class TestAndEnable:
         if start_date is not None:
             self._check_start_date(start_date, profile)
         report = TestReport(mailbox)
-        precondition = self._precondition(mailbox, profile, org)
+        blockers = self._preconditions(mailbox, profile, org)
         workloads = _configured(mailbox)
-        if precondition is not None:
-            report.problems.append(precondition)
+        # Every blocker at once: the mailbox's own, then each workload's configuration, before any connection.
+        unusable = {name: self._configuration(name, mailbox, profile) for name in workloads}
+        report.problems.extend(blockers)
+        report.problems.extend(problem for problem in unusable.values() if problem is not None)
+        if blockers:
             for name in workloads:
                 setattr(report, name, TestStatus.FAILURE)
         else:
             assert profile is not None
             tests = {"incoming": self._test_incoming, "outgoing": self._test_outgoing, "act": self._test_act}
             for name in workloads:
-                problem = tests[name](mailbox, profile)
+                problem = unusable[name] or tests[name](mailbox, profile)
                 setattr(report, name, TestStatus.FAILURE if problem else TestStatus.SUCCESS)
-                if problem is not None:
+                if problem is not None and unusable[name] is None:
                     report.problems.append(problem)
         report.mailbox = self._record(mailbox.id, report, workloads, by, start_date)
         self._alert(report, profile, org, workloads)
@@ -263,24 +281,49 @@ class TestAndEnable:
                 field="process_email_received_after",
             )
 
-    def _precondition(  # noqa: PLR0911 (one return per precondition, in the order they are checked)
+    def _preconditions(
         self, mailbox: Mailbox, profile: EmailServerProfile | None, org: OrganizationSettings
-    ) -> Problem | None:
+    ) -> list[Problem]:
+        """Every reason the mailbox itself cannot be tested, each with what to change."""
+        found = []
         if not mailbox.is_active:
-            return Problem("mailbox", "MailboxDisabled", f"the mailbox {mailbox.name} is deactivated")
-        if profile is None:
-            return Problem(
-                "mailbox", "InvalidIncomingEmailServerProfile", "no email server profile is associated with the mailbox"
+            found.append(
+                Problem(
+                    "mailbox",
+                    "MailboxDisabled",
+                    f"the mailbox {mailbox.name} is deactivated",
+                    "activate the mailbox: PATCH /api/mailboxes/{id} with state 0",
+                )
             )
-        if not profile.is_active:
-            return Problem(
-                "mailbox", "InvalidIncomingEmailServerProfile", f"the email server profile {profile.name} is inactive"
+        if profile is None:
+            found.append(
+                Problem(
+                    "mailbox",
+                    "InvalidIncomingEmailServerProfile",
+                    "no email server profile is associated with the mailbox",
+                    "set email_server_profile_id on the mailbox, or apply the organization's default email settings",
+                )
+            )
+        elif not profile.is_active:
+            found.append(
+                Problem(
+                    "mailbox",
+                    "InvalidIncomingEmailServerProfile",
+                    f"the email server profile {profile.name} is inactive",
+                    "activate the profile (state 0), or give the mailbox another email_server_profile_id",
+                )
             )
         if not mailbox.email_address:
-            return Problem("mailbox", "NoEmailAddress", "the mailbox has no email address")
-        if approval_required(mailbox, org) and mailbox.approval is not EmailAddressApproval.APPROVED:
-            return Problem(
-                "mailbox", "EmailAddressNotApproved", f"the email address {mailbox.email_address} is not approved"
+            found.append(Problem("mailbox", "NoEmailAddress", "the mailbox has no email address", "set email_address"))
+        elif approval_required(mailbox, org) and mailbox.approval is not EmailAddressApproval.APPROVED:
+            found.append(
+                Problem(
+                    "mailbox",
+                    "EmailAddressNotApproved",
+                    f"the email address {mailbox.email_address} is not approved",
+                    "approve it: POST /api/mailboxes/{id}/approve (or switch off the organization's "
+                    "require_approval_for_user_email / require_approval_for_queue_email)",
+                )
             )
         owner = (
             self.store.find_record(EntityType.SYSTEM_USER, mailbox.owner.id)
@@ -289,9 +332,36 @@ class TestAndEnable:
         )
         if isinstance(owner, SystemUser):
             if not owner.is_active or owner.is_disabled:
-                return Problem("mailbox", "UserDisabled", f"the user {owner.full_name} is disabled")  # 8005E273
+                found.append(  # 8005E273
+                    Problem(
+                        "mailbox",
+                        "UserDisabled",
+                        f"the user {owner.full_name} is disabled",
+                        "enable the user (state 0, is_disabled false)",
+                    )
+                )
             if owner.access_mode is not AccessMode.READ_WRITE:
-                return Problem("mailbox", "800046", f"the user {owner.full_name} is not in Read-Write access mode")
+                found.append(
+                    Problem(
+                        "mailbox",
+                        "800046",
+                        f"the user {owner.full_name} is not in Read-Write access mode",
+                        "set the user's access_mode to Read-Write (0)",
+                    )
+                )
+        return found
+
+    def _configuration(self, workload: str, mailbox: Mailbox, profile: EmailServerProfile | None) -> Problem | None:
+        """Whether ``workload`` has what it needs to connect (address, credentials), checked without connecting."""
+        if profile is None or profile.server_type.is_exchange or workload == "act":
+            return None  # Exchange and ACT settle their credentials with the connection itself
+        try:
+            if workload == "incoming":
+                incoming_connection(mailbox, profile, self.box, self.ca_file)
+            else:
+                outgoing_connection(mailbox, profile, self.box, self.ca_file)
+        except MailServerError as exc:
+            return Problem(workload, exc.code, str(exc), CONFIGURATION_FIXES.get(exc.code))
         return None
 
     def _test_incoming(self, mailbox: Mailbox, profile: EmailServerProfile) -> Problem | None:

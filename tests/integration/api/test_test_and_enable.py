@@ -15,7 +15,7 @@ from sync.health.enable_alerts import (
 )
 from sync.incoming.classify import GENERATED_HEADER
 from sync.mailboxes.test_enable import TEST_SUBJECT
-from sync.model.options import TestStatus
+from sync.model.options import CredentialRetrieval, TestStatus
 from sync.store import Store
 from tests.integration.api.conftest import MailWorld, created, imap_smtp_profile
 
@@ -202,3 +202,39 @@ def test_a_profiles_mailboxes_are_tested_together(admin: TestClient, mail_world:
     result = admin.post(f"/api/profiles/{isolated['id']}/test-and-enable").json()
     assert result["tested"] == 2 and result["succeeded"] == 2
     assert {r["mailbox_id"] for r in result["results"]} == ids
+
+
+def test_every_blocker_is_reported_at_once_with_what_to_change(admin: TestClient, mail_world: MailWorld) -> None:
+    mailbox_id = mail_world.new_user(admin)
+    assert admin.post(f"/api/mailboxes/{mailbox_id}/reject").status_code == 200
+    changed = admin.patch(f"/api/mailboxes/{mailbox_id}", json={"allow_credentials_for_email_processing": False})
+    assert changed.status_code == 200, changed.text
+    result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
+    found = {(p["workload"], p["code"]): p["fix"] for p in result["problems"]}
+    assert set(found) == {
+        ("mailbox", "EmailAddressNotApproved"),
+        ("incoming", "CredentialsNotAllowed"),
+        ("outgoing", "CredentialsNotAllowed"),
+    }
+    assert "/approve" in found[("mailbox", "EmailAddressNotApproved")]
+    assert "allow_credentials_for_email_processing" in found[("incoming", "CredentialsNotAllowed")]
+    assert result["incoming_status"] == result["outgoing_status"] == 2  # failed, and no server was contacted
+
+
+def test_a_workload_without_credentials_fails_alone_and_the_other_is_tested(
+    admin: TestClient, mail_world: MailWorld
+) -> None:
+    profile = mail_world.store.profiles.insert(
+        imap_smtp_profile(
+            mail_world.dovecot,
+            mail_world.smtp,
+            name="Outgoing with the profile's account, which has no password",
+            use_same_settings_for_outgoing=False,
+            outgoing_credential_retrieval=CredentialRetrieval.EMAIL_SERVER_PROFILE,
+        )
+    )
+    mailbox_id = mail_world.new_user(admin, profile_id=profile.id)
+    result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
+    assert [(p["workload"], p["code"]) for p in result["problems"]] == [("outgoing", "CredentialsMissing")]
+    assert "password" in result["problems"][0]["fix"]
+    assert result["incoming_status"] == 1 and result["outgoing_status"] == 2  # incoming was tested and passed
