@@ -107,6 +107,8 @@ class Dovecot:
     ``add_user()`` works while the server runs.
     """
 
+    name = "dovecot"
+
     def __init__(
         self,
         work_dir: Path,
