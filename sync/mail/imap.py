@@ -4,7 +4,8 @@ How one cycle decides what is new, given the folder's watermark::
 
     SELECT INBOX ──► same UIDVALIDITY, UIDNEXT <= last_uid + 1 ──► nothing new: 1 round trip after login
         │
-        ├─ same UIDVALIDITY, UIDNEXT moved ──► UID SEARCH UID last_uid+1:* ──► UID FETCH (RFC822.SIZE INTERNALDATE)
+        ├─ same UIDVALIDITY, UIDNEXT moved ──► UID FETCH last_uid+1..UIDNEXT-1 (RFC822.SIZE INTERNALDATE)
+        │                                      (UID SEARCH UID last_uid+1:* first when UIDNEXT is unknown or far)
         │
         ├─ no watermark yet ──► UID SEARCH ALL: everything is new
         │
@@ -276,11 +277,12 @@ class ImapSession:
     def _list_after(self, last_uid: int, inbox: _Inbox) -> list[RemoteMessage]:
         if inbox.uid_next is not None and inbox.uid_next <= last_uid + 1:
             return []
-        # A bounded range when UIDNEXT is known: GNU Mailutils answers every "UID n:*" search with nothing. Mail
-        # arriving after SELECT gets a UID >= UIDNEXT and is listed next cycle.
+        if inbox.uid_next is not None and inbox.uid_next - last_uid - 1 <= FETCH_CHUNK:
+            # The candidate UIDs are known: one UID FETCH of them, no SEARCH (UIDs never used are just absent).
+            # GNU Mailutils also answers "SEARCH UID" wrongly once UIDs and sequence numbers differ.
+            return self._describe(list(range(last_uid + 1, inbox.uid_next)), inbox)
         # "n:*" always matches the highest UID, even when it is below n (RFC 3501 §6.4.8): filter it out.
-        upper = str(inbox.uid_next - 1) if inbox.uid_next is not None else "*"
-        uids = [uid for uid in self._client.search(["UID", f"{last_uid + 1}:{upper}"]) if uid > last_uid]
+        uids = [uid for uid in self._client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid]
         return self._describe(uids, inbox)
 
     def _list_again(self, inbox: _Inbox) -> list[RemoteMessage]:
