@@ -1,4 +1,4 @@
-"""An organization on the isolated store whose mailboxes live in the session's Dovecot."""
+"""An organization on the isolated store whose mailboxes live on one local mail server (Dovecot, Mailutils)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from email.utils import make_msgid
 
 import pytest
 
-from devstack import Dovecot, TestCA
+from devstack import MailServer, TestCA
 from sync.auth.secrets import SecretBox, seal_field
 from sync.crm.records import RecordService
 from sync.incoming.worker import CycleReport, MailboxWorker
@@ -31,7 +31,7 @@ class World:
     store: Store
     settings: Settings
     box: SecretBox
-    dovecot: Dovecot
+    server: MailServer
     imap: EmailServerProfile
     pop3: EmailServerProfile
 
@@ -47,9 +47,9 @@ class World:
         delete_after: bool = False,
         password: str = MAIL_PASSWORD,
     ) -> Mailbox:
-        """A new Dovecot account and its CRM user (or queue) with an approved, scheduled mailbox."""
+        """A new mail account and its CRM user (or queue) with an approved, scheduled mailbox."""
         address = f"{'q' if queue else 'u'}-{uuid.uuid4().hex[:10]}@example.test"
-        self.dovecot.add_user(address, MAIL_PASSWORD)
+        self.server.add_user(address, MAIL_PASSWORD)
         provisioning = Provisioning(self.store)
         if queue:
             _, mailbox = provisioning.create_queue(
@@ -99,25 +99,26 @@ def message(
 
 
 @pytest.fixture(scope="module")
-def world(isolated_store: Store, settings: Settings, dovecot: Dovecot, test_ca: TestCA) -> World:
+def world(isolated_store: Store, settings: Settings, mail_server: MailServer, test_ca: TestCA) -> World:
+    """Per mail server: every test using it runs against Dovecot and against Mailutils."""
     own = settings.model_copy(update={"extra_ca_file": str(test_ca.ca_cert)})
     box = SecretBox(own.aes_key())
     imap = isolated_store.profiles.insert(
         EmailServerProfile(
-            name="Dovecot IMAP",
+            name=f"{mail_server.name} IMAP",
             server_type=ServerType.IMAP_SMTP,
             incoming_server_location="localhost",
-            incoming_port=dovecot.imaps_port,
+            incoming_port=mail_server.imaps_port,
             incoming_tls=TlsMode.IMPLICIT,
             timeout_mailbox_connection_after_ms=5000,
         )
     )
     pop3 = isolated_store.profiles.insert(
         EmailServerProfile(
-            name="Dovecot POP3",
+            name=f"{mail_server.name} POP3",
             server_type=ServerType.POP3_SMTP,
             incoming_server_location="localhost",
-            incoming_port=dovecot.pop3_port,
+            incoming_port=mail_server.pop3_port,
             incoming_tls=TlsMode.STARTTLS,
             timeout_mailbox_connection_after_ms=5000,
         )
@@ -125,7 +126,7 @@ def world(isolated_store: Store, settings: Settings, dovecot: Dovecot, test_ca: 
     RecordService(isolated_store).create(
         Contact(first_name="Carol", last_name="Clark", email_address1="carol@fabrikam.test")
     )
-    return World(isolated_store, own, box, dovecot, imap, pop3)
+    return World(isolated_store, own, box, mail_server, imap, pop3)
 
 
 Deliver = Callable[[str, bytes], None]
