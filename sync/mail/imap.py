@@ -46,6 +46,7 @@ from sync.mail.errors import (
     MailAuthenticationError,
     MailServerError,
     PermanentMailError,
+    SecureConnectionRequired,
     TransientMailError,
 )
 from sync.mail.port import ConnectionSettings, RemoteMessage
@@ -67,7 +68,7 @@ SERVER_BUSY: Kind = (TransientMailError, "ServerUnavailable", "server unavailabl
 RESPONSE_CODES: dict[str, Kind] = {
     **dict.fromkeys(("AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED", "CONTACTADMIN"), LOGIN_REFUSED),
     **dict.fromkeys(("UNAVAILABLE", "SERVERBUG", "INUSE", "LIMIT"), SERVER_BUSY),
-    "PRIVACYREQUIRED": (PermanentMailError, "SecureConnectionRequired", "server requires TLS"),
+    "PRIVACYREQUIRED": (SecureConnectionRequired, "SecureConnectionRequired", "server requires TLS"),
 }
 REFUSED_AT: dict[Stage, Kind] = {
     "connect": (PermanentMailError, "ProtocolError", "not an IMAP server, or no usable greeting"),
@@ -76,6 +77,8 @@ REFUSED_AT: dict[Stage, Kind] = {
 }
 DROPPED: Kind = (TransientMailError, "ConnectionDropped", "connection dropped")
 RESPONSE_CODE = re.compile(r"\[([A-Z][A-Z0-9/-]*)")
+# Capabilities of a server that refuses LOGIN on this link: RFC 3501 §6.2.3, and GNU Mailutils' own name for it.
+NO_PLAINTEXT_LOGIN = (b"LOGINDISABLED", b"XTLSREQUIRED")
 
 
 def message_key(uid_validity: int, uid: int) -> str:
@@ -127,6 +130,7 @@ class ImapConnector:
             with typed_errors(map_imap_error, where, settings.password, "connect"):
                 client = _connect(settings)
             with typed_errors(map_imap_error, where, settings.password, "login"):
+                _check_login_allowed(client, settings, where)
                 client.login(settings.username, settings.password)
                 # LOGIN's answer carries the capabilities: caching them now spares a CAPABILITY round trip later.
                 client.capabilities()
@@ -348,6 +352,18 @@ def _connect(settings: ConnectionSettings) -> Any:
             _shutdown(client)
             raise
     return client
+
+
+def _check_login_allowed(client: Any, settings: ConnectionSettings, where: str) -> None:
+    """Refuse before sending the password in the clear when the server said it will not take it."""
+    if settings.tls != "none":
+        return
+    refused = [name.decode() for name in NO_PLAINTEXT_LOGIN if client.has_capability(name.decode())]
+    if refused:
+        raise SecureConnectionRequired(
+            f"{where}: the server refuses login without TLS ({refused[0]}); use implicit TLS or STARTTLS",
+            code="SecureConnectionRequired",
+        )
 
 
 def _shutdown(client: Any) -> None:
