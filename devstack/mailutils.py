@@ -80,6 +80,11 @@ class Mailutils:
         for address, password in (users or {}).items():
             self.add_user(address, password)
 
+    @property
+    def pids(self) -> list[int]:
+        """The daemons' process ids (each also leads the group of its sessions)."""
+        return [started.pid for started in self._processes]
+
     def start(self) -> Self:
         """Write the configs, start both daemons in the foreground and wait for every port."""
         if self._processes:
