@@ -17,6 +17,7 @@ import mailbox
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,8 @@ from devstack.ports import LOOPBACK, free_ports, wait_for_port
 
 MAIL_UID = MAIL_GID = 65534  # the sessions run as this user once logged in
 STARTUP_TIMEOUT_S = 10.0  # normally well under 100 ms
+SETTLE_TIMEOUT_S = 10.0  # a session's process ends within milliseconds of its connection closing
+SETTLE_POLL_S = 0.01
 INSTALL_HINT = "install mailutils-imap4d mailutils-pop3d (`make setup`)"
 USER = "${user}"  # Mailutils expands it to the local part of a virtual user's address
 
@@ -111,6 +114,19 @@ class Mailutils:
         """Terminate both daemons and every session they forked."""
         while self._processes:
             process.stop(self._processes.pop())
+
+    def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> None:
+        """Return once every session process has ended (each connection is served by a forked process).
+
+        A session writes its view of an mbox back when it ends, and holds the maildrop lock until then: a test
+        that dropped a connection (a dead client) waits here before the next one, instead of racing it.
+        """
+        deadline = time.monotonic() + timeout
+        daemons = set(self.pids)
+        while any(process.group_members(pid) - daemons for pid in daemons):
+            if time.monotonic() > deadline:
+                raise DevstackError(f"Mailutils sessions still running after {timeout} s")
+            time.sleep(SETTLE_POLL_S)
 
     def add_user(self, address: str, password: str) -> None:
         """Add (or change) a virtual user; the passwd file is read at each login, so no restart is needed."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -14,6 +15,9 @@ from devstack import MailServer, TestCA
 from sync.auth.secrets import SecretBox, seal_field
 from sync.crm.records import RecordService
 from sync.incoming.worker import CycleReport, MailboxWorker
+from sync.mail.imap import ImapConnector, ImapSession
+from sync.mail.pop3 import Pop3Connector, Pop3Session
+from sync.mail.port import ConnectionSettings
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Contact, EmailServerProfile, Mailbox, Queue, SystemUser
 from sync.model.options import EmailAddressApproval, FilteringMethod, ServerType
@@ -82,6 +86,42 @@ class World:
 
     def emails_with_message_id(self, message_id: str) -> int:
         return len(list(self.store.emails.query("message_id eq @m", {"m": message_id})))
+
+
+class Killed(BaseException):
+    """Stands in for the process dying: nothing after the raise runs, nothing catches it."""
+
+
+@contextmanager
+def dying_process(world: World, patch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Plays the death of the worker's process around a cycle that raises :class:`Killed`.
+
+    Afterwards the connections the cycle opened are closed without LOGOUT or QUIT, as the OS closes a dead
+    process's sockets, and the server has finished with them: Mailutils writes a session's view of the mbox
+    back, and holds a POP3 maildrop's lock, until the session's process ends.
+    """
+    opened: list[ImapSession | Pop3Session] = []
+    open_imap, open_pop3 = ImapConnector.open, Pop3Connector.open
+
+    def recording_imap(self: ImapConnector, settings: ConnectionSettings) -> ImapSession:
+        opened.append(open_imap(self, settings))
+        return opened[-1]  # type: ignore[return-value]
+
+    def recording_pop3(self: Pop3Connector, settings: ConnectionSettings) -> Pop3Session:
+        opened.append(open_pop3(self, settings))
+        return opened[-1]  # type: ignore[return-value]
+
+    patch.setattr(ImapConnector, "open", recording_imap)
+    patch.setattr(Pop3Connector, "open", recording_pop3)
+    try:
+        yield
+    finally:
+        for session in opened:
+            if isinstance(session, ImapSession):
+                session._client.shutdown()
+            else:
+                session._client.close()
+        world.server.settle()
 
 
 def message(

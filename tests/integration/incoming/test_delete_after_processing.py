@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import imaplib
-import poplib
-import time
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
 
 from sync.incoming.processor import IncomingProcessor
-from sync.mail.imap import ImapConnector, ImapSession
-from sync.mail.pop3 import Pop3Connector, Pop3Session
 from sync.model import EmailServerProfile
 from sync.model.options import FilteringMethod
-from tests.integration.incoming.conftest import World, message
+from tests.integration.incoming.conftest import Killed, World, dying_process, message
 from tests.stack_fixtures import MAIL_PASSWORD
 
 pytestmark = pytest.mark.integration
 
 CRASH_ON = 27  # of 30: after the checkpoint at 25, before the folder's final one
-LOCK_RELEASE_TIMEOUT_S = 10.0  # a dead POP3 session's maildrop lock; released within milliseconds normally
-
-
-class Killed(BaseException):
-    """Stands in for the process dying: nothing after the raise runs, nothing catches it."""
 
 
 def _inbox_subjects(world: World, address: str) -> list[str]:
@@ -41,32 +31,6 @@ def _inbox_subjects(world: World, address: str) -> list[str]:
 
 def _protocol(world: World, name: str) -> EmailServerProfile:
     return world.pop3 if name == "pop3" else world.imap
-
-
-def _drop_link(session: ImapSession | Pop3Session) -> None:
-    """What the OS does to a dead process's connections: closed, without LOGOUT or QUIT."""
-    if isinstance(session, ImapSession):
-        session._client.shutdown()  # the test plays the process's death
-    else:
-        session._client.close()
-
-
-def _wait_for_the_maildrop(world: World, address: str) -> None:
-    """A POP3 server keeps the maildrop locked until it has seen the dead session's link close ([IN-USE])."""
-    deadline = time.monotonic() + LOCK_RELEASE_TIMEOUT_S
-    while True:
-        client = poplib.POP3("127.0.0.1", world.server.pop3_port)
-        try:
-            client.user(address)
-            client.pass_(MAIL_PASSWORD)
-            client.quit()
-            return
-        except poplib.error_proto:
-            if time.monotonic() > deadline:
-                raise
-        finally:
-            with contextlib.suppress(OSError):
-                client.close()
 
 
 @pytest.mark.parametrize("protocol", ["pop3", "imap"])
@@ -89,27 +53,9 @@ def test_a_crash_between_checkpoints_deletes_every_tracked_message_on_the_next_c
             raise Killed
         return original(self, raw, received_on, **kwargs)  # type: ignore[arg-type]
 
-    opened: list[ImapSession | Pop3Session] = []
-    open_imap, open_pop3 = ImapConnector.open, Pop3Connector.open
-
-    def recording_imap(self: ImapConnector, settings: object) -> ImapSession:
-        opened.append(open_imap(self, settings))  # type: ignore[arg-type]
-        return opened[-1]  # type: ignore[return-value]
-
-    def recording_pop3(self: Pop3Connector, settings: object) -> Pop3Session:
-        opened.append(open_pop3(self, settings))  # type: ignore[arg-type]
-        return opened[-1]  # type: ignore[return-value]
-
-    with monkeypatch.context() as patch:
+    with monkeypatch.context() as patch, dying_process(world, patch), pytest.raises(Killed):
         patch.setattr(IncomingProcessor, "process", die_on)
-        patch.setattr(ImapConnector, "open", recording_imap)
-        patch.setattr(Pop3Connector, "open", recording_pop3)
-        with pytest.raises(Killed):
-            world.cycle(mailbox)
-    for session in opened:
-        _drop_link(session)
-    if protocol == "pop3":
-        _wait_for_the_maildrop(world, address)
+        world.cycle(mailbox)
     pending = world.store.get_mailbox(mailbox.id).watermarks["INBOX"].pending_deletes
     report = world.cycle(mailbox)  # the lease is taken again, as after its expiry
 
