@@ -287,6 +287,8 @@ class ImapSession:
             return self._describe(list(range(last_uid + 1, inbox.uid_next)), inbox)
         # "n:*" always matches the highest UID, even when it is below n (RFC 3501 §6.4.8): filter it out.
         uids = [uid for uid in self._client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid]
+        if not uids:  # the server may have answered the UID range wrongly (Mailutils): ask for every UID
+            uids = [uid for uid in self._client.search(["ALL"]) if uid > last_uid]
         return self._describe(uids, inbox)
 
     def _list_again(self, inbox: _Inbox) -> list[RemoteMessage]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from devstack import MailServer, TestCA
+from sync.mail import imap
 from sync.mail.imap import ImapConnector, message_key, parse_key
 from sync.mail.port import RemoteMessage
 from sync.model.mailbox import FolderWatermark
@@ -189,6 +190,22 @@ def test_mail_delivered_after_an_expunge_is_listed(
         fetched = [message_id_of(session.fetch(m)) for m in session.list_new(watermark, NOTHING)]
 
     assert later in fetched
+
+
+def test_a_backlog_beyond_one_fetch_is_listed(
+    mail_server: MailServer, test_ca: TestCA, server_user: MailUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More new UIDs than one FETCH takes: found by UID SEARCH, which Mailutils answers with nothing."""
+    ids = deliver(mail_server, server_user, 5)
+    implicit = settings(server_user, mail_server.imaps_port, "implicit", ca=test_ca)
+    with ImapConnector().open(implicit) as session:
+        first = session.list_new(empty_watermark(), NOTHING)[0]
+        watermark = session.advance(empty_watermark(), first)
+    monkeypatch.setattr(imap, "FETCH_CHUNK", 2)
+    with ImapConnector().open(implicit) as session:
+        backlog = [message_id_of(session.fetch(m)) for m in session.list_new(watermark, NOTHING)]
+
+    assert backlog == ids[1:]
 
 
 def test_processed_keys_are_skipped_too(mail_server: MailServer, test_ca: TestCA, server_user: MailUser) -> None:
