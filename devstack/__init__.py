@@ -1,4 +1,4 @@
-"""Real local servers for tests and the demo: Azurite, Dovecot, an SMTP server, a test CA.
+"""Real local servers for tests and the demo: Azurite, Dovecot, Mailutils, an SMTP server, a test CA.
 
 Nothing here is mocked: each class runs the real server on free loopback ports and
 cleans up after itself, so integration tests exercise the same protocols as production.
@@ -8,6 +8,8 @@ from devstack.azurite import Azurite
 from devstack.certs import TestCA
 from devstack.dovecot import Dovecot
 from devstack.errors import DevstackError, MissingDependencyError, ServiceStartError
+from devstack.mail_server import MailServer
+from devstack.mailutils import Mailutils
 from devstack.ports import free_port, free_ports, wait_for_port
 from devstack.smtp import ReceivedMessage, SmtpServer
 from devstack.stack import LocalStack
@@ -17,6 +19,8 @@ __all__ = [
     "DevstackError",
     "Dovecot",
     "LocalStack",
+    "MailServer",
+    "Mailutils",
     "MissingDependencyError",
     "ReceivedMessage",
     "ServiceStartError",

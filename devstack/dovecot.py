@@ -107,6 +107,8 @@ class Dovecot:
     ``add_user()`` works while the server runs.
     """
 
+    name = "dovecot"
+
     def __init__(
         self,
         work_dir: Path,
@@ -197,6 +199,9 @@ class Dovecot:
             self._write_user(address)
             if changed:
                 time.sleep(1.05 - time.time() % 1)
+
+    def settle(self) -> None:
+        """Nothing to wait for: Dovecot has stored every change by the time it answers the command."""
 
     def deliver(self, address: str, raw: bytes, *, mail_from: str = "devstack@localhost") -> None:
         """Deliver ``raw`` (an RFC 5322 message) into ``address``'s INBOX through LMTP.

@@ -98,3 +98,16 @@ def _group_alive(pgid: int) -> bool:
         if group == pgid and state not in ("Z", "X"):
             return True
     return False
+
+
+def group_members(pgid: int) -> set[int]:
+    """The live (non-zombie) processes of a group, read from /proc (empty where there is no /proc)."""
+    members: set[int] = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process exited while we looked
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            members.add(int(stat.parent.name))
+    return members

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from devstack import Azurite, Dovecot, SmtpServer, TestCA
+from devstack import Azurite, Dovecot, MailServer, Mailutils, SmtpServer, TestCA
 
 MAIL_PASSWORD = "secret"
 MAIL_DOMAIN = "example.test"
 MAIL_USERS = {f"alice@{MAIL_DOMAIN}": MAIL_PASSWORD, f"bob@{MAIL_DOMAIN}": MAIL_PASSWORD}
 REJECT_DOMAIN = "reject.test"  # the SMTP server answers 550 to RCPT in this domain
+MAIL_SERVERS = ("dovecot", "mailutils")  # every IMAP/POP3 connector test runs against each
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,24 @@ def dovecot(stack_dir: Path, test_ca: TestCA) -> Iterator[Dovecot]:
 
 
 @pytest.fixture(scope="session")
+def mailutils(stack_dir: Path, test_ca: TestCA) -> Iterator[Mailutils]:
+    """GNU Mailutils imap4d + pop3d: mbox storage, UIDVALIDITY kept in the mailbox, TLS-required ports."""
+    server = Mailutils(stack_dir / "mailutils", test_ca, MAIL_USERS)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session", params=MAIL_SERVERS)
+def mail_server(request: pytest.FixtureRequest) -> MailServer:
+    """Each IMAP/POP3 server of the stack in turn; a test using it runs once per server."""
+    server: MailServer = request.getfixturevalue(request.param)
+    return server
+
+
+@pytest.fixture(scope="session")
 def smtp_server(test_ca: TestCA, dovecot: Dovecot) -> Iterator[SmtpServer]:
     """Submission + SMTPS for ``MAIL_USERS``, relaying what it accepts into ``dovecot``."""
     server = SmtpServer(
@@ -91,4 +110,12 @@ def mail_user(dovecot: Dovecot) -> MailUser:
     """A new, empty Dovecot mailbox, so tests never see each other's mail."""
     user = MailUser(f"u-{uuid.uuid4().hex[:12]}@{MAIL_DOMAIN}", MAIL_PASSWORD)
     dovecot.add_user(user.address, user.password)
+    return user
+
+
+@pytest.fixture
+def server_user(mail_server: MailServer) -> MailUser:
+    """A new, empty mailbox on ``mail_server``."""
+    user = MailUser(f"u-{uuid.uuid4().hex[:12]}@{MAIL_DOMAIN}", MAIL_PASSWORD)
+    mail_server.add_user(user.address, user.password)
     return user

@@ -22,6 +22,12 @@ CODE_INCOMING_TRANSIENT = -2147220970  # UnknownIncomingEmailIntegrationError: u
 CODE_INCOMING_AUTH = 8005_0001
 CODE_INCOMING_PERMANENT = 8005_0002
 CODE_INCOMING_DISABLED_AFTER_RETRIES = 8005_0003
+SECURE_CONNECTION_ADVICE = {  # what the profile owner should do, by error code
+    "SecureConnectionFailed": "",
+    "SecureConnectionRequired": "The email server accepts a login only over TLS: set the email server profile "
+    "to implicit TLS or STARTTLS, then enable the mailbox for email processing. ",
+}
+SECURE_CONNECTION_CODES = frozenset(SECURE_CONNECTION_ADVICE)
 CODE_ITEM_FAILED = 8005_0004
 CODE_ADDRESS_NOT_APPROVED = 8005_0005
 CODE_ACT_DISABLED = 8005_0006
@@ -49,6 +55,13 @@ def incoming_failure_text(
                          f"receiving email and the owner of the email server profile {profile_name} has been notified. "
                          f"Fix the credentials, then enable the mailbox for email processing. "
                          f"Email Server Error Code: {error_code}", details)  # fmt: skip
+    if disabled and error_code in SECURE_CONNECTION_CODES:  # R-ERR-12's wording; a configuration problem
+        return AlertText(AlertLevel.ERROR, CODE_INCOMING_PERMANENT, error_code,
+                         f"Email cannot be received for the mailbox {box} because an error occurred while establishing "
+                         f"a secure connection to the email server. The mailbox {box} has been disabled for receiving "
+                         f"email and the owner of the email server profile {profile_name} has been notified. "
+                         f"{SECURE_CONNECTION_ADVICE[error_code]}Email Server Error Code: {error_code}",
+                         details)  # fmt: skip
     if disabled:
         return AlertText(AlertLevel.ERROR, CODE_INCOMING_PERMANENT, error_code,
                          f"Email cannot be received for the mailbox {box} because an error occurred while connecting "

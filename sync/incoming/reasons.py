@@ -42,6 +42,25 @@ class Reason(IntEnum):
         )
 
     @property
+    def settled(self) -> bool:
+        """The message was tracked, or deliberately not tracked: a delete-after-processing mailbox may delete it.
+
+        Not settled (kept on the server for an administrator or a later cycle): item failures such as a sender
+        that cannot be read (a server's "cannot display" notice in place of the message is one), an invalid
+        forward item, a message over the size limit, a quarantined one, one that vanished, an unknown outcome.
+        """
+        return self.accepted or self in (
+            Reason.DUPLICATE,
+            Reason.ALREADY_PROCESSED,
+            Reason.NO_CORRELATION_MATCH,
+            Reason.NO_RECIPIENT_MATCH,
+            Reason.INTERNAL_EMAIL_REJECT,
+            Reason.BOUNCE_NOT_CORRELATED,
+            Reason.LOOP_DETECTED,
+            Reason.BEFORE_START_DATE,
+        )
+
+    @property
     def label(self) -> str:
         """The Dynamics-style name (``NoCorrelationMatch``) shown to administrators."""
         return "".join(part.capitalize() for part in self.name.split("_"))

@@ -10,8 +10,11 @@ State machine of a cycle (the lease id in the work item fences everything):
 
 A crash anywhere leaves the watermark at or before the last stored message: the next run re-fetches
 at most a few messages, and the MessageIndex claim turns each into ``AlreadyProcessed``. Nothing is
-deleted on the server before its outcome is durable. A mail-server error stops the cycle with its
-progress kept; the health policy decides between retry and disabling.
+deleted on the server before its outcome is durable, and only a settled one (tracked, or deliberately
+not tracked: ``Reason.settled``). Every checkpoint writes the folder's pending deletions: those carried
+over from an earlier cycle and the settled messages so far, so a crash between checkpoints loses none;
+they are cleared once the session closed without error (POP3 commits its DELEs at QUIT).
+A mail-server error stops the cycle with its progress kept; the health policy decides between retry and disabling.
 """
 
 from __future__ import annotations
@@ -261,18 +264,21 @@ class MailboxWorker:
         watermark = mailbox.watermarks.get(key) or FolderWatermark(folder=key[:256])
         listed = reader.list_new(watermark, frozenset(watermark.processed_keys))
         report.listed += len(listed)
-        if watermark.pending_deletes:  # a deletion the last cycle could not confirm
-            reader.delete([_remote(k) for k in watermark.pending_deletes])
-            report.deleted += len(watermark.pending_deletes)
+        deleting = list(watermark.pending_deletes)  # pending until this session closes cleanly
+        if deleting:  # a deletion an earlier cycle could not confirm
+            reader.delete([_remote(k) for k in deleting])
+            report.deleted += len(deleting)
         if not listed:
             completed = reader.complete(watermark)
             if completed != watermark:  # pages of changes that were not new messages
-                mailbox = self._checkpoint(cycle.item, mailbox, key, completed, list(completed.processed_keys), [])
+                keys = list(completed.processed_keys)
+                mailbox = self._checkpoint(cycle.item, mailbox, key, completed, keys, deleting)
             return mailbox
         processor = cycle.processor(self, mailbox)
         room = max(self.settings.max_emails_per_cycle - cycle.handled, 0)
         todo = listed[:room]
         done: list[RemoteMessage] = []
+        settled: list[RemoteMessage] = []  # to delete, for delete-after-processing mailboxes
         keys = list(watermark.processed_keys)
         prefetcher = Prefetcher(
             reader, todo, max_bytes=self.settings.max_incoming_email_bytes, parse=processor.parse,
@@ -295,17 +301,19 @@ class MailboxWorker:
                 if isinstance(reader, InboxReader) and remote.uid is None and remote.key not in keys:
                     keys.append(remote.key)  # POP3: UIDLs are the only memory of what was processed
                 done.append(remote)
+                if mailbox.delete_emails_after_processing and outcome.reason.settled:
+                    settled.append(remote)
+                    deleting.append(remote.key)
                 if remote.sync_state is not None or len(done) % CHECKPOINT_EVERY == 0:
-                    mailbox = self._checkpoint(cycle.item, mailbox, key, watermark, keys, [])
+                    mailbox = self._checkpoint(cycle.item, mailbox, key, watermark, keys, deleting)
         finished = len(done) == len(listed) and cycle.stopped is None
         report.more_pending = report.more_pending or not finished
         if finished:
             watermark = reader.complete(watermark)
-        deleting = [r.key for r in done] if mailbox.delete_emails_after_processing else []
         mailbox = self._checkpoint(cycle.item, mailbox, key, watermark, keys, deleting)
-        if deleting:
-            reader.delete(done)
-            report.deleted += len(done)
+        if settled:
+            reader.delete(settled)
+            report.deleted += len(settled)
         return mailbox
 
     def _skips(self, processor: IncomingProcessor, remotes: Sequence[RemoteMessage]) -> dict[str, Reason]:

@@ -2,7 +2,8 @@
 
 - :class:`TransientMailError`: worth retrying later (network down, timeout, server busy, dropped link).
 - :class:`MailAuthenticationError`: the server refused the credentials; the mailbox needs attention.
-- :class:`PermanentMailError`: retrying will not help (TLS failure, wrong host, protocol refused).
+- :class:`PermanentMailError`: retrying will not help (TLS failure, wrong host, protocol refused);
+  :class:`SecureConnectionRequired` when the server wants TLS before login.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ class MailAuthenticationError(MailServerError):
 
 class PermanentMailError(MailServerError):
     code = "PermanentMailError"
+
+
+class SecureConnectionRequired(PermanentMailError):
+    """The server refuses to log in over a plaintext connection (IMAP LOGINDISABLED or [PRIVACYREQUIRED], a POP3
+    server without USER before STLS, "-ERR ... plaintext"): the profile must use TLS. A configuration problem, not
+    wrong credentials: the password is right, and is never sent in the clear once the server said so."""
+
+    code = "SecureConnectionRequired"
 
 
 class ServerBusy(TransientMailError):

@@ -2,21 +2,28 @@
 
 How one cycle decides what is new, given the folder's watermark::
 
-    EXAMINE INBOX ──► same UIDVALIDITY, UIDNEXT <= last_uid + 1 ──► nothing new: 1 round trip after login
+    SELECT INBOX ──► same UIDVALIDITY, UIDNEXT <= last_uid + 1 ──► nothing new: 1 round trip after login
         │
-        ├─ same UIDVALIDITY, UIDNEXT moved ──► UID SEARCH UID last_uid+1:* ──► UID FETCH (RFC822.SIZE INTERNALDATE)
+        ├─ same UIDVALIDITY, UIDNEXT moved ──► UID FETCH last_uid+1..UIDNEXT-1 (RFC822.SIZE INTERNALDATE)
+        │                                      (UID SEARCH UID last_uid+1:* first when UIDNEXT is unknown or far)
         │
-        └─ UIDVALIDITY changed, or none yet ──► date fallback: SEARCH SINCE <day before last_received_on>
-                                                 and keep INTERNALDATE >= last_received_on (everything on a first run)
+        ├─ no watermark yet ──► UID SEARCH ALL: everything is new
+        │
+        └─ UIDVALIDITY changed ──► UID SEARCH ALL + each message's Message-ID: listed as a *revisit*, so the
+                                   worker skips (without downloading) what this mailbox tracked already
 
 Then, per message and only after it is stored: ``fetch`` (BODY.PEEK[], so \\Seen is untouched), ``advance`` (pure)
-and, for mailboxes that delete after processing (R-FWD-4), ``delete`` (\\Deleted + UID EXPUNGE of those UIDs only).
+and, for mailboxes that delete after processing (R-FWD-4), ``delete`` (\\Deleted, then UID EXPUNGE of those UIDs;
+without UIDPLUS an EXPUNGE with the user's own pending deletions set aside).
 
-The date fallback keeps INTERNALDATE >= last_received_on, not >: INTERNALDATE has one-second resolution and two
-messages may share a second, so ">" could skip the one not yet stored, for good. The overlap (mail of that last
-second already stored) is absorbed by the pipeline's Message-ID dedupe. Messages are listed oldest UID first so
-that advancing in order never skips one. Limit: after a UIDVALIDITY change, mail that reached the Inbox with an
-older INTERNALDATE than the watermark (moved in from another folder, APPENDed) is not seen by the date fallback.
+Why SELECT and not the read-only EXAMINE: servers that keep UIDs inside the mailbox (Courier, GNU Mailutils'
+mbox) assign UIDs to new mail, and persist UIDVALIDITY, only in a read-write session. Under EXAMINE they report
+a new UIDVALIDITY every session, so every cycle would start over. SELECT changes no flag but \\Recent;
+BODY.PEEK[] keeps \\Seen as the user left it.
+
+Why a UIDVALIDITY change lists the whole Inbox and not only mail since the last INTERNALDATE: mail copied or
+APPENDed into the Inbox keeps its older INTERNALDATE and would never be seen. The Message-IDs let the worker
+skip the mail it tracked without downloading it; the Message-ID dedupe absorbs the rest.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
 from types import TracebackType
 from typing import Any, Self
 
@@ -38,6 +46,7 @@ from sync.mail.errors import (
     MailAuthenticationError,
     MailServerError,
     PermanentMailError,
+    SecureConnectionRequired,
     TransientMailError,
 )
 from sync.mail.port import ConnectionSettings, RemoteMessage
@@ -48,9 +57,10 @@ INBOX = "INBOX"
 LIST_ITEMS = ("RFC822.SIZE", "INTERNALDATE")
 BODY_ITEM = "BODY.PEEK[]"  # PEEK: reading must not set \Seen in the user's mail client
 BODY_KEY = b"BODY[]"  # how the server names the item in its answer
+MESSAGE_ID_ITEM = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"
+MESSAGE_ID_KEY = b"BODY[HEADER.FIELDS (MESSAGE-ID)]"
 DELETED = b"\\Deleted"
 FETCH_CHUNK = 1000  # UIDs per FETCH/STORE: keeps a command line well under Dovecot's 64 KiB limit
-DATE_SLACK = timedelta(days=1)  # SEARCH SINCE compares dates in the server's zone, ignoring the time
 
 LOGIN_REFUSED: Kind = (MailAuthenticationError, "AuthenticationFailed", "login refused")
 SERVER_BUSY: Kind = (TransientMailError, "ServerUnavailable", "server unavailable")
@@ -58,7 +68,7 @@ SERVER_BUSY: Kind = (TransientMailError, "ServerUnavailable", "server unavailabl
 RESPONSE_CODES: dict[str, Kind] = {
     **dict.fromkeys(("AUTHENTICATIONFAILED", "AUTHORIZATIONFAILED", "EXPIRED", "CONTACTADMIN"), LOGIN_REFUSED),
     **dict.fromkeys(("UNAVAILABLE", "SERVERBUG", "INUSE", "LIMIT"), SERVER_BUSY),
-    "PRIVACYREQUIRED": (PermanentMailError, "SecureConnectionRequired", "server requires TLS"),
+    "PRIVACYREQUIRED": (SecureConnectionRequired, "SecureConnectionRequired", "server requires TLS"),
 }
 REFUSED_AT: dict[Stage, Kind] = {
     "connect": (PermanentMailError, "ProtocolError", "not an IMAP server, or no usable greeting"),
@@ -67,6 +77,8 @@ REFUSED_AT: dict[Stage, Kind] = {
 }
 DROPPED: Kind = (TransientMailError, "ConnectionDropped", "connection dropped")
 RESPONSE_CODE = re.compile(r"\[([A-Z][A-Z0-9/-]*)")
+# Capabilities of a server that refuses LOGIN on this link: RFC 3501 §6.2.3, and GNU Mailutils' own name for it.
+NO_PLAINTEXT_LOGIN = (b"LOGINDISABLED", b"XTLSREQUIRED")
 
 
 def message_key(uid_validity: int, uid: int) -> str:
@@ -118,6 +130,7 @@ class ImapConnector:
             with typed_errors(map_imap_error, where, settings.password, "connect"):
                 client = _connect(settings)
             with typed_errors(map_imap_error, where, settings.password, "login"):
+                _check_login_allowed(client, settings, where)
                 client.login(settings.username, settings.password)
                 # LOGIN's answer carries the capabilities: caching them now spares a CAPABILITY round trip later.
                 client.capabilities()
@@ -150,25 +163,27 @@ class ImapSession:
         self._closed = False
 
     def list_new(self, watermark: FolderWatermark, processed_keys: frozenset[str]) -> list[RemoteMessage]:
-        """New messages, oldest UID first; one EXAMINE and nothing else when nothing arrived.
+        """New messages, oldest UID first; one SELECT and nothing else when nothing arrived.
 
         ``processed_keys`` is honoured too, although the watermark alone decides on the UID path.
         """
         with self._command():
-            inbox = self._select(readwrite=False)
+            inbox = self._select()
             if inbox.exists == 0:
                 return []
             if watermark.uid_validity == inbox.uid_validity and watermark.last_uid is not None:
                 listed = self._list_after(watermark.last_uid, inbox)
+            elif watermark.uid_validity is None and watermark.last_received_on is None:
+                listed = self._describe(self._client.search(["ALL"]), inbox)  # a first run: everything is new
             else:
-                listed = self._list_by_date(watermark.last_received_on, inbox)
+                listed = self._list_again(inbox)
         return [message for message in listed if message.key not in processed_keys]
 
     def fetch(self, message: RemoteMessage) -> bytes:
         """The raw message, read with BODY.PEEK[] so its \\Seen flag stays as the user left it."""
         uid_validity, uid = parse_key(message.key)
         with self._command():
-            inbox = self._inbox or self._select(readwrite=False)
+            inbox = self._inbox or self._select()
         self._check_epoch(uid_validity, inbox)
         with self._command():
             answer = self._client.fetch([uid], [BODY_ITEM])
@@ -180,23 +195,29 @@ class ImapSession:
     def delete(self, messages: list[RemoteMessage]) -> None:
         """Flag the messages \\Deleted and expunge exactly those UIDs.
 
-        Without UIDPLUS a plain EXPUNGE would also purge what the user flagged for deletion, so the messages are
-        only flagged; the next expunge by any client removes them. UIDs already gone are ignored, and so are keys
-        of an older UIDVALIDITY: such a UID may name another message now, and the date fallback lists the old
-        one again under its new UID.
+        With UIDPLUS, UID EXPUNGE of those UIDs. Without it a plain EXPUNGE would also purge what the user
+        flagged for deletion, so those flags are set aside around it and put back (RFC 4315 §1). UIDs already
+        gone are ignored, and so are keys of an older UIDVALIDITY: such a UID may name another message now,
+        and the next listing offers the old one again under its new UID.
         """
         if not messages:
             return
         with self._command():
-            inbox = self._inbox if self._inbox is not None and self._inbox.readwrite else self._select(readwrite=True)
+            inbox = self._inbox if self._inbox is not None and self._inbox.readwrite else self._select()
+            if not inbox.readwrite:
+                raise PermanentMailError(f"{self._where}: the Inbox is read-only", code="MailboxReadOnly")
             keys = [parse_key(message.key) for message in messages]
             uids = sorted({uid for uid_validity, uid in keys if uid_validity == inbox.uid_validity})
-            expunge = bool(uids) and self._client.has_capability("UIDPLUS")
+            if not uids:
+                return
+            uidplus = self._client.has_capability("UIDPLUS")
             for start in range(0, len(uids), FETCH_CHUNK):
                 chunk = uids[start : start + FETCH_CHUNK]
                 self._client.add_flags(chunk, [DELETED], silent=True)
-                if expunge:
+                if uidplus:
                     self._client.uid_expunge(chunk)
+            if not uidplus:
+                self._expunge_only(set(uids))
 
     def advance(self, watermark: FolderWatermark, message: RemoteMessage) -> FolderWatermark:
         """The watermark past ``message``; a new UIDVALIDITY restarts ``last_uid`` from this message."""
@@ -239,9 +260,14 @@ class ImapSession:
             self._broken = True
             raise
 
-    def _select(self, *, readwrite: bool) -> _Inbox:
-        """EXAMINE (read-only) for listing and reading; SELECT only to delete."""
-        answer = self._client.select_folder(INBOX, readonly=not readwrite)
+    def _select(self) -> _Inbox:
+        """SELECT (read-write: see the module docstring); EXAMINE only when the server allows no more."""
+        readwrite = True
+        try:
+            answer = self._client.select_folder(INBOX, readonly=False)
+        except imaplib.IMAP4.readonly:  # SELECT answered [READ-ONLY]: listing and reading still work
+            readwrite = False
+            answer = self._client.select_folder(INBOX, readonly=True)
         if b"UIDVALIDITY" not in answer:
             raise PermanentMailError(f"{self._where}: SELECT gave no UIDVALIDITY", code="ProtocolError")
         self._inbox = _Inbox(
@@ -255,23 +281,26 @@ class ImapSession:
     def _list_after(self, last_uid: int, inbox: _Inbox) -> list[RemoteMessage]:
         if inbox.uid_next is not None and inbox.uid_next <= last_uid + 1:
             return []
+        if inbox.uid_next is not None and inbox.uid_next - last_uid - 1 <= FETCH_CHUNK:
+            # The candidate UIDs are known: one UID FETCH of them, no SEARCH (UIDs never used are just absent).
+            # GNU Mailutils also answers "SEARCH UID" wrongly once UIDs and sequence numbers differ.
+            return self._describe(list(range(last_uid + 1, inbox.uid_next)), inbox)
         # "n:*" always matches the highest UID, even when it is below n (RFC 3501 §6.4.8): filter it out.
         uids = [uid for uid in self._client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid]
+        if not uids:  # the server may have answered the UID range wrongly (Mailutils): ask for every UID
+            uids = [uid for uid in self._client.search(["ALL"]) if uid > last_uid]
         return self._describe(uids, inbox)
 
-    def _list_by_date(self, since: datetime | None, inbox: _Inbox) -> list[RemoteMessage]:
-        criteria: list[Any] = ["ALL"] if since is None else ["SINCE", (_as_utc(since) - DATE_SLACK).date()]
-        listed = self._describe(self._client.search(criteria), inbox)
-        if since is None:
-            return listed
-        after = _as_utc(since)
-        return [m for m in listed if m.received_on is None or m.received_on >= after]
+    def _list_again(self, inbox: _Inbox) -> list[RemoteMessage]:
+        """After a UIDVALIDITY change: every message, with its Message-ID, as a revisit (see the module docstring)."""
+        return self._describe(self._client.search(["ALL"]), inbox, revisit=True)
 
-    def _describe(self, uids: list[int], inbox: _Inbox) -> list[RemoteMessage]:
+    def _describe(self, uids: list[int], inbox: _Inbox, *, revisit: bool = False) -> list[RemoteMessage]:
         ordered = sorted(set(uids))
+        items_wanted = [*LIST_ITEMS, MESSAGE_ID_ITEM] if revisit else list(LIST_ITEMS)
         listed: list[RemoteMessage] = []
         for start in range(0, len(ordered), FETCH_CHUNK):
-            answer = self._client.fetch(ordered[start : start + FETCH_CHUNK], list(LIST_ITEMS))
+            answer = self._client.fetch(ordered[start : start + FETCH_CHUNK], items_wanted)
             for uid in sorted(answer):  # a UID expunged meanwhile is simply absent
                 items = answer[uid]
                 internal_date = items.get(b"INTERNALDATE")
@@ -281,9 +310,22 @@ class ImapSession:
                         size=int(items.get(b"RFC822.SIZE", 0)),
                         received_on=_as_utc(internal_date) if internal_date is not None else None,
                         uid=uid,
+                        message_id=_message_id(items.get(MESSAGE_ID_KEY)) if revisit else None,
+                        revisit=revisit,
                     )
                 )
         return listed
+
+    def _expunge_only(self, uids: set[int]) -> None:
+        """EXPUNGE without UIDPLUS: the user's other \\Deleted messages are unflagged around it, then flagged again."""
+        others = sorted(set(self._client.search(["DELETED"])) - uids)
+        if others:
+            self._client.remove_flags(others, [DELETED], silent=True)
+        try:
+            self._client.expunge()
+        finally:
+            if others:
+                self._client.add_flags(others, [DELETED], silent=True)
 
     def _check_epoch(self, uid_validity: int, inbox: _Inbox) -> None:
         """A UID from another UIDVALIDITY may name a different message now: never read by it."""
@@ -314,9 +356,29 @@ def _connect(settings: ConnectionSettings) -> Any:
     return client
 
 
+def _check_login_allowed(client: Any, settings: ConnectionSettings, where: str) -> None:
+    """Refuse before sending the password in the clear when the server said it will not take it."""
+    if settings.tls != "none":
+        return
+    refused = [name.decode() for name in NO_PLAINTEXT_LOGIN if client.has_capability(name.decode())]
+    if refused:
+        raise SecureConnectionRequired(
+            f"{where}: the server refuses login without TLS ({refused[0]}); use implicit TLS or STARTTLS",
+            code="SecureConnectionRequired",
+        )
+
+
 def _shutdown(client: Any) -> None:
     with contextlib.suppress(Exception):  # the socket may already be gone; nothing else to release
         client.shutdown()
+
+
+def _message_id(header: bytes | None) -> str | None:
+    """The Message-ID from a ``HEADER.FIELDS (MESSAGE-ID)`` answer; ``None`` when the message has none."""
+    if not header:
+        return None
+    value = BytesHeaderParser().parsebytes(header).get("Message-ID")
+    return str(value).strip() or None if value is not None else None
 
 
 def _as_utc(moment: datetime) -> datetime:

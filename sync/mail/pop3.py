@@ -9,11 +9,16 @@ processed (``processed_keys``); the folder watermark is left as it is. One cycle
 Deletion is two-phase by design of the protocol (RFC 1939 §6): DELE only marks, and the server removes the
 marked messages when QUIT ends the session. ``close()`` therefore sends QUIT; a session that breaks before it
 rolls its deletions back, which is safe: the messages are already stored and stay on the server.
+
+Before login the session asks CAPA: ``UTF8`` offered means UTF8 is sent (RFC 6856), because some servers
+(Courier) otherwise hand out a "cannot display Unicode content" notice in place of a message with UTF-8
+headers; a plaintext link to a server without ``USER`` but with ``STLS`` is refused before the password is sent.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import poplib
 import re
 import socket
@@ -23,7 +28,13 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import BinaryIO, Self, cast
 
-from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
+from sync.mail.errors import (
+    MailAuthenticationError,
+    MailServerError,
+    PermanentMailError,
+    SecureConnectionRequired,
+    TransientMailError,
+)
 from sync.mail.port import ConnectionSettings, RemoteMessage
 from sync.mail.transport import TLS_MODES, Kind, Stage, client_tls_context, map_network_error, text_of, typed_errors
 from sync.model.mailbox import FolderWatermark
@@ -51,6 +62,10 @@ REFUSED_AT: dict[Stage, Kind] = {
     "session": (TransientMailError, "ServerError", "server refused the command"),
 }
 RESPONSE_CODE = re.compile(r"^-ERR \[([A-Z][A-Z0-9/-]*)")
+PLAINTEXT_REFUSED = re.compile(r"plaintext|PRIVACYREQUIRED|SSL/TLS required|TLS required", re.IGNORECASE)
+SECURE_CONNECTION_REQUIRED: Kind = (SecureConnectionRequired, "SecureConnectionRequired", "server requires TLS")
+
+log = logging.getLogger(__name__)
 
 
 def map_pop3_error(exc: BaseException, where: str, stage: Stage = "session") -> MailServerError | None:
@@ -70,6 +85,8 @@ def _pop3_kind(text: str, stage: Stage) -> Kind:
         return (PermanentMailError, "StartTlsNotSupported", "STLS required but not offered")
     if not text.startswith("-ERR"):  # e.g. an IMAP greeting: the port is not a POP3 server's
         return (PermanentMailError, "ProtocolError", "not a POP3 answer")
+    if stage == "login" and PLAINTEXT_REFUSED.search(text):  # Dovecot: "-ERR [AUTH] Plaintext authentication ..."
+        return SECURE_CONNECTION_REQUIRED
     found = RESPONSE_CODE.match(text)
     if found and found.group(1) in RESPONSE_CODES:
         return RESPONSE_CODES[found.group(1)]
@@ -139,13 +156,47 @@ class Pop3Connector:
             with typed_errors(map_pop3_error, where, settings.password, "connect"):
                 if settings.tls == "starttls":
                     client.stls(context)
+            with typed_errors(map_pop3_error, where, settings.password, "connect"):
+                capabilities = _capabilities(client)
             with typed_errors(map_pop3_error, where, settings.password, "login"):
+                _check_login_allowed(capabilities, settings, where)
+                if "UTF8" in capabilities:
+                    _enable_utf8(client, where)
                 client.user(settings.username)
                 client.pass_(settings.password)
         except BaseException:
             _close_quietly(client)
             raise
         return Pop3Session(client, where, settings.password)
+
+
+def _capabilities(client: poplib.POP3) -> dict[str, list[str]]:
+    """CAPA (RFC 2449); empty when the server predates it."""
+    try:
+        return client.capa()
+    except poplib.error_proto as exc:
+        if text_of(exc).startswith("-ERR"):
+            return {}
+        raise
+
+
+def _check_login_allowed(capabilities: dict[str, list[str]], settings: ConnectionSettings, where: str) -> None:
+    """A plaintext link whose server offers STLS but not USER (RFC 2449 §6.8) will refuse USER/PASS: say so
+    before the password is sent in the clear."""
+    if settings.tls == "none" and capabilities and "STLS" in capabilities and "USER" not in capabilities:
+        raise SecureConnectionRequired(
+            f"{where}: the server refuses login without TLS (no USER before STLS); use implicit TLS or STARTTLS",
+            code="SecureConnectionRequired",
+        )
+
+
+def _enable_utf8(client: poplib.POP3, where: str) -> None:
+    """UTF8 (RFC 6856) before login: servers such as Courier otherwise replace a message whose headers are
+    UTF-8 with a notice. A refusal is not fatal: the session goes on as before."""
+    try:
+        client.utf8()
+    except poplib.error_proto as exc:
+        log.info("%s: UTF8 refused: %s", where, text_of(exc))
 
 
 class Pop3Session:

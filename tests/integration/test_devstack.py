@@ -24,7 +24,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from devstack import Azurite, Dovecot, LocalStack, MissingDependencyError, SmtpServer, TestCA
+from devstack import Azurite, Dovecot, LocalStack, MailServer, Mailutils, MissingDependencyError, SmtpServer, TestCA
 from devstack.certs import SERVER_HOSTNAME
 from devstack.ports import free_port, free_ports, port_is_open
 from tests.stack_fixtures import MAIL_PASSWORD, MAIL_USERS, REJECT_DOMAIN, MailUser
@@ -46,9 +46,9 @@ def make_message(to: str, *, sender: str = SENDER) -> tuple[EmailMessage, str]:
     return message, message_id
 
 
-def imap_fetch_all(dovecot: Dovecot, ca: TestCA, user: MailUser) -> list[bytes]:
+def imap_fetch_all(server: MailServer, ca: TestCA, user: MailUser) -> list[bytes]:
     """Every message in the user's INBOX, read over implicit TLS (IMAPS)."""
-    with imaplib.IMAP4_SSL(SERVER_HOSTNAME, dovecot.imaps_port, ssl_context=ca.ssl_client_context()) as imap:
+    with imaplib.IMAP4_SSL(SERVER_HOSTNAME, server.imaps_port, ssl_context=ca.ssl_client_context()) as imap:
         imap.login(user.address, user.password)
         imap.select("INBOX", readonly=True)
         _, data = imap.search(None, "ALL")
@@ -186,6 +186,48 @@ def test_dovecot_restarts_in_same_dir_after_stop(stack_dir: Path, test_ca: TestC
         server.start()
         server.deliver(user.address, make_message(user.address)[0].as_bytes())
         assert len(imap_fetch_all(server, test_ca, user)) == 1  # maildir survived the restart
+    finally:
+        server.stop()
+
+
+# --- GNU Mailutils -------------------------------------------------------------------
+
+
+def test_mailutils_serves_a_user_added_while_running_over_imaps_and_pop3_stls(
+    mailutils: Mailutils, test_ca: TestCA
+) -> None:
+    user = MailUser(f"mu-{uuid.uuid4().hex[:8]}@example.test", MAIL_PASSWORD)
+    mailutils.add_user(user.address, user.password)
+    message, message_id = make_message(user.address)
+    mailutils.deliver(user.address, message.as_bytes())
+
+    bodies = imap_fetch_all(mailutils, test_ca, user)
+    pop = poplib.POP3(SERVER_HOSTNAME, mailutils.pop3_port, timeout=10)
+    try:
+        pop.stls(test_ca.ssl_client_context())
+        pop.user(user.address)
+        pop.pass_(user.password)
+        count, _ = pop.stat()
+    finally:
+        pop.quit()
+
+    assert len(bodies) == 1 and f"<{message_id}>".encode() in bodies[0]
+    assert count == 1
+
+
+def test_mailutils_stop_leaves_no_process_and_keeps_the_mail(stack_dir: Path, test_ca: TestCA) -> None:
+    work_dir = Path(tempfile.mkdtemp(dir=stack_dir))
+    user = MailUser("restart@example.test", MAIL_PASSWORD)
+    server = Mailutils(work_dir, test_ca, {user.address: user.password})
+    try:
+        server.start()
+        pids = server.pids
+        server.deliver(user.address, make_message(user.address)[0].as_bytes())
+        server.stop()
+        assert pids and not any(_pid_alive(pid) for pid in pids)
+        assert not port_is_open(server.host, server.imaps_port) and not port_is_open(server.host, server.pop3_port)
+        server.start()
+        assert len(imap_fetch_all(server, test_ca, user)) == 1  # the mbox survived
     finally:
         server.stop()
 

@@ -1,19 +1,23 @@
-"""An organization on the isolated store whose mailboxes live in the session's Dovecot."""
+"""An organization on the isolated store whose mailboxes live on one local mail server (Dovecot, Mailutils)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 import pytest
 
-from devstack import Dovecot, TestCA
+from devstack import MailServer, TestCA
 from sync.auth.secrets import SecretBox, seal_field
 from sync.crm.records import RecordService
 from sync.incoming.worker import CycleReport, MailboxWorker
+from sync.mail.imap import ImapConnector, ImapSession
+from sync.mail.pop3 import Pop3Connector, Pop3Session
+from sync.mail.port import ConnectionSettings
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Contact, EmailServerProfile, Mailbox, Queue, SystemUser
 from sync.model.options import EmailAddressApproval, FilteringMethod, ServerType
@@ -31,7 +35,7 @@ class World:
     store: Store
     settings: Settings
     box: SecretBox
-    dovecot: Dovecot
+    server: MailServer
     imap: EmailServerProfile
     pop3: EmailServerProfile
 
@@ -47,9 +51,9 @@ class World:
         delete_after: bool = False,
         password: str = MAIL_PASSWORD,
     ) -> Mailbox:
-        """A new Dovecot account and its CRM user (or queue) with an approved, scheduled mailbox."""
+        """A new mail account and its CRM user (or queue) with an approved, scheduled mailbox."""
         address = f"{'q' if queue else 'u'}-{uuid.uuid4().hex[:10]}@example.test"
-        self.dovecot.add_user(address, MAIL_PASSWORD)
+        self.server.add_user(address, MAIL_PASSWORD)
         provisioning = Provisioning(self.store)
         if queue:
             _, mailbox = provisioning.create_queue(
@@ -84,6 +88,42 @@ class World:
         return len(list(self.store.emails.query("message_id eq @m", {"m": message_id})))
 
 
+class Killed(BaseException):
+    """Stands in for the process dying: nothing after the raise runs, nothing catches it."""
+
+
+@contextmanager
+def dying_process(world: World, patch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Plays the death of the worker's process around a cycle that raises :class:`Killed`.
+
+    Afterwards the connections the cycle opened are closed without LOGOUT or QUIT, as the OS closes a dead
+    process's sockets, and the server has finished with them: Mailutils writes a session's view of the mbox
+    back, and holds a POP3 maildrop's lock, until the session's process ends.
+    """
+    opened: list[ImapSession | Pop3Session] = []
+    open_imap, open_pop3 = ImapConnector.open, Pop3Connector.open
+
+    def recording_imap(self: ImapConnector, settings: ConnectionSettings) -> ImapSession:
+        opened.append(open_imap(self, settings))
+        return opened[-1]  # type: ignore[return-value]
+
+    def recording_pop3(self: Pop3Connector, settings: ConnectionSettings) -> Pop3Session:
+        opened.append(open_pop3(self, settings))
+        return opened[-1]  # type: ignore[return-value]
+
+    patch.setattr(ImapConnector, "open", recording_imap)
+    patch.setattr(Pop3Connector, "open", recording_pop3)
+    try:
+        yield
+    finally:
+        for session in opened:
+            if isinstance(session, ImapSession):
+                session._client.shutdown()
+            else:
+                session._client.close()
+        world.server.settle()
+
+
 def message(
     to: str, *, sender: str = "carol@fabrikam.test", subject: str = "Hello", body: str = "Hi there", **headers: str
 ) -> tuple[bytes, str]:
@@ -99,25 +139,26 @@ def message(
 
 
 @pytest.fixture(scope="module")
-def world(isolated_store: Store, settings: Settings, dovecot: Dovecot, test_ca: TestCA) -> World:
+def world(isolated_store: Store, settings: Settings, mail_server: MailServer, test_ca: TestCA) -> World:
+    """Per mail server: every test using it runs against Dovecot and against Mailutils."""
     own = settings.model_copy(update={"extra_ca_file": str(test_ca.ca_cert)})
     box = SecretBox(own.aes_key())
     imap = isolated_store.profiles.insert(
         EmailServerProfile(
-            name="Dovecot IMAP",
+            name=f"{mail_server.name} IMAP",
             server_type=ServerType.IMAP_SMTP,
             incoming_server_location="localhost",
-            incoming_port=dovecot.imaps_port,
+            incoming_port=mail_server.imaps_port,
             incoming_tls=TlsMode.IMPLICIT,
             timeout_mailbox_connection_after_ms=5000,
         )
     )
     pop3 = isolated_store.profiles.insert(
         EmailServerProfile(
-            name="Dovecot POP3",
+            name=f"{mail_server.name} POP3",
             server_type=ServerType.POP3_SMTP,
             incoming_server_location="localhost",
-            incoming_port=dovecot.pop3_port,
+            incoming_port=mail_server.pop3_port,
             incoming_tls=TlsMode.STARTTLS,
             timeout_mailbox_connection_after_ms=5000,
         )
@@ -125,7 +166,7 @@ def world(isolated_store: Store, settings: Settings, dovecot: Dovecot, test_ca: 
     RecordService(isolated_store).create(
         Contact(first_name="Carol", last_name="Clark", email_address1="carol@fabrikam.test")
     )
-    return World(isolated_store, own, box, dovecot, imap, pop3)
+    return World(isolated_store, own, box, mail_server, imap, pop3)
 
 
 Deliver = Callable[[str, bytes], None]

@@ -51,10 +51,10 @@ def test_a_message_without_a_message_id_stays_one_email_after_redelivery_and_a_r
     mailbox = world.user_mailbox(profile, FilteringMethod.ALL_EMAIL)
     address = mailbox.email_address or ""
     raw = _without_message_id(address)
-    world.dovecot.deliver(address, raw)
+    world.server.deliver(address, raw)
     assert world.cycle(mailbox).tracked == 1
 
-    world.dovecot.deliver(address, MBOX_HEADERS + raw)  # the same message again, dressed differently
+    world.server.deliver(address, MBOX_HEADERS + raw)  # the same message again, dressed differently
     _reset_watermark(world, mailbox)
     report = world.cycle(mailbox)
 

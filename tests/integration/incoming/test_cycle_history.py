@@ -20,8 +20,8 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 def test_each_cycle_that_did_something_is_kept_newest_first(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.FROM_LEADS_CONTACTS_ACCOUNTS)
     address = mailbox.email_address or ""
-    world.dovecot.deliver(address, message(address, subject="Quote")[0])
-    world.dovecot.deliver(address, message(address, sender="stranger@nowhere.test")[0])
+    world.server.deliver(address, message(address, subject="Quote")[0])
+    world.server.deliver(address, message(address, sender="stranger@nowhere.test")[0])
     clock = iter([START, START + timedelta(seconds=1), START + timedelta(seconds=1)])
     ticks = iter([100.0, 102.5])
     worker = world.worker(clock=lambda: next(clock, START + timedelta(minutes=5)), monotonic=lambda: next(ticks, 102.5))
@@ -35,7 +35,7 @@ def test_each_cycle_that_did_something_is_kept_newest_first(world: World) -> Non
         "reasons": {"NoCorrelationMatch": 1},
     }  # fmt: skip
 
-    world.dovecot.deliver(address, message(address, subject="Again")[0])
+    world.server.deliver(address, message(address, subject="Again")[0])
     world.cycle(mailbox)
     newest, oldest = world.store.cycle_history.recent(mailbox.id)
     assert (newest.sequence, newest.tracked, oldest.sequence) == (1, 1, 0)
@@ -55,7 +55,7 @@ def test_an_idle_cycle_is_not_recorded_and_a_failed_one_is(world: World) -> None
 def test_the_cycle_adds_to_the_totals_of_its_ten_minutes(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.FROM_LEADS_CONTACTS_ACCOUNTS)
     address = mailbox.email_address or ""
-    world.dovecot.deliver(address, message(address, sender="nobody@nowhere.test")[0])
+    world.server.deliver(address, message(address, sender="nobody@nowhere.test")[0])
     when = datetime(2025, 1, 1, 12, 34, tzinfo=UTC)  # a bucket no other test writes to (before the lease ends)
     world.cycle(mailbox, world.worker(clock=lambda: when))
     (totals,) = world.store.sync_totals.between(when, when).values()

@@ -32,7 +32,7 @@ def test_a_crafted_message_between_good_ones_is_an_item_failure(world: World, cr
     first, first_mid = message(address, subject="before")
     last, last_mid = message(address, subject="after")
     for one in (first, raw, last):
-        world.dovecot.deliver(address, one)
+        world.server.deliver(address, one)
 
     report = world.cycle(mailbox)
 
@@ -49,7 +49,7 @@ def test_a_crafted_message_between_good_ones_is_an_item_failure(world: World, cr
 
 def test_a_quarantined_crafted_message_stays_quarantined_on_replay(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
-    world.dovecot.deliver(mailbox.email_address or "", CRAFTED["parts"][0])
+    world.server.deliver(mailbox.email_address or "", CRAFTED["parts"][0])
     world.cycle(mailbox)
     results = replay_quarantine(world.store, world.settings, mailbox.id)
     assert [(r.released, "more than 1000 MIME parts" in r.outcome) for r in results] == [(False, True)]
@@ -57,7 +57,7 @@ def test_a_quarantined_crafted_message_stays_quarantined_on_replay(world: World)
 
 def test_a_message_over_the_parse_deadline_is_an_item_failure_and_the_cycle_ends(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
-    world.dovecot.deliver(mailbox.email_address or "", hostile.many_parts(800))  # within every cap
+    world.server.deliver(mailbox.email_address or "", hostile.many_parts(800))  # within every cap
     instant = world.settings.model_copy(update={"mime_parse_timeout_seconds": 1e-9})  # expired at the first check
 
     report = world.cycle(mailbox, MailboxWorker(world.store, instant, world.box, incoming_connectors()))

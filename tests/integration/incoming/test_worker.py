@@ -1,4 +1,4 @@
-"""Incoming cycles end to end: real Dovecot (IMAP and POP3), real Azurite, the real worker."""
+"""Incoming cycles end to end: real Dovecot and Mailutils (IMAP and POP3), real Azurite, the real worker."""
 
 from __future__ import annotations
 
@@ -32,15 +32,11 @@ from sync.model.options import (
 from sync.model.profile import TlsMode
 from sync.scheduling.scheduler import schedule_now
 from sync.services import incoming_connectors
-from tests.integration.incoming.conftest import World, message
+from tests.integration.incoming.conftest import Killed, World, dying_process, message
 from tests.integration.mail.flaky_proxy import FlakyProxy
 from tests.stack_fixtures import MAIL_PASSWORD
 
 pytestmark = pytest.mark.integration
-
-
-class Killed(BaseException):
-    """Stands in for the process dying: nothing after the raise runs, nothing catches it."""
 
 
 def _failures(world: World, mailbox_id: str) -> dict[str, str]:
@@ -52,7 +48,7 @@ def _emails(world: World, mailbox_id: str) -> list[Email]:
 
 
 def _inbox_count(world: World, address: str) -> int:
-    with imaplib.IMAP4("127.0.0.1", world.dovecot.imap_port) as imap:
+    with imaplib.IMAP4("127.0.0.1", world.server.imap_port) as imap:
         imap.login(address, MAIL_PASSWORD)
         _, data = imap.select("INBOX", readonly=True)
         return int(data[0] or 0)
@@ -62,8 +58,8 @@ def test_imap_mail_from_a_contact_is_tracked_with_its_parties(world: World) -> N
     mailbox = world.user_mailbox(world.imap, FilteringMethod.FROM_LEADS_CONTACTS_ACCOUNTS)
     raw, mid = message(mailbox.email_address or "", subject="Quote request")
     unknown, unknown_mid = message(mailbox.email_address or "", sender="stranger@nowhere.test")
-    world.dovecot.deliver(mailbox.email_address or "", raw)
-    world.dovecot.deliver(mailbox.email_address or "", unknown)
+    world.server.deliver(mailbox.email_address or "", raw)
+    world.server.deliver(mailbox.email_address or "", unknown)
     report = world.cycle(mailbox)
     assert (report.status, report.fetched, report.tracked, report.not_tracked) == ("processed", 2, 1, 1)
     (email,) = _emails(world, mailbox.id)
@@ -87,14 +83,14 @@ def test_imap_mail_from_a_contact_is_tracked_with_its_parties(world: World) -> N
 def test_a_reply_to_tracked_mail_correlates_and_inherits_regarding(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.RESPONSES_TO_CRM_EMAIL)
     first, first_mid = message(mailbox.email_address or "", subject="Order 42")
-    world.dovecot.deliver(mailbox.email_address or "", first)
+    world.server.deliver(mailbox.email_address or "", first)
     helper = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
-    world.dovecot.deliver(helper.email_address or "", first)  # tracked through a mailbox that takes all
+    world.server.deliver(helper.email_address or "", first)  # tracked through a mailbox that takes all
     world.cycle(helper)
     original = world.store.emails.query("message_id eq @m", {"m": f"<{first_mid}>"})
     (tracked,) = list(original)
     reply, _ = message(mailbox.email_address or "", subject="RE: Order 42", In_Reply_To=f"<{first_mid}>")
-    world.dovecot.deliver(mailbox.email_address or "", reply)
+    world.server.deliver(mailbox.email_address or "", reply)
     report = world.cycle(mailbox)
     assert report.reasons["CorrelationMatch"] == 1, report
     assert report.reasons["Duplicate"] == 1  # the first message was already tracked by the other mailbox
@@ -106,7 +102,7 @@ def test_a_reply_to_tracked_mail_correlates_and_inherits_regarding(world: World)
 def test_pop3_mailbox_end_to_end_and_processed_uidls_are_skipped(world: World) -> None:
     mailbox = world.user_mailbox(world.pop3, FilteringMethod.ALL_EMAIL)
     for n in range(3):
-        world.dovecot.deliver(mailbox.email_address or "", message(mailbox.email_address or "", subject=f"m{n}")[0])
+        world.server.deliver(mailbox.email_address or "", message(mailbox.email_address or "", subject=f"m{n}")[0])
     report = world.cycle(mailbox)
     assert (report.status, report.tracked) == ("processed", 3)
     assert len(world.store.get_mailbox(mailbox.id).watermarks["INBOX"].processed_keys) == 3
@@ -117,7 +113,7 @@ def test_pop3_mailbox_end_to_end_and_processed_uidls_are_skipped(world: World) -
 
 def test_an_idle_cycle_costs_at_most_two_table_transactions(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
-    world.dovecot.deliver(mailbox.email_address or "", message(mailbox.email_address or "")[0])
+    world.server.deliver(mailbox.email_address or "", message(mailbox.email_address or "")[0])
     # The settings cache lives a minute of monotonic time: freeze that clock, so a slow machine cannot expire it.
     worker = world.worker(monotonic=lambda: 1000.0)
     world.cycle(mailbox, worker)
@@ -136,7 +132,7 @@ def test_crash_after_storing_before_the_watermark_tracks_each_message_once(
     mids = []
     for n in range(4):
         raw, mid = message(mailbox.email_address or "", subject=f"crash {n}")
-        world.dovecot.deliver(mailbox.email_address or "", raw)
+        world.server.deliver(mailbox.email_address or "", raw)
         mids.append(mid)
 
     def die(*args: object, **kwargs: object) -> None:
@@ -158,16 +154,15 @@ def test_crash_before_delete_keeps_mail_then_deletes_it_once(world: World, monke
     mids = []
     for n in range(3):
         raw, mid = message(address, subject=f"queue {n}")
-        world.dovecot.deliver(address, raw)
+        world.server.deliver(address, raw)
         mids.append(mid)
 
     def die(*args: object, **kwargs: object) -> None:
         raise Killed
 
-    with monkeypatch.context() as patch:
+    with monkeypatch.context() as patch, dying_process(world, patch), pytest.raises(Killed):
         patch.setattr(ImapSession, "delete", die)
-        with pytest.raises(Killed):
-            world.cycle(mailbox)
+        world.cycle(mailbox)
     assert _inbox_count(world, address) == 3  # stored and checkpointed, not yet deleted
     report = world.cycle(mailbox)
     assert report.deleted == 3
@@ -181,7 +176,7 @@ def test_a_message_that_was_not_stored_is_never_deleted(world: World, monkeypatc
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL, queue=True, delete_after=True)
     address = mailbox.email_address or ""
     for n in range(3):
-        world.dovecot.deliver(address, message(address, subject=f"keep {n}")[0])
+        world.server.deliver(address, message(address, subject=f"keep {n}")[0])
     calls = {"n": 0}
     original = IncomingProcessor.process
 
@@ -203,7 +198,7 @@ def test_two_workers_running_the_same_work_item_make_no_duplicates(world: World)
     mids = []
     for n in range(6):
         raw, mid = message(mailbox.email_address or "", subject=f"race {n}")
-        world.dovecot.deliver(mailbox.email_address or "", raw)
+        world.server.deliver(mailbox.email_address or "", raw)
         mids.append(mid)
     item = world.claim(mailbox)
     threads = [threading.Thread(target=world.worker().run, args=(item,)) for _ in range(2)]
@@ -216,7 +211,7 @@ def test_two_workers_running_the_same_work_item_make_no_duplicates(world: World)
 
 def test_a_stale_work_item_does_nothing(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
-    world.dovecot.deliver(mailbox.email_address or "", message(mailbox.email_address or "")[0])
+    world.server.deliver(mailbox.email_address or "", message(mailbox.email_address or "")[0])
     old = world.claim(mailbox)
     world.claim(mailbox)  # a newer claim holds the lease now
     assert world.worker().run(old).status == "stale"
@@ -226,7 +221,7 @@ def test_a_stale_work_item_does_nothing(world: World) -> None:
 def test_wrong_password_disables_incoming_with_an_alert_and_others_go_on(world: World) -> None:
     broken = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL, password="wrong")
     healthy = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
-    world.dovecot.deliver(healthy.email_address or "", message(healthy.email_address or "")[0])
+    world.server.deliver(healthy.email_address or "", message(healthy.email_address or "")[0])
     report = world.cycle(broken)
     assert report.status == "disabled"
     stored = world.store.get_mailbox(broken.id)
@@ -265,7 +260,7 @@ def test_transient_errors_retry_then_disable_after_the_limit(world: World) -> No
 
 def test_too_large_messages_are_recorded_without_fetching(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
-    world.dovecot.deliver(mailbox.email_address or "", message(mailbox.email_address or "", body="x" * 20_000)[0])
+    world.server.deliver(mailbox.email_address or "", message(mailbox.email_address or "", body="x" * 20_000)[0])
     small = world.settings.model_copy(update={"max_incoming_email_bytes": 5_000})
 
     report = world.cycle(mailbox, MailboxWorker(world.store, small, world.box, incoming_connectors()))
@@ -278,8 +273,8 @@ def test_the_same_message_in_two_mailboxes_is_one_email(world: World) -> None:
     first = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
     queue = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL, queue=True)
     raw, mid = message(f"{first.email_address}, {queue.email_address}")
-    world.dovecot.deliver(first.email_address or "", raw)
-    world.dovecot.deliver(queue.email_address or "", raw)
+    world.server.deliver(first.email_address or "", raw)
+    world.server.deliver(queue.email_address or "", raw)
     assert world.cycle(first).tracked == 1
     report = world.cycle(queue)
     assert report.reasons["Duplicate"] == 1
@@ -297,7 +292,7 @@ def test_forward_mailbox_tracks_the_attached_message(world: World) -> None:
     user_box.incoming_method = IncomingDeliveryMethod.FORWARD_MAILBOX
     world.store.mailboxes.update(user_box)
     collector_address = f"fwd-{user_box.id[:8]}@example.test"
-    world.dovecot.add_user(collector_address, MAIL_PASSWORD)
+    world.server.add_user(collector_address, MAIL_PASSWORD)
     collector = Provisioning(world.store).create_forward_mailbox("Collector", collector_address, world.imap.id)
     collector = world.store.get_mailbox(collector.id)
 
@@ -322,8 +317,8 @@ def test_forward_mailbox_tracks_the_attached_message(world: World) -> None:
     plain["Subject"] = "FW: inline"
     plain["Message-ID"] = make_msgid(domain="example.test")
     plain.set_content("forwarded inline, not as an attachment")
-    world.dovecot.deliver(collector_address, wrapper.as_bytes())
-    world.dovecot.deliver(collector_address, plain.as_bytes())
+    world.server.deliver(collector_address, wrapper.as_bytes())
+    world.server.deliver(collector_address, plain.as_bytes())
     report = world.cycle(collector)
     assert report.tracked == 1 and report.reasons["InvalidForwardMailItem"] == 1
     (email,) = list(world.store.emails.query("message_id eq @m", {"m": f"<{original_mid}>"}))
@@ -338,14 +333,14 @@ def test_a_bounce_that_matches_nothing_is_not_tracked(world: World) -> None:
     bounce["Subject"] = "Undeliverable: hello"
     bounce["Message-ID"] = make_msgid(domain="mx.example.test")
     bounce.set_content("delivery failed")
-    world.dovecot.deliver(mailbox.email_address or "", bounce.as_bytes())
+    world.server.deliver(mailbox.email_address or "", bounce.as_bytes())
     report = world.cycle(mailbox)
     assert report.reasons["BounceNotCorrelated"] == 1 and report.tracked == 0
 
 
 def test_a_connection_dropped_mid_fetch_keeps_progress(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
 
-    proxy = FlakyProxy("127.0.0.1", world.dovecot.imap_port).start()
+    proxy = FlakyProxy("127.0.0.1", world.server.imap_port).start()
     try:
         profile = world.store.profiles.insert(
             EmailServerProfile(
@@ -362,7 +357,7 @@ def test_a_connection_dropped_mid_fetch_keeps_progress(world: World, monkeypatch
         mids = []
         for n in range(3):
             raw, mid = message(mailbox.email_address or "", subject=f"flaky {n}", body="y" * 4000)
-            world.dovecot.deliver(mailbox.email_address or "", raw)
+            world.server.deliver(mailbox.email_address or "", raw)
             mids.append(mid)
         original = ImapSession.fetch
 
@@ -392,8 +387,8 @@ def test_a_message_that_breaks_processing_is_quarantined_then_replayed(
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
     bad, bad_mid = message(mailbox.email_address or "", subject="breaks the pipeline")
     good, good_mid = message(mailbox.email_address or "", subject="fine")
-    world.dovecot.deliver(mailbox.email_address or "", bad)
-    world.dovecot.deliver(mailbox.email_address or "", good)
+    world.server.deliver(mailbox.email_address or "", bad)
+    world.server.deliver(mailbox.email_address or "", good)
     original = IncomingProcessor._build_email
 
     def fail_once(self: IncomingProcessor, parsed: object, *args: object) -> object:
@@ -422,7 +417,7 @@ def test_an_unknown_sender_becomes_a_contact_when_the_owner_asks(world: World) -
     RecordService(world.store).update(user)
     sender = f"new-{owner_id[:8]}@prospect.test"
     raw, mid = message(mailbox.email_address or "", sender=sender)
-    world.dovecot.deliver(mailbox.email_address or "", raw)
+    world.server.deliver(mailbox.email_address or "", raw)
     assert world.cycle(mailbox).tracked == 1
     (match,) = world.store.address_index.lookup(sender)
     assert match.type is EntityType.CONTACT and match.owner_user_id == owner_id
@@ -433,7 +428,7 @@ def test_an_unknown_sender_becomes_a_contact_when_the_owner_asks(world: World) -
 def test_mail_received_before_the_start_date_is_skipped(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
     old, old_mid = message(mailbox.email_address or "", Date="Mon, 01 Jan 2024 10:00:00 +0000")
-    world.dovecot.deliver(mailbox.email_address or "", old)
+    world.server.deliver(mailbox.email_address or "", old)
     stored = world.store.get_mailbox(mailbox.id)
     stored.process_email_received_after = utcnow() + timedelta(days=1)  # INTERNALDATE (now) is before it too
     world.store.mailboxes.update(stored)
@@ -452,7 +447,7 @@ def test_expired_item_failures_are_purged(world: World) -> None:
             expires_on=utcnow() - timedelta(minutes=1),
         )
     )
-    world.dovecot.deliver(mailbox.email_address or "", message(mailbox.email_address or "")[0])
+    world.server.deliver(mailbox.email_address or "", message(mailbox.email_address or "")[0])
     world.cycle(mailbox)
     keys = {f.message_key for f in world.store.item_failures.partition(mailbox.id)}
     assert "mid:old@x" not in keys and len(keys) == 1
@@ -466,10 +461,10 @@ def test_smart_matching_correlates_a_reply_without_headers(world: World) -> None
         replies = world.user_mailbox(world.imap, FilteringMethod.RESPONSES_TO_CRM_EMAIL)
         helper = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
         first, first_mid = message(f"{replies.email_address}, {helper.email_address}", subject="Pricing for Contoso")
-        world.dovecot.deliver(helper.email_address or "", first)
+        world.server.deliver(helper.email_address or "", first)
         world.cycle(helper)
         reply, reply_mid = message(replies.email_address or "", subject="RE: Pricing for Contoso")
-        world.dovecot.deliver(replies.email_address or "", reply)
+        world.server.deliver(replies.email_address or "", reply)
         report = world.cycle(replies)
         assert report.reasons["CorrelationMatch"] == 1
         (email,) = list(world.store.emails.query("message_id eq @m", {"m": f"<{reply_mid}>"}))

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from devstack import Dovecot, TestCA
+from devstack import MailServer, TestCA
 from devstack.certs import SERVER_HOSTNAME
+from devstack.ports import LOOPBACK
 from sync.mail.port import ConnectionSettings
 from tests.integration.mail.flaky_proxy import FlakyProxy
 from tests.stack_fixtures import MailUser
@@ -55,12 +56,12 @@ def new_message(to: str, *, body: str | None = None) -> tuple[bytes, str]:
     return message.as_bytes(), message_id
 
 
-def deliver(dovecot: Dovecot, user: MailUser, count: int) -> list[str]:
-    """Deliver ``count`` messages through LMTP, in order; their Message-IDs."""
+def deliver(server: MailServer, user: MailUser, count: int) -> list[str]:
+    """Deliver ``count`` messages, in order; their Message-IDs."""
     ids = []
     for _ in range(count):
         raw, message_id = new_message(user.address)
-        dovecot.deliver(user.address, raw)
+        server.deliver(user.address, raw)
         ids.append(message_id)
     return ids
 
@@ -70,24 +71,28 @@ def message_id_of(raw: bytes) -> str:
 
 
 @contextmanager
-def imap_admin(dovecot: Dovecot, ca: TestCA, user: MailUser) -> Iterator[Any]:
-    """A test-side IMAPS client (not the connector under test) to arrange and inspect the mailbox."""
-    client = IMAPClient(SERVER_HOSTNAME, port=dovecot.imaps_port, ssl_context=ca.ssl_client_context(), timeout=5)
+def imap_admin(server: MailServer, ca: TestCA, user: MailUser, *, select: bool = True) -> Iterator[Any]:
+    """A test-side IMAPS client (not the connector under test) to arrange and inspect the mailbox.
+
+    APPEND with ``select=False``: Mailutils 3.15 loses what a session APPENDs to the mailbox it has selected.
+    """
+    client = IMAPClient(SERVER_HOSTNAME, port=server.imaps_port, ssl_context=ca.ssl_client_context(), timeout=5)
     try:
         client.login(user.address, user.password)
-        client.select_folder("INBOX")
+        if select:
+            client.select_folder("INBOX")
         yield client
     finally:
         client.logout()
 
 
 @pytest.fixture
-def proxy(dovecot: Dovecot) -> Iterator[Callable[[int], FlakyProxy]]:
-    """Start a flaky proxy in front of one of Dovecot's plaintext ports; all are stopped in teardown."""
+def proxy() -> Iterator[Callable[[int], FlakyProxy]]:
+    """Start a flaky proxy in front of a local server's plaintext port; all are stopped in teardown."""
     started: list[FlakyProxy] = []
 
     def start(port: int) -> FlakyProxy:
-        started.append(FlakyProxy(dovecot.host, port).start())
+        started.append(FlakyProxy(LOOPBACK, port).start())
         return started[-1]
 
     try:

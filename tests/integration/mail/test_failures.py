@@ -1,4 +1,4 @@
-"""How IMAP and POP3 failures reach the caller: typed, classified, without the password, sockets closed."""
+"""How IMAP and POP3 failures reach the caller (Dovecot and Mailutils): typed, classified, without the password."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from devstack import Dovecot, TestCA
+from devstack import MailServer, TestCA
 from devstack.ports import free_port
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
 from sync.mail.imap import ImapConnector
@@ -29,9 +29,9 @@ PROTOCOLS: dict[str, tuple[Callable[[], IncomingConnector], str, str]] = {
 }
 
 
-def port_of(dovecot: Dovecot, protocol: str, *, implicit: bool) -> int:
+def port_of(mail_server: MailServer, protocol: str, *, implicit: bool) -> int:
     _, plain, tls = PROTOCOLS[protocol]
-    return int(getattr(dovecot, tls if implicit else plain))
+    return int(getattr(mail_server, tls if implicit else plain))
 
 
 def open_fails(
@@ -52,11 +52,16 @@ def open_fails(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_wrong_password_is_an_authentication_error_without_the_password(
-    dovecot: Dovecot, test_ca: TestCA, mail_user: MailUser, protocol: str
+    mail_server: MailServer, test_ca: TestCA, server_user: MailUser, protocol: str
 ) -> None:
     # The only bad-password tests: each costs ~0.5 s in Dovecot.
     error = open_fails(
-        protocol, mail_user, port_of(dovecot, protocol, implicit=True), "implicit", ca=test_ca, password=WRONG_PASSWORD
+        protocol,
+        server_user,
+        port_of(mail_server, protocol, implicit=True),
+        "implicit",
+        ca=test_ca,
+        password=WRONG_PASSWORD,
     )
 
     assert isinstance(error, MailAuthenticationError)
@@ -65,8 +70,8 @@ def test_wrong_password_is_an_authentication_error_without_the_password(
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_nothing_listening_is_transient(test_ca: TestCA, mail_user: MailUser, protocol: str) -> None:
-    error = open_fails(protocol, mail_user, free_port(), "implicit", ca=test_ca)
+def test_nothing_listening_is_transient(test_ca: TestCA, server_user: MailUser, protocol: str) -> None:
+    error = open_fails(protocol, server_user, free_port(), "implicit", ca=test_ca)
 
     assert (type(error), error.code) == (TransientMailError, "ConnectionFailed")
 
@@ -74,10 +79,10 @@ def test_nothing_listening_is_transient(test_ca: TestCA, mail_user: MailUser, pr
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("implicit", [True, False], ids=["implicit", "starttls"])
 def test_untrusted_certificate_is_a_permanent_secure_connection_failure(
-    dovecot: Dovecot, mail_user: MailUser, protocol: str, implicit: bool
+    mail_server: MailServer, server_user: MailUser, protocol: str, implicit: bool
 ) -> None:
     tls = "implicit" if implicit else "starttls"
-    error = open_fails(protocol, mail_user, port_of(dovecot, protocol, implicit=implicit), tls, ca=None)
+    error = open_fails(protocol, server_user, port_of(mail_server, protocol, implicit=implicit), tls, ca=None)
 
     assert (type(error), error.code) == (PermanentMailError, "SecureConnectionFailed")
     assert "certificate verify failed" in str(error)
@@ -85,20 +90,20 @@ def test_untrusted_certificate_is_a_permanent_secure_connection_failure(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_implicit_tls_to_a_plaintext_port_is_a_secure_connection_failure(
-    dovecot: Dovecot, test_ca: TestCA, mail_user: MailUser, protocol: str
+    mail_server: MailServer, test_ca: TestCA, server_user: MailUser, protocol: str
 ) -> None:
-    error = open_fails(protocol, mail_user, port_of(dovecot, protocol, implicit=False), "implicit", ca=test_ca)
+    error = open_fails(protocol, server_user, port_of(mail_server, protocol, implicit=False), "implicit", ca=test_ca)
 
     assert (type(error), error.code) == (PermanentMailError, "SecureConnectionFailed")
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_plaintext_to_a_tls_port_times_out_after_the_profile_timeout(
-    dovecot: Dovecot, mail_user: MailUser, protocol: str
+    mail_server: MailServer, server_user: MailUser, protocol: str
 ) -> None:
     """The client waits for a greeting, the server for a TLS hello: only the timeout (R-SCH-11) ends it."""
     error = open_fails(
-        protocol, mail_user, port_of(dovecot, protocol, implicit=True), "none", ca=None, timeout=SHORT_TIMEOUT_S
+        protocol, server_user, port_of(mail_server, protocol, implicit=True), "none", ca=None, timeout=SHORT_TIMEOUT_S
     )
 
     assert (type(error), error.code) == (TransientMailError, "SocketTimedOut")
@@ -106,22 +111,22 @@ def test_plaintext_to_a_tls_port_times_out_after_the_profile_timeout(
 
 @pytest.mark.parametrize(("protocol", "other"), [("imap", "pop3"), ("pop3", "imap")])
 def test_the_other_protocols_port_is_a_protocol_error(
-    dovecot: Dovecot, mail_user: MailUser, protocol: str, other: str
+    mail_server: MailServer, server_user: MailUser, protocol: str, other: str
 ) -> None:
-    error = open_fails(protocol, mail_user, port_of(dovecot, other, implicit=False), "none", ca=None)
+    error = open_fails(protocol, server_user, port_of(mail_server, other, implicit=False), "none", ca=None)
 
     assert (type(error), error.code) == (PermanentMailError, "ProtocolError")
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_link_cut_mid_fetch_is_transient_and_the_next_session_reads_the_message(
-    dovecot: Dovecot, mail_user: MailUser, proxy: Callable[[int], FlakyProxy], protocol: str
+    mail_server: MailServer, server_user: MailUser, proxy: Callable[[int], FlakyProxy], protocol: str
 ) -> None:
     """The cut lands inside the FETCH literal / RETR body: 200 bytes into a ~20 KB answer."""
-    raw, message_id = new_message(mail_user.address, body="line of text\n" * 1500)
-    dovecot.deliver(mail_user.address, raw)
-    wire = proxy(port_of(dovecot, protocol, implicit=False))
-    plaintext = settings(mail_user, wire.port, "none", ca=None, host=wire.host)
+    raw, message_id = new_message(server_user.address, body="line of text\n" * 1500)
+    mail_server.deliver(server_user.address, raw)
+    wire = proxy(port_of(mail_server, protocol, implicit=False))
+    plaintext = settings(server_user, wire.port, "none", ca=None, host=wire.host)
     connector = PROTOCOLS[protocol][0]()
 
     session = connector.open(plaintext)

@@ -11,7 +11,13 @@ import ssl
 import pytest
 from imapclient.exceptions import CapabilityError, LoginError
 
-from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
+from sync.mail.errors import (
+    MailAuthenticationError,
+    MailServerError,
+    PermanentMailError,
+    SecureConnectionRequired,
+    TransientMailError,
+)
 from sync.mail.imap import map_imap_error
 from sync.mail.pop3 import map_pop3_error
 from sync.mail.transport import ErrorMapper, Stage, map_network_error, typed_errors
@@ -96,9 +102,9 @@ IMAP_CASES: list[tuple[BaseException, Stage, Expected]] = [
         (TransientMailError, "ServerUnavailable"),
     ),
     (
-        imaplib.IMAP4.error("b'[PRIVACYREQUIRED] Plaintext authentication disallowed.'"),
+        LoginError("b'[PRIVACYREQUIRED] Plaintext authentication disallowed.'"),
         "login",
-        (PermanentMailError, "SecureConnectionRequired"),
+        (SecureConnectionRequired, "SecureConnectionRequired"),  # not wrong credentials
     ),
     (
         CapabilityError("Server does not support STARTTLS capability"),
@@ -146,6 +152,11 @@ POP3_CASES: list[tuple[BaseException, Stage, Expected]] = [
         (MailAuthenticationError, "AuthenticationFailed"),
     ),
     (poplib.error_proto(b"-ERR Invalid login or password"), "login", (MailAuthenticationError, "AuthenticationFailed")),
+    (
+        poplib.error_proto(b"-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections."),
+        "login",
+        (SecureConnectionRequired, "SecureConnectionRequired"),  # Dovecot's words: not wrong credentials
+    ),
     (poplib.error_proto(b"-ERR [SYS/TEMP] Internal error"), "login", (TransientMailError, "ServerUnavailable")),
     (poplib.error_proto(b"-ERR [IN-USE] Mailbox is locked"), "login", (TransientMailError, "ServerUnavailable")),
     (poplib.error_proto(b"-ERR [LOGIN-DELAY] Wait 60 s"), "login", (TransientMailError, "ServerUnavailable")),
