@@ -40,8 +40,15 @@ NETWORK_FAILURES: tuple[tuple[type[BaseException] | tuple[type[BaseException], .
 
 
 def client_tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """Certificate and hostname verification always on; ``ca_file`` adds a private CA, else system trust."""
-    return ssl.create_default_context(cafile=ca_file)
+    """Certificate and hostname verification always on: the system trust store, plus ``ca_file`` (a private CA).
+
+    ``ssl.create_default_context(cafile=...)`` would trust that file *instead of* the system store, so a
+    deployment with a private CA for one server could no longer reach any publicly certified one.
+    """
+    context = ssl.create_default_context()  # loads the system's default CAs
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 def map_network_error(exc: BaseException, where: str) -> MailServerError | None:
