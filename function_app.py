@@ -15,12 +15,14 @@ import azure.functions as func
 from pydantic import ValidationError
 
 from sync.api.app import create_app
+from sync.logging_setup import quiet_sdk_loggers
 from sync.outgoing.messages import OutgoingWork
 from sync.scheduling.work import WorkItem
 from sync.services import Services
 from sync.settings import load_settings
 
 settings = load_settings()  # fail at start-up, naming every bad setting
+quiet_sdk_loggers(settings.sdk_log_level)
 services = Services(settings)
 
 app = func.AsgiFunctionApp(app=create_app(settings, lambda: services.store), http_auth_level=func.AuthLevel.ANONYMOUS)

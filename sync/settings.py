@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         validation_alias=_env("SYNC_ENTRA_AUTHORITY"),
         description="https base URL of the identity provider that issues the mail connectors' app-only tokens "
         "(default https://login.microsoftonline.com); a local mock in tests.",
+    )
+
+    sdk_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING",
+        validation_alias=_env("SYNC_SDK_LOG_LEVEL"),
+        description="Log level of the Azure SDK, MSAL and urllib3 loggers (their HTTP logging at INFO floods "
+        "the logs with every request's URL and headers); raise it to debug a storage or token problem.",
     )
 
     # --- admin API authentication (all optional: with none set, every route but /api/health answers 401) ---
