@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         "the logs with every request's URL and headers); raise it to debug a storage or token problem.",
     )
 
+    allow_custom_token_audiences: bool = Field(
+        default=False,
+        validation_alias=_env("SYNC_ALLOW_CUSTOM_TOKEN_AUDIENCES"),
+        description="Allow a profile's token audience (aad_resource_id) and Graph URL outside the Microsoft "
+        "clouds: Exchange on premises with hybrid modern authentication, or a test server.",
+    )
+
     # --- admin API authentication (all optional: with none set, every route but /api/health answers 401) ---
     api_keys: str | None = Field(
         default=None,

@@ -48,6 +48,7 @@ var appSettings = {
   SYNC_STORAGE_PREFIX: ''
   SYNC_SECRET_ENCRYPTION_KEY: '@Microsoft.KeyVault(SecretUri=${secretEncryptionKeyUri})'
   SYNC_SDK_LOG_LEVEL: 'WARNING'
+  SYNC_ALLOW_CUSTOM_TOKEN_AUDIENCES: 'false'
   SYNC_SCHEDULER_CONCURRENCY: '8'
   SYNC_MAILBOX_SCHEDULE: '0 */1 * * * *'
   SYNC_OUTBOX_SWEEP_SCHEDULE: '0 */5 * * * *'

@@ -31,7 +31,7 @@ from sync.incoming.classify import GENERATED_HEADER
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
 from sync.mail.port import ConnectionSettings, ExchangeConnector, IncomingConnector
 from sync.mail.transport import client_tls_context, map_network_error, redact
-from sync.mailboxes.credentials import incoming_connection
+from sync.mailboxes.credentials import incoming_connection, mailbox_password
 from sync.mailboxes.eligibility import approval_required
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings, SystemUser
 from sync.model.fields import EntityRef, utcnow
@@ -108,7 +108,7 @@ def outgoing_connection(
                     f"the mailbox {mailbox.name} does not allow its credentials to be used for email processing",
                     code="CredentialsNotAllowed",
                 )
-            username, password = mailbox.username or mailbox.email_address, open_field(box, mailbox, "password")
+            username, password = mailbox.username or mailbox.email_address, mailbox_password(box, mailbox, profile)
         elif mode is CredentialRetrieval.EMAIL_SERVER_PROFILE:
             field_name = "incoming_password" if same else "outgoing_password"
             username = profile.incoming_username if same else profile.outgoing_username
