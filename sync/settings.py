@@ -17,6 +17,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sync.errors import ConfigurationError
+from sync.mail.egress import EgressPolicy
 
 _NCRONTAB = re.compile(r"^(\S+\s+){5}\S+$")
 _PREFIX = re.compile(r"^([a-z][a-z0-9]{0,19})?$")
@@ -84,6 +85,18 @@ class Settings(BaseSettings):
         validation_alias=_env("SYNC_ALLOW_CUSTOM_TOKEN_AUDIENCES"),
         description="Allow a profile's token audience (aad_resource_id) and Graph URL outside the Microsoft "
         "clouds: Exchange on premises with hybrid modern authentication, or a test server.",
+    )
+
+    allow_private_mail_hosts: bool = Field(
+        default=False,
+        validation_alias=_env("SYNC_ALLOW_PRIVATE_MAIL_HOSTS"),
+        description="Let mail connections reach private network addresses (RFC 1918, unique local IPv6): "
+        "Exchange or mail servers on premises behind a virtual network. Link-local and metadata stay refused.",
+    )
+    allow_loopback_mail_hosts: bool = Field(
+        default=False,
+        validation_alias=_env("SYNC_ALLOW_LOOPBACK_MAIL_HOSTS"),
+        description="Let mail connections reach loopback addresses: the local stack and tests only.",
     )
 
     # --- admin API authentication (all optional: with none set, every route but /api/health answers 401) ---
@@ -240,6 +253,10 @@ class Settings(BaseSettings):
         if self.act_poll_min_minutes > self.act_poll_max_minutes:
             raise ValueError("SYNC_ACT_POLL_MIN_MINUTES must not exceed SYNC_ACT_POLL_MAX_MINUTES")
         return self
+
+    def egress_policy(self) -> EgressPolicy:
+        """Where mail connections may go (``sync.mail.egress``)."""
+        return EgressPolicy(allow_private=self.allow_private_mail_hosts, allow_loopback=self.allow_loopback_mail_hosts)
 
     def aes_key(self) -> bytes:
         """The decoded encryption key; only the secret box should call this."""

@@ -28,6 +28,7 @@ from sync.errors import SecretError, ValidationFailed
 from sync.health.alerts import Alerts
 from sync.health.enable_alerts import FAILURE_CODES, failure_text, success_text
 from sync.incoming.classify import GENERATED_HEADER
+from sync.mail import egress
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
 from sync.mail.port import ConnectionSettings, ExchangeConnector, IncomingConnector
 from sync.mail.transport import client_tls_context, map_network_error, redact
@@ -146,9 +147,9 @@ def smtp_send(settings: ConnectionSettings, message: EmailMessage) -> None:
         context = client_tls_context(settings.ca_file)
         client: smtplib.SMTP
         if settings.tls == "implicit":
-            client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
+            client = egress.CheckedSMTPSSL(settings.host, settings.port, timeout=timeout, context=context)
         else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+            client = egress.CheckedSMTP(settings.host, settings.port, timeout=timeout)
         with client:
             if settings.tls == "starttls":
                 client.starttls(context=context)

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 
+from sync.mail import egress
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
 from sync.mail.transport import Stage, client_tls_context, map_network_error, redact, typed_errors
 from sync.model.address_syntax import is_mailbox
@@ -67,11 +68,11 @@ class SmtpConnector:
             with typed_errors(map_smtp_error, where, endpoint.secret, "connect"):
                 if endpoint.tls == "implicit":
                     context = client_tls_context(endpoint.ca_file)
-                    client = smtplib.SMTP_SSL(
+                    client = egress.CheckedSMTPSSL(
                         endpoint.host, endpoint.port, local_hostname(), timeout=timeout, context=context
                     )
                 else:
-                    client = smtplib.SMTP(endpoint.host, endpoint.port, local_hostname(), timeout=timeout)
+                    client = egress.CheckedSMTP(endpoint.host, endpoint.port, local_hostname(), timeout=timeout)
                 client.ehlo()
                 if endpoint.tls == "starttls":
                     if not client.has_extn("starttls"):

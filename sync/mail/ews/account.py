@@ -30,6 +30,7 @@ from exchangelib.transport import BASIC, NTLM, OAUTH2
 from exchangelib.version import EXCHANGE_2013_SP1, EXCHANGE_O365
 
 from sync.auth.tokens import AccessToken
+from sync.mail.egress_http import use_checked_pools
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError
 from sync.mail.ews.credentials import MsalCredentials
 from sync.mail.ews.endpoint import EwsAuth, EwsEndpoint, EwsVersion, OAuthApp
@@ -127,6 +128,10 @@ def install_http_adapter(ca_file: str | None) -> None:
             response = super().build_response(req, resp)
             response.__class__ = _ChunkedResponse
             return response
+
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            use_checked_pools(self.poolmanager)  # EWS only where the egress policy allows
 
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
             super().cert_verify(conn, url, _verify(verify, bundle), cert)
