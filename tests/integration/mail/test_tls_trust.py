@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from devstack import TestCA
+from sync.mail.ews.account import trust_bundle
 from sync.mail.transport import client_tls_context
 
 
@@ -60,3 +61,10 @@ def test_an_unknown_ca_is_still_refused(tmp_path: Path, system_ca: TestCA) -> No
     stranger = TestCA.create(tmp_path / "stranger")
     with pytest.raises(ssl.SSLCertVerificationError):
         _handshake(client_tls_context(str(extra.ca_cert)), stranger)
+
+
+def test_the_ews_bundle_keeps_the_system_store_and_adds_the_extra_ca(tmp_path: Path, system_ca: TestCA) -> None:
+    extra = TestCA.create(tmp_path / "extra")
+    bundle = trust_bundle(str(extra.ca_cert))  # what requests verifies EWS connections against
+    for server in (extra, system_ca):
+        _handshake(ssl.create_default_context(cafile=bundle), server)
