@@ -18,6 +18,8 @@ from pydantic import ValidationError
 
 from sync import oplog
 from sync.api.app import create_app
+from sync.logging_setup import quiet_sdk_loggers
+from sync.mail import egress
 from sync.model.fields import utcnow
 from sync.operations.summary import refresh_snapshot
 from sync.outgoing.messages import OutgoingWork
@@ -26,6 +28,8 @@ from sync.services import Services
 from sync.settings import load_settings
 
 settings = load_settings()  # fail at start-up, naming every bad setting
+quiet_sdk_loggers(settings.sdk_log_level)
+egress.configure(settings.egress_policy())  # where mail connections may go
 services = Services(settings)
 
 app = func.AsgiFunctionApp(app=create_app(settings, lambda: services.store), http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -41,6 +41,8 @@ from azure.functions.timer import TimerRequest
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
 
 from sync.errors import ConfigurationError
+from sync.logging_setup import quiet_sdk_loggers
+from sync.mail import egress
 from sync.model.fields import utcnow
 from sync.settings import Settings, setting_names
 from sync.store.account import StorageAccount
@@ -339,6 +341,8 @@ class DevHost:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
+        quiet_sdk_loggers(settings.sdk_log_level)
+        egress.configure(settings.egress_policy())
         self.account = account or StorageAccount(settings)
         self.options = QueueOptions.from_host_json(host_json if host_json is not None else load_host_json())
         self.clock = clock

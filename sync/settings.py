@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -25,6 +25,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sync.mail.egress import EgressPolicy
 from sync.mail.mime_guards import DEFAULT_MAX_ATTACHMENTS, DEFAULT_MAX_PARTS
 from sync.settings_problems import InvalidSettings, SettingProblem, field_problems, presence_problems
 
@@ -80,6 +81,32 @@ class Settings(BaseSettings):
         validation_alias=_env("SYNC_ENTRA_AUTHORITY"),
         description="https base URL of the identity provider that issues the mail connectors' app-only tokens "
         "(default https://login.microsoftonline.com); a local mock in tests.",
+    )
+
+    sdk_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING",
+        validation_alias=_env("SYNC_SDK_LOG_LEVEL"),
+        description="Log level of the Azure SDK, MSAL and urllib3 loggers (their HTTP logging at INFO floods "
+        "the logs with every request's URL and headers); raise it to debug a storage or token problem.",
+    )
+
+    allow_custom_token_audiences: bool = Field(
+        default=False,
+        validation_alias=_env("SYNC_ALLOW_CUSTOM_TOKEN_AUDIENCES"),
+        description="Allow a profile's token audience (aad_resource_id) and Graph URL outside the Microsoft "
+        "clouds: Exchange on premises with hybrid modern authentication, or a test server.",
+    )
+
+    allow_private_mail_hosts: bool = Field(
+        default=False,
+        validation_alias=_env("SYNC_ALLOW_PRIVATE_MAIL_HOSTS"),
+        description="Let mail connections reach private network addresses (RFC 1918, unique local IPv6): "
+        "Exchange or mail servers on premises behind a virtual network. Link-local and metadata stay refused.",
+    )
+    allow_loopback_mail_hosts: bool = Field(
+        default=False,
+        validation_alias=_env("SYNC_ALLOW_LOOPBACK_MAIL_HOSTS"),
+        description="Let mail connections reach loopback addresses: the local stack and tests only.",
     )
 
     # --- admin API authentication (all optional: with none set, every route but /api/health answers 401) ---
@@ -295,6 +322,10 @@ class Settings(BaseSettings):
         if problems:
             raise InvalidSettings(problems)
         return self
+
+    def egress_policy(self) -> EgressPolicy:
+        """Where mail connections may go (``sync.mail.egress``)."""
+        return EgressPolicy(allow_private=self.allow_private_mail_hosts, allow_loopback=self.allow_loopback_mail_hosts)
 
     def aes_key(self) -> bytes:
         """The decoded encryption key; only the secret box should call this."""

@@ -19,6 +19,7 @@ def settings(azurite: Azurite) -> Settings:
         storage_connection_string=azurite.connection_string,
         secret_encryption_key=new_key(),
         storage_prefix="t" + uuid.uuid4().hex[:8],
+        allow_loopback_mail_hosts=True,  # every test server listens on 127.0.0.1
     )
 
 

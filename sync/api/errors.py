@@ -20,14 +20,51 @@ from sync.errors import AlreadyExists, ConcurrencyConflict, NotFound, StoreError
 
 
 def field_errors(errors: Sequence[Any], *, drop_location: bool = False) -> list[dict[str, str]]:
-    """``[{"field": "body.name", "reason": "..."}]`` from pydantic's errors, without the rejected input."""
+    """``[{"field": "body.name", "reason": "..."}]`` from pydantic's errors, without the rejected input.
+
+    Only ``loc`` and ``msg`` are returned (never ``input`` or ``ctx``); a ``msg`` that quotes the input (a
+    custom validator's message, a discriminator's "Input tag 'x' ...") is replaced by the error type alone.
+    """
     found = []
     for error in errors:
         location = [str(part) for part in error.get("loc", ())]
         if drop_location and location and location[0] in ("body", "query", "path", "header"):
             location = location[1:]
-        found.append({"field": ".".join(location) or "body", "reason": str(error.get("msg", "invalid"))})
+        reason = str(error.get("msg", "invalid"))
+        if _echoes(reason, error.get("input"), (error.get("ctx") or {}).get("tag")):
+            reason = f"invalid value ({error.get('type', 'value_error')})"
+        found.append({"field": ".".join(location) or "body", "reason": reason})
     return found
+
+
+ECHO_PREFIX = 8  # a quoted input shows at least its first characters, truncated or escaped; shorter values
+# are words ("user", "contact") that the rules' own messages use, and are not where secrets hide
+
+
+def _echoes(reason: str, *inputs: Any) -> bool:
+    """Whether ``reason`` shows any text of the inputs (their strings, at any depth, plain or escaped)."""
+    return any(_shown(reason, text) for value in inputs for text in _strings(value))
+
+
+def _shown(reason: str, text: str) -> bool:
+    return any(len(form) >= ECHO_PREFIX and form[:ECHO_PREFIX] in reason for form in (text, repr(text)[1:-1]))
+
+
+MAX_DEPTH = 20  # nesting of a JSON body looked into; the models refuse deeper bodies anyway
+
+
+def _strings(value: Any, depth: int = 0) -> list[str]:
+    if depth > MAX_DEPTH:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, bytes):
+        return [value.decode("utf-8", "replace")]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v, depth + 1)]
+    if isinstance(value, list | tuple | set | frozenset):
+        return [s for item in value for s in _strings(item, depth + 1)]
+    return []  # numbers, booleans, ctx["error"] (the validator's own message, checked through ``input``)
 
 
 def _unprocessable(errors: list[dict[str, str]]) -> JSONResponse:
@@ -42,7 +79,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ValidationError)
     async def model_invalid(request: Request, exc: ValidationError) -> JSONResponse:
-        return _unprocessable(field_errors(exc.errors(include_input=False)))
+        return _unprocessable(field_errors(exc.errors()))
 
     @app.exception_handler(ValidationFailed)
     async def rule_broken(request: Request, exc: ValidationFailed) -> JSONResponse:

@@ -43,6 +43,7 @@ SHAPE = Shape(
     read_only=frozenset(Mailbox.model_fields) - WRITABLE - {"password"},
     hidden=frozenset({"watermarks"}),  # cursors and UID lists: internal, and large for POP3
 )
+UNLINKED = ""  # the profile a password given while the mailbox had none is for: no profile at all
 _FOLLOWED = (
     "email_address",
     "approval",
@@ -78,6 +79,10 @@ def _save(ctx: ApiContext, stored: Mailbox, changed: Mailbox) -> Mailbox:
     new_profile = changed.email_server_profile_id
     if new_profile and new_profile != stored.email_server_profile_id and store.find_profile(new_profile) is None:
         raise ValidationFailed("no email server profile has this id", field="email_server_profile_id")
+    if changed.password != stored.password:  # given in this request: for this profile's servers only
+        changed.password_profile_id = new_profile or UNLINKED
+    elif new_profile and new_profile not in (stored.email_server_profile_id, changed.password_profile_id):
+        changed.password = None  # given for another profile's servers: never sent to this one's
     if changed.email_address != stored.email_address:
         if changed.email_address is None:
             raise ValidationFailed("a mailbox's address cannot be removed", field="email_address")

@@ -1,10 +1,19 @@
-"""Email server profiles (spec §1.2): where and how mailboxes connect. Passwords and secrets are write-only."""
+"""Email server profiles (spec §1.2): where and how mailboxes connect. Passwords and secrets are write-only.
+
+Pointing a profile elsewhere clears the secrets given for the old endpoint (``sync.mailboxes.repointing``):
+the answer's ``<secret>_is_set`` flags show which are gone; send them again in the same PATCH to keep the
+profile usable. The token audience and Graph URL are Microsoft's unless the deployment opts in
+(``sync.auth.audiences``).
+"""
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
 from sync.api.context import ApiContext
 from sync.api.resources import Resource, Shape, crud_router
+from sync.auth.audiences import AudienceNotAllowed, check_token_audience
+from sync.errors import ValidationFailed
+from sync.mailboxes.repointing import moves_mailbox_credentials, secrets_to_clear
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import ServerType, StateCode
 
@@ -16,7 +25,38 @@ SHAPE = Shape(
 
 
 def _insert(ctx: ApiContext, body: BaseModel) -> EmailServerProfile:
-    return ctx.store.profiles.insert(SHAPE.build(body, ctx.box))
+    profile = SHAPE.build(body, ctx.box)
+    _check_audience(ctx, profile)
+    return ctx.store.profiles.insert(profile)
+
+
+def _save(ctx: ApiContext, stored: EmailServerProfile, changed: EmailServerProfile) -> EmailServerProfile:
+    """Save a PATCH; a moved endpoint drops the secrets given for the old one, the mailboxes' passwords too."""
+    _check_audience(ctx, changed)
+    for secret in secrets_to_clear(stored, changed):
+        setattr(changed, secret, None)
+    saved = ctx.store.profiles.update(changed)
+    if moves_mailbox_credentials(stored, changed):
+        _clear_mailbox_passwords(ctx, saved.id)
+    return saved
+
+
+def _clear_mailbox_passwords(ctx: ApiContext, profile_id: str) -> None:
+    def forget(mailbox: Mailbox) -> None:
+        mailbox.password = None
+
+    for mailbox in ctx.store.mailboxes.query("email_server_profile_id eq @p", {"p": profile_id}):
+        if mailbox.password is not None:
+            ctx.store.mailboxes.modify(mailbox.id, "mailbox", forget)
+
+
+def _check_audience(ctx: ApiContext, profile: EmailServerProfile) -> None:
+    if ctx.settings.allow_custom_token_audiences:
+        return
+    try:
+        check_token_audience(profile)
+    except AudienceNotAllowed as exc:
+        raise ValidationFailed(str(exc), field=exc.field) from None
 
 
 NAMED_USERS_AT_MOST = 10  # a 409 names this many mailboxes, then counts the rest
@@ -55,6 +95,7 @@ RESOURCE = Resource(
     row_key="profile",
     filters={"state": StateCode, "server_type": ServerType},
     insert=_insert,
+    save=_save,
     remove=_remove,
     summary="Email server profiles, paged; filter by state or server type.",
 )

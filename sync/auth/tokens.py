@@ -42,6 +42,7 @@ from requests.adapters import HTTPAdapter
 
 from sync.auth.secrets import SecretBox, secret_context
 from sync.errors import SecretError, StoreError
+from sync.mail.egress_http import use_checked_pools
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
 from sync.model.fields import utcnow
 from sync.store.account import RequestCounter
@@ -248,6 +249,7 @@ class _Transport(HTTPAdapter):
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         pool_kwargs["ssl_context"] = self._context
         super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+        use_checked_pools(self.poolmanager)  # the identity provider too: only where the egress policy allows
 
     def send(
         self,

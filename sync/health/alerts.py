@@ -8,9 +8,10 @@ organization switched off are not written (R-ERR-6, R-ERR-15).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sync.errors import NotFound
+from sync.health.server_text import one_server_line, printable, safe_code
 from sync.model import Alert, Mailbox, OrganizationSettings
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import AlertLevel, EntityType
@@ -136,6 +137,7 @@ class Alerts:
         """Write the alert, or bump the open one with the same (record, code); None if the level is off."""
         if not level_enabled(org, alert.level):
             return None
+        alert = _shown_safely(alert)
         now = utcnow()
 
         def bump(existing: Alert) -> None:
@@ -156,6 +158,13 @@ class Alerts:
 
     def for_mailbox(self, mailbox_id: str) -> list[Alert]:
         return list(self.store.alerts.partition(mailbox_id))
+
+
+def _shown_safely(alert: AlertText) -> AlertText:
+    """Every reader sees alerts: one printable line of details, a printable text, an identifier as code."""
+    return replace(
+        alert, code_name=safe_code(alert.code_name), text=printable(alert.text), details=one_server_line(alert.details)
+    )
 
 
 def mailbox_ref(mailbox: Mailbox) -> EntityRef:

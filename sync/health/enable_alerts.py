@@ -7,6 +7,7 @@ R-ERR-5). Each failure code has its own alert code so a repeat bumps the open al
 from __future__ import annotations
 
 from sync.health.alerts import AlertText
+from sync.health.server_text import one_server_line
 from sync.model.options import AlertLevel
 
 CODE_TEST_SUCCEEDED = 8005_0100
@@ -56,6 +57,7 @@ def success_text(mailbox_name: str, enabled: list[str]) -> AlertText:
 def failure_text(mailbox_name: str, profile_name: str | None, workload: str, code: str, reason: str) -> AlertText:
     """Permanent-class wording (R-ERR-13): the workload is disabled until the cause is fixed and re-tested."""
     profile = f" and the owner of the email server profile {profile_name} has been notified" if profile_name else ""
+    reason = one_server_line(reason)
     text = (
         f"{_WHAT[workload]} for the mailbox {mailbox_name} because {reason.rstrip('.')}. The mailbox {mailbox_name} "
         f"has been disabled for {_DISABLED_FOR[workload]}{profile}. Fix the problem, then run Test & Enable for the "

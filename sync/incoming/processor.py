@@ -566,10 +566,10 @@ class IncomingProcessor:
         first, _, last = (name or address.split("@", maxsplit=1)[0]).strip().rpartition(" ")
         fields = {"first_name": first or None, "last_name": (last or address)[:100], "email_address1": address,
                   "owner_user_id": user.id}  # fmt: skip
-        record: Contact | Lead = (
-            Lead(**fields) if user.auto_create_record_type is EntityType.LEAD else Contact(**fields)
-        )
-        try:
+        try:  # an address the parser kept may still not be a mailbox a record can hold (sync.model.address_syntax)
+            record: Contact | Lead = (
+                Lead(**fields) if user.auto_create_record_type is EntityType.LEAD else Contact(**fields)
+            )
             RecordService(self.store).create(record)
         except ValueError:
             return None

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,7 +42,11 @@ from typing import Any, Self
 
 from imapclient import IMAPClient
 from imapclient.exceptions import CapabilityError, LoginError
+from imapclient.imap4 import IMAP4WithTimeout
+from imapclient.tls import IMAP4_TLS
+from imapclient.tls import wrap_socket as tls_wrap_socket
 
+from sync.mail import egress
 from sync.mail.errors import (
     MailAuthenticationError,
     MailServerError,
@@ -339,7 +344,7 @@ class ImapSession:
 def _connect(settings: ConnectionSettings) -> Any:
     """Connect and secure the link; the certificate and the host name are always verified."""
     context = client_tls_context(settings.ca_file) if settings.tls != "none" else None
-    client = IMAPClient(
+    client = _CheckedIMAPClient(
         settings.host,
         port=settings.port,
         ssl=settings.tls == "implicit",
@@ -366,6 +371,28 @@ def _check_login_allowed(client: Any, settings: ConnectionSettings, where: str) 
             f"{where}: the server refuses login without TLS ({refused[0]}); use implicit TLS or STARTTLS",
             code="SecureConnectionRequired",
         )
+
+
+class _CheckedIMAP4(IMAP4WithTimeout):  # type: ignore[misc]
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        return egress.connect(self.host, self.port, timeout if timeout is not None else self._timeout)
+
+
+class _CheckedIMAP4TLS(IMAP4_TLS):  # type: ignore[misc]
+    def _create_socket(self, timeout: float | None = None) -> socket.socket:
+        sock = egress.connect(self.host, self.port, timeout if timeout is not None else self._timeout)
+        wrapped: socket.socket = tls_wrap_socket(sock, self.ssl_context, self.host)
+        return wrapped
+
+
+class _CheckedIMAPClient(IMAPClient):  # type: ignore[misc]
+    """IMAPClient whose connection goes to a checked address of the host (``sync.mail.egress``)."""
+
+    def _create_IMAP4(self) -> imaplib.IMAP4:  # noqa: N802 (IMAPClient's hook name)
+        timeout = getattr(self._timeout, "connect", None)
+        if self.ssl:
+            return _CheckedIMAP4TLS(self.host, self.port, self.ssl_context, timeout)
+        return _CheckedIMAP4(self.host, self.port, timeout)
 
 
 def _shutdown(client: Any) -> None:

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import BinaryIO, Self, cast
 
+from sync.mail import egress
 from sync.mail.errors import (
     MailAuthenticationError,
     MailServerError,
@@ -130,7 +131,7 @@ class _Pop3(poplib.POP3):
             raise
 
     def _create_socket(self, timeout: object) -> socket.socket:
-        sock = socket.create_connection((self.host, self.port), self._connect_timeout)
+        sock = egress.connect(self.host, self.port, self._connect_timeout)  # a checked address only
         if self._implicit_tls is None:
             return sock
         return self._implicit_tls.wrap_socket(sock, server_hostname=self.host)

@@ -8,11 +8,13 @@ exception TimedOut", "InvalidIncomingEmailServerProfileConfiguration HostNotFoun
 
 from __future__ import annotations
 
+import base64
 import socket
 import ssl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal
+from urllib.parse import quote, quote_plus
 
 from sync.mail.errors import MailServerError, PermanentMailError, TransientMailError
 
@@ -40,8 +42,15 @@ NETWORK_FAILURES: tuple[tuple[type[BaseException] | tuple[type[BaseException], .
 
 
 def client_tls_context(ca_file: str | None) -> ssl.SSLContext:
-    """Certificate and hostname verification always on; ``ca_file`` adds a private CA, else system trust."""
-    return ssl.create_default_context(cafile=ca_file)
+    """Certificate and hostname verification always on: the system trust store, plus ``ca_file`` (a private CA).
+
+    ``ssl.create_default_context(cafile=...)`` would trust that file *instead of* the system store, so a
+    deployment with a private CA for one server could no longer reach any publicly certified one.
+    """
+    context = ssl.create_default_context()  # loads the system's default CAs
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
 
 
 def map_network_error(exc: BaseException, where: str) -> MailServerError | None:
@@ -72,8 +81,35 @@ def typed_errors(mapper: ErrorMapper, where: str, secret: str, stage: Stage = "s
 
 
 def redact(text: str, secret: str) -> str:
-    """Remove ``secret`` from a message built from server or library text, in case either echoes it."""
-    return text.replace(secret, REDACTED) if secret else text
+    """Remove ``secret`` from a message built from server or library text, in case either echoes it:
+    as sent, URL-encoded, or inside base64 (an echoed ``AUTH PLAIN`` or HTTP Basic blob)."""
+    if not secret:
+        return text
+    for form in sorted(encoded_forms(secret), key=len, reverse=True):
+        text = text.replace(form, REDACTED)
+    return text
+
+
+MIN_BASE64_CORE = 4  # shorter cores of a short secret would match unrelated base64 text
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """``secret`` and the forms a server may echo it in.
+
+    In base64, a secret inside a longer blob (``\0user\0password``) starts at one of three offsets
+    within a 3-byte group; for each, the characters that depend on the secret's bytes alone are the same
+    whatever surrounds it, so finding any of those three cores finds the secret.
+    """
+    raw = secret.encode()
+    forms = {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        first = (offset + 2) // 3  # groups touched by the padding bytes in front
+        last = (offset + len(raw)) // 3  # groups made of the secret's bytes only end before this one
+        core = encoded[4 * first : 4 * last]
+        if len(core) >= MIN_BASE64_CORE:
+            forms.add(core)
+    return forms
 
 
 def text_of(exc: BaseException) -> str:

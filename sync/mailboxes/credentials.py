@@ -44,7 +44,7 @@ def incoming_connection(
                     f"the mailbox {mailbox.name} does not allow its credentials to be used for email processing",
                     code="CredentialsNotAllowed",
                 )
-            username, password = mailbox.username or mailbox.email_address, open_field(box, mailbox, "password")
+            username, password = mailbox.username or mailbox.email_address, mailbox_password(box, mailbox, profile)
         elif mode is CredentialRetrieval.EMAIL_SERVER_PROFILE:
             username, password = profile.incoming_username, open_field(box, profile, "incoming_password")
         else:
@@ -70,3 +70,8 @@ def incoming_connection(
         timeout_seconds=profile.connection_timeout_seconds,
         ca_file=ca_file,
     )
+
+
+def mailbox_password(box: SecretBox, mailbox: Mailbox, profile: EmailServerProfile) -> str | None:
+    """The mailbox's password, only for the servers of the profile it was given for (``password_profile_id``)."""
+    return open_field(box, mailbox, "password") if mailbox.password_is_for(profile.id) else None

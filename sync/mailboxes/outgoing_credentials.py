@@ -17,6 +17,7 @@ from dataclasses import replace
 from sync.auth.secrets import SecretBox, open_field
 from sync.errors import SecretError
 from sync.mail.errors import MailAuthenticationError, PermanentMailError
+from sync.mailboxes.credentials import mailbox_password
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import AuthenticationProtocol, CredentialRetrieval
 from sync.model.profile import TlsMode
@@ -84,7 +85,7 @@ def outgoing_endpoint(
                     f"the mailbox {mailbox.name} does not allow its credentials to be used for email processing",
                     code=AUTH_ERROR_CODE,
                 )
-            username, password = mailbox.username or mailbox.email_address, open_field(box, mailbox, "password")
+            username, password = mailbox.username or mailbox.email_address, mailbox_password(box, mailbox, profile)
             scope = mailbox_scope
         elif mode is CredentialRetrieval.EMAIL_SERVER_PROFILE:
             field = "incoming" if same else "outgoing"

@@ -28,10 +28,11 @@ from sync.errors import SecretError, ValidationFailed
 from sync.health.alerts import Alerts
 from sync.health.enable_alerts import FAILURE_CODES, failure_text, success_text
 from sync.incoming.classify import GENERATED_HEADER
+from sync.mail import egress
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
 from sync.mail.port import ConnectionSettings, ExchangeConnector, IncomingConnector
 from sync.mail.transport import client_tls_context, map_network_error, redact
-from sync.mailboxes.credentials import incoming_connection
+from sync.mailboxes.credentials import incoming_connection, mailbox_password
 from sync.mailboxes.eligibility import approval_required
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings, SystemUser
 from sync.model.fields import EntityRef, utcnow
@@ -123,7 +124,7 @@ def outgoing_connection(
                     f"the mailbox {mailbox.name} does not allow its credentials to be used for email processing",
                     code="CredentialsNotAllowed",
                 )
-            username, password = mailbox.username or mailbox.email_address, open_field(box, mailbox, "password")
+            username, password = mailbox.username or mailbox.email_address, mailbox_password(box, mailbox, profile)
         elif mode is CredentialRetrieval.EMAIL_SERVER_PROFILE:
             field_name = "incoming_password" if same else "outgoing_password"
             username = profile.incoming_username if same else profile.outgoing_username
@@ -161,9 +162,9 @@ def smtp_send(settings: ConnectionSettings, message: EmailMessage) -> None:
         context = client_tls_context(settings.ca_file)
         client: smtplib.SMTP
         if settings.tls == "implicit":
-            client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
+            client = egress.CheckedSMTPSSL(settings.host, settings.port, timeout=timeout, context=context)
         else:
-            client = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+            client = egress.CheckedSMTP(settings.host, settings.port, timeout=timeout)
         with client:
             if settings.tls == "starttls":
                 client.starttls(context=context)

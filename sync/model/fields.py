@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from sync.model.address_syntax import check_mailbox
 from sync.model.options import EntityType
 
 Str20 = Annotated[str, StringConstraints(max_length=20)]
@@ -28,14 +28,10 @@ Str2000 = Annotated[str, StringConstraints(max_length=2000)]
 Str2048 = Annotated[str, StringConstraints(max_length=2048)]
 Str2084 = Annotated[str, StringConstraints(max_length=2084)]
 
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
-
 
 def _check_address(value: str) -> str:
-    value = value.strip()
-    if not _ADDRESS.match(value):
-        raise ValueError(f"not an email address: {value[:80]!r}")
-    return value
+    """RFC 5321 mailbox syntax (:mod:`sync.model.address_syntax`); the error never quotes the value."""
+    return check_mailbox(value)
 
 
 EmailAddress = Annotated[str, StringConstraints(max_length=100), AfterValidator(_check_address)]

@@ -58,6 +58,9 @@ class Mailbox(Entity):
     allow_credentials_for_email_processing: bool = False
     username: Str250 | None = None
     password: Sealed | None = None
+    # The profile the password was given for: it goes to that profile's servers only (None: set before this
+    # was recorded). Moving the mailbox to another profile by any path does not carry the password along.
+    password_profile_id: Str36 | None = None
 
     # approval and Test & Enable (R-APP-*, R-TE-*)
     approval: EmailAddressApproval = EmailAddressApproval.PENDING_APPROVAL
@@ -114,6 +117,10 @@ class Mailbox(Entity):
     last_duration_ms: int | None = None
 
     watermarks: dict[str, FolderWatermark] = Field(default_factory=dict)
+
+    def password_is_for(self, profile_id: str) -> bool:
+        """Whether the stored password may be sent to the servers of the profile ``profile_id``."""
+        return self.password_profile_id is None or self.password_profile_id == profile_id
 
     @property
     def password_is_set(self) -> bool:

@@ -33,13 +33,12 @@ from email.policy import compat32
 from email.utils import format_datetime
 
 from sync.errors import SyncError
+from sync.model.address_syntax import InvalidAddress, canonical_mailbox
 from sync.model.email import ActivityParty, Email
 from sync.model.options import ParticipationType, Priority
 from sync.outgoing.html_text import html_to_text
 from sync.outgoing.tokens import subject_with_token
 
-MAX_LOCAL_PART = 64  # RFC 5321 §4.5.3.1.1
-MAX_DOMAIN = 255
 MAX_REFERENCES = 32  # Odoo keeps the last 32: longer chains only slow everyone down
 _BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 ENCODED_WORD_START = "=?"
@@ -108,21 +107,14 @@ def header_text(text: str | None) -> str:
 
 
 def mail_address(address: str | None) -> str:
-    """A checked addr-spec with an IDNA domain; ComposeError when it is not one."""
+    """A checked mailbox (``sync.model.address_syntax``) with an IDNA domain; ComposeError when it is not one."""
     value = (address or "").strip()
-    local, at, domain = value.rpartition("@")
-    unsafe = _BREAKS.search(value) or any(ch.isspace() for ch in value) or ENCODED_WORD_START in value
-    if not at or not local or not domain or unsafe:
-        raise ComposeError(f"not a usable email address: {one_line(value)[:80]!r}")
-    if "@" in local and not (local.startswith('"') and local.endswith('"')):
+    if ENCODED_WORD_START in value:  # valid atext, but a header parser would decode it into something else
         raise ComposeError(f"not a usable email address: {one_line(value)[:80]!r}")
     try:
-        domain = domain.encode("idna").decode("ascii").lower() if not domain.isascii() else domain.lower()
-    except UnicodeError:
-        raise ComposeError(f"the domain of {one_line(value)[:80]!r} cannot be encoded") from None
-    if len(local) > MAX_LOCAL_PART or len(domain) > MAX_DOMAIN:
-        raise ComposeError(f"the address {one_line(value)[:80]!r} is too long")
-    return f"{local}@{domain}"
+        return canonical_mailbox(value)
+    except InvalidAddress as exc:
+        raise ComposeError(f"{exc}: {one_line(value)[:80]!r}") from None
 
 
 def needs_smtputf8(address: str) -> bool:

@@ -17,12 +17,14 @@ from __future__ import annotations
 import re
 import smtplib
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 
+from sync.mail import egress
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
 from sync.mail.transport import Stage, client_tls_context, map_network_error, redact, typed_errors
+from sync.model.address_syntax import is_mailbox
 from sync.outgoing.port import BeforeData, DeliveryStatusUnknown, Envelope, SmtpEndpoint, Transmission
 from sync.outgoing.replies import SmtpReply
 
@@ -30,6 +32,7 @@ AUTH_ERROR_CODE = "OutgoingEmailAuthenticationError"  # R-OUT-16, spec §2.15.1
 DEFAULT_TIMEOUT_SECONDS = 60.0
 TEMPORARY_AUTH_FAILURE = 454  # "454 4.7.0 Temporary authentication failure": try again later
 START_MAIL_INPUT = 354
+NOT_A_MAILBOX = 553  # RFC 5321 "mailbox name not allowed", answered locally for an address never sent
 PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")  # in order of preference; CRAM-MD5 and friends are not used
 _LINE_START_DOT = re.compile(rb"(?m)^\.")
 
@@ -65,11 +68,11 @@ class SmtpConnector:
             with typed_errors(map_smtp_error, where, endpoint.secret, "connect"):
                 if endpoint.tls == "implicit":
                     context = client_tls_context(endpoint.ca_file)
-                    client = smtplib.SMTP_SSL(
+                    client = egress.CheckedSMTPSSL(
                         endpoint.host, endpoint.port, local_hostname(), timeout=timeout, context=context
                     )
                 else:
-                    client = smtplib.SMTP(endpoint.host, endpoint.port, local_hostname(), timeout=timeout)
+                    client = egress.CheckedSMTP(endpoint.host, endpoint.port, local_hostname(), timeout=timeout)
                 client.ehlo()
                 if endpoint.tls == "starttls":
                     if not client.has_extn("starttls"):
@@ -106,11 +109,11 @@ class SmtpSession:
                 options.append("SMTPUTF8")
             if client.has_extn("size"):
                 options.append(f"SIZE={len(envelope.data)}")
-            mail = SmtpReply(*_reply(client.mail(envelope.mail_from, options)))
+            mail = _path_command(client, "mail", envelope.mail_from, options)
             if not 200 <= mail.code < 300:
                 self._reset()
                 return Transmission(mail)
-            rcpt = {address: SmtpReply(*_reply(client.rcpt(address))) for address in envelope.rcpt_tos}
+            rcpt = {address: _path_command(client, "rcpt", address) for address in envelope.rcpt_tos}
             if not any(200 <= reply.code < 300 for reply in rcpt.values()):
                 self._reset()
                 return Transmission(mail, rcpt)
@@ -178,6 +181,22 @@ def _authenticate(client: smtplib.SMTP, endpoint: SmtpEndpoint, where: str) -> N
         )
     client.user, client.password = endpoint.username or "", endpoint.password or ""
     client.auth(mechanism, client.auth_plain if mechanism == "PLAIN" else client.auth_login)
+
+
+def _path_command(client: smtplib.SMTP, verb: str, address: str, options: Sequence[str] = ()) -> SmtpReply:
+    """``MAIL FROM:<address>`` or ``RCPT TO:<address>`` with the address exactly as checked.
+
+    smtplib's ``mail``/``rcpt`` parse the address again as a header (``email.utils.parseaddr``), which reads
+    ``postmaster,x@evil.test`` as a list and sent ``RCPT TO:<postmaster>``: the envelope must be the checked
+    addresses of the headers, so the command is written here. An address that is not a mailbox is not sent.
+    """
+    if not is_mailbox(address):
+        return SmtpReply(NOT_A_MAILBOX, "5.1.3 not a valid mailbox address; not sent to the server")
+    if "smtputf8" in (option.lower() for option in options):
+        client.command_encoding = "utf-8"  # as smtplib's mail() does: UTF-8 addresses on the wire
+    suffix = "".join(f" {option}" for option in options) if options and client.does_esmtp else ""
+    client.putcmd(verb, f"{'FROM' if verb == 'mail' else 'TO'}:<{address}>{suffix}")
+    return SmtpReply(*_reply(client.getreply()))
 
 
 def _dot_stuffed(data: bytes) -> bytes:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sync.model.address_syntax import InvalidAddress, canonical_mailbox
 from sync.model.email import Email, RecipientResult, RecipientStatus
 from sync.model.options import EmailStatus, ParticipationType
 from sync.outgoing.port import Transmission
@@ -69,9 +70,18 @@ def recipients(email: Email) -> list[str]:
     seen: dict[str, str] = {}
     for participation in RECIPIENT_TYPES:
         for party in email.parties_of(participation):
-            if party.address_used and party.address_used.casefold() not in seen:
-                seen[party.address_used.casefold()] = party.address_used
+            if party.address_used:
+                address = _wire_form(party.address_used)
+                seen.setdefault(address.casefold(), address)
     return list(seen.values())
+
+
+def _wire_form(address: str) -> str:
+    """The address as the message's headers and the envelope carry it (IDNA domain); as stored if invalid."""
+    try:
+        return canonical_mailbox(address)
+    except InvalidAddress:
+        return address  # composing fails on it first: this email is never transmitted
 
 
 def pending(email: Email) -> list[str]:

@@ -10,7 +10,13 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_demo_runs_the_whole_job(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    names = ("AzureWebJobsStorage", "SYNC_SECRET_ENCRYPTION_KEY", "SYNC_STORAGE_PREFIX", "SYNC_EXTRA_CA_FILE")
+    names = (
+        "AzureWebJobsStorage",
+        "SYNC_SECRET_ENCRYPTION_KEY",
+        "SYNC_STORAGE_PREFIX",
+        "SYNC_EXTRA_CA_FILE",
+        "SYNC_ALLOW_LOOPBACK_MAIL_HOSTS",
+    )
     for name in (*names, "SYNC_API_KEYS"):
         monkeypatch.setenv(name, "")  # the demo sets them; recorded here so they are restored (or removed) after
     assert demo.main() == 0

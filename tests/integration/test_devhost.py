@@ -110,6 +110,7 @@ def function_app(own_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Mod
     monkeypatch.setenv("AzureWebJobsStorage", own_settings.storage_connection_string.get_secret_value())
     monkeypatch.setenv("SYNC_SECRET_ENCRYPTION_KEY", own_settings.secret_encryption_key.get_secret_value())
     monkeypatch.setenv("SYNC_STORAGE_PREFIX", own_settings.storage_prefix)
+    monkeypatch.setenv("SYNC_ALLOW_LOOPBACK_MAIL_HOSTS", "true")  # the test servers listen on 127.0.0.1
     sys.modules.pop("function_app", None)
     return importlib.import_module("function_app")
 

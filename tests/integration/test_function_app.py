@@ -26,6 +26,7 @@ def function_app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> ModuleT
     monkeypatch.setenv("AzureWebJobsStorage", settings.storage_connection_string.get_secret_value())
     monkeypatch.setenv("SYNC_SECRET_ENCRYPTION_KEY", settings.secret_encryption_key.get_secret_value())
     monkeypatch.setenv("SYNC_STORAGE_PREFIX", settings.storage_prefix)
+    monkeypatch.setenv("SYNC_ALLOW_LOOPBACK_MAIL_HOSTS", "true")  # the test servers listen on 127.0.0.1
     sys.modules.pop("function_app", None)
     return importlib.import_module("function_app")
 

@@ -7,6 +7,7 @@ back-off belong to our health policy and time budget, never to a sleep inside th
 
 from __future__ import annotations
 
+import ssl
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from exchangelib.transport import BASIC, NTLM, OAUTH2
 from exchangelib.version import EXCHANGE_2013_SP1, EXCHANGE_O365
 
 from sync.auth.tokens import AccessToken
+from sync.mail.egress_http import use_checked_pools
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError
 from sync.mail.ews.credentials import MsalCredentials
 from sync.mail.ews.endpoint import EwsAuth, EwsEndpoint, EwsVersion, OAuthApp
@@ -120,13 +122,17 @@ def install_http_adapter(ca_file: str | None) -> None:
     besides the system CAs. requests lets REQUESTS_CA_BUNDLE override a session's ``verify``; exchangelib's
     adapter hook is the one place that decides for every connection it opens, whatever the environment says.
     """
-    bundle = _bundle(ca_file) if ca_file is not None else None
+    bundle = trust_bundle(ca_file) if ca_file is not None else None
 
     class EwsAdapter(requests.adapters.HTTPAdapter):
         def build_response(self, req: Any, resp: Any) -> requests.Response:
             response = super().build_response(req, resp)
             response.__class__ = _ChunkedResponse
             return response
+
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            use_checked_pools(self.poolmanager)  # EWS only where the egress policy allows
 
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
             super().cert_verify(conn, url, _verify(verify, bundle), cert)
@@ -144,11 +150,18 @@ def _verify(asked: Any, bundle: str | None) -> Any:
     return asked if bundle is None or asked is False else bundle
 
 
-def _bundle(ca_file: str) -> str:
+def system_ca_bundle() -> str:
+    """The system's CA file (OpenSSL's default, which ``SSL_CERT_FILE`` may name); certifi's when there is none."""
+    system = ssl.get_default_verify_paths().cafile
+    return system if system and Path(system).is_file() else certifi.where()
+
+
+def trust_bundle(ca_file: str) -> str:
+    """A PEM file of the system CAs plus ``ca_file`` (requests' ``verify`` takes one file), made once per file."""
     with _lock:
         found = _bundles.get(ca_file)
         if found is None:
-            text = Path(certifi.where()).read_text() + "\n" + Path(ca_file).read_text()
+            text = Path(system_ca_bundle()).read_text() + "\n" + Path(ca_file).read_text()
             handle = tempfile.NamedTemporaryFile("w", prefix="ews-ca-", suffix=".pem", delete=False)  # noqa: SIM115
             with handle:
                 handle.write(text)

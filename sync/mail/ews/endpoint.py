@@ -129,7 +129,7 @@ def ews_endpoint(
                 )
             username, password, impersonation = (
                 mailbox.username or mailbox.email_address,
-                open_field(box, mailbox, "password"),
+                open_field(box, mailbox, "password") if mailbox.password_is_for(profile.id) else None,
                 False,
             )
         else:

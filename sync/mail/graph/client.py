@@ -28,6 +28,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from sync.mail.egress_http import use_checked_pools
 from sync.mail.errors import MailServerError, PermanentMailError
 from sync.mail.graph.errors import error_for, transport_error
 
@@ -151,10 +152,21 @@ class GraphClient:
         with self._slot(slot if slot is not None else mailbox_key(url)):
             try:
                 response = self._session.request(
-                    method, url, params=params, headers=sent, json=json, data=data, timeout=self._timeout
+                    method,
+                    url,
+                    params=params,
+                    headers=sent,
+                    json=json,
+                    data=data,
+                    timeout=self._timeout,
+                    allow_redirects=False,  # Graph does not redirect API calls; a redirect would leave the checked host
                 )
             except requests.RequestException as exc:
                 raise transport_error(exc, method, where) from exc
+        if response.is_redirect or 300 <= response.status_code < 400:
+            raise PermanentMailError(
+                f"{where}: HTTP {response.status_code}: redirects are not followed", code="RedirectRefused"
+            )
         if response.status_code >= 400:
             raise error_for(response.status_code, _maybe_json(response), response.headers, where)
         return response
@@ -198,6 +210,7 @@ class _TrustAdapter(HTTPAdapter):
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
         super().init_poolmanager(connections, maxsize, block, ssl_context=self._context, **pool_kwargs)
+        use_checked_pools(self.poolmanager)  # connections only to addresses the egress policy allows
 
 
 def _batch_item(request_id: str, request: BatchRequest) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sync.mailboxes.test_enable import TEST_SUBJECT
 from sync.model.options import CredentialRetrieval, TestStatus
 from sync.store import Store
 from tests.integration.api.conftest import MailWorld, created, imap_smtp_profile
+from tests.stack_fixtures import MAIL_PASSWORD
 
 pytestmark = pytest.mark.integration
 
@@ -141,7 +142,9 @@ def test_an_unreachable_host_fails_and_a_later_success_dismisses_the_alert(
     assert codes == {"incoming": "ConnectionFailed", "outgoing": "ConnectionFailed"}
     assert any(a["code"] == CODE_TEST_INCOMING_FAILED for a in alerts_of(admin, mailbox_id=mailbox_id))
 
-    admin.patch(f"/api/mailboxes/{mailbox_id}", json={"email_server_profile_id": mail_world.profile.id})
+    # a mailbox moved to another profile is given its password again (it was for the old profile's servers)
+    moved = {"email_server_profile_id": mail_world.profile.id, "password": MAIL_PASSWORD}
+    admin.patch(f"/api/mailboxes/{mailbox_id}", json=moved)
     assert admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()["succeeded"]
     open_codes = {a["code"] for a in alerts_of(admin, mailbox_id=mailbox_id) if a["regarding"]["id"] == mailbox_id}
     assert open_codes == {CODE_TEST_SUCCEEDED}  # the mailbox's failure alerts are dismissed

@@ -165,6 +165,7 @@ def deploy(
         "SYNC_STORAGE_PREFIX": own.storage_prefix,
         "SYNC_EXTRA_CA_FILE": str(test_ca.ca_cert),
         "SYNC_ENTRA_AUTHORITY": entra.authority,
+        "SYNC_ALLOW_LOOPBACK_MAIL_HOSTS": "true",  # the test servers listen on 127.0.0.1
     }.items():
         monkeypatch.setenv(name, value)
     sys.modules.pop("function_app", None)

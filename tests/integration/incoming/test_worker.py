@@ -425,6 +425,21 @@ def test_an_unknown_sender_becomes_a_contact_when_the_owner_asks(world: World) -
     assert email.parties[0].party is not None and email.parties[0].party.id == match.id
 
 
+def test_a_sender_no_record_may_hold_is_tracked_without_a_contact(world: World) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    owner_id = mailbox.owner.id if mailbox.owner else ""
+    user = world.store.get_user(owner_id)
+    user.auto_create_records = True
+    RecordService(world.store).update(user)
+    sender = f"new..{owner_id[:8]}@prospect.test"  # kept by the lenient parser, not a mailbox a record holds
+    raw, mid = message(mailbox.email_address or "", sender=sender)
+    world.server.deliver(mailbox.email_address or "", raw)
+    report = world.cycle(mailbox)
+    assert (report.tracked, report.quarantined) == (1, 0)
+    assert world.emails_with_message_id(f"<{mid}>") == 1
+    assert world.store.address_index.lookup(sender) == []
+
+
 def test_mail_received_before_the_start_date_is_skipped(world: World) -> None:
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
     old, old_mid = message(mailbox.email_address or "", Date="Mon, 01 Jan 2024 10:00:00 +0000")

@@ -171,3 +171,15 @@ def test_tracking_token_and_the_subject_limit(outbox: Outbox, client: TestClient
     assert long["tracking_token"] != short["tracking_token"]  # the counter moved
     unknown_user = client.post("/api/emails/tracking-token", json={"user_id": "nobody"})
     assert unknown_user.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "address", ["postmaster,x@evil.test", "p\u200bat@partner.test", "pat@partner.test\r\nBcc: x@evil.test"]
+)
+def test_a_recipient_address_must_be_a_mailbox(outbox: Outbox, client: TestClient, address: str) -> None:
+    user, _ = outbox.mailbox()
+    draft = _draft(outbox, user)
+    draft["to"] = [{"address": address}]
+    response = client.post("/api/emails", json=draft)
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "to.0"

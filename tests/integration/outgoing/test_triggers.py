@@ -35,6 +35,7 @@ def function_app(settings: Settings, test_ca: TestCA, monkeypatch: pytest.Monkey
     monkeypatch.setenv("SYNC_SECRET_ENCRYPTION_KEY", settings.secret_encryption_key.get_secret_value())
     monkeypatch.setenv("SYNC_STORAGE_PREFIX", settings.storage_prefix)
     monkeypatch.setenv("SYNC_EXTRA_CA_FILE", str(test_ca.ca_cert))
+    monkeypatch.setenv("SYNC_ALLOW_LOOPBACK_MAIL_HOSTS", "true")  # the test servers listen on 127.0.0.1
     sys.modules.pop("function_app", None)
     module = importlib.import_module("function_app")
     module.services.store.account.ensure_created()
