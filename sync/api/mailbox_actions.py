@@ -9,7 +9,7 @@ failure is the result, recorded on the mailbox and as alerts.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sync.api import mailboxes
 from sync.api.auth import Admin
 from sync.api.context import ApiContext, Ctx
+from sync.api.readable import OptionSet
 from sync.api.resources import ItemId
 from sync.mailboxes.test_enable import TestReport
 from sync.model import Mailbox, Queue, SystemUser
@@ -40,22 +41,36 @@ class TestAndEnableRequest(BaseModel):
 
 
 class ProblemOut(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     workload: str
+    """What failed: incoming, outgoing or act."""
     code: str
+    """The problem's code."""
     message: str
+    """What went wrong and what to do."""
 
 
 class TestAndEnableResult(BaseModel):
     __test__ = False  # not a pytest class
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     mailbox_id: str
+    """The mailbox tested."""
     succeeded: bool
-    incoming_status: TestStatus
-    outgoing_status: TestStatus
-    act_status: TestStatus
-    mailbox_status: TestStatus
+    """Every configured workload passed."""
+    incoming_status: Annotated[int, OptionSet(TestStatus)]
+    """The incoming test's result."""
+    outgoing_status: Annotated[int, OptionSet(TestStatus)]
+    """The outgoing test's result."""
+    act_status: Annotated[int, OptionSet(TestStatus)]
+    """The appointments, contacts and tasks test's result (not_run when ACT is not configured)."""
+    mailbox_status: Annotated[int, OptionSet(TestStatus)]
+    """The result for the mailbox as a whole."""
     problems: list[ProblemOut]
+    """What failed, one entry per problem."""
     mailbox: dict[str, Any]
+    """The mailbox after the test, as GET /mailboxes/{id} shows it."""
 
 
 class ApproveRequest(BaseModel):
@@ -73,10 +88,16 @@ class ApplyDefaultsRequest(BaseModel):
 
 
 class ProfileTestResult(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     profile_id: str
+    """The profile whose mailboxes were tested."""
     tested: int
+    """Mailboxes tested."""
     succeeded: int
+    """Mailboxes that passed."""
     results: list[TestAndEnableResult]
+    """Each mailbox's result."""
 
 
 def _result(report: TestReport) -> TestAndEnableResult:

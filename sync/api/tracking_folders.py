@@ -32,7 +32,9 @@ SHAPE = Shape(
     read_only=frozenset({"folder_onboarding_status", "mailbox_id"}),  # the mailbox comes from the path
     create_only=frozenset({"exchange_folder_id"}),
 )
-FolderId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+FolderId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="The tracking folder's id.")
+]
 
 
 def _check_allowed(ctx: ApiContext, mailbox_id: str) -> int:
