@@ -61,7 +61,7 @@ def _names(enum: type[IntEnum]) -> dict[str, IntEnum]:
 def parse_option(enum: type[IntEnum], value: Any) -> IntEnum:
     """The member ``value`` stands for: a member, a number, a name, or a ``{"value", "name"}`` object."""
     if isinstance(value, dict):
-        value = value.get("value", value.get("name"))
+        return _parse_answered(enum, value)
     if isinstance(value, enum):
         return value
     if isinstance(value, str):
@@ -77,6 +77,14 @@ def parse_option(enum: type[IntEnum], value: Any) -> IntEnum:
         except ValueError:
             pass
     raise UnknownOption(f"not a {enum.__name__}: use one of {choices(enum)}")
+
+
+def _parse_answered(enum: type[IntEnum], shown: dict[Any, Any]) -> IntEnum:
+    """The ``{value, name}`` object a response gave; a value and a name that disagree are refused, not guessed."""
+    given = [parse_option(enum, shown[key]) for key in ("value", "name") if key in shown]
+    if not given or any(member is not given[0] for member in given):
+        raise UnknownOption(f"value and name must be the same {enum.__name__}: use one of {choices(enum)}")
+    return given[0]
 
 
 class OptionSet:
