@@ -146,12 +146,20 @@ def build_router() -> APIRouter:
         report = ctx.test_and_enable().run(mailbox_id, by=principal.id, start_date=start)
         return _result(report)
 
-    @router.post("/mailboxes/{mailbox_id}/approve", summary="Approve the mailbox's email address (R-APP-1)")
+    @router.post(
+        "/mailboxes/{mailbox_id}/approve",
+        response_model=mailboxes.SHAPE.output_model(),
+        summary="Approve the mailbox's email address (R-APP-1)",
+    )
     def approve(mailbox_id: ItemId, ctx: Ctx, principal: Admin, body: ApproveRequest | None = None) -> dict[str, Any]:
         o365 = body.approved_by_o365_admin if body else False
         return mailboxes.SHAPE.output(set_approval(ctx, mailbox_id, EmailAddressApproval.APPROVED, principal.id, o365))
 
-    @router.post("/mailboxes/{mailbox_id}/reject", summary="Reject the mailbox's email address (R-APP-6)")
+    @router.post(
+        "/mailboxes/{mailbox_id}/reject",
+        response_model=mailboxes.SHAPE.output_model(),
+        summary="Reject the mailbox's email address (R-APP-6)",
+    )
     def reject(mailbox_id: ItemId, ctx: Ctx, principal: Admin) -> dict[str, Any]:
         mailbox = set_approval(ctx, mailbox_id, EmailAddressApproval.REJECTED, principal.id, False)
         return mailboxes.SHAPE.output(mailbox)

@@ -189,7 +189,11 @@ def build_router() -> APIRouter:
             over_alert_threshold=share > PROFILE_ALERT_SHARE,
         )
 
-    @router.get("/alerts", summary="Alerts, newest state first per record; filter by level, mailbox or profile")
+    @router.get(
+        "/alerts",
+        response_model=ALERT.page_model(),
+        summary="Alerts, newest state first per record; filter by level, mailbox or profile",
+    )
     def list_alerts(
         ctx: Ctx,
         _: Reader,
@@ -217,14 +221,22 @@ def build_router() -> APIRouter:
         items, token = query_page(ctx.store.alerts, " and ".join(clauses) or None, params, page_size, continuation)
         return {"items": [ALERT.output(a) for a in items], "continuation": token}
 
-    @router.post("/alerts/{regarding_id}/{code}/dismiss", summary="Dismiss an alert (a repeat of it shows it again)")
+    @router.post(
+        "/alerts/{regarding_id}/{code}/dismiss",
+        response_model=ALERT.output_model(),
+        summary="Dismiss an alert (a repeat of it shows it again)",
+    )
     def dismiss_alert(regarding_id: ItemId, code: AlertCode, ctx: Ctx, _: Admin) -> dict[str, Any]:
         def dismiss(alert: Alert) -> None:
             alert.dismissed = True
 
         return ALERT.output(ctx.store.alerts.modify(regarding_id, alert_row_key(code), dismiss))
 
-    @router.get("/mailboxes/{mailbox_id}/item-failures", summary="Why messages were not tracked (item level)")
+    @router.get(
+        "/mailboxes/{mailbox_id}/item-failures",
+        response_model=FAILURE.page_model(),
+        summary="Why messages were not tracked (item level)",
+    )
     def list_item_failures(
         mailbox_id: ItemId,
         ctx: Ctx,
@@ -242,7 +254,11 @@ def build_router() -> APIRouter:
         items, token = query_page(ctx.store.item_failures, query, params, page_size, continuation)
         return {"items": [FAILURE.output(f) for f in items], "continuation": token}
 
-    @router.get("/mailboxes/{mailbox_id}/quarantine", summary="Quarantined messages of a mailbox")
+    @router.get(
+        "/mailboxes/{mailbox_id}/quarantine",
+        response_model=FAILURE.page_model(),
+        summary="Quarantined messages of a mailbox",
+    )
     def list_quarantine(
         mailbox_id: ItemId, ctx: Ctx, _: Reader, page_size: PageSize = 100, continuation: Continuation = None
     ) -> dict[str, Any]:

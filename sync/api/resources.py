@@ -77,6 +77,20 @@ class Shape(Generic[E]):
             self._models["out"] = create_model(f"{self.name}Out", **fields)
         return self._models["out"]
 
+    def page_model(self) -> type[BaseModel]:
+        """One page of outputs and the token for the next."""
+        if "page" not in self._models:
+            out = self.output_model()
+            self._models["page"] = create_model(
+                f"{self.name}Page",
+                items=(list[out], Field(description="The items on this page.")),  # type: ignore[valid-type]
+                continuation=(
+                    str | None,
+                    Field(default=None, description="Pass to get the next page; null on the last."),
+                ),
+            )
+        return self._models["page"]
+
     def create_model(self) -> type[BaseModel]:
         if "create" not in self._models:
             fields: dict[str, Any] = {n: api_field(f) for n, f in self._writable(creating=True).items()}
@@ -226,11 +240,7 @@ def crud_router(resource: Resource[E]) -> APIRouter:
     router = APIRouter(prefix=resource.path, tags=[resource.tag])
     shape = resource.shape
     out = shape.output_model()
-    page = create_model(
-        f"{shape.name}Page",
-        items=(list[out], Field(description=f"The {resource.tag} on this page.")),  # type: ignore[valid-type]
-        continuation=(str | None, Field(default=None, description="Pass to get the next page; null on the last.")),
-    )
+    page = shape.page_model()
     noun = shape.name
 
     def list_items(

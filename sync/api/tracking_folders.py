@@ -55,7 +55,9 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/mailboxes/{mailbox_id}/tracking-folders", tags=["tracking folders"])
     out = SHAPE.output_model()
 
-    @router.get("", summary="The mailbox's tracking folders (RetrieveMailboxTrackingFolders)")
+    @router.get(
+        "", response_model=SHAPE.page_model(), summary="The mailbox's tracking folders (RetrieveMailboxTrackingFolders)"
+    )
     def list_folders(
         mailbox_id: ItemId, ctx: Ctx, _: Reader, page_size: PageSize = 100, continuation: Continuation = None
     ) -> dict[str, Any]:

@@ -57,7 +57,13 @@ def test_every_property_and_parameter_has_a_description(document: Schema) -> Non
 
 def test_every_option_set_lists_its_names_with_their_values(document: Schema) -> None:
     option_sets = {name: schema for name, schema in components(document).items() if is_option_set(name, schema)}
-    assert {"ServerType-Input", "ServerType-Output", "AlertLevel", "EntityTypeName-Output"} <= set(option_sets)
+    assert {
+        "ServerType-Input",
+        "ServerType-Output",
+        "AlertLevel-Input",
+        "AlertLevel-Output",
+        "EntityTypeName-Output",
+    } <= set(option_sets)
     for name, schema in option_sets.items():
         if name.endswith("Name-Output"):  # a table in a reference: its logical name only
             names, values = schema["enum"], []
