@@ -191,9 +191,14 @@ def _api_class(cls: type) -> Any:
     return cls
 
 
-def api_field(info: FieldInfo) -> tuple[Any, FieldInfo]:
-    """A field's API annotation with a copy of its FieldInfo (default, constraints, description)."""
-    return api_annotation(info.annotation), copy.copy(info)
+def api_field(info: FieldInfo, *, as_input: bool = False) -> tuple[Any, FieldInfo]:
+    """A field's API annotation with a copy of its FieldInfo (default, constraints, description).
+
+    ``as_input``: an option set's default is documented by its name, one of the values the input takes."""
+    shown = copy.copy(info)
+    if as_input and isinstance(info.default, IntEnum):
+        shown.json_schema_extra = {"default": option_name(info.default)}
+    return api_annotation(info.annotation), shown
 
 
 @cache

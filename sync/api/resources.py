@@ -93,7 +93,8 @@ class Shape(Generic[E]):
 
     def create_model(self) -> type[BaseModel]:
         if "create" not in self._models:
-            fields: dict[str, Any] = {n: api_field(f) for n, f in self._writable(creating=True).items()}
+            writable = self._writable(creating=True)
+            fields: dict[str, Any] = {n: api_field(f, as_input=True) for n, f in writable.items()}
             fields.update(self._secret_inputs())
             self._models["create"] = create_model(f"{self.name}Create", __config__=ConfigDict(extra="forbid"), **fields)
         return self._models["create"]

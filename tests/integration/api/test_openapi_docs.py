@@ -112,3 +112,15 @@ def test_the_422_answer_is_documented_as_given(document: Schema) -> None:
     invalid = components(document)["HTTPValidationError"]
     assert set(invalid["properties"]) == {"detail", "errors"}
     assert components(document)["FieldError"]["required"] == ["field", "reason"]
+
+
+def test_an_input_option_sets_default_is_one_of_its_values(document: Schema) -> None:
+    schemas = components(document)
+    checked = 0
+    for name, schema in schemas.items():
+        for prop, shown in schema.get("properties", {}).items():
+            target = shown.get("$ref", "").split("/")[-1]
+            if target.endswith("-Input") and "default" in shown and is_option_set(target, schemas[target]):
+                assert shown["default"] in schemas[target]["enum"], f"{name}.{prop}"
+                checked += 1
+    assert checked > 10
