@@ -24,7 +24,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, create_model
 from pydantic.fields import FieldInfo
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 from sync.model.fields import EntityRef, Str36
 from sync.model.options import EntityType
@@ -76,7 +76,7 @@ def parse_option(enum: type[IntEnum], value: Any) -> IntEnum:
             return enum(value)
         except ValueError:
             pass
-    raise UnknownOption(f"not a {enum.__name__}: use one of {choices(enum)}")
+    raise UnknownOption(f"unknown {enum.__name__}: use one of {choices(enum)}")
 
 
 def _parse_answered(enum: type[IntEnum], shown: dict[Any, Any]) -> IntEnum:
@@ -104,8 +104,14 @@ class OptionSet:
         def show(member: IntEnum) -> Any:
             return option_name(member) if name_only else {"value": int(member), "name": option_name(member)}
 
+        def parse(value: Any) -> IntEnum:
+            try:
+                return parse_option(enum, value)
+            except UnknownOption as exc:  # pydantic's own error type: the reason reads without "Value error, "
+                raise PydanticCustomError("unknown_option", str(exc)) from None
+
         return core_schema.no_info_plain_validator_function(
-            lambda value: parse_option(enum, value),
+            parse,
             ref=self.title,  # one schema per option set in the OpenAPI document, named after it
             serialization=core_schema.plain_serializer_function_ser_schema(show, when_used="json"),
             metadata={"pydantic_js_functions": [self._json_schema]},

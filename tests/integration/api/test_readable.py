@@ -68,6 +68,7 @@ def test_an_unknown_option_is_a_422_that_lists_the_allowed_values(admin: TestCli
     assert refused.status_code == 422
     error = refused.json()["errors"][0]
     assert error["field"] == "body.server_type"
+    assert error["reason"].startswith("unknown ServerType: use one of exchange_server = 0, pop3_smtp = 1")
     assert "imap_smtp = 4" in error["reason"] and "exchange_online = 3" in error["reason"]
     assert "exchange_2003_secret" not in refused.text  # the input is never echoed
     assert admin.post("/api/profiles", json={"name": "Bad", "server_type": 99}).status_code == 422

@@ -45,7 +45,7 @@ def test_anything_else_is_refused_with_the_allowed_values(given: object) -> None
     with pytest.raises(UnknownOption) as refused:
         parse_option(IncomingDeliveryMethod, given)
     assert str(refused.value) == (
-        "not a IncomingDeliveryMethod: use one of none = 0, outlook = 1, server_side_sync = 2, forward_mailbox = 3"
+        "unknown IncomingDeliveryMethod: use one of none = 0, outlook = 1, server_side_sync = 2, forward_mailbox = 3"
     )
 
 
