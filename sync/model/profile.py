@@ -163,12 +163,12 @@ class EmailServerProfile(Entity):
     @model_validator(mode="after")
     def _graph_is_for_exchange_online(self) -> EmailServerProfile:
         if self.exchange_api is ExchangeApi.GRAPH and self.server_type is not ServerType.EXCHANGE_ONLINE:
-            raise ValueError("exchange_api GRAPH needs server_type EXCHANGE_ONLINE: Graph reaches Exchange Online only")
+            raise ValueError("exchange_api graph needs server_type exchange_online: Graph reaches Exchange Online only")
         return self
 
     @model_validator(mode="after")
     def _plaintext_is_explicit(self) -> EmailServerProfile:
         for direction, mode in (("incoming", self.incoming_tls), ("outgoing", self.outgoing_tls)):
             if mode is TlsMode.NONE and not self.allow_plaintext:
-                raise ValueError(f"{direction}_tls NONE needs allow_plaintext=true: TLS is on by default")
+                raise ValueError(f"{direction}_tls none needs allow_plaintext true: TLS is on by default")
         return self
