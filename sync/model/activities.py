@@ -86,7 +86,7 @@ class MailboxTrackingFolder(Entity):
     exchange_folder_name: Str256 | None = None
     """The folder's name."""
     folder_onboarding_status: int = Field(default=0, ge=0)
-    """0 while the folder is new or tracked, 2 when it is not (or no longer) under the Inbox and tracking is off."""
+    """0 not looked at yet; 1 found under the Inbox, tracked; 2 not (or no longer) under the Inbox, tracking off."""
     regarding: EntityRef | None = None
     """The record every email in the folder is set regarding."""
     is_enabled: bool = True

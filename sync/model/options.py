@@ -16,6 +16,13 @@ class StateCode(IntEnum):
     INACTIVE = 1
 
 
+class EmailConnectionChannel(IntEnum):
+    """``emailconnectionchannel``: how the organization processes email ("Process Email Using")."""
+
+    SERVER_SIDE_SYNC = 0
+    EMAIL_ROUTER = 1  # the retired Email Router: no mailbox is processed here (R-ELIG-3)
+
+
 class IncomingDeliveryMethod(IntEnum):
     """``incomingemaildeliverymethod``."""
 

@@ -11,7 +11,12 @@ from pydantic import Field, field_validator
 
 from sync.model.base import Entity
 from sync.model.fields import Str20, Str36, Str256
-from sync.model.options import ActDeliveryMethod, IncomingDeliveryMethod, OutgoingDeliveryMethod
+from sync.model.options import (
+    ActDeliveryMethod,
+    EmailConnectionChannel,
+    IncomingDeliveryMethod,
+    OutgoingDeliveryMethod,
+)
 
 ORGANIZATION_ID = "organization"
 """A deployment serves one organization; its settings live in one row with this id."""
@@ -26,9 +31,9 @@ class OrganizationSettings(Entity):
     """Always 'organization': a deployment serves one organization."""
     name: Str256 = "Organization"
     """The organization's name."""
-    email_connection_channel: int = 0  # 0 server-side synchronization (R-ELIG-3)
-    """How email is processed: 0 server-side synchronization, the only one this service offers (Dynamics:
-    emailconnectionchannel)."""
+    email_connection_channel: EmailConnectionChannel = EmailConnectionChannel.SERVER_SIDE_SYNC
+    """How email is processed: server_side_sync, the only one this service offers; email_router stops processing
+    (Dynamics: emailconnectionchannel). Default: server_side_sync."""
 
     # defaults applied to new mailboxes (defaultemailsettings, R-PROV-2)
     default_email_server_profile_id: Str36 | None = None

@@ -152,3 +152,12 @@ def test_sync_filter_paths_and_rules_take_names(admin: TestClient) -> None:
     assert by_name.json()["rule"] == {"value": 1, "name": "owned"}
     assert admin.get(f"{path}/4201").json()["rule"]["name"] == "owned"
     assert admin.get(f"{path}/spaceship").status_code == 422
+
+
+def test_the_email_connection_channel_is_an_option_set(admin: TestClient) -> None:
+    kept = admin.patch("/api/organization", json={"email_connection_channel": "Server Side Sync"})
+    assert kept.status_code == 200, kept.text
+    assert kept.json()["email_connection_channel"] == {"value": 0, "name": "server_side_sync"}
+    refused = admin.patch("/api/organization", json={"email_connection_channel": 57})  # was stored as it came
+    assert refused.status_code == 422
+    assert "server_side_sync = 0, email_router = 1" in refused.json()["errors"][0]["reason"]
