@@ -2,9 +2,10 @@
 
 A :class:`Shape` derives three pydantic models from an entity: the output (secrets replaced by ``<name>_is_set``
 flags, plus the ``etag``), the create input and the PATCH input (system-managed fields left out, unknown fields
-refused, secrets as write-only plaintext that is sealed before it is stored). :func:`crud_router` mounts list
-(paged, with equality filters), get, create, update and delete; each area supplies the writes that keep its
-invariants (the address index, one mailbox per owner...).
+refused, secrets as write-only plaintext that is sealed before it is stored), with option sets read and answered
+by name and number and references by table name (``readable.py``), and each field's description from the entity.
+:func:`crud_router` mounts list (paged, with equality filters), get, create, update and delete; each area supplies
+the writes that keep its invariants (the address index, one mailbox per owner...).
 
 This module does not use postponed annotations: the route signatures are built at run time from the models.
 """
