@@ -14,33 +14,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
 from sync.errors import AlreadyExists, ConcurrencyConflict, NotFound, StoreError, ValidationFailed
-
-
-class FieldError(BaseModel):
-    """One invalid input."""
-
-    field: str = Field(description="Where: body.name, query.level, to.1...")
-    reason: str = Field(description="What is wrong, and for an option set the values allowed.")
-
-
-class InvalidInput(BaseModel):
-    """The answer to invalid input (422)."""
-
-    detail: str = Field(description="Every invalid field and its reason, in one sentence.")
-    errors: list[FieldError] = Field(description="Each invalid field with its reason.")
-
-
-def document_invalid_input(schema: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAPI document with the 422 answer this app really gives instead of FastAPI's default shape."""
-    shown = InvalidInput.model_json_schema(ref_template="#/components/schemas/{model}")
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components.update(shown.pop("$defs", {}))
-    components["HTTPValidationError"] = shown  # the name every route's 422 already refers to
-    components.pop("ValidationError", None)
-    return schema
 
 
 def field_errors(errors: Sequence[Any], *, drop_location: bool = False) -> list[dict[str, str]]:
@@ -60,15 +36,6 @@ def _unprocessable(errors: list[dict[str, str]]) -> JSONResponse:
 
 
 def install(app: FastAPI) -> None:
-    default_openapi = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            app.openapi_schema = document_invalid_input(default_openapi())
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _unprocessable(field_errors(exc.errors()))
