@@ -103,8 +103,7 @@ def _remove(ctx: ApiContext, mailbox: Mailbox) -> None:
     if not mailbox.is_forward_mailbox:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            "a user's or queue's mailbox goes with its owner: delete the owner, or deactivate the mailbox "
-            "(state inactive)",
+            "a user's or queue's mailbox goes with its owner: delete the owner, or deactivate the mailbox (state 1)",
         )
     ctx.store.mailboxes.delete(mailbox)
     if mailbox.due_row_key:
