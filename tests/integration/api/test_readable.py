@@ -161,3 +161,27 @@ def test_the_email_connection_channel_is_an_option_set(admin: TestClient) -> Non
     refused = admin.patch("/api/organization", json={"email_connection_channel": 57})  # was stored as it came
     assert refused.status_code == 422
     assert "server_side_sync = 0, email_router = 1" in refused.json()["errors"][0]["reason"]
+
+
+def test_an_email_takes_references_by_name_or_code_and_answers_by_name(admin: TestClient) -> None:
+    user = new_user(admin)
+    contact = created(admin.post("/api/contacts", json={"last_name": "Ref", "email_address1": unique("c")}))
+    account = created(admin.post("/api/accounts", json={"name": "Ref Ltd"}))
+    body = {
+        "from": {"type": 8, "id": user["id"]},  # the type code, as older clients send it
+        "to": [{"type": "Contact", "id": contact["id"]}],
+        "regarding": {"type": "account", "id": account["id"]},
+        "priority": "HIGH",
+    }
+    email = created(admin.post("/api/emails", json=body))
+    parties = {p["participation"]: (p["type"], p["id"]) for p in email["parties"]}
+    assert parties["from"] == ("systemuser", user["id"]) and parties["to"] == ("contact", contact["id"])
+    assert email["regarding"] == {"type": "account", "id": account["id"]}
+    assert email["status"] == {"value": 1, "name": "draft"}
+    stored = admin.get(f"/api/emails/{email['id']}").json()
+    assert stored["priority"] == {"value": 2, "name": "high"}
+    assert stored["regarding"] == {"type": "account", "id": account["id"]}  # the same shape in both email views
+
+    refused = admin.post("/api/emails", json={**body, "from": {"type": "task", "id": user["id"]}})
+    assert refused.status_code == 422
+    assert "systemuser, queue, contact, account or lead" in refused.json()["errors"][0]["reason"]
