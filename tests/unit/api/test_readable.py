@@ -12,6 +12,7 @@ from sync.api.mailboxes import SHAPE as MAILBOX
 from sync.api.profiles import SHAPE as PROFILE
 from sync.api.readable import RecordRef, UnknownOption, api_annotation, option_name, parse_option
 from sync.api.resources import Shape
+from sync.auth.secrets import SecretBox
 from sync.incoming.reasons import Reason
 from sync.model import Email, EntityRef, Mailbox, act, email, options, profile
 from sync.model.options import EntityType, IncomingDeliveryMethod, ServerType, StateCode
@@ -74,7 +75,7 @@ def test_a_record_reference_takes_the_logical_name_or_the_type_code() -> None:
 
 def test_derived_models_read_names_and_the_entity_gets_the_member() -> None:
     body = PROFILE.create_model().model_validate({"name": "P", "server_type": "imap smtp", "incoming_tls": "STARTTLS"})
-    built = PROFILE.build(body, box=None)  # type: ignore[arg-type]  # no secrets sent: the box is not used
+    built = PROFILE.build(body, SecretBox(bytes(32)))
     assert built.server_type is ServerType.IMAP_SMTP and built.incoming_tls is TlsMode.STARTTLS
 
 
