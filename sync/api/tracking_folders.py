@@ -4,7 +4,7 @@ At most ``max_folder_based_tracking_mappings`` (25, N-17) per mailbox; only when
 folder-level tracking; only for mailboxes on an Exchange profile (R-FLT-1); never for queue or forward
 mailboxes (R-Q-3). Whether the folder is under the Inbox is not checked here (R-FLT-12): the next cycle
 finds out, and a rule whose folder is not (or no longer) under the Inbox is switched off with
-``folder_onboarding_status`` 2.
+``folder_onboarding_status`` ``not_under_inbox`` (2).
 """
 
 from typing import Annotated, Any

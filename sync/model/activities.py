@@ -8,7 +8,7 @@ from pydantic import Field
 
 from sync.model.base import Entity
 from sync.model.fields import EntityRef, Str36, Str120, Str256, Str800, Str1024, Str2000, Str2048, utcnow
-from sync.model.options import AlertLevel, EntityType, StateCode
+from sync.model.options import AlertLevel, EntityType, FolderOnboardingStatus, StateCode
 
 
 class QueueItem(Entity):
@@ -85,8 +85,8 @@ class MailboxTrackingFolder(Entity):
     """The Exchange folder's id; fixed once created."""
     exchange_folder_name: Str256 | None = None
     """The folder's name."""
-    folder_onboarding_status: int = Field(default=0, ge=0)
-    """0 not looked at yet; 1 found under the Inbox, tracked; 2 not (or no longer) under the Inbox, tracking off."""
+    folder_onboarding_status: FolderOnboardingStatus = FolderOnboardingStatus.NOT_CHECKED
+    """Whether the folder was found under the Inbox: not_checked, onboarded (tracked) or not_under_inbox (off)."""
     regarding: EntityRef | None = None
     """The record every email in the folder is set regarding."""
     is_enabled: bool = True

@@ -232,6 +232,14 @@ class EmailNotification(IntEnum):
     TRUNCATED_BODY = 2
 
 
+class FolderOnboardingStatus(IntEnum):
+    """``folderonboardingstatus`` of a tracking folder; Dynamics leaves its values undocumented, these are ours."""
+
+    NOT_CHECKED = 0  # the next Exchange cycle looks for the folder
+    ONBOARDED = 1  # found under the Inbox: its email is tracked
+    NOT_UNDER_INBOX = 2  # not (or no longer) under the Inbox: the rule is stopped (R-FLT-9, R-FLT-12)
+
+
 class AlertLevel(IntEnum):
     """``tracelog.level``."""
 

@@ -267,6 +267,7 @@ def test_tracking_folders_of_a_user_mailbox(admin: TestClient) -> None:
     )
     assert changed.status_code == 200, changed.text
     folder = created(admin.post(path, json={"exchange_folder_id": "AAMk1", "exchange_folder_name": "Deals"}))
+    assert folder["folder_onboarding_status"] == {"value": 0, "name": "not_checked"}
     assert admin.post(path, json={"exchange_folder_id": "AAMk1"}).status_code == 422  # tracked already
     assert [f["id"] for f in admin.get(path).json()["items"]] == [folder["id"]]
     assert admin.patch(f"{path}/{folder['id']}", json={"is_enabled": False}).json()["is_enabled"] is False
