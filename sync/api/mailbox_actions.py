@@ -41,14 +41,9 @@ class TestAndEnableRequest(BaseModel):
 
 
 class ProblemOut(BaseModel):
-    model_config = ConfigDict(use_attribute_docstrings=True)
-
-    workload: str
-    """What failed: incoming, outgoing or act."""
-    code: str
-    """The problem's code."""
-    message: str
-    """What went wrong and what to do."""
+    workload: str = Field(description="incoming, outgoing, act, or mailbox (the mailbox itself cannot be tested).")
+    code: str = Field(description="The failure's code, as in the alerts.")
+    message: str = Field(description="What is wrong, in words.")
 
 
 class TestAndEnableResult(BaseModel):
