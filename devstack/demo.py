@@ -261,7 +261,8 @@ def main() -> int:  # noqa: PLR0915 (the demo reads as one story, top to bottom)
             )
             alerts = api.get("/api/alerts").json()
             items = alerts.get("items", alerts) if isinstance(alerts, dict) else alerts
-            table("Alerts", ["level", "text"], [(a["level"], str(a["text"])[:100]) for a in items] or [("-", "none")])
+            shown = [(a["level"]["name"], str(a["text"])[:100]) for a in items]
+            table("Alerts", ["level", "text"], shown or [("-", "none")])
         print(f"\nstorage requests: {dict(store.account.counter.counts)}")
         step("stopping the local stack")
     step(f"done in {time.monotonic() - started:.1f} s")

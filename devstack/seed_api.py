@@ -13,8 +13,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from devstack.seed import DEMO_FILTERS, DEMO_FORWARD, DEMO_INCOMING, DEMO_PASSWORD, DEMO_QUEUE, DEMO_USERS
-from sync.model.options import ServerType
-from sync.model.profile import TlsMode
+from sync.api.readable import option_name
 
 
 class ApiError(RuntimeError):
@@ -35,13 +34,13 @@ def seed_through_api(api: TestClient, *, mail_host: str, imap_port: int, smtp_po
             "/api/profiles",
             json={
                 "name": "Local Dovecot (IMAP/SMTP)",
-                "server_type": int(ServerType.IMAP_SMTP),
+                "server_type": "imap_smtp",
                 "incoming_server_location": mail_host,
                 "incoming_port": imap_port,
-                "incoming_tls": int(TlsMode.IMPLICIT),
+                "incoming_tls": "implicit",
                 "outgoing_server_location": mail_host,
                 "outgoing_port": smtp_port,
-                "outgoing_tls": int(TlsMode.STARTTLS),
+                "outgoing_tls": "starttls",
                 "timeout_mailbox_connection_after_ms": 10_000,
             },
         )
@@ -55,7 +54,7 @@ def seed_through_api(api: TestClient, *, mail_host: str, imap_port: int, smtp_po
                 json={
                     "full_name": name,
                     "internal_email_address": address,
-                    "incoming_filtering_method": int(DEMO_FILTERS[address]),
+                    "incoming_filtering_method": option_name(DEMO_FILTERS[address]),
                 },
             )
         )
@@ -65,7 +64,7 @@ def seed_through_api(api: TestClient, *, mail_host: str, imap_port: int, smtp_po
             _ok(
                 api.patch(
                     f"/api/mailboxes/{user['default_mailbox_id']}",
-                    json={"incoming_method": int(DEMO_INCOMING[address])},
+                    json={"incoming_method": option_name(DEMO_INCOMING[address])},
                 )
             )
     queue = _ok(api.post("/api/queues", json={"name": DEMO_QUEUE[1], "email_address": DEMO_QUEUE[0]}))

@@ -91,7 +91,7 @@ def check_appointment(ctx: ApiContext, appointment: Appointment, before: Appoint
     for n, party in enumerate(appointment.parties):
         if party.participation not in APPOINTMENT_ROLES:
             raise ValidationFailed(
-                "an appointment's parties are its organizer (7), required (5) and optional (6) attendees",
+                "an appointment's parties are its organizer, required attendees and optional attendees",
                 field=f"parties.{n}.participation",
             )
         if party.party is None:

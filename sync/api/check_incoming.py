@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sync.api.auth import Reader
 from sync.api.context import Ctx
+from sync.api.readable import RecordRef
 from sync.api.resources import ItemId
 from sync.errors import ValidationFailed
 from sync.incoming.processor import IncomingProcessor
 from sync.model import EmailServerProfile
-from sync.model.fields import EntityRef
 from sync.model.options import ServerType
 
 MAX_MIME_CHARS = 20_000_000  # a JSON body this size is already unusual; larger messages are checked offline
@@ -50,15 +50,26 @@ class CheckIncomingRequest(BaseModel):
 
 
 class CheckIncomingResult(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     mailbox_id: str
+    """The mailbox the message was checked for."""
     reason: str
+    """The decision's reason, e.g. SenderMatch, NoCorrelationMatch, Duplicate."""
     reason_code: int
+    """The reason's code (Dynamics' CheckIncomingEmail numbers where they exist)."""
     would_be_tracked: bool
+    """Whether the message would become an email activity."""
     details: str
+    """More about the decision."""
     message_key: str
+    """The key the message is known by (its Message-ID, or a hash of it)."""
     email_id: str | None
+    """The email already tracked for this message, if any."""
     correlated_email_id: str | None
-    accepting_entity: EntityRef | None
+    """The earlier email it would be correlated with."""
+    accepting_entity: RecordRef | None
+    """The user or queue whose filtering method would accept it."""
 
 
 def build_router() -> APIRouter:
@@ -88,7 +99,7 @@ def build_router() -> APIRouter:
             message_key=result.message_key,
             email_id=result.email_id,
             correlated_email_id=result.correlated_email_id,
-            accepting_entity=result.accepting,
+            accepting_entity=RecordRef.of(result.accepting) if result.accepting else None,
         )
 
     return router

@@ -21,14 +21,15 @@ from datetime import datetime
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from sync.api.readable import OptionSet, RecordRef, TableName
 from sync.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from sync.model.email import MAX_TEXT_BODY_CHARS, Email, RecipientStatus
 from sync.model.fields import EntityRef
-from sync.model.options import EntityType, ParticipationType, Priority
+from sync.model.options import EMAIL_ENABLED_TYPES, EmailStatus, EntityType, ParticipationType, Priority
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.outgoing.submit import (
     AttachmentInput,
@@ -45,15 +46,6 @@ from sync.store.store import Store
 MAX_HTML_BODY_CHARS = 2_000_000  # larger bodies go to Blob storage (N-16 allows far more; requests stay sane)
 MAX_ATTACHMENTS = 50
 
-EntityName = Literal["systemuser", "queue", "contact", "account", "lead"]
-_TYPES: dict[str, EntityType] = {
-    "systemuser": EntityType.SYSTEM_USER,
-    "queue": EntityType.QUEUE,
-    "contact": EntityType.CONTACT,
-    "account": EntityType.ACCOUNT,
-    "lead": EntityType.LEAD,
-}
-_NAMES = {value: key for key, value in _TYPES.items()}
 _PARTICIPATION = {
     ParticipationType.SENDER: "from",
     ParticipationType.OWNER: "sender",
@@ -61,7 +53,6 @@ _PARTICIPATION = {
     ParticipationType.CC_RECIPIENT: "cc",
     ParticipationType.BCC_RECIPIENT: "bcc",
 }
-_PRIORITIES = {"low": Priority.LOW, "normal": Priority.NORMAL, "high": Priority.HIGH}
 
 router = APIRouter(prefix="/api/emails", tags=["emails"])
 
@@ -97,17 +88,23 @@ def get_outgoing(
 
 Outgoing = Annotated[OutgoingEmails, Depends(get_outgoing)]
 StoreDep = Annotated[Store, Depends(get_store)]
+EmailId = Annotated[str, Path(description="The email's id.")]
 
 
 # --- request and response models ------------------------------------------------------------------
-class RecordRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _email_enabled(table: EntityType) -> EntityType:
+    if table not in EMAIL_ENABLED_TYPES:
+        raise ValueError("a user, queue, contact, account or lead: systemuser, queue, contact, account or lead")
+    return table
 
-    type: EntityName
-    id: str = Field(min_length=1, max_length=36)
 
-    def ref(self) -> EntityRef:
-        return EntityRef(type=_TYPES[self.type], id=self.id)
+EmailEnabledTable = Annotated[TableName, AfterValidator(_email_enabled)]
+
+
+class EmailRecordRef(RecordRef):
+    """A user, queue, contact, account or lead: the records an email is from, to or about."""
+
+    type: EmailEnabledTable = Field(description="systemuser, queue, contact, account or lead (or its type code).")
 
 
 class Recipient(BaseModel):
@@ -115,10 +112,12 @@ class Recipient(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: EntityName | None = None
-    id: str | None = Field(default=None, min_length=1, max_length=36)
-    address: str | None = Field(default=None, min_length=3, max_length=320)
-    name: str | None = Field(default=None, max_length=200)
+    type: EmailEnabledTable | None = Field(default=None, description="The record's table, with id.")
+    id: str | None = Field(default=None, min_length=1, max_length=36, description="The record's id, with type.")
+    address: str | None = Field(
+        default=None, min_length=3, max_length=320, description="A raw address, instead of a record."
+    )
+    name: str | None = Field(default=None, max_length=200, description="The display name shown with a raw address.")
 
     @model_validator(mode="after")
     def _record_or_address(self) -> Recipient:
@@ -129,36 +128,51 @@ class Recipient(BaseModel):
 
     def party(self) -> PartyInput:
         if self.type is not None and self.id is not None:
-            return PartyInput(ref=EntityRef(type=_TYPES[self.type], id=self.id))
+            return PartyInput(ref=EntityRef(type=self.type, id=self.id))
         return PartyInput(address=self.address, name=self.name)
 
 
 class AttachmentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     file_name: str = Field(min_length=1, max_length=256)
+    """The file name the recipients see."""
     content_type: str = Field(default="application/octet-stream", pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=256)
+    """The MIME type, e.g. application/pdf."""
     content_base64: str
+    """The file's bytes, base64."""
     content_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9$+._@-]{1,200}$")
+    """The Content-ID an inline image is referred to by (cid:...) in the HTML body."""
     inline: bool = False
+    """Shown in the body (an inline image) rather than as an attachment."""
 
 
 class CreateEmail(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
-    from_: RecordRef = Field(alias="from", description="The user or queue the email is sent from.")
+    from_: EmailRecordRef = Field(alias="from", description="The user or queue the email is sent from.")
     to: list[Recipient] = Field(default_factory=list)
+    """To recipients: records or raw addresses."""
     cc: list[Recipient] = Field(default_factory=list)
+    """Cc recipients: records or raw addresses."""
     bcc: list[Recipient] = Field(default_factory=list)
+    """Bcc recipients: records or raw addresses."""
     subject: str = Field(default="", max_length=800)
+    """The subject; the tracking token is appended when the email is sent."""
     html_body: str | None = Field(default=None, max_length=MAX_HTML_BODY_CHARS)
+    """The body as HTML."""
     text_body: str | None = Field(default=None, max_length=MAX_TEXT_BODY_CHARS)
+    """The body as plain text (sent as the text alternative of the HTML, or alone)."""
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
-    regarding: RecordRef | None = None
+    """Files sent with the email."""
+    regarding: EmailRecordRef | None = Field(default=None, description="The record the email is about.")
     owner_user_id: str | None = Field(default=None, max_length=36, description="The acting user (send-as).")
     send_later: AwareDatetime | None = Field(default=None, description="Not sent before this time (R-OUT-13).")
     in_reply_to_email_id: str | None = Field(default=None, max_length=36)
-    priority: Literal["low", "normal", "high"] = "normal"
+    """The email this one answers: its Message-ID goes into In-Reply-To and References."""
+    priority: Annotated[int, OptionSet(Priority)] = Field(
+        default=Priority.NORMAL, description="The email's importance."
+    )
 
 
 class SendEmailRequest(BaseModel):
@@ -171,72 +185,111 @@ class SendEmailRequest(BaseModel):
 class TrackingTokenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    subject: str = Field(default="", max_length=800)
+    subject: str = Field(default="", max_length=800, description="The subject the token is appended to.")
     user_id: str | None = Field(default=None, max_length=36, description="The user whose number the token carries.")
 
 
 class TrackingTokenResponse(BaseModel):
-    tracking_token: str
+    tracking_token: str = Field(description="The new token, e.g. CRM:0001001.")
     subject: str = Field(description="The subject with the token, within MaximumSubjectLengthOnMailServer.")
 
 
 class PartyView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     participation: Literal["from", "sender", "to", "cc", "bcc"]
-    type: EntityName | None
+    """The party's role: from, sender (the acting user), to, cc or bcc."""
+    type: TableName | None
+    """The record's table when the address resolved to a record."""
     id: str | None
+    """The record's id when the address resolved to a record."""
     address: str | None
+    """The address used."""
     name: str | None
+    """The display name."""
     resolved: bool
+    """Whether the address resolved to a record."""
 
 
 class RecipientResultView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     address: str
-    status: Literal["accepted", "refused_transient", "refused_permanent", "unknown"]
+    """The envelope recipient."""
+    status: Annotated[int, OptionSet(RecipientStatus)]
+    """How the mail server answered for this recipient."""
     code: int | None
+    """The SMTP reply code, when there was one."""
     reply: str | None
+    """The mail server's reply text."""
     attempt: int
+    """The delivery attempt that gave this answer."""
     on: datetime | None
+    """When the answer came."""
 
 
 class AttachmentView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     file_name: str
+    """The file name."""
     content_type: str
+    """The MIME type."""
     size: int
+    """Bytes."""
     inline: bool
+    """Shown in the body rather than as an attachment."""
 
 
 class EmailView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     id: str
-    status: str
-    status_code: int
+    """The email's id."""
+    status: Annotated[int, OptionSet(EmailStatus)]
+    """Where the email is: draft, pending_send, sending, sent, failed..."""
     subject: str
+    """The subject (with the tracking token once sent)."""
     parties: list[PartyView]
+    """Sender and recipients."""
     regarding: RecordRef | None
+    """The record the email is about."""
     owner_user_id: str | None
+    """The user who owns the email (the acting user for send-as)."""
     tracking_token: str | None
+    """The tracking token in the subject, once sent."""
     message_id: str | None
+    """The Message-ID header, once sent."""
     in_reply_to: str | None
+    """The Message-ID of the email this one answers."""
     send_later: datetime | None
+    """Not sent before this time."""
     postponed_until: datetime | None
+    """The next delivery attempt is not before this time (back-off after a failure)."""
     delivery_attempts: int
+    """Delivery attempts so far."""
     sent_on: datetime | None
+    """When the mail server accepted it."""
     sender_mailbox_id: str | None
+    """The mailbox that sends it."""
     last_send_error: str | None
+    """Why the last attempt failed."""
     recipients: list[RecipientResultView]
+    """The mail server's last answer for each envelope recipient."""
     attachments: list[AttachmentView]
+    """Files sent with the email."""
 
     @classmethod
     def of(cls, email: Email) -> EmailView:
         regarding = email.regarding
         return cls(
             id=email.id,
-            status=email.status.name.lower(),
-            status_code=int(email.status),
+            status=email.status,
             subject=email.subject,
             parties=[
                 PartyView(
                     participation=_PARTICIPATION[p.participation],
-                    type=_NAMES.get(p.party.type) if p.party else None,
+                    type=p.party.type if p.party else None,
                     id=p.party.id if p.party else None,
                     address=p.address_used,
                     name=p.display_name or p.unresolved_party_name,
@@ -245,9 +298,7 @@ class EmailView(BaseModel):
                 for p in email.parties
                 if p.participation in _PARTICIPATION
             ],
-            regarding=RecordRef(type=_NAMES[regarding.type], id=regarding.id)
-            if regarding is not None and regarding.type in _NAMES
-            else None,
+            regarding=RecordRef.of(regarding) if regarding is not None else None,
             owner_user_id=email.owner.id if email.owner else None,
             tracking_token=email.tracking_token,
             message_id=email.message_id,
@@ -261,7 +312,7 @@ class EmailView(BaseModel):
             recipients=[
                 RecipientResultView(
                     address=r.address,
-                    status=_STATUS[r.status],
+                    status=r.status,
                     code=r.code,
                     reply=r.reply,
                     attempt=r.attempt,
@@ -276,12 +327,6 @@ class EmailView(BaseModel):
         )
 
 
-_STATUS: dict[RecipientStatus, Any] = {
-    RecipientStatus.ACCEPTED: "accepted",
-    RecipientStatus.REFUSED_TRANSIENT: "refused_transient",
-    RecipientStatus.REFUSED_PERMANENT: "refused_permanent",
-    RecipientStatus.UNKNOWN: "unknown",
-}
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Send-as refused (R-OUT-4)"},
     404: {"description": "No such email"},
@@ -321,7 +366,7 @@ def create_email(
         owner_user_id=body.owner_user_id,
         send_later=body.send_later,
         in_reply_to_email_id=body.in_reply_to_email_id,
-        priority=_PRIORITIES[body.priority],
+        priority=Priority(body.priority),
     )
     try:
         return EmailView.of(outgoing.create_draft(spec))
@@ -340,7 +385,7 @@ def get_tracking_token(body: TrackingTokenRequest, outgoing: Outgoing) -> Tracki
 
 
 @router.post("/{email_id}/send", response_model=EmailView, responses=ERRORS)
-def send_email(email_id: str, body: SendEmailRequest, outgoing: Outgoing) -> EmailView | JSONResponse:
+def send_email(email_id: EmailId, body: SendEmailRequest, outgoing: Outgoing) -> EmailView | JSONResponse:
     """SendEmail: queue the email (Pending Send), or mark it Sent without sending."""
     try:
         return EmailView.of(outgoing.send(email_id, issue_send=body.issue_send, tracking_token=body.tracking_token))
@@ -349,7 +394,7 @@ def send_email(email_id: str, body: SendEmailRequest, outgoing: Outgoing) -> Ema
 
 
 @router.get("/{email_id}/delivery", response_model=EmailView, responses=ERRORS)
-def get_delivery(email_id: str, store: StoreDep) -> EmailView | JSONResponse:
+def get_delivery(email_id: EmailId, store: StoreDep) -> EmailView | JSONResponse:
     """Where the email is: status, attempts, back-off, and each recipient's last answer."""
     email = store.emails.find(email_id, "email")
     if email is None:

@@ -37,7 +37,7 @@ class FieldProblem(BaseModel):
 class InvalidInputBody(ErrorBody):
     """A 422: the summary in ``detail``, and each field with its reason."""
 
-    errors: list[FieldProblem]
+    errors: list[FieldProblem] = Field(description="Each refused field with its reason.")
 
 
 class HealthBody(BaseModel):

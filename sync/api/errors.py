@@ -31,12 +31,16 @@ def field_errors(errors: Sequence[Any], *, drop_location: bool = False) -> list[
         if drop_location and location and location[0] in ("body", "query", "path", "header"):
             location = location[1:]
         reason = str(error.get("msg", "invalid"))
-        if _echoes(reason, error.get("input"), (error.get("ctx") or {}).get("tag")):
+        trusted = error.get("type") in VOCABULARY_ONLY
+        if not trusted and _echoes(reason, error.get("input"), (error.get("ctx") or {}).get("tag")):
             reason = f"invalid value ({error.get('type', 'value_error')})"
         found.append({"field": ".".join(location) or "body", "reason": reason})
     return found
 
 
+# Error types whose message is built from the API's own vocabulary only (an option set's names), never from the
+# input: a name the caller mistyped shares its first letters with the names listed, which is no echo.
+VOCABULARY_ONLY = frozenset({"unknown_option"})
 ECHO_PREFIX = 8  # a quoted input shows at least its first characters, truncated or escaped; shorter values
 # are words ("user", "contact") that the rules' own messages use, and are not where secrets hide
 

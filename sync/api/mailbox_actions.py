@@ -9,7 +9,7 @@ failure is the result, recorded on the mailbox and as alerts.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sync.api import mailboxes
 from sync.api.auth import Admin
 from sync.api.context import ApiContext, Ctx
+from sync.api.readable import OptionSet
 from sync.api.resources import ItemId
 from sync.mailboxes.test_enable import TestReport
 from sync.model import Mailbox, Queue, SystemUser
@@ -48,15 +49,24 @@ class ProblemOut(BaseModel):
 
 class TestAndEnableResult(BaseModel):
     __test__ = False  # not a pytest class
+    model_config = ConfigDict(use_attribute_docstrings=True)
 
     mailbox_id: str
+    """The mailbox tested."""
     succeeded: bool
-    incoming_status: TestStatus
-    outgoing_status: TestStatus
-    act_status: TestStatus
-    mailbox_status: TestStatus
+    """Every configured workload passed."""
+    incoming_status: Annotated[int, OptionSet(TestStatus)]
+    """The incoming test's result."""
+    outgoing_status: Annotated[int, OptionSet(TestStatus)]
+    """The outgoing test's result."""
+    act_status: Annotated[int, OptionSet(TestStatus)]
+    """The appointments, contacts and tasks test's result (not_run when ACT is not configured)."""
+    mailbox_status: Annotated[int, OptionSet(TestStatus)]
+    """The result for the mailbox as a whole."""
     problems: list[ProblemOut]
+    """What failed, one entry per problem."""
     mailbox: dict[str, Any]
+    """The mailbox after the test, as GET /mailboxes/{id} shows it."""
 
 
 class ApproveRequest(BaseModel):
@@ -74,10 +84,16 @@ class ApplyDefaultsRequest(BaseModel):
 
 
 class ProfileTestResult(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     profile_id: str
+    """The profile whose mailboxes were tested."""
     tested: int
+    """Mailboxes tested."""
     succeeded: int
+    """Mailboxes that passed."""
     results: list[TestAndEnableResult]
+    """Each mailbox's result."""
 
 
 def _result(report: TestReport) -> TestAndEnableResult:
@@ -126,12 +142,20 @@ def build_router() -> APIRouter:
         report = ctx.test_and_enable().run(mailbox_id, by=principal.id, start_date=start)
         return _result(report)
 
-    @router.post("/mailboxes/{mailbox_id}/approve", summary="Approve the mailbox's email address (R-APP-1)")
+    @router.post(
+        "/mailboxes/{mailbox_id}/approve",
+        response_model=mailboxes.SHAPE.output_model(),
+        summary="Approve the mailbox's email address (R-APP-1)",
+    )
     def approve(mailbox_id: ItemId, ctx: Ctx, principal: Admin, body: ApproveRequest | None = None) -> dict[str, Any]:
         o365 = body.approved_by_o365_admin if body else False
         return mailboxes.SHAPE.output(set_approval(ctx, mailbox_id, EmailAddressApproval.APPROVED, principal.id, o365))
 
-    @router.post("/mailboxes/{mailbox_id}/reject", summary="Reject the mailbox's email address (R-APP-6)")
+    @router.post(
+        "/mailboxes/{mailbox_id}/reject",
+        response_model=mailboxes.SHAPE.output_model(),
+        summary="Reject the mailbox's email address (R-APP-6)",
+    )
     def reject(mailbox_id: ItemId, ctx: Ctx, principal: Admin) -> dict[str, Any]:
         mailbox = set_approval(ctx, mailbox_id, EmailAddressApproval.REJECTED, principal.id, False)
         return mailboxes.SHAPE.output(mailbox)

@@ -58,10 +58,12 @@ class ForwardMailboxCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Str200 = Field(min_length=1)
-    email_address: EmailAddress
-    email_server_profile_id: Str36
-    delete_emails_after_processing: bool = False
+    name: Str200 = Field(min_length=1, description="The mailbox's display name.")
+    email_address: EmailAddress = Field(description="The address the forward mailbox receives.")
+    email_server_profile_id: Str36 = Field(description="The email server profile it connects with.")
+    delete_emails_after_processing: bool = Field(
+        default=False, description="Delete each message from the mail server once it is processed. Default: no."
+    )
 
 
 def _insert(ctx: ApiContext, body: BaseModel) -> Mailbox:

@@ -14,10 +14,11 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from sync.api.auth import Admin, Reader
 from sync.api.context import Ctx
+from sync.api.readable import OptionSet, choices
 from sync.api.resources import Continuation, ItemId, PageSize, Shape, query_page
 from sync.incoming.reasons import Reason
 from sync.incoming.replay import replay_quarantine
@@ -27,6 +28,7 @@ from sync.model.options import AlertLevel, TestStatus
 from sync.store.due_index import parse_row_key
 from sync.store.schema import alert_row_key
 
+AlertCode = Annotated[int, Path(ge=-2_147_483_648, le=1_000_000_000, description="The alert's code.")]
 FAILURE_WINDOW = timedelta(hours=1)  # R-ERR-7 / N-11
 PROFILE_ALERT_SHARE = 0.5  # "more than 50 % of the profile's mailboxes"
 
@@ -43,42 +45,77 @@ class HealthState(StrEnum):
 
 
 class LastError(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     message: str | None
+    """The error's message."""
     code: int | None
+    """The error's code (Dynamics' email server error codes where they apply)."""
     count: int
+    """How many times in a row it happened."""
     occurred_on: datetime | None
+    """When it last happened."""
 
 
 class MailboxHealth(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     mailbox_id: str
+    """The mailbox's id."""
     name: str
+    """The mailbox's name."""
     state: HealthState
+    """One word: healthy, failing, disabled, not_tested or inactive."""
     not_eligible_because: list[str]
-    incoming_status: TestStatus
-    outgoing_status: TestStatus
+    """Why the mailbox is not processed now, if it is not (e.g. not_approved, postponed)."""
+    incoming_status: Annotated[int, OptionSet(TestStatus)]
+    """The last incoming test's result."""
+    outgoing_status: Annotated[int, OptionSet(TestStatus)]
+    """The last outgoing test's result."""
     enabled_for_incoming: bool
+    """Incoming email is processed."""
     enabled_for_outgoing: bool
+    """Outgoing email is sent."""
     last_sync_started_on: datetime | None
+    """When the last cycle started."""
     last_successful_sync_completed_on: datetime | None
+    """When the last successful cycle finished."""
     items_processed_for_last_sync: int
+    """Messages processed in the last cycle."""
     items_failed_for_last_sync: int
+    """Messages that failed in the last cycle."""
     transient_failure_count: int
+    """Transient failures in a row."""
     last_error: LastError | None
+    """The last error, if there was one."""
     next_due: datetime | None
+    """When the mailbox is next processed; none when it is not scheduled."""
 
 
 class ProfileHealth(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     profile_id: str
+    """The profile's id."""
     mailboxes: int
+    """Mailboxes on the profile."""
     failing_last_hour: int
+    """Mailboxes that failed in the last hour."""
     failing_share: float
+    """The share of mailboxes that failed in the last hour, 0 to 1."""
     over_alert_threshold: bool
+    """More than half failed: the profile's owner is alerted when send_email_alert is on."""
 
 
 class Replayed(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     message_key: str
+    """The message's key on the mail server."""
     outcome: str
+    """What the pipeline did with it this time (a reason, e.g. SenderMatch)."""
     released: bool
+    """Whether it left the quarantine."""
 
 
 def failed_recently(mailbox: Mailbox, now: datetime) -> bool:
@@ -152,20 +189,27 @@ def build_router() -> APIRouter:
             over_alert_threshold=share > PROFILE_ALERT_SHARE,
         )
 
-    @router.get("/alerts", summary="Alerts, newest state first per record; filter by level, mailbox or profile")
+    @router.get(
+        "/alerts",
+        response_model=ALERT.page_model(),
+        summary="Alerts, newest state first per record; filter by level, mailbox or profile",
+    )
     def list_alerts(
         ctx: Ctx,
         _: Reader,
-        level: AlertLevel | None = None,
-        mailbox_id: Annotated[str | None, Query(max_length=64)] = None,
-        profile_id: Annotated[str | None, Query(max_length=64)] = None,
-        include_dismissed: bool = False,
+        level: Annotated[
+            Annotated[int, OptionSet(AlertLevel)] | None,
+            Query(description=f"Only alerts of this level, by name (any case) or number: {choices(AlertLevel)}."),
+        ] = None,
+        mailbox_id: Annotated[str | None, Query(max_length=64, description="Only the alerts of this mailbox.")] = None,
+        profile_id: Annotated[str | None, Query(max_length=64, description="Only the alerts of this profile.")] = None,
+        include_dismissed: Annotated[bool, Query(description="Dismissed alerts too.")] = False,
         page_size: PageSize = 100,
         continuation: Continuation = None,
     ) -> dict[str, Any]:
         clauses, params = [], {}
         for name, value in (
-            ("level", level.value if level else None),
+            ("level", int(level) if level is not None else None),
             ("mailbox_id", mailbox_id),
             ("profile_id", profile_id),
         ):
@@ -177,31 +221,44 @@ def build_router() -> APIRouter:
         items, token = query_page(ctx.store.alerts, " and ".join(clauses) or None, params, page_size, continuation)
         return {"items": [ALERT.output(a) for a in items], "continuation": token}
 
-    @router.post("/alerts/{regarding_id}/{code}/dismiss", summary="Dismiss an alert (a repeat of it shows it again)")
-    def dismiss_alert(
-        regarding_id: ItemId, code: Annotated[int, Path(ge=-2_147_483_648, le=1_000_000_000)], ctx: Ctx, _: Admin
-    ) -> dict[str, Any]:
+    @router.post(
+        "/alerts/{regarding_id}/{code}/dismiss",
+        response_model=ALERT.output_model(),
+        summary="Dismiss an alert (a repeat of it shows it again)",
+    )
+    def dismiss_alert(regarding_id: ItemId, code: AlertCode, ctx: Ctx, _: Admin) -> dict[str, Any]:
         def dismiss(alert: Alert) -> None:
             alert.dismissed = True
 
         return ALERT.output(ctx.store.alerts.modify(regarding_id, alert_row_key(code), dismiss))
 
-    @router.get("/mailboxes/{mailbox_id}/item-failures", summary="Why messages were not tracked (item level)")
+    @router.get(
+        "/mailboxes/{mailbox_id}/item-failures",
+        response_model=FAILURE.page_model(),
+        summary="Why messages were not tracked (item level)",
+    )
     def list_item_failures(
         mailbox_id: ItemId,
         ctx: Ctx,
         _: Reader,
-        reason: Annotated[str | None, Query(max_length=64, description="A reason, e.g. NoCorrelationMatch")] = None,
+        reason: Annotated[
+            Annotated[int, OptionSet(Reason)] | None,
+            Query(description="Only failures for this reason, e.g. NoCorrelationMatch (any case) or its code."),
+        ] = None,
         page_size: PageSize = 100,
         continuation: Continuation = None,
     ) -> dict[str, Any]:
         query, params = "PartitionKey eq @pk", {"pk": mailbox_id}
-        if reason:
-            query, params = query + " and reason eq @reason", {**params, "reason": reason}
+        if reason is not None:
+            query, params = query + " and reason eq @reason", {**params, "reason": Reason(reason).label}
         items, token = query_page(ctx.store.item_failures, query, params, page_size, continuation)
         return {"items": [FAILURE.output(f) for f in items], "continuation": token}
 
-    @router.get("/mailboxes/{mailbox_id}/quarantine", summary="Quarantined messages of a mailbox")
+    @router.get(
+        "/mailboxes/{mailbox_id}/quarantine",
+        response_model=FAILURE.page_model(),
+        summary="Quarantined messages of a mailbox",
+    )
     def list_quarantine(
         mailbox_id: ItemId, ctx: Ctx, _: Reader, page_size: PageSize = 100, continuation: Continuation = None
     ) -> dict[str, Any]:

@@ -41,28 +41,28 @@ class SyncNowRequest(BaseModel):
 
 
 class SyncNowAccepted(BaseModel):
-    mailbox_id: str
+    mailbox_id: str = Field(description="The mailbox asked to sync.")
     due_on: datetime = Field(description="When the scheduled workloads are due: the next scheduler tick claims them.")
-    scheduled: list[str]
+    scheduled: list[str] = Field(description="The workloads put on the schedule now: incoming, act.")
     not_scheduled: dict[str, list[str]] = Field(description="Workloads of 'both' that cannot run now, and why.")
 
 
 class MailboxStates(BaseModel):
-    mailbox_id: str
-    name: str
+    mailbox_id: str = Field(description="The mailbox's id.")
+    name: str = Field(description="The mailbox's name.")
     state: HealthState = Field(description="The one word of GET /mailboxes/{id}/health.")
-    incoming: WorkloadState
-    outgoing: WorkloadState
-    act: WorkloadState
-    last_sync_started_on: datetime | None
-    last_sync_error: str | None
-    last_sync_error_occurred_on: datetime | None
-    next_due: datetime | None
+    incoming: WorkloadState = Field(description="Incoming email: healthy, failing, disabled, not_tested or not_used.")
+    outgoing: WorkloadState = Field(description="Outgoing email: healthy, failing, disabled, not_tested or not_used.")
+    act: WorkloadState = Field(description="Appointments, contacts and tasks: as incoming.")
+    last_sync_started_on: datetime | None = Field(description="When the last incoming cycle started.")
+    last_sync_error: str | None = Field(description="The last cycle's error, if it failed.")
+    last_sync_error_occurred_on: datetime | None = Field(description="When that error happened.")
+    next_due: datetime | None = Field(description="When the scheduler next claims the mailbox for incoming email.")
 
 
 class MailboxStatesPage(BaseModel):
-    items: list[MailboxStates]
-    continuation: str | None
+    items: list[MailboxStates] = Field(description="The mailboxes of this page that match the filters.")
+    continuation: str | None = Field(description="Send it back as ?continuation= for the next page; null at the end.")
 
 
 StateFilter = Annotated[
@@ -101,7 +101,12 @@ def build_router() -> APIRouter:
         response_model=list[CycleEntry],
         summary="The mailbox's recent cycles (the last 50 per workload that did something), newest first",
     )
-    def list_cycles(mailbox_id: ItemId, ctx: Ctx, _: Reader, workload: Workload | None = None) -> list[CycleEntry]:
+    def list_cycles(
+        mailbox_id: ItemId,
+        ctx: Ctx,
+        _: Reader,
+        workload: Annotated[Workload | None, Query(description="Only this workload's cycles: incoming or act.")] = None,
+    ) -> list[CycleEntry]:
         ctx.store.get_mailbox(mailbox_id)
         return ctx.store.cycle_history.recent(mailbox_id, workload)
 

@@ -2,20 +2,20 @@
 
 A :class:`Shape` derives three pydantic models from an entity: the output (secrets replaced by ``<name>_is_set``
 flags, plus the ``etag``), the create input and the PATCH input (system-managed fields left out, unknown fields
-refused, secrets as write-only plaintext that is sealed before it is stored). :func:`crud_router` mounts list
-(paged, with equality filters), get, create, update and delete; each area supplies the writes that keep its
-invariants (the address index, one mailbox per owner...).
+refused, secrets as write-only plaintext that is sealed before it is stored), with option sets read and answered
+by name and number and references by table name (``readable.py``), and each field's description from the entity.
+:func:`crud_router` mounts list (paged, with equality filters), get, create, update and delete; each area supplies
+the writes that keep its invariants (the address index, one mailbox per owner...).
 
 This module does not use postponed annotations: the route signatures are built at run time from the models.
 """
 
 import base64
-import copy
 import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, IntEnum
 from typing import Annotated, Any, Generic, TypeVar
 
 from azure.core.exceptions import HttpResponseError
@@ -25,6 +25,7 @@ from pydantic.fields import FieldInfo
 
 from sync.api.auth import Admin, Reader
 from sync.api.context import ApiContext, Ctx
+from sync.api.readable import api_annotation, api_field, choices
 from sync.auth.secrets import SecretBox, seal_field
 from sync.errors import ConcurrencyConflict
 from sync.model.base import Entity
@@ -69,20 +70,32 @@ class Shape(Generic[E]):
 
     def output_model(self) -> type[BaseModel]:
         if "out" not in self._models:
-            fields: dict[str, Any] = {
-                n: (f.annotation, copy.copy(f))
-                for n, f in self.model.model_fields.items()
-                if n not in self.hidden and n not in self.secrets
-            }
+            shown = {n: f for n, f in self.model.model_fields.items() if n not in self.hidden and n not in self.secrets}
+            fields: dict[str, Any] = {n: api_field(f) for n, f in shown.items()}
             for secret in self.secrets:
                 fields[f"{secret}_is_set"] = (bool, Field(description=f"Whether {secret} is set (never returned)."))
             fields["etag"] = (str | None, Field(default=None, description="Send it back in If-Match to update."))
             self._models["out"] = create_model(f"{self.name}Out", **fields)
         return self._models["out"]
 
+    def page_model(self) -> type[BaseModel]:
+        """One page of outputs and the token for the next."""
+        if "page" not in self._models:
+            out = self.output_model()
+            self._models["page"] = create_model(
+                f"{self.name}Page",
+                items=(list[out], Field(description="The items on this page.")),  # type: ignore[valid-type]
+                continuation=(
+                    str | None,
+                    Field(default=None, description="Pass to get the next page; null on the last."),
+                ),
+            )
+        return self._models["page"]
+
     def create_model(self) -> type[BaseModel]:
         if "create" not in self._models:
-            fields: dict[str, Any] = {n: (f.annotation, copy.copy(f)) for n, f in self._writable(creating=True).items()}
+            writable = self._writable(creating=True)
+            fields: dict[str, Any] = {n: api_field(f, as_input=True) for n, f in writable.items()}
             fields.update(self._secret_inputs())
             self._models["create"] = create_model(f"{self.name}Create", __config__=ConfigDict(extra="forbid"), **fields)
         return self._models["create"]
@@ -91,9 +104,9 @@ class Shape(Generic[E]):
         if "update" not in self._models:
             fields: dict[str, Any] = {}
             for n, f in self._writable(creating=False).items():
-                optional = copy.copy(f)
+                annotation, optional = api_field(f)
                 optional.default, optional.default_factory = None, None  # absent = unchanged (null is validated)
-                fields[n] = (f.annotation, optional)
+                fields[n] = (annotation, optional)
             fields.update(self._secret_inputs())
             self._models["update"] = create_model(f"{self.name}Update", __config__=ConfigDict(extra="forbid"), **fields)
         return self._models["update"]
@@ -106,11 +119,13 @@ class Shape(Generic[E]):
 
     # --- conversions --------------------------------------------------------------------------------------------
     def output(self, entity: E) -> dict[str, Any]:
-        data = entity.model_dump(mode="json", exclude=set(self.secrets) | set(self.hidden))
+        """The entity as the API shows it: option sets with name and number, references by table name."""
+        data = entity.model_dump(exclude=set(self.secrets) | set(self.hidden))
         for secret in self.secrets:
             data[f"{secret}_is_set"] = getattr(entity, secret) is not None
         data["etag"] = entity.etag
-        return data
+        shown: dict[str, Any] = self.output_model().model_validate(data).model_dump(mode="json")
+        return shown
 
     def changes(self, body: BaseModel) -> dict[str, Any]:
         """The fields the caller sent, secrets aside."""
@@ -142,6 +157,14 @@ def odata_filter(filters: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     if not present:
         return None, {}
     return " and ".join(f"{n} eq @{n}" for n in present), present
+
+
+def filter_description(name: str, annotation: Any) -> str:
+    """What a list filter does; an option set's names with their numbers (an unknown one is a 422)."""
+    text = f"Only items whose {name} equals this."
+    if isinstance(annotation, type) and issubclass(annotation, IntEnum):
+        text += f" A name (any case) or a number: {choices(annotation)}."
+    return text
 
 
 def check_continuation(token: str | None) -> None:
@@ -219,11 +242,7 @@ def crud_router(resource: Resource[E]) -> APIRouter:
     router = APIRouter(prefix=resource.path, tags=[resource.tag])
     shape = resource.shape
     out = shape.output_model()
-    page = create_model(
-        f"{shape.name}Page",
-        items=(list[out], ...),  # type: ignore[valid-type]
-        continuation=(str | None, Field(default=None, description="Pass to get the next page; null on the last.")),
-    )
+    page = shape.page_model()
     noun = shape.name
 
     def list_items(
@@ -234,7 +253,7 @@ def crud_router(resource: Resource[E]) -> APIRouter:
         return {"items": [shape.output(e) for e in items], "continuation": token}
 
     filter_params = {
-        n: Annotated[a | None, Query(description=f"Only items whose {n} equals this.")]
+        n: Annotated[api_annotation(a) | None, Query(description=filter_description(n, a))]
         for n, a in resource.filters.items()
     }
     router.add_api_route(

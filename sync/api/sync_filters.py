@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sync.api.auth import Admin, Reader
 from sync.api.context import ApiContext, Ctx
+from sync.api.readable import OptionSet, option_name
 from sync.api.resources import IfMatch, ItemId, check_if_match
 from sync.errors import ConcurrencyConflict, ValidationFailed
 from sync.model.act import DEFAULT_FILTERS, FilterRule, SyncFilter
@@ -25,29 +26,32 @@ from sync.model.fields import EntityRef, Str256
 from sync.model.options import EntityType
 from sync.store.schema import owned_mailbox_id
 
-SYNCED_TYPES = ", ".join(f"{int(t)} ({t.name.lower()})" for t in DEFAULT_FILTERS)
-ObjectType = Annotated[EntityType, Path(description=f"The record type: one of {SYNCED_TYPES}.")]
+SYNCED_TYPES = ", ".join(f"{option_name(t)} = {int(t)}" for t in DEFAULT_FILTERS)
+RULES = "nothing (0), owned (1), party: organizer or required attendee (2), party_or_owned (3)"
+ObjectType = Annotated[
+    int, OptionSet(EntityType), Path(description=f"The record type, by name (any case) or number: {SYNCED_TYPES}.")
+]
 
 
 class SyncFilterOut(BaseModel):
-    user_id: str
-    object_type: EntityType
-    rule: FilterRule = Field(description="0 nothing, 1 owned, 2 organizer or attendee, 3 either.")
-    name: str | None = None
+    user_id: str = Field(description="The user the filter belongs to.")
+    object_type: Annotated[int, OptionSet(EntityType)] = Field(description=f"The record type: {SYNCED_TYPES}.")
+    rule: Annotated[int, OptionSet(FilterRule)] = Field(description=f"What syncs: {RULES}.")
+    name: str | None = Field(default=None, description="The filter's name.")
     is_default: bool = Field(description="True: the user has no filter of their own; the default template applies.")
-    modified_on: datetime | None = None
+    modified_on: datetime | None = Field(default=None, description="When the user's filter was last changed.")
     etag: str | None = Field(default=None, description="Send it back in If-Match to change or reset the filter.")
 
 
 class SyncFilterList(BaseModel):
-    items: list[SyncFilterOut]
+    items: list[SyncFilterOut] = Field(description="One filter per record type that syncs.")
 
 
 class SyncFilterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rule: FilterRule = Field(description="0 nothing, 1 owned, 2 organizer or attendee, 3 either.")
-    name: Str256 | None = None
+    rule: Annotated[int, OptionSet(FilterRule)] = Field(description=f"What syncs: {RULES}.")
+    name: Str256 | None = Field(default=None, description="The filter's name.")
 
 
 def _synced(object_type: EntityType) -> EntityType:
@@ -89,10 +93,11 @@ def build_router() -> APIRouter:
 
     @router.get("/{object_type}", response_model=SyncFilterOut, summary="The user's ACT sync filter for one type")
     def get_filter(user_id: ItemId, object_type: ObjectType, ctx: Ctx, _: Reader, response: Response) -> dict[str, Any]:
-        stored = _find(ctx, user_id, object_type)
+        table = EntityType(object_type)
+        stored = _find(ctx, user_id, table)
         if stored is not None:
             response.headers["ETag"] = stored.etag or ""
-        return _output(user_id, object_type, stored)
+        return _output(user_id, table, stored)
 
     @router.put(
         "/{object_type}",
@@ -109,20 +114,21 @@ def build_router() -> APIRouter:
         response: Response,
         if_match: IfMatch = None,
     ) -> dict[str, Any]:
-        stored = _find(ctx, user_id, object_type)
+        table, rule = EntityType(object_type), FilterRule(body.rule)
+        stored = _find(ctx, user_id, table)
         if stored is None:
             if if_match is not None:
-                raise ConcurrencyConflict(f"user {user_id} has no {object_type.name.lower()} filter of their own")
+                raise ConcurrencyConflict(f"user {user_id} has no {option_name(table)} filter of their own")
             saved = ctx.store.sync_filters.insert(
-                SyncFilter(user_id=user_id, object_type=object_type, rule=body.rule, name=body.name)
+                SyncFilter(user_id=user_id, object_type=table, rule=rule, name=body.name)
             )
         else:
             check_if_match(stored, if_match)
-            stored.rule, stored.name = body.rule, body.name
+            stored.rule, stored.name = rule, body.name
             saved = ctx.store.sync_filters.update(stored)
-        _recheck(ctx, user_id, object_type)
+        _recheck(ctx, user_id, table)
         response.headers["ETag"] = saved.etag or ""
-        return _output(user_id, object_type, saved)
+        return _output(user_id, table, saved)
 
     @router.delete(
         "/{object_type}",
@@ -133,11 +139,12 @@ def build_router() -> APIRouter:
     def reset_filter(
         user_id: ItemId, object_type: ObjectType, ctx: Ctx, _: Admin, if_match: IfMatch = None
     ) -> Response:
-        stored = _find(ctx, user_id, object_type)
+        table = EntityType(object_type)
+        stored = _find(ctx, user_id, table)
         if stored is not None:
             check_if_match(stored, if_match)
             ctx.store.sync_filters.delete(stored)
-            _recheck(ctx, user_id, object_type)
+            _recheck(ctx, user_id, table)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     return router

@@ -4,7 +4,7 @@ At most ``max_folder_based_tracking_mappings`` (25, N-17) per mailbox; only when
 folder-level tracking; only for mailboxes on an Exchange profile (R-FLT-1); never for queue or forward
 mailboxes (R-Q-3). Whether the folder is under the Inbox is not checked here (R-FLT-12): the next cycle
 finds out, and a rule whose folder is not (or no longer) under the Inbox is switched off with
-``folder_onboarding_status`` 2.
+``folder_onboarding_status`` ``not_under_inbox`` (2).
 """
 
 from typing import Annotated, Any
@@ -32,7 +32,9 @@ SHAPE = Shape(
     read_only=frozenset({"folder_onboarding_status", "mailbox_id"}),  # the mailbox comes from the path
     create_only=frozenset({"exchange_folder_id"}),
 )
-FolderId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+FolderId = Annotated[
+    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="The tracking folder's id.")
+]
 
 
 def _check_allowed(ctx: ApiContext, mailbox_id: str) -> int:
@@ -53,7 +55,9 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/mailboxes/{mailbox_id}/tracking-folders", tags=["tracking folders"])
     out = SHAPE.output_model()
 
-    @router.get("", summary="The mailbox's tracking folders (RetrieveMailboxTrackingFolders)")
+    @router.get(
+        "", response_model=SHAPE.page_model(), summary="The mailbox's tracking folders (RetrieveMailboxTrackingFolders)"
+    )
     def list_folders(
         mailbox_id: ItemId, ctx: Ctx, _: Reader, page_size: PageSize = 100, continuation: Continuation = None
     ) -> dict[str, Any]:

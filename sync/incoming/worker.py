@@ -54,7 +54,7 @@ from sync.mail.port import (
 )
 from sync.mailboxes import eligibility
 from sync.mailboxes.credentials import incoming_connection
-from sync.model import EmailServerProfile, ItemFailure, Mailbox, MailboxTrackingFolder, OrganizationSettings
+from sync.model import EmailServerProfile, ItemFailure, Mailbox, MailboxTrackingFolder, OrganizationSettings, options
 from sync.model.fields import utcnow
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import ProcessingState, ServerType
@@ -72,8 +72,8 @@ log = logging.getLogger(__name__)
 
 HIERARCHY = "#folders"  # the watermark key of the Inbox's folder hierarchy (Exchange)
 CHECKPOINT_EVERY = 25  # messages between watermark writes: bounds re-fetching after a crash
-FOLDER_ONBOARDED = 1  # folder_onboarding_status: the rule's folder was found under the Inbox
-FOLDER_GONE = 2  # the folder left the Inbox or never was under it: the rule is stopped (R-FLT-9, R-FLT-12)
+FOLDER_ONBOARDED = options.FolderOnboardingStatus.ONBOARDED  # the rule's folder was found under the Inbox
+FOLDER_GONE = options.FolderOnboardingStatus.NOT_UNDER_INBOX  # left the Inbox or never was under it: the rule stops
 MAX_PROCESSED_KEYS = 20_000  # POP3 UIDLs remembered; older ones fall back to the Message-ID claim
 SETTINGS_CACHE_SECONDS = 60.0  # organization and profile changes reach workers within a minute
 

@@ -14,6 +14,7 @@ from sync.model.mailbox import Mailbox
 from sync.model.options import (
     ActDeliveryMethod,
     EmailAddressApproval,
+    EmailConnectionChannel,
     EntityType,
     IncomingDeliveryMethod,
     OutgoingDeliveryMethod,
@@ -70,7 +71,7 @@ def _common(mailbox: Mailbox, profile: EmailServerProfile | None, org: Organizat
         reasons.append(Reason.NO_PROFILE)
     elif not profile.is_active:
         reasons.append(Reason.PROFILE_INACTIVE)
-    if org.email_connection_channel != 0:
+    if org.email_connection_channel is not EmailConnectionChannel.SERVER_SIDE_SYNC:
         reasons.append(Reason.CHANNEL_NOT_SERVER_SIDE_SYNC)
     if not mailbox.email_address:
         reasons.append(Reason.NO_EMAIL_ADDRESS)

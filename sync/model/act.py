@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import IntEnum
 from typing import ClassVar
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sync.model.base import Entity
 from sync.model.email import ActivityParty
@@ -79,14 +79,24 @@ class RecurrenceKind(IntEnum):
 class Recurrence(BaseModel):
     """A series pattern as EWS exposes it: every ``interval`` days/weeks/months/years, then an end."""
 
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     kind: RecurrenceKind
+    """daily, weekly, monthly (on a day of the month) or yearly."""
     interval: int = Field(default=1, ge=1, le=999)
+    """Every this many days, weeks, months or years. Default: 1."""
     weekdays: list[int] = Field(default_factory=list)  # ISO weekday numbers 1..7 (weekly)
+    """Weekly: the days, as ISO numbers (1 Monday to 7 Sunday)."""
     day_of_month: int | None = Field(default=None, ge=1, le=31)  # monthly, yearly
+    """Monthly and yearly: the day of the month."""
     month: int | None = Field(default=None, ge=1, le=12)  # yearly
+    """Yearly: the month."""
     start: date
+    """The first day of the series."""
     end: date | None = None  # the series ends on this date ...
+    """The series ends on this day (or after occurrences, or never)."""
     occurrences: int | None = Field(default=None, ge=1, le=999)  # ... or after this many; neither: no end
+    """The series ends after this many occurrences."""
 
     @model_validator(mode="after")
     def _one_end(self) -> Recurrence:
@@ -101,17 +111,29 @@ class Appointment(Entity):
     entity_type: ClassVar[EntityType] = EntityType.APPOINTMENT
 
     subject: Str200 = ""
+    """The subject."""
     description: str | None = Field(default=None, max_length=100_000)
+    """The body."""
     location: Str200 | None = None
+    """Where it takes place."""
     scheduled_start: datetime
+    """When it starts (UTC)."""
     scheduled_end: datetime
+    """When it ends (UTC); not before the start."""
     is_all_day_event: bool = False
+    """An all-day event. Default: no."""
     time_zone: Str100 | None = None  # Windows time zone id (EWS StartTimeZone), e.g. "W. Europe Standard Time"
+    """The Windows time zone it was planned in, e.g. W. Europe Standard Time."""
     parties: list[ActivityParty] = Field(default_factory=list)  # organizer, required and optional attendees
+    """The organizer and the required and optional attendees."""
     status: AppointmentStatus = AppointmentStatus.BUSY
+    """free, tentative, completed, canceled, busy or out_of_office. Dynamics default: busy."""
     owner_user_id: Str36 | None = None
+    """The user who owns it; ACT syncs it to their mailbox."""
     regarding: EntityRef | None = None
+    """The record it is about."""
     recurrence: Recurrence | None = None
+    """The series pattern of a recurring appointment."""
 
     @property
     def state(self) -> AppointmentState:
@@ -132,14 +154,23 @@ class Task(Entity):
     entity_type: ClassVar[EntityType] = EntityType.TASK
 
     subject: Str200 = ""
+    """The subject."""
     description: str | None = Field(default=None, max_length=100_000)
+    """The body."""
     scheduled_end: datetime | None = None  # the due date
+    """The due date."""
     actual_start: datetime | None = None
+    """When work on it started."""
     actual_end: datetime | None = None  # when it was completed
+    """When it was completed."""
     percent_complete: int | None = Field(default=None, ge=0, le=100)
+    """How much is done, 0 to 100."""
     status: TaskStatus = TaskStatus.NOT_STARTED
+    """not_started, in_progress, waiting, completed, canceled or deferred. Dynamics default: not_started."""
     owner_user_id: Str36 | None = None
+    """The user who owns it; ACT syncs it to their mailbox."""
     regarding: EntityRef | None = None
+    """The record it is about."""
 
     @property
     def state(self) -> TaskState:

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from sync.model.base import Entity
 from sync.model.fields import EntityRef, Str36, Str120, Str256, Str800, Str1024, Str2000, Str2048, utcnow
-from sync.model.options import AlertLevel, EntityType, StateCode
+from sync.model.options import AlertLevel, EntityType, FolderOnboardingStatus, StateCode
 
 
 class QueueItem(Entity):
@@ -80,11 +80,17 @@ class MailboxTrackingFolder(Entity):
     """A folder-level tracking rule (spec §1.4): every email in the folder is tracked."""
 
     mailbox_id: Str36
+    """The mailbox whose folder is tracked."""
     exchange_folder_id: Str120
+    """The Exchange folder's id; fixed once created."""
     exchange_folder_name: Str256 | None = None
-    folder_onboarding_status: int = Field(default=0, ge=0)
+    """The folder's name."""
+    folder_onboarding_status: FolderOnboardingStatus = FolderOnboardingStatus.NOT_CHECKED
+    """Whether the folder was found under the Inbox: not_checked, onboarded (tracked) or not_under_inbox (off)."""
     regarding: EntityRef | None = None
+    """The record every email in the folder is set regarding."""
     is_enabled: bool = True
+    """Emails in the folder are tracked. Default: yes."""
 
 
 class Alert(Entity):
@@ -94,32 +100,57 @@ class Alert(Entity):
     """
 
     level: AlertLevel
+    """information, warning or error."""
     code: int = Field(ge=-2_147_483_648, le=1_000_000_000)
+    """The alert's code (Dynamics' email server error codes where they apply)."""
     code_name: Str256 | None = None
+    """The code's name."""
     text: Str2000
+    """What happened and what to do."""
     error_details: Str2048 | None = None
+    """Technical details."""
     regarding: EntityRef  # a mailbox, a profile or an email
+    """The mailbox, profile or email the alert is about."""
     mailbox_id: Str36 | None = None
+    """The mailbox it concerns."""
     profile_id: Str36 | None = None
+    """The email server profile it concerns."""
     email_id: Str36 | None = None
+    """The email it concerns."""
     first_seen_on: datetime = Field(default_factory=utcnow)
+    """When it first happened."""
     last_seen_on: datetime = Field(default_factory=utcnow)
+    """When it last happened."""
     count: int = Field(default=1, ge=1)
+    """How many times it happened."""
     dismissed: bool = False
+    """Dismissed by an administrator; a repeat shows it again."""
 
 
 class ItemFailure(Entity):
     """Why one message was not tracked (R-ACC-9, R-REC-10): kept for the admin to see, then purged (N-26)."""
 
     mailbox_id: Str36
+    """The mailbox that saw the message."""
     message_key: Str1024
+    """The message's key on the mail server."""
     message_id: Str1024 | None = None
+    """The Message-ID header."""
     subject: Str800 = ""
+    """The subject."""
     sender: Str256 | None = None
+    """The sender's address."""
     reason: Str256  # a reason code name: NoCorrelationMatch, Duplicate, InvalidSender, TooLarge, Quarantined, ...
+    """Why it was not tracked, e.g. NoCorrelationMatch, Duplicate, TooLarge, Quarantined."""
     reason_code: int = -1
+    """The reason's code (Dynamics' CheckIncomingEmail numbers where they exist)."""
     details: Str2048 | None = None
+    """More about the reason."""
     received_on: datetime | None = None
+    """When the mail server received it."""
     expires_on: datetime
+    """When this record is purged."""
     quarantine_blob: Str1024 | None = None  # raw bytes kept for replay
+    """Where a quarantined message's bytes are kept, for replay."""
     email_id: Str36 | None = None  # the existing email, for Duplicate
+    """The email already tracked, for a duplicate."""

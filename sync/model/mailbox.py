@@ -41,82 +41,149 @@ class Mailbox(Entity):
     """A mailbox processed by server-side synchronization."""
 
     name: Str200
+    """The mailbox's display name (Dynamics: name, required)."""
     email_address: EmailAddress | None = None  # a queue may have none: then it is never processed
+    """The address the mailbox receives and sends as; a user's or queue's follows their primary address. Changing it
+    restarts approval. Dynamics: emailaddress."""
     owner: EntityRef | None = None  # the user or queue; None only for forward mailboxes
+    """The user or queue the mailbox belongs to; none for a forward mailbox (Dynamics: regardingobjectid)."""
     is_forward_mailbox: bool = False
+    """A stand-alone forward mailbox, which only receives; fixed on create (Dynamics: isforwardmailbox)."""
     state: StateCode = StateCode.ACTIVE
+    """active mailboxes are processed, inactive ones never. Dynamics default: active."""
     email_server_profile_id: Str36 | None = None
+    """The email server profile the mailbox connects with; without one it is not processed."""
 
     # synchronization methods
     incoming_method: IncomingDeliveryMethod = IncomingDeliveryMethod.SERVER_SIDE_SYNC
+    """How incoming email is delivered: server_side_sync processes it here. Dynamics default for new mailboxes: the
+    organization's default (server_side_sync)."""
     outgoing_method: OutgoingDeliveryMethod = OutgoingDeliveryMethod.SERVER_SIDE_SYNC
+    """How outgoing email is sent: server_side_sync sends it from here; a forward mailbox has none. Dynamics default:
+    server_side_sync."""
     act_method: ActDeliveryMethod = ActDeliveryMethod.NONE
+    """Whether appointments, contacts and tasks sync with Exchange (server_side_sync) or not (none). Note the Dynamics
+    numbering: 0 Outlook, 1 server-side sync, 2 none. Default: none."""
     delete_emails_after_processing: bool = False  # R-FWD-4: forward and queue mailboxes only
+    """Delete each message from the mail server once it is processed; forward and queue mailboxes only. Dynamics
+    default: no."""
     process_email_received_after: datetime | None = None
+    """Only email received after this time is processed (the mailbox's start date); Test & Enable can set it."""
 
     # credentials (R-PROV-8)
     allow_credentials_for_email_processing: bool = False
+    """Let the service use the credentials stored on this mailbox; needed when the profile takes credentials from the
+    user or queue. Dynamics default: no."""
     username: Str250 | None = None
+    """The user name the mailbox logs in with, when the profile takes credentials from the user or queue."""
     password: Sealed | None = None
-    # The profile the password was given for: it goes to that profile's servers only (None: set before this
-    # was recorded). Moving the mailbox to another profile by any path does not carry the password along.
     password_profile_id: Str36 | None = None
+    """The profile the password was given for: it goes to that profile's servers only (empty: set before this
+    was recorded). Moving the mailbox to another profile by any path does not carry the password along."""
 
     # approval and Test & Enable (R-APP-*, R-TE-*)
     approval: EmailAddressApproval = EmailAddressApproval.PENDING_APPROVAL
+    """Whether the email address is approved: processing needs approved when the organization requires approval. Set by
+    the approve and reject actions. Dynamics default: pending_approval."""
     is_email_address_approved_by_o365_admin: bool = False
+    """Whether a Microsoft 365 administrator approved the address (needed for Exchange Online)."""
     email_address_approved_by: Str36 | None = None
+    """The user who approved the address; cleared on rejection."""
     email_address_approved_on: datetime | None = None
+    """When the address was approved; cleared on rejection."""
     enabled_for_incoming: bool = True
+    """Incoming email is processed; set by Test & Enable, cleared when an error disables receiving. Dynamics default:
+    yes."""
     enabled_for_outgoing: bool = True
+    """Outgoing email is sent; set by Test & Enable, cleared when an error disables sending. Dynamics default: yes."""
     enabled_for_act: bool = True
+    """Appointments, contacts and tasks sync; set by Test & Enable, cleared when an error disables it. Dynamics default:
+    yes."""
     incoming_status: TestStatus = TestStatus.NOT_RUN
+    """The last incoming test's result. Default: not_run."""
     outgoing_status: TestStatus = TestStatus.NOT_RUN
+    """The last outgoing test's result. Default: not_run."""
     act_status: TestStatus = TestStatus.NOT_RUN
+    """The last appointments, contacts and tasks test's result. Default: not_run."""
     mailbox_status: TestStatus = TestStatus.NOT_RUN
+    """The last test's result for the mailbox as a whole. Default: not_run."""
     test_email_configuration_scheduled: bool = False
+    """Set it to true to have Test & Enable run on the next cycle. Default: no."""
     postpone_test_email_configuration_until: datetime | None = None
+    """A scheduled Test & Enable runs no earlier than this."""
     test_email_configuration_retry_count: int = Field(default=0, ge=0)
+    """How many times the configuration test ran."""
     test_mailbox_access_completed_on: datetime | None = None
+    """When the last mailbox test finished."""
     test_and_enable_last_attempted_by: Str36 | None = None
+    """Who last ran Test & Enable."""
     test_and_enable_last_attempted_on: datetime | None = None
+    """When Test & Enable was last run."""
 
     # scheduling (R-SCH-*, R-ELIG-9)
     postpone_mailbox_processing_until: datetime | None = None
+    """The mailbox is not processed before this time (set after each cycle and after errors)."""
     receiving_postponed_until: datetime | None = None
+    """Incoming email is not fetched before this time."""
     postpone_sending_until: datetime | None = None
+    """Outgoing email is not sent before this time."""
     receiving_postponed_until_for_act: datetime | None = None
+    """Appointments, contacts and tasks are not synced before this time."""
     next_scheduled_act_sync_seconds: int | None = None
+    """Seconds until the next appointments, contacts and tasks sync."""
     no_email_count: int = Field(default=0, ge=0)
+    """Consecutive cycles that found no email; polling slows down as it grows."""
     no_act_count: int = Field(default=0, ge=0)
+    """Consecutive ACT cycles that found nothing to sync."""
 
     # lease (R-SCH-9): taken and released with ETag compare-and-swap
     processing_state: ProcessingState = ProcessingState.IDLE
+    """Whether a worker is processing the mailbox now. Default: idle."""
     host_id: Str256 | None = None  # the lease id of the claim that holds the mailbox
+    """The claim that holds the mailbox while a worker processes it."""
     due_row_key: Str256 | None = None  # this mailbox's row in the due index (None: not scheduled)
+    """The mailbox's place in the schedule; none when not scheduled."""
     act_host_id: Str256 | None = None  # the lease id of the ACT claim that holds the mailbox
+    """The claim that holds the mailbox while its ACT sync runs."""
     act_due_row_key: Str256 | None = None  # the row in the ACT due index (None: ACT not scheduled)
+    """The mailbox's place in the ACT schedule; none when ACT is not scheduled."""
     act_lease_expires_on: datetime | None = None
+    """When the ACT claim lapses if its worker stops."""
     lease_expires_on: datetime | None = None
+    """When the processing claim lapses if its worker stops."""
     processing_last_attempted_on: datetime | None = None
+    """When processing was last attempted."""
     forced_unlock_count: int = Field(default=0, ge=0)
+    """How many times a stale claim on the mailbox was broken."""
     last_forced_unlock_on: datetime | None = None
+    """When a stale claim was last broken."""
 
     # errors (R-ERR-*)
     transient_failure_count: int = Field(default=0, ge=0)
+    """Transient failures in a row; the mailbox backs off as it grows."""
     last_sync_error: Str2048 | None = None
+    """The last error's message."""
     last_sync_error_code: int | None = None
+    """The last error's code (Dynamics' email server error codes where they apply)."""
     last_sync_error_count: int = Field(default=0, ge=0)
+    """How many times in a row the last error happened."""
     last_sync_error_occurred_on: datetime | None = None
+    """When the last error happened."""
 
     # last sync figures
     last_sync_started_on: datetime | None = None
+    """When the last cycle started."""
     last_successful_sync_completed_on: datetime | None = None
+    """When the last successful cycle finished."""
     items_processed_for_last_sync: int = Field(default=0, ge=0)
+    """Messages processed in the last cycle."""
     items_failed_for_last_sync: int = Field(default=0, ge=0)
+    """Messages that failed in the last cycle."""
     last_duration_ms: int | None = None
+    """How long the last cycle took, in milliseconds."""
 
     watermarks: dict[str, FolderWatermark] = Field(default_factory=dict)
+    """How far incoming processing got in each folder (internal)."""
 
     def password_is_for(self, profile_id: str) -> bool:
         """Whether the stored password may be sent to the servers of the profile ``profile_id``."""

@@ -16,6 +16,13 @@ class StateCode(IntEnum):
     INACTIVE = 1
 
 
+class EmailConnectionChannel(IntEnum):
+    """``emailconnectionchannel``: how the organization processes email ("Process Email Using")."""
+
+    SERVER_SIDE_SYNC = 0
+    EMAIL_ROUTER = 1  # the retired Email Router: no mailbox is processed here (R-ELIG-3)
+
+
 class IncomingDeliveryMethod(IntEnum):
     """``incomingemaildeliverymethod``."""
 
@@ -223,6 +230,14 @@ class EmailNotification(IntEnum):
     NONE = 0
     ATTACHMENTS_NOT_SAVED = 1
     TRUNCATED_BODY = 2
+
+
+class FolderOnboardingStatus(IntEnum):
+    """``folderonboardingstatus`` of a tracking folder; Dynamics leaves its values undocumented, these are ours."""
+
+    NOT_CHECKED = 0  # the next Exchange cycle looks for the folder
+    ONBOARDED = 1  # found under the Inbox: its email is tracked
+    NOT_UNDER_INBOX = 2  # not (or no longer) under the Inbox: the rule is stopped (R-FLT-9, R-FLT-12)
 
 
 class AlertLevel(IntEnum):

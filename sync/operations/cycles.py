@@ -24,17 +24,17 @@ MAX_ERROR_CHARS = 1024  # a row stays small: the full error is on the mailbox an
 
 
 class CycleEntry(BaseModel):
-    mailbox_id: str
-    workload: Workload
+    mailbox_id: str = Field(description="The mailbox the cycle ran for.")
+    workload: Workload = Field(description="incoming (email) or act (appointments, contacts and tasks).")
     sequence: int = Field(default=0, ge=0, description="The cycle's number in its mailbox and workload, from 0.")
-    started_on: datetime
-    duration_ms: int = Field(ge=0)
-    listed: int = 0
-    tracked: int = 0
-    not_tracked: int = 0
-    failed: int = 0
-    outcome: str
-    error: str | None = None
+    started_on: datetime = Field(description="When the cycle started.")
+    duration_ms: int = Field(ge=0, description="How long it ran, in milliseconds.")
+    listed: int = Field(default=0, description="Items the server listed as new (ACT: items read both ways).")
+    tracked: int = Field(default=0, description="Emails tracked (ACT: records created or updated).")
+    not_tracked: int = Field(default=0, description="Emails deliberately not tracked (the reasons below).")
+    failed: int = Field(default=0, description="Items that failed (quarantined or to be retried).")
+    outcome: str = Field(description="How the cycle ended: processed, failed, disabled, throttled, ...")
+    error: str | None = Field(default=None, description="The cycle's error, when it failed (shortened).")
     reasons: dict[str, int] = Field(default_factory=dict, description="Why emails were not tracked, with counts.")
 
 

@@ -199,7 +199,7 @@ def test_a_contact_written_through_the_api_marks_its_owners_mailbox(admin: TestC
 # --- sync filters --------------------------------------------------------------------------------------------------
 def rules(response: Any) -> dict[int, tuple[int, bool]]:
     assert response.status_code == 200, response.text
-    return {f["object_type"]: (f["rule"], f["is_default"]) for f in response.json()["items"]}
+    return {f["object_type"]["value"]: (f["rule"]["value"], f["is_default"]) for f in response.json()["items"]}
 
 
 def test_a_users_sync_filters_show_the_defaults_and_are_set_and_reset(admin: TestClient, reader: TestClient) -> None:
@@ -214,9 +214,9 @@ def test_a_users_sync_filters_show_the_defaults_and_are_set_and_reset(admin: Tes
     assert rules(admin.get(path)) == {4201: (2, True), 2: (1, True), 4212: (0, False)}
 
     one = reader.get(f"{path}/4212")
-    assert one.json()["rule"] == 0 and one.headers["ETag"] == set_.headers["ETag"]
-    changed = admin.put(f"{path}/4212", json={"rule": 3}, headers={"If-Match": one.headers["ETag"]})
-    assert changed.status_code == 200 and changed.json()["rule"] == 3
+    assert one.json()["rule"]["name"] == "nothing" and one.headers["ETag"] == set_.headers["ETag"]
+    changed = admin.put(f"{path}/task", json={"rule": "Party_Or_Owned"}, headers={"If-Match": one.headers["ETag"]})
+    assert changed.status_code == 200 and changed.json()["rule"] == {"value": 3, "name": "party_or_owned"}
     stale = admin.put(f"{path}/4212", json={"rule": 1}, headers={"If-Match": one.headers["ETag"]})
     assert stale.status_code == 412
 

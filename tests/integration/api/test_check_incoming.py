@@ -37,7 +37,7 @@ def test_the_decision_is_returned_and_nothing_is_created(
     encoded = base64.b64encode(raw).decode()
     accepted = reader.post(f"/api/mailboxes/{mailbox_id}/check-incoming", json={"mime_base64": encoded}).json()
     assert accepted["would_be_tracked"] is True and accepted["reason"] == "AcceptAll"
-    assert accepted["accepting_entity"] == {"type": 8, "id": user_id}
+    assert accepted["accepting_entity"] == {"type": "systemuser", "id": user_id}
 
     looped, _ = message(address, X_Sync_Generated="test-email")
     loop = reader.post(f"/api/mailboxes/{mailbox_id}/check-incoming", json={"mime": looped.decode()}).json()

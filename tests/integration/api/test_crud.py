@@ -62,7 +62,9 @@ def test_listing_profiles_pages_and_filters(admin: TestClient) -> None:
         ).json()
         seen += [p["id"] for p in page["items"]]
     assert len(seen) == len(set(seen)) >= 3
-    assert all(p["server_type"] == 1 for p in admin.get("/api/profiles", params={"server_type": 1}).json()["items"])
+    assert all(
+        p["server_type"]["value"] == 1 for p in admin.get("/api/profiles", params={"server_type": 1}).json()["items"]
+    )
 
 
 def test_a_bad_continuation_token_is_a_400(admin: TestClient) -> None:
@@ -168,7 +170,7 @@ def test_creating_a_user_creates_its_mailbox_and_address_changes_follow(
             json={"full_name": "Ann Lee", "internal_email_address": address, "incoming_filtering_method": 0},
         )
     )
-    assert user["incoming_filtering_method"] == 0
+    assert user["incoming_filtering_method"] == {"value": 0, "name": "all_email"}
     mailbox_id = owned_mailbox_id(EntityRef(type=EntityType.SYSTEM_USER, id=user["id"]))
     assert user["default_mailbox_id"] == mailbox_id
     assert admin.get(f"/api/mailboxes/{mailbox_id}").json()["email_address"] == address
@@ -179,12 +181,14 @@ def test_creating_a_user_creates_its_mailbox_and_address_changes_follow(
     assert moved.status_code == 200, moved.text
     assert moved.json()["full_name"] == "Ann B"
     mailbox = admin.get(f"/api/mailboxes/{mailbox_id}").json()
-    assert mailbox["email_address"] == new_address and mailbox["approval"] == 2  # back to Pending Approval
+    assert (
+        mailbox["email_address"] == new_address and mailbox["approval"]["name"] == "pending_approval"
+    )  # back to Pending Approval
     assert not isolated_store.address_index.lookup(address)
 
     deactivated = admin.patch(f"/api/users/{user['id']}", json={"state": 1})
-    assert deactivated.json()["state"] == 1
-    assert admin.get(f"/api/mailboxes/{mailbox_id}").json()["state"] == 1  # R-PROV-15
+    assert deactivated.json()["state"] == {"value": 1, "name": "inactive"}
+    assert admin.get(f"/api/mailboxes/{mailbox_id}").json()["state"]["value"] == 1  # R-PROV-15
 
     assert admin.delete(f"/api/users/{user['id']}").status_code == 204
     assert admin.get(f"/api/users/{user['id']}").status_code == 404
@@ -199,7 +203,7 @@ def test_user_filters(admin: TestClient) -> None:
         )
     )
     items = admin.get("/api/users", params={"incoming_filtering_method": 3}).json()["items"]
-    assert items and all(u["incoming_filtering_method"] == 3 for u in items)
+    assert items and all(u["incoming_filtering_method"]["value"] == 3 for u in items)
     assert admin.get("/api/users", params={"incoming_filtering_method": 9}).status_code == 422
 
 
@@ -225,7 +229,7 @@ def test_forward_mailboxes_are_created_updated_and_deleted(admin: TestClient) ->
     profile = created(admin.post("/api/profiles", json=profile_body()))
     body = {"name": "Forward", "email_address": unique("fwd"), "email_server_profile_id": profile["id"]}
     mailbox = created(admin.post("/api/mailboxes", json=body))
-    assert mailbox["is_forward_mailbox"] is True and mailbox["outgoing_method"] == 0
+    assert mailbox["is_forward_mailbox"] is True and mailbox["outgoing_method"]["name"] == "none"
     assert "watermarks" not in mailbox and mailbox["password_is_set"] is False
     missing = admin.post("/api/mailboxes", json={**body, "email_server_profile_id": "nope"})
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "email_server_profile_id"
@@ -263,6 +267,7 @@ def test_tracking_folders_of_a_user_mailbox(admin: TestClient) -> None:
     )
     assert changed.status_code == 200, changed.text
     folder = created(admin.post(path, json={"exchange_folder_id": "AAMk1", "exchange_folder_name": "Deals"}))
+    assert folder["folder_onboarding_status"] == {"value": 0, "name": "not_checked"}
     assert admin.post(path, json={"exchange_folder_id": "AAMk1"}).status_code == 422  # tracked already
     assert [f["id"] for f in admin.get(path).json()["items"]] == [folder["id"]]
     assert admin.patch(f"{path}/{folder['id']}", json={"is_enabled": False}).json()["is_enabled"] is False

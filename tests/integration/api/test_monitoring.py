@@ -64,7 +64,7 @@ def test_alerts_filter_and_dismiss(admin: TestClient, mail_world: MailWorld) -> 
     admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable")
     errors = admin.get("/api/alerts", params={"mailbox_id": mailbox_id, "level": 3}).json()["items"]
     mine = [a for a in errors if a["regarding"]["id"] == mailbox_id]
-    assert mine and all(a["level"] == 3 for a in mine)
+    assert mine and all(a["level"] == {"value": 3, "name": "error"} for a in mine)
     alert = mine[0]
     dismissed = admin.post(f"/api/alerts/{mailbox_id}/{alert['code']}/dismiss")
     assert dismissed.status_code == 200 and dismissed.json()["dismissed"] is True

@@ -39,8 +39,9 @@ def test_success_enables_the_mailbox_sends_the_test_email_and_schedules_it(
     assert response.status_code == 200, response.text
     result = response.json()
     assert result["succeeded"] is True, result["problems"]
-    assert (result["incoming_status"], result["outgoing_status"], result["mailbox_status"]) == (1, 1, 1)
-    assert result["act_status"] == TestStatus.NOT_RUN  # ACT is not configured on this mailbox
+    statuses = (result["incoming_status"], result["outgoing_status"], result["mailbox_status"])
+    assert [s["name"] for s in statuses] == ["success"] * 3
+    assert result["act_status"]["value"] == TestStatus.NOT_RUN  # ACT is not configured on this mailbox
 
     mailbox = isolated_store.get_mailbox(mailbox_id)
     assert mailbox.enabled_for_incoming and mailbox.enabled_for_outgoing
@@ -57,7 +58,7 @@ def test_success_enables_the_mailbox_sends_the_test_email_and_schedules_it(
 
     alerts = alerts_of(admin, mailbox_id=mailbox_id)
     assert [a["code"] for a in alerts] == [CODE_TEST_SUCCEEDED]
-    assert alerts[0]["level"] == 1
+    assert alerts[0]["level"]["name"] == "information"
 
 
 def test_the_start_date_is_recorded_and_must_follow_the_profiles(
@@ -93,7 +94,8 @@ def test_no_profile_fails_with_invalid_incoming_email_server_profile(
     result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
     assert result["succeeded"] is False
     assert [p["code"] for p in result["problems"]] == ["InvalidIncomingEmailServerProfile"]
-    assert (result["incoming_status"], result["outgoing_status"], result["mailbox_status"]) == (2, 2, 2)
+    statuses = (result["incoming_status"], result["outgoing_status"], result["mailbox_status"])
+    assert [s["value"] for s in statuses] == [TestStatus.FAILURE] * 3
     mailbox = isolated_store.get_mailbox(mailbox_id)
     assert not mailbox.enabled_for_incoming and not mailbox.enabled_for_outgoing
     alert = alerts_of(admin, mailbox_id=mailbox_id, level="3")
@@ -106,7 +108,7 @@ def test_an_inactive_mailbox_fails_with_mailbox_disabled(admin: TestClient, mail
     assert admin.patch(f"/api/mailboxes/{mailbox_id}", json={"state": 1}).status_code == 200
     result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
     assert [p["code"] for p in result["problems"]] == ["MailboxDisabled"]
-    assert result["incoming_status"] == result["outgoing_status"] == 2
+    assert result["incoming_status"]["name"] == result["outgoing_status"]["name"] == "failure"
     texts = [a["text"] for a in alerts_of(admin, mailbox_id=mailbox_id)]
     assert any("MailboxDisabled" in t and "has been disabled" in t for t in texts)
     by_profile = alerts_of(admin, profile_id=mail_world.profile.id)
@@ -121,7 +123,7 @@ def test_a_wrong_password_fails_incoming_and_outgoing_with_authentication_codes(
     codes = {p["workload"]: p["code"] for p in result["problems"]}
     assert codes["incoming"] == "AuthenticationFailed"
     assert codes["outgoing"] == "OutgoingEmailAuthenticationError"
-    assert result["incoming_status"] == result["outgoing_status"] == 2
+    assert result["incoming_status"]["name"] == result["outgoing_status"]["name"] == "failure"
     assert "wrong" not in str(result)  # the password never shows up in a message
     assert not isolated_store.get_mailbox(mailbox_id).enabled_for_incoming
     codes_on_alerts = {a["code"] for a in alerts_of(admin, mailbox_id=mailbox_id)}
@@ -154,11 +156,11 @@ def test_an_unreachable_host_fails_and_a_later_success_dismisses_the_alert(
 
 def test_an_unapproved_address_fails_until_approved(admin: TestClient, mail_world: MailWorld) -> None:
     mailbox_id = mail_world.new_user(admin)
-    assert admin.post(f"/api/mailboxes/{mailbox_id}/reject").json()["approval"] == 3
+    assert admin.post(f"/api/mailboxes/{mailbox_id}/reject").json()["approval"]["name"] == "rejected"
     result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
     assert [p["code"] for p in result["problems"]] == ["EmailAddressNotApproved"]
     approved = admin.post(f"/api/mailboxes/{mailbox_id}/approve").json()
-    assert approved["approval"] == 1 and approved["email_address_approved_by"]
+    assert approved["approval"]["value"] == 1 and approved["email_address_approved_by"]
     assert admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()["succeeded"]
 
 
@@ -221,7 +223,7 @@ def test_every_blocker_is_reported_at_once_with_what_to_change(admin: TestClient
     }
     assert "/approve" in found[("mailbox", "EmailAddressNotApproved")]
     assert "allow_credentials_for_email_processing" in found[("incoming", "CredentialsNotAllowed")]
-    assert result["incoming_status"] == result["outgoing_status"] == 2  # failed, and no server was contacted
+    assert result["incoming_status"]["name"] == result["outgoing_status"]["name"] == "failure"  # no server contacted
 
 
 def test_a_workload_without_credentials_fails_alone_and_the_other_is_tested(
@@ -240,4 +242,4 @@ def test_a_workload_without_credentials_fails_alone_and_the_other_is_tested(
     result = admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()
     assert [(p["workload"], p["code"]) for p in result["problems"]] == [("outgoing", "CredentialsMissing")]
     assert "password" in result["problems"][0]["fix"]
-    assert result["incoming_status"] == 1 and result["outgoing_status"] == 2  # incoming was tested and passed
+    assert (result["incoming_status"]["name"], result["outgoing_status"]["name"]) == ("success", "failure")

@@ -10,7 +10,7 @@ from sync.incoming.reasons import Reason
 from sync.mail.port import TRACKED_PREFIX
 from sync.model import MailboxTrackingFolder
 from sync.model.fields import EntityRef, utcnow
-from sync.model.options import EntityType, FilteringMethod
+from sync.model.options import EntityType, FilteringMethod, FolderOnboardingStatus
 from tests.integration.exchange.conftest import ALICE, Deployment, message
 from tests.integration.exchange.doubles import Op
 
@@ -85,6 +85,7 @@ def test_a_renamed_folder_keeps_its_rule_and_one_moved_out_of_the_inbox_stops_it
     deployment.cycle(mailbox)
     moved = deployment.store.tracking_folders.get(mailbox.id, rule.id)
     assert not moved.is_enabled  # R-FLT-9
+    assert moved.folder_onboarding_status is FolderOnboardingStatus.NOT_UNDER_INBOX
 
 
 def test_an_item_given_the_tracking_category_is_tracked_whatever_the_filter(deployment: Deployment) -> None:
