@@ -78,7 +78,7 @@ CONFIGURATION_FIXES = {
     "CredentialsNotAllowed": "set allow_credentials_for_email_processing to true on the mailbox "
     "(PATCH /api/mailboxes/{id}), or let the profile's credentials be used (incoming_credential_retrieval)",
     "CredentialsMissing": "set the mailbox's password (and username when it is not the address) with "
-    "PUT /api/mailboxes/{id}/credentials, or the profile's username and password",
+    "PATCH /api/mailboxes/{id}, or the profile's username and password (PATCH /api/profiles/{id})",
     "CredentialsUnreadable": "set the password again: it was sealed with another SYNC_SECRET_ENCRYPTION_KEY",
     "InvalidIncomingEmailServerProfileConfiguration": "set incoming_server_location on the email server profile",
     "InvalidOutgoingEmailServerProfileConfiguration": "set outgoing_server_location on the email server profile",

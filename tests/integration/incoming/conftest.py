@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -75,11 +76,11 @@ class World:
         self.store.mailboxes.update(mailbox)
         return schedule_now(self.store, mailbox.id)
 
-    def claim(self, mailbox: Mailbox) -> WorkItem:
+    def claim(self, mailbox: Mailbox, now: datetime | None = None) -> WorkItem:
         """Claim just this mailbox as a tick would (the tick's fan-out is tested on its own)."""
         fresh = self.store.get_mailbox(mailbox.id)
         profile = self.store.get_profile(fresh.email_server_profile_id or "")
-        return Scheduler(self.store, self.settings, lambda item: None).claim(fresh, profile)
+        return Scheduler(self.store, self.settings, lambda item: None).claim(fresh, profile, now)
 
     def cycle(self, mailbox: Mailbox, worker: MailboxWorker | None = None) -> CycleReport:
         return (worker or self.worker()).run(self.claim(mailbox))
