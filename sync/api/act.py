@@ -82,6 +82,16 @@ def check_owner(ctx: ApiContext, record: ActRecord, before: ActRecord | None) ->
         raise ValidationFailed("no user has this id", field="owner_user_id")
 
 
+def check_contact(ctx: ApiContext, contact: Contact, before: Contact | None) -> None:
+    """A new owner must be an existing user, and a new parent account an existing account (no dangling link)."""
+    check_owner(ctx, contact, before)
+    parent = contact.parent_account_id
+    if parent is None or (before is not None and parent == before.parent_account_id):
+        return
+    if not _exists(ctx.store, EntityRef(type=EntityType.ACCOUNT, id=parent)):
+        raise ValidationFailed("no account has this id", field="parent_account_id")
+
+
 def check_appointment(ctx: ApiContext, appointment: Appointment, before: Appointment | None) -> None:
     check_owner(ctx, appointment, before)
     organizers = [p for p in appointment.parties if p.participation is ParticipationType.ORGANIZER]

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from sync.api.act import act_resource
+from sync.api.act import act_resource, check_contact
 from sync.api.context import ApiContext
 from sync.api.resources import Resource, Shape, crud_router
 from sync.errors import NotFound
@@ -154,6 +154,7 @@ CONTACTS = act_resource(
     lambda store: store.contacts,
     filters={"state": StateCode, "owner_user_id": Str36},
     summary="Contact records; their addresses resolve parties, and ACT syncs them to their owner's mailbox.",
+    check=check_contact,
 )
 ACCOUNTS = _plain("accounts", Account, lambda store: store.accounts)
 LEADS = _plain("leads", Lead, lambda store: store.leads)

@@ -292,3 +292,14 @@ def test_emails_are_listed_and_read(admin: TestClient, isolated_store: Store) ->
     assert [e["id"] for e in listed] == [email.id]
     assert admin.get(f"/api/emails/{email.id}").json()["subject"] == "Hello"
     assert admin.patch(f"/api/emails/{email.id}", json={"subject": "x"}).status_code == 405
+
+
+def test_a_contacts_parent_account_must_exist(admin: TestClient) -> None:
+    refused = admin.post("/api/contacts", json={"last_name": "Orphan", "parent_account_id": "no-such-account"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"field": "parent_account_id", "reason": "no account has this id"}]
+    account = created(admin.post("/api/accounts", json={"name": "Fabrikam"}))
+    contact = created(admin.post("/api/contacts", json={"last_name": "Child", "parent_account_id": account["id"]}))
+    moved = admin.patch(f"/api/contacts/{contact['id']}", json={"parent_account_id": "gone"})
+    assert moved.status_code == 422
+    assert admin.get(f"/api/contacts/{contact['id']}").json()["parent_account_id"] == account["id"]
