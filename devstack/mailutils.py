@@ -159,10 +159,11 @@ class Mailutils:
         inbox = mailbox.mbox(self.inbox_path(address), create=False)
         inbox.lock()
         try:
-            message = mailbox.mboxMessage(raw)
-            when = (received_on or datetime.now(UTC)).astimezone(UTC).timetuple()
-            message.set_from(mail_from, when)
-            inbox.add(message)
+            when = time.asctime((received_on or datetime.now(UTC)).astimezone(UTC).timetuple())
+            # Bytes, not a parsed message: the mbox module then copies them as they are (From_ lines quoted)
+            # instead of regenerating every header, which a crafted header would make quadratic. An mbox
+            # keeps bare LF line ends; the server gives CRLF back over IMAP and POP3.
+            inbox.add(f"From {mail_from} {when}\n".encode() + raw.replace(b"\r\n", b"\n"))
             inbox.flush()
         finally:
             inbox.unlock()
