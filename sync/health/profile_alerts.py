@@ -111,9 +111,13 @@ class ProfileAlerts:
         joined: dict[str, bool] = {}
 
         def change(existing: Alert) -> None:
-            kept = [m for m in existing.mailboxes if m.mailbox_id != entry.mailbox_id] if _is_open(existing) else []
-            joined["new"] = not _is_open(existing) or len(kept) == len(existing.mailboxes)
-            failing = [*kept, entry]
+            listed = existing.mailboxes if _is_open(existing) else []
+            joined["new"] = all(m.mailbox_id != entry.mailbox_id for m in listed)
+            failing = (
+                [*listed, entry]
+                if joined["new"]
+                else [entry if m.mailbox_id == entry.mailbox_id else m for m in listed]
+            )
             text = profile_alert_text(level, code, profile.name, failing)
             existing.level, existing.code_name, existing.text = level, text.code_name, text.text[:2000]
             existing.error_details, existing.mailboxes = text.details[:2048], failing
@@ -165,10 +169,10 @@ class ProfileAlerts:
 
         def change(existing: Alert) -> None:
             opened["now"] = not _is_open(existing)
-            if opened["now"]:
-                existing.first_seen_on, existing.count = now, 0
             existing.text, existing.error_details, existing.mailboxes = text.text[:2000], text.details, failing
             existing.last_seen_on, existing.count = now, existing.count + 1
+            if opened["now"]:  # a new episode: counted from its start
+                existing.first_seen_on, existing.count = now, 1
             existing.dismissed, existing.resolved_on = False, None
 
         ref = profile_ref(profile.id)
