@@ -87,7 +87,7 @@ class FailingProfile:
 
 @pytest.fixture
 def failing(outbox: Outbox) -> FailingProfile:
-    sender, _ = outbox.mailbox(queue=True)  # the queue whose mailbox sends alert emails
+    _, sender = outbox.mailbox(queue=True)  # the queue whose mailbox sends alert emails
     owner = f"owner-{uuid.uuid4().hex[:8]}@example.test"
     outbox.dovecot.add_user(owner, MAIL_PASSWORD)
     profile = outbox.store.profiles.insert(
