@@ -156,14 +156,20 @@ class ProfileAlerts:
         ]  # fmt: skip
         if boxes and len(failing) > PROFILE_ALERT_SHARE * len(boxes):
             text = mostly_failing_text(profile.name, failing, len(boxes))
-            opened = self._open_episode(profile, text, failing)
+            opened = self._open_episode(profile, text, failing, shown=level_enabled(org, text.level))
             if opened and profile.send_email_alert and profile.owner_email_address and self.mailer:
                 self.mailer.send(org, _majority_notice(profile, text))
         else:
             self._close(profile.id, [CODE_PROFILE_MOSTLY_FAILING])
 
-    def _open_episode(self, profile: EmailServerProfile, text: AlertText, failing: list[AffectedMailbox]) -> bool:
-        """True for the one writer that opened the episode (created the row or reopened a closed one)."""
+    def _open_episode(
+        self, profile: EmailServerProfile, text: AlertText, failing: list[AffectedMailbox], *, shown: bool
+    ) -> bool:
+        """True for the one writer that opened the episode (created the row or reopened a closed one).
+
+        The row is the episode's state, so it is written even when the organization turned error alerts off
+        (R-ERR-6); it is then kept dismissed, off the alerts wall.
+        """
         now = self.clock()
         opened: dict[str, bool] = {}
 
@@ -173,7 +179,7 @@ class ProfileAlerts:
             existing.last_seen_on, existing.count = now, existing.count + 1
             if opened["now"]:  # a new episode: counted from its start
                 existing.first_seen_on, existing.count = now, 1
-            existing.dismissed, existing.resolved_on = False, None
+            existing.dismissed, existing.resolved_on = not shown, None
 
         ref = profile_ref(profile.id)
         row = alert_row_key(CODE_PROFILE_MOSTLY_FAILING)
@@ -184,7 +190,7 @@ class ProfileAlerts:
             pass
         record = Alert(level=text.level, code=text.code, code_name=text.code_name, text=text.text[:2000],
                        error_details=text.details, regarding=ref, profile_id=profile.id, mailboxes=failing,
-                       first_seen_on=now, last_seen_on=now)  # fmt: skip
+                       first_seen_on=now, last_seen_on=now, dismissed=not shown)  # fmt: skip
         try:
             self.store.alerts.insert(record)
             return True
