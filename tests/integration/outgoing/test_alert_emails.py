@@ -180,3 +180,22 @@ def test_r_err_7_without_an_alert_sender_the_profile_says_the_email_was_not_sent
     assert failing.owner in not_sent.text and "SYNC_ALERT_EMAIL_SENDER" in not_sent.text
     outbox.drain(outbox.sender())
     assert failing.alerts_received_by(failing.owner) == []
+
+
+def test_r_err_6_with_error_alerts_off_the_episode_is_kept_off_the_wall_and_still_emails_once(
+    failing: FailingProfile, outbox: Outbox
+) -> None:
+    org = outbox.store.get_organization()
+    org.generate_alerts_for_errors = False
+    outbox.store.organization.upsert(org)
+    try:
+        only = failing.mailbox()
+        assert failing.cycle(only) == "failed"
+        assert failing.cycle(only) == "failed"
+    finally:
+        org.generate_alerts_for_errors = True
+        outbox.store.organization.upsert(org)
+    episode = outbox.store.alerts.get(failing.profile.id, alert_row_key(CODE_PROFILE_MOSTLY_FAILING))
+    assert episode.dismissed and episode.resolved_on is None and episode.count == 2
+    outbox.drain(outbox.sender())
+    assert len(failing.alerts_received_by(failing.owner)) == 1
