@@ -194,6 +194,13 @@ class Settings(BaseSettings):
         validation_alias=_env("SYNC_SEND_RETRY_MINUTES"),
         description="Minutes an email waits after each failed send attempt, comma-separated; the last repeats (§3.3).",
     )
+    alert_email_sender: str | None = Field(
+        default=None,
+        max_length=320,
+        validation_alias=_env("SYNC_ALERT_EMAIL_SENDER"),
+        description="Email address of the CRM user or queue whose mailbox sends alert emails (R-ERR-5, R-ERR-7); "
+        "unset: no alert email is sent and the profile's alerts say so.",
+    )
     transient_retry_limit: int = Field(default=10, ge=1, le=100, validation_alias=_env("SYNC_TRANSIENT_RETRY_LIMIT"))
     transient_retry_minutes: Minutes = Field(default=5, validation_alias=_env("SYNC_TRANSIENT_RETRY_MINUTES"))
     function_timeout_seconds: int = Field(

@@ -18,6 +18,8 @@ from sync.act.records import ActRecords
 from sync.auth.secrets import SecretBox
 from sync.auth.tokens import TokenProvider
 from sync.crm.records import RecordService
+from sync.health.notifications import AlertMailer
+from sync.health.profile_alerts import ProfileAlerts
 from sync.mail.ews.connector import EwsConnector
 from sync.mail.ews.sending import EwsSender
 from sync.mail.exchange import ExchangeMailboxes, ExchangeOutboxes
@@ -89,6 +91,7 @@ class ApiContext:
             act=EwsConnector(self.settings, self.box, self.tokens),
             ca_file=self.settings.extra_ca_file,
             clock=self.clock,
+            profile_alerts=ProfileAlerts(self.store, AlertMailer(self.store, self.settings, self.clock), self.clock),
         )
 
 

@@ -34,6 +34,7 @@ CODE_ADDRESS_NOT_APPROVED = 8005_0005
 CODE_ACT_DISABLED = 8005_0006
 CODE_ACT_TRANSIENT = 8005_0007
 CODE_SCHEDULING_CONFLICT = -2147086315  # ExchangeSyncSchedulingConflictsError
+CODE_INVALID_FORWARD_ITEM = 8005_0008  # R-FWD-8: InvalidForwardMailItem on a forward mailbox
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,16 @@ def not_approved_text(mailbox: Mailbox) -> AlertText:
         f"then enable the mailbox for email processing.",
         "approval is required by the organization (Process emails only for approved users/queues)",
     )  # fmt: skip
+
+
+def invalid_forward_text(mailbox: Mailbox, forwarder: str, why: str, subject: str) -> AlertText:
+    """R-FWD-8: the forward mailbox got an item it cannot track; the forwarding user or queue must be fixed."""
+    code = "InvalidForwardMailItem"
+    return AlertText(AlertLevel.WARNING, CODE_INVALID_FORWARD_ITEM, code,
+                     f"An email message ({subject!r}) forwarded by {forwarder or 'an unknown sender'} to the forward "
+                     f"mailbox {mailbox.name} was not processed because {why}. Forward email messages as attachments, "
+                     f"from a user or queue whose incoming email method is Forward Mailbox. "
+                     f"Email Server Error Code: {code}", why)  # fmt: skip
 
 
 def level_enabled(org: OrganizationSettings, level: AlertLevel) -> bool:

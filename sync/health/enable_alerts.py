@@ -10,11 +10,13 @@ from sync.health.alerts import AlertText
 from sync.health.server_text import one_server_line
 from sync.model.options import AlertLevel
 
-CODE_TEST_SUCCEEDED = 8005_0100
-CODE_TEST_INCOMING_FAILED = 8005_0101
-CODE_TEST_OUTGOING_FAILED = 8005_0102
-CODE_TEST_ACT_FAILED = 8005_0103
-CODE_TEST_PRECONDITION_FAILED = 8005_0104
+# Codes of their own (R-ERR-6): the outgoing codes are 8005_0101..; sharing one would let a test's alert
+# overwrite a current outgoing alert on the same mailbox, and a successful test dismiss it.
+CODE_TEST_SUCCEEDED = 8005_0200
+CODE_TEST_INCOMING_FAILED = 8005_0201
+CODE_TEST_OUTGOING_FAILED = 8005_0202
+CODE_TEST_ACT_FAILED = 8005_0203
+CODE_TEST_PRECONDITION_FAILED = 8005_0204
 
 FAILURE_CODES = (
     CODE_TEST_INCOMING_FAILED,

@@ -29,6 +29,7 @@ from html import escape
 
 from sync.crm.records import RecordService
 from sync.errors import AlreadyExists
+from sync.health.alerts import Alerts, invalid_forward_text, mailbox_ref
 from sync.incoming.accept import AcceptDecision, Acceptor, accept, accept_sent
 from sync.incoming.classify import MessageClass, classify
 from sync.incoming.correlate import (
@@ -580,6 +581,10 @@ class IncomingProcessor:
         found = self._find_forwarder(parsed)
         if isinstance(found, str):
             key = message_key(parsed.message_id, raw)
+            forwarder = parsed.from_[0].address if parsed.from_ else ""
+            alert = invalid_forward_text(self.mailbox, forwarder, found, (parsed.subject or "")[:200])
+            Alerts(self.store).raise_alert(self.org, alert, mailbox_ref(self.mailbox), mailbox_id=self.mailbox.id,
+                                           profile_id=self.profile.id)  # fmt: skip
             return self._fail(parsed, key, Reason.INVALID_FORWARD_MAIL_ITEM, None, details=found)
         return found
 

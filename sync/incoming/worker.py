@@ -31,6 +31,8 @@ from sync.auth.secrets import SecretBox
 from sync.errors import ConcurrencyConflict, NotFound, SyncError
 from sync.health import policy
 from sync.health.alerts import Alerts, incoming_failure_text, mailbox_ref
+from sync.health.notifications import AlertMailer
+from sync.health.profile_alerts import ProfileAlerts
 from sync.incoming.directory import CycleDirectory
 from sync.incoming.marks import TRACKED_CATEGORY, mark_for
 from sync.incoming.prefetch import Fetched, Prefetcher
@@ -114,6 +116,7 @@ class MailboxWorker:
         self.clock = clock
         self.monotonic = monotonic
         self.alerts = Alerts(store)
+        self.profile_alerts = ProfileAlerts(store, AlertMailer(store, settings, clock), clock)
         self.cache = ReadCache(store, seconds=SETTINGS_CACHE_SECONDS, monotonic=monotonic)
         self.recorder = CycleRecorder(store)
 
@@ -444,6 +447,8 @@ class MailboxWorker:
                 self.store.due_index.move(mailbox.id, before, _due_of(new_key))
         if got_mail:
             self._purge_expired_failures(mailbox.id, now)
+        if report.status == "processed" and mailbox.last_sync_error_count > 0:  # it had failed: it recovered
+            self.profile_alerts.mailbox_recovered(self.organization(), mailbox.id, [mailbox.email_server_profile_id])
 
     def _failed(
         self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile,
@@ -473,6 +478,7 @@ class MailboxWorker:
             authentication=outcome.error_class is policy.ErrorClass.AUTHENTICATION,
         )  # fmt: skip
         self.alerts.raise_alert(org, text, mailbox_ref(mailbox), mailbox_id=mailbox.id, profile_id=profile.id)
+        self.profile_alerts.mailbox_failed(org, profile, mailbox, text)  # R-ERR-5, R-ERR-7
         self._finish(item, report, mailbox, profile, now, unschedule=outcome.disabled, retry_at=outcome.retry_at)
         log.warning("mailbox %s: %s (%s)", mailbox.id, report.error, report.status)
         return report

@@ -27,6 +27,7 @@ from sync.auth.secrets import SecretBox, open_field
 from sync.errors import SecretError, ValidationFailed
 from sync.health.alerts import Alerts
 from sync.health.enable_alerts import FAILURE_CODES, failure_text, success_text
+from sync.health.profile_alerts import ProfileAlerts
 from sync.incoming.classify import GENERATED_HEADER
 from sync.mail import egress
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
@@ -227,6 +228,7 @@ class TestAndEnable:
         act: ActConnector | None = None,
         ca_file: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        profile_alerts: ProfileAlerts | None = None,
     ) -> None:
         self.store = store
         self.exchange = exchange
@@ -237,6 +239,7 @@ class TestAndEnable:
         self.ca_file = ca_file
         self.clock = clock
         self.alerts = Alerts(store)
+        self.profile_alerts = profile_alerts or ProfileAlerts(store, clock=clock)
 
     def run(self, mailbox_id: str, *, by: str | None = None, start_date: datetime | None = None) -> TestReport:
         """Test ``mailbox_id`` and record the result; NotFound if it does not exist."""
@@ -450,22 +453,25 @@ class TestAndEnable:
             self.alerts.raise_alert(
                 org, success_text(mailbox.name, workloads), mailbox_ref, mailbox_id=mailbox.id, profile_id=profile_id
             )
-            self._dismiss_failures(mailbox.id)
+            self._dismiss_failures(org, mailbox)
             return
         for problem in report.problems:
             text = failure_text(
                 mailbox.name, profile.name if profile else None, problem.workload, problem.code, problem.message
             )
             self.alerts.raise_alert(org, text, mailbox_ref, mailbox_id=mailbox.id, profile_id=profile_id)
-            if profile is not None:  # the profile's owner is notified too (R-ERR-5)
-                profile_ref = EntityRef(type=EntityType.EMAIL_SERVER_PROFILE, id=profile.id)
-                self.alerts.raise_alert(org, text, profile_ref, mailbox_id=mailbox.id, profile_id=profile.id)
+            if profile is not None:  # the profile's owner is notified too, on the profile's own alert (R-ERR-5)
+                self.profile_alerts.mailbox_failed(org, profile, mailbox, text)
 
-    def _dismiss_failures(self, mailbox_id: str) -> None:
-        for alert in self.alerts.for_mailbox(mailbox_id):
+    def _dismiss_failures(self, org: OrganizationSettings, mailbox: Mailbox) -> None:
+        """A success closes the mailbox's test failures and takes it off its profiles' alerts."""
+        profiles = {mailbox.email_server_profile_id}
+        for alert in self.alerts.for_mailbox(mailbox.id):
             if alert.code in FAILURE_CODES and not alert.dismissed:
                 alert.dismissed = True
                 self.store.alerts.upsert(alert)
+            profiles.add(alert.profile_id)
+        self.profile_alerts.mailbox_recovered(org, mailbox.id, profiles)
 
 
 def _configured(mailbox: Mailbox) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from sync.model.base import Entity
 from sync.model.fields import EntityRef, Str36, Str120, Str256, Str800, Str1024, Str2000, Str2048, utcnow
@@ -93,6 +93,19 @@ class MailboxTrackingFolder(Entity):
     """Emails in the folder are tracked. Default: yes."""
 
 
+class AffectedMailbox(BaseModel):
+    """One mailbox a profile's alert is about, with its own error code (R-ERR-5)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    mailbox_id: Str36
+    """The mailbox."""
+    name: Str256
+    """The mailbox's name."""
+    code_name: Str256
+    """Its own error code name."""
+
+
 class Alert(Entity):
     """An alert on the alerts wall (``tracelog``, spec §1.10); one per (regarding record, code).
 
@@ -125,6 +138,10 @@ class Alert(Entity):
     """How many times it happened."""
     dismissed: bool = False
     """Dismissed by an administrator; a repeat shows it again."""
+    mailboxes: list[AffectedMailbox] = Field(default_factory=list)
+    """A profile's alert: the mailboxes failing this way now, each with its own error code."""
+    resolved_on: datetime | None = None
+    """A profile's alert: when the last of its mailboxes recovered and the alert closed."""
 
 
 class ItemFailure(Entity):
