@@ -372,6 +372,8 @@ class IncomingProcessor:
         if decided.smart_signature:
             hashes = list(decided.smart_addresses)
             self.store.smart_index.add(decided.smart_signature, summary, hashes, email.created_on)
+        for address in {p.address_used for p in email.parties if p.party is None and p.address_used}:
+            self.store.unresolved_index.add(address, email.id)  # a manual resolution finds it (R-RES-7)
         self._queue_items(email, recipients)
         return ItemOutcome(reason, email_id, key)
 
