@@ -54,7 +54,7 @@ from sync.mail.errors import MailAuthenticationError, MailServerError, ServerBus
 from sync.model import Contact, ExchangeSyncIdMapping, Mailbox, SchedulingConflict
 from sync.model.act import Appointment, AppointmentState, AppointmentStatus, FilterRule, Task
 from sync.model.email import ActivityParty
-from sync.model.fields import EntityRef, normalize_address
+from sync.model.fields import SYSTEM_USER, EntityRef, normalize_address
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import EntityType, ParticipationType
 from sync.store.act_links import conflict_key, mark_synced
@@ -175,6 +175,8 @@ class ActCycle:
         version = record.version_number
         if decided.to_crm:
             self._apply(record, decided.to_crm)
+            if not isinstance(record, Contact):
+                record.modified_by = self._author(record)
             version = self.records.update(record).version_number
             self.report.updated_in_crm += 1
         change_key = item.change_key
@@ -257,6 +259,7 @@ class ActCycle:
             record = canonical.new_appointment(item.fields, self.user_id, self._organizer(item), self._resolve)
         else:
             record = canonical.new_task(item.fields, self.user_id, self.now())
+        record.created_by = record.modified_by = self._author(record)
         created = self.records.create(record)
         link = self.links.find(self.mailbox.id, created.entity_type, created.id) or ExchangeSyncIdMapping(
             mailbox_id=self.mailbox.id, object_id=created.id, object_type=created.entity_type
@@ -399,6 +402,13 @@ class ActCycle:
         return ActivityParty(
             participation=ParticipationType.ORGANIZER, party=self._resolve(address), address_used=address[:320]
         )
+
+    def _author(self, record: Appointment | Task) -> EntityRef:
+        """R-REC-12: tasks as the mailbox's user; appointments as the organizer when the user organizes, else SYSTEM."""
+        if isinstance(record, Task):
+            return self._me
+        organizer = record.organizer
+        return self._me if organizer is not None and organizer.party == self._me else SYSTEM_USER
 
     @property
     def _me(self) -> EntityRef:

@@ -12,7 +12,7 @@ from sync.crm.records import RecordService
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.model import Contact
 from sync.model.act import Appointment
-from sync.model.fields import EntityRef
+from sync.model.fields import SYSTEM_USER, EntityRef
 from sync.model.options import EntityType, ParticipationType
 from tests.ews.values import Attendee
 from tests.integration.act.conftest import ALICE, SOON, ActWorld
@@ -51,6 +51,7 @@ def test_r_act_13_r_act_20_an_invitation_alice_tracks_keeps_its_organizer_and_ma
     assert sorted(parties[ParticipationType.REQUIRED_ATTENDEE], key=str) == sorted(
         [(act.user, ALICE), (None, "carol@elsewhere.test")], key=str
     )  # Alice, an attendee, tracked it (R-ACT-20); she is not its organizer
+    assert tracked(act, subject).created_by == SYSTEM_USER  # R-REC-12: not the organizer's mailbox
 
 
 def test_r_act_13_an_appointment_alice_organizes_in_outlook_has_her_as_organizer(act: ActWorld) -> None:
@@ -63,6 +64,17 @@ def test_r_act_13_an_appointment_alice_organizes_in_outlook_has_her_as_organizer
     act.cycle()
 
     assert roles(tracked(act, subject))[ParticipationType.ORGANIZER] == [(act.user, None)]
+    assert tracked(act, subject).created_by == act.user  # R-REC-12: the organizer's own mailbox
+
+
+def test_r_rec_12_a_task_tracked_from_outlook_is_created_as_the_mailbox_user(act: ActWorld) -> None:
+    subject = f"Call back {uuid.uuid4().hex[:6]}"
+    act.ews.create_task(ALICE, subject=subject, categories=[TRACKED_CATEGORY])
+
+    assert act.cycle().created_in_crm == 1
+
+    [task] = list(act.store.tasks.query("subject eq @s", {"s": subject}))
+    assert (task.created_by, task.modified_by) == (act.user, act.user)
 
 
 def test_r_act_19_a_copy_of_a_linked_appointment_is_not_tracked_as_a_second_record(act: ActWorld) -> None:
