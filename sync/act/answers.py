@@ -3,17 +3,22 @@
 Tracking an Outlook appointment that overlaps one of the user's busy appointments is held
 (``sync/act/cycle.py``) and the user is asked, as Dynamics' alert does with its Yes/No actions. The answer is
 stored on the held conflict; the mailbox's next ACT cycle acts on it (Yes: the appointment is created, No: it
-is dropped) and then forgets the conflict. An answer may change until that cycle has acted.
+is dropped) and then forgets the conflict. An answer may change until that cycle has acted. Once every held
+conflict of the mailbox is answered, its ``ExchangeSyncSchedulingConflictsError`` alert is dismissed: the
+question it asked has its answers (a new conflict raises it again).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 
 from sync.errors import NotFound
-from sync.model import SchedulingConflict
+from sync.health.alerts import CODE_SCHEDULING_CONFLICT
+from sync.model import Alert, SchedulingConflict
 from sync.store.act_links import conflict_key
+from sync.store.schema import alert_row_key
 from sync.store.store import Store
 
 
@@ -38,4 +43,14 @@ class SchedulingConflicts:
         def decide(stored: SchedulingConflict) -> None:
             stored.decision, stored.decided_on = save_anyway, self.now()
 
-        return self.store.act_links.conflicts.modify(mailbox_id, conflict_key(held.exchange_entry_id), decide)
+        answered = self.store.act_links.conflicts.modify(mailbox_id, conflict_key(held.exchange_entry_id), decide)
+        if all(c.decision is not None for c in self.store.act_links.conflicts_of(mailbox_id)):
+            self._dismiss_question(mailbox_id)
+        return answered
+
+    def _dismiss_question(self, mailbox_id: str) -> None:
+        def dismiss(alert: Alert) -> None:
+            alert.dismissed = True
+
+        with contextlib.suppress(NotFound):  # no alert: the alert level may be off (R-ERR-15)
+            self.store.alerts.modify(mailbox_id, alert_row_key(CODE_SCHEDULING_CONFLICT), dismiss)

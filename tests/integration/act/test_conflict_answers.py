@@ -57,6 +57,8 @@ def test_r_act_24_answering_yes_through_the_api_saves_the_appointment_on_the_nex
 
     assert answered.status_code == 200, answered.text
     assert answered.json()["save_anyway"] is True and answered.json()["decided_on"] is not None
+    [alert] = list(act.store.alerts.query("mailbox_id eq @m", {"m": act.mailbox.id}))
+    assert (alert.code_name, alert.dismissed) == ("ExchangeSyncSchedulingConflictsError", True)  # answered
     assert _saved(act, "Dentist") == []  # the answer is carried out by the cycle, not by the request
     assert act.cycle().created_in_crm == 1
     assert _saved(act, "Dentist") == ["Dentist"]
