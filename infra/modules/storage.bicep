@@ -40,6 +40,7 @@ var tableNames = [
   'MailboxAddresses'
   'CycleHistory'
   'SyncTotals'
+  'UnresolvedIndex'
 ]
 var queueNames = [
   'mailbox-work'

@@ -53,7 +53,8 @@ from sync.incoming.marks import TRACKED_CATEGORY
 from sync.mail.errors import MailAuthenticationError, MailServerError, ServerBusy, TransientMailError
 from sync.model import Contact, ExchangeSyncIdMapping, Mailbox, SchedulingConflict
 from sync.model.act import Appointment, AppointmentState, AppointmentStatus, FilterRule, Task
-from sync.model.fields import EntityRef
+from sync.model.email import ActivityParty
+from sync.model.fields import SYSTEM_USER, EntityRef, normalize_address
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import EntityType, ParticipationType
 from sync.store.act_links import conflict_key, mark_synced
@@ -77,6 +78,7 @@ class ActReport:
     deleted_in_exchange: int = 0
     conflicts: int = 0
     conflicts_held: int = 0  # tracked appointments waiting for the user's decision (R-ACT-24)
+    copies_ignored: int = 0  # copies of linked items, never tracked as new records (R-ACT-19)
     item_errors: int = 0
     changes: int = 0  # what either side wrote: drives the next interval
     errors: list[str] = field(default_factory=list)
@@ -130,6 +132,9 @@ class ActCycle:
         if link is None:
             link = self._our_lost_create(item)
             if link is None:
+                if self._copy_of_linked(item):  # R-IN-9, R-ACT-19: a copy is not a second record
+                    self.report.copies_ignored += 1
+                    return
                 if TRACKED_CATEGORY in item.categories and object_type is not EntityType.CONTACT:  # R-ACT-2
                     self._track(item)
                 return
@@ -154,6 +159,12 @@ class ActCycle:
         attached = self.links.attach(link, item.item_id, item.change_key, synced_version=synced)
         return None if record is None else attached
 
+    def _copy_of_linked(self, item: ExchangeItem) -> bool:
+        """The item carries the stamp of a record linked to another item: Outlook copied a linked item."""
+        ref = parse_crm_ref(item.crm_ref)
+        link = self.links.find(self.mailbox.id, *ref) if ref is not None else None
+        return link is not None and link.exchange_entry_id not in (None, item.item_id)
+
     def _merge(self, link: ExchangeSyncIdMapping, record: ActRecord, item: ExchangeItem) -> None:
         """Both sides may have changed: the conflict policy decides field by field."""
         ours = self._fields(record)
@@ -164,6 +175,8 @@ class ActCycle:
         version = record.version_number
         if decided.to_crm:
             self._apply(record, decided.to_crm)
+            if not isinstance(record, Contact):
+                record.modified_by = self._author(record)
             version = self.records.update(record).version_number
             self.report.updated_in_crm += 1
         change_key = item.change_key
@@ -241,12 +254,12 @@ class ActCycle:
             if other is not None:
                 self._hold(item, other)
                 return
-        me = EntityRef(type=EntityType.SYSTEM_USER, id=self.user_id)
         record: ActRecord
         if item.object_type is EntityType.APPOINTMENT:
-            record = canonical.new_appointment(item.fields, self.user_id, me, self._resolve)
+            record = canonical.new_appointment(item.fields, self.user_id, self._organizer(item), self._resolve)
         else:
             record = canonical.new_task(item.fields, self.user_id, self.now())
+        record.created_by = record.modified_by = self._author(record)
         created = self.records.create(record)
         link = self.links.find(self.mailbox.id, created.entity_type, created.id) or ExchangeSyncIdMapping(
             mailbox_id=self.mailbox.id, object_id=created.id, object_type=created.entity_type
@@ -380,7 +393,31 @@ class ActCycle:
             return None
         return next((address for address in found.email_columns().values() if address), None)
 
+    def _organizer(self, item: ExchangeItem) -> ActivityParty:
+        """The Exchange organizer (R-ACT-13): an attendee tracking a meeting is not its organizer (R-ACT-20). An
+        item without one is organized by the tracking user, as UseCrmOrganizerForEmptyExchangeOrganizer does."""
+        address = (item.organizer or "").strip()
+        if not address or self._resolve(address) == self._me:
+            return ActivityParty(participation=ParticipationType.ORGANIZER, party=self._me)
+        return ActivityParty(
+            participation=ParticipationType.ORGANIZER, party=self._resolve(address), address_used=address[:320]
+        )
+
+    def _author(self, record: Appointment | Task) -> EntityRef:
+        """R-REC-12: tasks as the mailbox's user; appointments as the organizer when the user organizes, else SYSTEM."""
+        if isinstance(record, Task):
+            return self._me
+        organizer = record.organizer
+        return self._me if organizer is not None and organizer.party == self._me else SYSTEM_USER
+
+    @property
+    def _me(self) -> EntityRef:
+        return EntityRef(type=EntityType.SYSTEM_USER, id=self.user_id)
+
     def _resolve(self, address: str) -> EntityRef | None:
+        """The record an address stands for; the mailbox's own Exchange address is its user (R-ACT-20)."""
+        if self.mailbox.email_address and normalize_address(address) == normalize_address(self.mailbox.email_address):
+            return self._me
         matches_ = self.store.address_index.lookup(address)
         first = matches_[0] if matches_ else None
         return EntityRef(type=first.type, id=first.id) if first is not None else None

@@ -231,15 +231,18 @@ def apply_appointment(a: Appointment, changes: Mapping[str, object], resolve: Re
 
 
 def new_appointment(
-    fields: Mapping[str, object], owner_user_id: str, organizer: EntityRef, resolve: Resolve
+    fields: Mapping[str, object], owner_user_id: str, organizer: EntityRef | ActivityParty, resolve: Resolve
 ) -> Appointment:
-    """The CRM record of an appointment tracked from Exchange, organized by ``organizer``."""
+    """The CRM record of an appointment tracked from Exchange, organized by ``organizer`` (a record, or the
+    organizer party with its address)."""
+    if isinstance(organizer, EntityRef):
+        organizer = ActivityParty(participation=ParticipationType.ORGANIZER, party=organizer)
     a = Appointment.model_validate(
         {
             "scheduled_start": fields["start"],
             "scheduled_end": fields["end"],
             "owner_user_id": owner_user_id,
-            "parties": [ActivityParty(participation=ParticipationType.ORGANIZER, party=organizer)],
+            "parties": [organizer],
         }
     )
     apply_appointment(a, fields, resolve)

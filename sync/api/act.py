@@ -15,6 +15,9 @@ Checks beyond each model's own rules (all 422):
   (from 1601 on); an appointment may not end before it starts, nor a task before it was started.
 
 Only what a change brings is checked: a record whose owner left keeps being editable.
+
+A mailbox's held scheduling conflicts (R-ACT-24) are listed, and answered (save anyway, or not), under
+``/mailboxes/{id}/scheduling-conflicts``; the mailbox's next ACT cycle carries the answer out.
 """
 
 import contextlib
@@ -25,13 +28,15 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
+from sync.act.answers import SchedulingConflicts
 from sync.act.filters import ActRecord
-from sync.api.context import ApiContext
-from sync.api.resources import Resource, Shape, crud_router
+from sync.api.auth import Admin, Reader
+from sync.api.context import ApiContext, Ctx
+from sync.api.resources import ItemId, Resource, Shape, crud_router
 from sync.errors import NotFound, ValidationFailed
-from sync.model import Contact
+from sync.model import Contact, SchedulingConflict
 from sync.model.act import Appointment, AppointmentStatus, Task, TaskStatus
 from sync.model.fields import EntityRef, Str36
 from sync.model.options import EMAIL_ENABLED_TYPES, EntityType, ParticipationType
@@ -181,5 +186,56 @@ TASKS = act_resource(
 )
 
 
+class ConflictAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    save_anyway: bool = Field(description="Yes: save the appointment despite the conflict; no: do not track it.")
+
+
+class ConflictView(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    id: str
+    """The conflict's id, to answer it."""
+    subject: str | None
+    """The Outlook appointment's subject."""
+    start: datetime | None
+    """When it starts."""
+    end: datetime | None
+    """When it ends."""
+    save_anyway: bool | None
+    """The answer given (null: not answered yet); the mailbox's next ACT cycle carries it out."""
+    decided_on: datetime | None
+    """When it was answered."""
+
+    @classmethod
+    def of(cls, conflict: SchedulingConflict) -> "ConflictView":
+        return cls(
+            id=conflict.id, subject=conflict.subject, start=conflict.start, end=conflict.end,
+            save_anyway=conflict.decision, decided_on=conflict.decided_on,
+        )  # fmt: skip
+
+
+def conflicts_router() -> APIRouter:
+    """R-ACT-24: the question "ignore the conflict and save anyway?" and its answer."""
+    router = APIRouter(tags=["scheduling conflicts"])
+    path = "/mailboxes/{mailbox_id}/scheduling-conflicts"
+
+    @router.get(path, response_model=list[ConflictView], summary="Appointments held by a scheduling conflict")
+    def list_conflicts(mailbox_id: ItemId, ctx: Ctx, _: Reader) -> list[ConflictView]:
+        return [ConflictView.of(c) for c in SchedulingConflicts(ctx.store, ctx.clock).of(mailbox_id)]
+
+    @router.post(path + "/{conflict_id}/answer", response_model=ConflictView, summary="Save anyway (yes) or not (no)")
+    def answer_conflict(
+        mailbox_id: ItemId, conflict_id: ItemId, body: ConflictAnswer, ctx: Ctx, _: Admin
+    ) -> ConflictView:
+        answered = SchedulingConflicts(ctx.store, ctx.clock).answer(
+            mailbox_id, conflict_id, save_anyway=body.save_anyway
+        )
+        return ConflictView.of(answered)
+
+    return router
+
+
 def build_routers() -> list[APIRouter]:
-    return [crud_router(APPOINTMENTS), crud_router(TASKS)]
+    return [crud_router(APPOINTMENTS), crud_router(TASKS), conflicts_router()]

@@ -28,6 +28,7 @@ from sync.api import (
     operations,
     organization,
     profiles,
+    promote,
     records,
     sync_filters,
     tracking_folders,
@@ -91,6 +92,7 @@ def create_app(
     api.include_router(profiles.build_router())
     api.include_router(mailbox_actions.build_router())  # before the CRUD routes: fixed paths first
     api.include_router(check_incoming.build_router())
+    api.include_router(promote.build_router())
     api.include_router(monitoring.build_router())
     api.include_router(operations.build_router())  # before the CRUD routes: /mailboxes/health is a fixed path
     api.include_router(tracking_folders.build_router())

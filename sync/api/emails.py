@@ -7,7 +7,12 @@ Routes (mounted by the app with its authentication):
 - ``POST /api/emails/{id}/send`` — SendEmail: ``issue_send`` true queues it (Pending Send), false marks it
   Sent without sending (R-OUT-1/2); 409 when it is not a Draft or Failed outgoing email;
 - ``POST /api/emails/tracking-token`` — a new tracking token and the subject with it (R-COR-13/14);
-- ``GET /api/emails/{id}/delivery`` — status, attempts and the result for each recipient.
+- ``GET /api/emails/{id}/delivery`` — status, attempts and the result for each recipient;
+- ``PUT /api/emails/{id}/regarding`` — set or change (or clear) the record a tracked email is about (R-FLT-6);
+- ``POST /api/emails/{id}/resolve`` — an unresolved sender or recipient is this record; other emails with the
+  address unresolved follow when the organization's ``resolve_similar_unresolved_email_address`` is on (R-RES-7).
+
+Corrections name the user who makes them (``user_id``, recorded as ``modified_by``, R-REC-12).
 
 Errors: 422 names each field (``to.1``, ``attachments.0``...) with the reason, never echoing the input;
 403 when send-as is refused (R-OUT-4); 404 for an unknown email or record id in the path; 409 for a
@@ -25,10 +30,12 @@ from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from sync.api import activities
 from sync.api.readable import OptionSet, RecordRef, TableName
+from sync.crm.corrections import EmailCorrections
 from sync.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from sync.model.email import MAX_TEXT_BODY_CHARS, Email, RecipientStatus
-from sync.model.fields import EntityRef
+from sync.model.fields import EntityRef, Str36
 from sync.model.options import EMAIL_ENABLED_TYPES, EmailStatus, EntityType, ParticipationType, Priority
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.outgoing.submit import (
@@ -187,6 +194,28 @@ class TrackingTokenRequest(BaseModel):
 
     subject: str = Field(default="", max_length=800, description="The subject the token is appended to.")
     user_id: str | None = Field(default=None, max_length=36, description="The user whose number the token carries.")
+
+
+class RegardingChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    regarding: EmailRecordRef | None = Field(description="The record the email is about; null: about no record.")
+    user_id: Str36 | None = Field(default=None, description="The user making the change (recorded as modified_by).")
+
+
+class PartyResolution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: str = Field(min_length=3, max_length=320, description="The unresolved sender's or recipient's address.")
+    record: EmailRecordRef = Field(description="The record the address stands for.")
+    user_id: Str36 | None = Field(default=None, description="The user making the change (recorded as modified_by).")
+
+
+class ResolutionResult(BaseModel):
+    email: dict[str, Any] = Field(description="The email after the change, as GET /api/emails/{id} shows it.")
+    also_resolved_email_ids: list[str] = Field(
+        description="Other emails whose parties with the address got the record (resolve_similar_unresolved...)."
+    )
 
 
 class TrackingTokenResponse(BaseModel):
@@ -400,6 +429,37 @@ def get_delivery(email_id: EmailId, store: StoreDep) -> EmailView | JSONResponse
     if email is None:
         return _error(NotFound(f"email {email_id} not found"))
     return EmailView.of(email)
+
+
+def _acting_user(store: Store, user_id: str | None) -> EntityRef | None:
+    if user_id is None:
+        return None
+    user = EntityRef(type=EntityType.SYSTEM_USER, id=user_id)
+    if store.find_record(user.type, user.id) is None:
+        raise ValidationFailed("no user has this id", field="user_id")
+    return user
+
+
+@router.put("/{email_id}/regarding", response_model=dict[str, Any], responses=ERRORS)
+def set_regarding(email_id: EmailId, body: RegardingChange, store: StoreDep) -> dict[str, Any] | JSONResponse:
+    """Set, change or clear the record a tracked email is about; the change stays (see docs/corrections.md)."""
+    try:
+        by = _acting_user(store, body.user_id)
+        email = EmailCorrections(store).set_regarding(email_id, body.regarding.ref() if body.regarding else None, by)
+    except (ValidationFailed, NotFound) as exc:
+        return _error(exc)
+    return activities.SHAPE.output(email)
+
+
+@router.post("/{email_id}/resolve", response_model=ResolutionResult, responses=ERRORS)
+def resolve_party(email_id: EmailId, body: PartyResolution, store: StoreDep) -> ResolutionResult | JSONResponse:
+    """An unresolved sender or recipient is this record (and on similar emails, when the organization says so)."""
+    try:
+        by = _acting_user(store, body.user_id)
+        done = EmailCorrections(store).resolve(email_id, body.address, body.record.ref(), by)
+    except (ValidationFailed, NotFound) as exc:
+        return _error(exc)
+    return ResolutionResult(email=activities.SHAPE.output(done.email), also_resolved_email_ids=done.also_resolved)
 
 
 def _error(exc: Exception) -> JSONResponse:

@@ -34,7 +34,7 @@ from sync.store.store import Store
 
 E = TypeVar("E", bound=Entity)
 
-SYSTEM_FIELDS = frozenset({"id", "created_on", "modified_on", "version_number"})
+SYSTEM_FIELDS = frozenset({"id", "created_on", "modified_on", "version_number", "created_by", "modified_by"})
 MAX_PAGE_SIZE = 1000
 
 ItemId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$", description="The record's id.")]

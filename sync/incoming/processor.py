@@ -53,7 +53,7 @@ from sync.mail.mime_guards import MessageOverLimit, MimeLimits
 from sync.mail.port import INBOX_CONTEXT, FolderContext, FolderRole
 from sync.model import Contact, Email, ItemFailure, Lead, Mailbox, OrganizationSettings, QueueItem
 from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta
-from sync.model.fields import EntityRef, utcnow
+from sync.model.fields import SYSTEM_USER, EntityRef, utcnow
 from sync.model.lookups import EmailSummary
 from sync.model.options import (
     EmailDirection,
@@ -170,19 +170,25 @@ class IncomingProcessor:
 
         ``folder`` says where an Exchange message was found (Inbox, Sent Items, a tracked folder) and
         ``categories`` its Outlook categories: both can make a message tracked whatever the filtering.
+        A :attr:`FolderRole.PROMOTED` context is the mailbox's user tracking this message
+        (DeliverPromoteEmail): tracked whatever the filtering and the start date, created by that user.
         """
         parsed = self.parse_whole(raw, parsed)
-        if folder.role is FolderRole.SENT_ITEMS:  # the CRM's own sent email shows up in Sent Items: not again
+        if folder.role in (FolderRole.SENT_ITEMS, FolderRole.PROMOTED):  # the CRM's own sent email: not again
             sent_key = message_key(parsed.message_id, raw)
             claim = self.store.message_index.find(sent_key) if parsed.message_id else None
             if claim is not None:
+                if folder.role is FolderRole.PROMOTED and folder.regarding not in (None, claim.summary.regarding):
+                    sent = self.store.get_email(claim.summary.email_id)
+                    self._set_regarding(sent, folder.regarding, self.mailbox.owner or SYSTEM_USER)
                 return ItemOutcome(Reason.ALREADY_PROCESSED, claim.summary.email_id, sent_key)
         forwarder: EntityRef | None = None
         outer = classify(parsed)
         if outer.kind is MessageClass.LOOP:  # our own mail (a Test & Enable email) is never unwrapped or tracked
             key = message_key(parsed.message_id, raw)
             return self._fail(parsed, key, Reason.LOOP_DETECTED, received_on, details=outer.why)
-        if self.mailbox.is_forward_mailbox:
+        promoted = folder.role is FolderRole.PROMOTED
+        if self.mailbox.is_forward_mailbox and not promoted:
             unwrapped = self._unwrap_forward(parsed, raw)
             if isinstance(unwrapped, ItemOutcome):
                 return unwrapped
@@ -196,7 +202,7 @@ class IncomingProcessor:
             return self._fail(parsed, key, Reason.LOOP_DETECTED, received_on, details=kind.why)
         if not parsed.from_:
             return self._fail(parsed, key, Reason.INVALID_SENDER, received_on, details="no valid From address")
-        if self._before_start(parsed, received_on):
+        if not promoted and self._before_start(parsed, received_on):
             return ItemOutcome(Reason.BEFORE_START_DATE, message_key=key)
         return self._decide_and_store(parsed, raw, key, kind.kind, received_on, forwarder, folder, categories)
 
@@ -290,7 +296,10 @@ class IncomingProcessor:
         )  # fmt: skip
 
     def _forced(self, decision: AcceptDecision, folder: FolderContext, categories: tuple[str, ...]) -> AcceptDecision:
-        """A tracking rule's folder (R-FLT-5) or the tracking category (R-IN-7) tracks whatever was decided."""
+        """The user's own "Track" (DeliverPromoteEmail), a tracking rule's folder (R-FLT-5) or the tracking
+        category (R-IN-7) tracks whatever was decided."""
+        if folder.role is FolderRole.PROMOTED and self.mailbox.owner is not None:
+            return AcceptDecision(Reason.PROMOTED, self.mailbox.owner)
         if decision.accepted or self.mailbox.owner is None:
             return decision
         if folder.role is FolderRole.TRACKED_FOLDER:
@@ -331,6 +340,7 @@ class IncomingProcessor:
         )  # fmt: skip
         email_id = email_id_for(key)
         sent = folder.role is FolderRole.SENT_ITEMS
+        author = self.mailbox.owner if folder.role is FolderRole.PROMOTED and self.mailbox.owner else SYSTEM_USER
         summary = EmailSummary(
             email_id=email_id,
             regarding=folder.regarding or (correlation.match.regarding if correlation.match else None),
@@ -344,7 +354,7 @@ class IncomingProcessor:
                 sender = SenderResolution(sender.party.model_copy(update={"party": created}))
         email = self._build_email(
             parsed, email_id, sender.party, recipients, reason, decided.accepting, correlation, tokens,
-            summary, received_on, sender.duplicate_unresolved,
+            summary, received_on, sender.duplicate_unresolved, author,
         )  # fmt: skip
         existing: Email | None = None
         try:
@@ -352,11 +362,10 @@ class IncomingProcessor:
         except AlreadyExists:  # stored before: by another mailbox, or by this one before a crash
             existing = self.store.get_email(email_id)
         if existing is not None:
-            if self.mailbox.id not in existing.mailbox_ids:
-                return self._link_duplicate(parsed, key, existing, received_on, folder.regarding)
-            if folder.regarding is not None and existing.regarding != folder.regarding:
-                existing = self._set_regarding(existing, folder.regarding)  # moved into a rule's folder (R-FLT-7)
-            email, reason = existing, Reason.ALREADY_PROCESSED  # a replay: finish the idempotent extras below
+            stored = self._stored_before(parsed, key, existing, received_on, folder, author)
+            if isinstance(stored, ItemOutcome):
+                return stored
+            email, reason = stored, Reason.ALREADY_PROCESSED  # a replay: finish the idempotent extras below
         if tokens:
             self.store.token_index.add(tokens[0], summary)
         if conversation:
@@ -364,8 +373,25 @@ class IncomingProcessor:
         if decided.smart_signature:
             hashes = list(decided.smart_addresses)
             self.store.smart_index.add(decided.smart_signature, summary, hashes, email.created_on)
+        for address in {p.address_used for p in email.parties if p.party is None and p.address_used}:
+            self.store.unresolved_index.add(address, email.id)  # a manual resolution finds it (R-RES-7)
         self._queue_items(email, recipients)
         return ItemOutcome(reason, email_id, key)
+
+    def _stored_before(
+        self, parsed: ParsedMessage, key: str, existing: Email, received_on: datetime | None,
+        folder: FolderContext, author: EntityRef,
+    ) -> Email | ItemOutcome:  # fmt: skip
+        """The email exists: another mailbox's is linked (Duplicate); this mailbox's is a replay, set regarding
+        a rule's record when it moved into the rule's folder (R-FLT-7) or the user tracked it again with one."""
+        if self.mailbox.id not in existing.mailbox_ids:
+            outcome = self._link_duplicate(parsed, key, existing, received_on, folder.regarding)
+            if folder.role is FolderRole.PROMOTED and folder.regarding not in (None, existing.regarding):
+                self._set_regarding(existing, folder.regarding, author)  # the user's own choice wins
+            return outcome
+        if folder.regarding is not None and existing.regarding != folder.regarding:
+            return self._set_regarding(existing, folder.regarding, author)
+        return existing
 
     def _candidates(self, parsed: ParsedMessage, tokens: list[str], conversation: str | None) -> Candidates:
         by_reply = None
@@ -389,7 +415,7 @@ class IncomingProcessor:
     def _build_email(
         self, parsed: ParsedMessage, email_id: str, sender: ActivityParty, recipients: list[ActivityParty],
         reason: Reason, accepting: EntityRef | None, correlation: Correlation, tokens: list[str], summary: EmailSummary,
-        received_on: datetime | None, duplicate_sender: bool,
+        received_on: datetime | None, duplicate_sender: bool, author: EntityRef = SYSTEM_USER,
     ) -> Email:  # fmt: skip
         html = parsed.html_body or (f"<pre>{escape(parsed.text_body)}</pre>" if parsed.text_body else "")
         body_ref = None
@@ -432,6 +458,8 @@ class IncomingProcessor:
             sent_on=(parsed.date or received_on) if summary.direction is EmailDirection.OUTGOING else None,
             notifications=notification,
             attachments=attachments,
+            created_by=author,  # SYSTEM for automatic tracking, the user for a promote (R-REC-12)
+            modified_by=author,
         )
 
     def _store_attachments(
@@ -510,9 +538,9 @@ class IncomingProcessor:
                    details=f"already tracked as email {email.id}")  # fmt: skip
         return ItemOutcome(Reason.DUPLICATE, email.id, key)
 
-    def _set_regarding(self, email: Email, regarding: EntityRef) -> Email:
+    def _set_regarding(self, email: Email, regarding: EntityRef | None, by: EntityRef) -> Email:
         def change(stored: Email) -> None:
-            stored.regarding = regarding
+            stored.regarding, stored.modified_by = regarding, by
 
         return self.store.emails.modify(email.id, "email", change)
 

@@ -30,6 +30,7 @@ class Reason(IntEnum):
     FOLDER_TRACKED = -17  # in a folder with a tracking rule: tracked whatever the filtering (R-FLT-5)
     CATEGORY_TRACKED = -18  # carries the "Tracked to Dynamics 365" category: tracked (R-IN-7)
     MESSAGE_GONE = -19  # deleted or moved on the server between listing and fetching
+    PROMOTED = -20  # the user tracked it (DeliverPromoteEmail, the App for Outlook's "Track"): whatever the filtering
 
     @property
     def accepted(self) -> bool:
@@ -39,6 +40,7 @@ class Reason(IntEnum):
             Reason.ACCEPT_ALL,
             Reason.FOLDER_TRACKED,
             Reason.CATEGORY_TRACKED,
+            Reason.PROMOTED,
         )
 
     @property

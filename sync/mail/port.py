@@ -60,6 +60,7 @@ class FolderRole(StrEnum):
     INBOX = "inbox"  # R-IN-1: the filtering method decides
     SENT_ITEMS = "sent"  # R-IN-5: the user's own sent mail, same filtering, stored as outgoing
     TRACKED_FOLDER = "tracked"  # §2.12: everything is tracked, regarding the rule's record
+    PROMOTED = "promoted"  # not a folder: the user tracks this one message (DeliverPromoteEmail, R-REC-12)
 
 
 @dataclass(frozen=True)

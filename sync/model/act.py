@@ -134,6 +134,11 @@ class Appointment(Entity):
     """The record it is about."""
     recurrence: Recurrence | None = None
     """The series pattern of a recurring appointment."""
+    created_by: EntityRef | None = None  # R-REC-12
+    """Who created it: for one tracked from Exchange, its user (a task, an appointment the user organizes) or
+    SYSTEM (id ``system``, an appointment someone else organizes); none for one created through the API."""
+    modified_by: EntityRef | None = None
+    """Who changed it last, by the same rule, when the change came from Exchange."""
 
     @property
     def state(self) -> AppointmentState:
@@ -171,6 +176,11 @@ class Task(Entity):
     """The user who owns it; ACT syncs it to their mailbox."""
     regarding: EntityRef | None = None
     """The record it is about."""
+    created_by: EntityRef | None = None  # R-REC-12
+    """Who created it: for one tracked from Exchange, its user (a task, an appointment the user organizes) or
+    SYSTEM (id ``system``, an appointment someone else organizes); none for one created through the API."""
+    modified_by: EntityRef | None = None
+    """Who changed it last, by the same rule, when the change came from Exchange."""
 
     @property
     def state(self) -> TaskState:

@@ -188,6 +188,10 @@ class Email(Entity):
     """The mailbox that sends it (outgoing)."""
     owner: EntityRef | None = None
     """The user or queue that owns the email."""
+    created_by: EntityRef | None = None  # R-REC-12
+    """Who created it: SYSTEM (id ``system``) for automatic tracking, the user who tracked it from Outlook."""
+    modified_by: EntityRef | None = None
+    """Who changed it last: SYSTEM for synchronization, else the user whose correction it was."""
 
     delivery_attempts: int = Field(default=0, ge=0, le=1_000_000_000)  # N-34
     """Delivery attempts so far."""

@@ -65,6 +65,9 @@ class EntityRef(BaseModel):
     id: Str36
 
 
+SYSTEM_USER = EntityRef(type=EntityType.SYSTEM_USER, id="system")
+"""Dynamics' SYSTEM user: who automatic tracking creates and changes records as (R-REC-12)."""
+
 SEALED_PREFIX = "aesgcm1:"
 
 

@@ -40,6 +40,7 @@ class Table(StrEnum):
     MAILBOX_ADDRESSES = "MailboxAddresses"
     CYCLE_HISTORY = "CycleHistory"
     SYNC_TOTALS = "SyncTotals"
+    UNRESOLVED_INDEX = "UnresolvedIndex"
 
 
 class Queue(StrEnum):

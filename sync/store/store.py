@@ -36,6 +36,7 @@ from sync.store.names import Table
 from sync.store.repository import Repository
 from sync.store.sync_totals import SyncTotals
 from sync.store.token_cache import TokenCacheStore
+from sync.store.unresolved_index import UnresolvedIndex
 
 R = TypeVar("R", bound=EmailEnabled)
 
@@ -72,6 +73,7 @@ class Store:
         self.token_index = SummaryIndex(account.table(Table.TOKEN_INDEX), hash_keys=False)
         self.conversation_index = SummaryIndex(account.table(Table.CONVERSATION_INDEX), hash_keys=True)
         self.smart_index = SmartMatchIndex(account.table(Table.EMAIL_HASH_INDEX))
+        self.unresolved_index = UnresolvedIndex(account.table(Table.UNRESOLVED_INDEX))
         self.due_index = DueIndex(account.table(Table.DUE_INDEX))
         self.act_due_index = DueIndex(account.table(Table.ACT_DUE_INDEX))
         self.token_cache = TokenCacheStore(account.table(Table.TOKEN_CACHE))

@@ -6,7 +6,8 @@ go out in UTC, as Exchange writes them; the zones say which wall clock the organ
 never got a zone reports UTC, the zone of a request without TimeZoneContext. Zones are echoed as an ``Id``
 (and ``Name`` if the client gave one), without the Periods/Transitions definition Exchange adds.
 
-The server's own view of an appointment: the mailbox owner is its Organizer (MyResponseType "Organizer"),
+The server's own view of an appointment: the mailbox owner is its Organizer (MyResponseType "Organizer")
+unless a test made it an invitation from someone else (``EwsServer.create_calendar_item(organizer=...)``),
 it is a meeting when it has attendees, and CalendarItemType is RecurringMaster when it has a Recurrence,
 else Single. IsRecurring stays false on a master, as on Exchange (only occurrences and exceptions have it).
 """
@@ -25,6 +26,7 @@ from tests.ews.state import Item, Mailbox
 from tests.ews.values import TimeZone
 
 UTC_ZONE = TimeZone("UTC", "(UTC) Coordinated Universal Time")
+ORGANIZER = "organizer"  # key in Item.extra of another organizer's address: set only by the test API, never by EWS
 
 
 def _is_meeting(item: Item) -> bool:
@@ -52,10 +54,20 @@ def _duration(item: Item, _: Mailbox) -> ET.Element | None:
     return element("t:Duration", "PT0S" if text == "P" else text)
 
 
-def _organizer(_: Item, mailbox: Mailbox) -> ET.Element:
+def _organizer(item: Item, mailbox: Mailbox) -> ET.Element:
+    """The mailbox owner, unless the item is an invitation the owner received (``organizer`` in ``extra``)."""
     node = element("t:Organizer")
-    node.append(mailbox_element(None, mailbox.address, "Mailbox"))
+    other = item.extra.get(ORGANIZER)
+    node.append(
+        mailbox_element(None, other, "OneOff")
+        if isinstance(other, str)
+        else mailbox_element(None, mailbox.address, "Mailbox")
+    )
     return node
+
+
+def _my_response(item: Item, _: Mailbox) -> ET.Element:
+    return element("t:MyResponseType", "Accept" if item.extra.get(ORGANIZER) else "Organizer")
 
 
 SCHEMA = Schema(
@@ -75,7 +87,7 @@ SCHEMA = Schema(
         Computed("calendar:MeetingRequestWasSent", fixed("t:MeetingRequestWasSent", "false")),
         Stored("calendar:IsResponseRequested", "is_response_requested", Boolean()),
         Computed("calendar:CalendarItemType", lambda i, _: element("t:CalendarItemType", _item_type(i))),
-        Computed("calendar:MyResponseType", fixed("t:MyResponseType", "Organizer")),
+        Computed("calendar:MyResponseType", _my_response),
         Computed("calendar:Organizer", _organizer),
         Stored("calendar:RequiredAttendees", "required_attendees", Attendees()),
         Stored("calendar:OptionalAttendees", "optional_attendees", Attendees()),

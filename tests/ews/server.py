@@ -23,6 +23,7 @@ from typing import Self, cast
 
 from tests.ews import folder_operations, item_operations, soap
 from tests.ews.auth import Authenticator
+from tests.ews.calendar_shapes import ORGANIZER
 from tests.ews.item_operations import SCHEMAS
 from tests.ews.operations import Context, Handler
 from tests.ews.state import Item, Mailbox, MailStore, SentMessage
@@ -162,13 +163,18 @@ class EwsServer:
         self.mailbox(address).update_folder(folder, parent=parent)
 
     def create_calendar_item(
-        self, address: str, *, folder: str | None = None, categories: Iterable[str] = (), **fields: object
-    ) -> str:
+        self, address: str, *, folder: str | None = None, categories: Iterable[str] = (), organizer: str | None = None,
+        **fields: object,
+    ) -> str:  # fmt: skip
         """Add an appointment as the user would in Outlook (to Calendar unless ``folder`` is given); returns
         its id. ``fields`` are exchangelib's field names with the values of ``Item.extra``, e.g. ``start=``
         an aware datetime, ``start_timezone=TimeZone("W. Europe Standard Time")``, ``required_attendees=
-        [Attendee("bob@example.test")]``, ``recurrence=Recurrence(...)`` (see ``tests.ews.values``)."""
-        return self._create(address, "CalendarItem", folder, categories, fields)
+        [Attendee("bob@example.test")]``, ``recurrence=Recurrence(...)`` (see ``tests.ews.values``).
+        ``organizer`` makes it a meeting someone else organizes, which the user was invited to."""
+        item_id = self._create(address, "CalendarItem", folder, categories, fields)
+        if organizer is not None:
+            self.mailbox(address).item(item_id).extra[ORGANIZER] = organizer
+        return item_id
 
     def create_contact(
         self, address: str, *, folder: str | None = None, categories: Iterable[str] = (), **fields: object

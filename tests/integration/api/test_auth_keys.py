@@ -13,7 +13,10 @@ from sync.api.auth import API_KEY_HEADER
 pytestmark = pytest.mark.integration
 
 READ_METHODS = {"get"}
-READ_ONLY_POSTS = {"/api/mailboxes/x1/check-incoming"}  # a POST only for its body: it creates nothing
+READ_ONLY_POSTS = {  # a POST only for its body: it creates nothing
+    "/api/mailboxes/x1/check-incoming",
+    "/api/emails/check-promote",
+}
 
 
 def operations(app: FastAPI) -> list[tuple[str, str]]:
