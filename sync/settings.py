@@ -192,7 +192,14 @@ class Settings(BaseSettings):
         default=150 * 1024 * 1024, ge=1024, validation_alias=_env("SYNC_MAX_INCOMING_EMAIL_BYTES")
     )  # N-14
     max_emails_per_cycle: int = Field(default=100, ge=1, le=10_000, validation_alias=_env("SYNC_MAX_EMAILS_PER_CYCLE"))
-    retrieval_batch_size: int = Field(default=50, ge=1, le=1000, validation_alias=_env("SYNC_RETRIEVAL_BATCH_SIZE"))
+    retrieval_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=512,
+        validation_alias=_env("SYNC_RETRIEVAL_BATCH_SIZE"),
+        description="Exchange items one listing request returns (R-IN-10): changes per EWS SyncFolderItems page "
+        "(Exchange allows 512) or messages per Graph delta page; every page is checkpointed.",
+    )
     ews_max_concurrent_calls: int = Field(
         default=4,
         ge=1,
