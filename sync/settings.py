@@ -172,15 +172,34 @@ class Settings(BaseSettings):
     # --- polling (spec §3.3, R-SCH-4/5/8) ----------------------------------------------------------
     poll_busy_minutes: Minutes = Field(default=1, validation_alias=_env("SYNC_POLL_BUSY_MINUTES"))
     poll_idle_max_minutes: Minutes = Field(default=12, validation_alias=_env("SYNC_POLL_IDLE_MAX_MINUTES"))
-    act_poll_min_minutes: Minutes = Field(default=5, validation_alias=_env("SYNC_ACT_POLL_MIN_MINUTES"))
-    act_poll_max_minutes: Minutes = Field(default=15, validation_alias=_env("SYNC_ACT_POLL_MAX_MINUTES"))
+    act_poll_min_minutes: Minutes = Field(
+        default=5,
+        ge=1,
+        validation_alias=_env("SYNC_ACT_POLL_MIN_MINUTES"),
+        description="Minutes between ACT cycles after a cycle that changed something (R-SCH-7); each idle cycle "
+        "adds 2, up to SYNC_ACT_POLL_MAX_MINUTES.",
+    )
+    act_poll_max_minutes: Minutes = Field(
+        default=15,
+        ge=1,
+        validation_alias=_env("SYNC_ACT_POLL_MAX_MINUTES"),
+        description="Longest wait between ACT cycles of a mailbox that also receives email (R-SCH-7); an ACT-only "
+        "mailbox waits at most 3 minutes less (15 and 12, as Dynamics).",
+    )
 
     # --- limits ------------------------------------------------------------------------------------
     max_incoming_email_bytes: int = Field(
         default=150 * 1024 * 1024, ge=1024, validation_alias=_env("SYNC_MAX_INCOMING_EMAIL_BYTES")
     )  # N-14
     max_emails_per_cycle: int = Field(default=100, ge=1, le=10_000, validation_alias=_env("SYNC_MAX_EMAILS_PER_CYCLE"))
-    retrieval_batch_size: int = Field(default=50, ge=1, le=1000, validation_alias=_env("SYNC_RETRIEVAL_BATCH_SIZE"))
+    retrieval_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=512,
+        validation_alias=_env("SYNC_RETRIEVAL_BATCH_SIZE"),
+        description="Exchange items one listing request returns (R-IN-10): changes per EWS SyncFolderItems page "
+        "(Exchange allows 512) or messages per Graph delta page; every page is checkpointed.",
+    )
     ews_max_concurrent_calls: int = Field(
         default=4,
         ge=1,

@@ -139,7 +139,10 @@ class ActWorker:
             if disable:
                 m.enabled_for_act = False
             m.no_act_count = 0 if changed else m.no_act_count + 1
-            due = retry_at or act_next_due(now, m.no_act_count, also_incoming=m.enabled_for_incoming)
+            due = retry_at or act_next_due(
+                now, m.no_act_count, also_incoming=m.enabled_for_incoming,
+                min_minutes=self.settings.act_poll_min_minutes, max_minutes=self.settings.act_poll_max_minutes,
+            )  # fmt: skip
             m.next_scheduled_act_sync_seconds = int((due - now).total_seconds())
             m.act_due_row_key = row_key(m.id, due) if not disable else None
             holder["after"] = m.act_due_row_key

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sync.api.context import ApiContext
 from sync.api.resources import Resource, Shape, crud_router
 from sync.errors import ValidationFailed
+from sync.mailboxes import start_date
 from sync.model import Mailbox
 from sync.model.fields import EmailAddress, Str36, Str200
 from sync.model.options import IncomingDeliveryMethod, StateCode, TestStatus
@@ -85,6 +86,10 @@ def _save(ctx: ApiContext, stored: Mailbox, changed: Mailbox) -> Mailbox:
         changed.password_profile_id = new_profile or UNLINKED
     elif new_profile and new_profile not in (stored.email_server_profile_id, changed.password_profile_id):
         changed.password = None  # given for another profile's servers: never sent to this one's
+    profiles = (store.find_profile(stored.email_server_profile_id or ""), store.find_profile(new_profile or ""))
+    reread = start_date.apply_mailbox_change(
+        stored, changed, profiles, now=ctx.clock(), max_days=ctx.settings.process_since_max_days
+    )  # R-IN-4
     if changed.email_address != stored.email_address:
         if changed.email_address is None:
             raise ValidationFailed("a mailbox's address cannot be removed", field="email_address")
@@ -99,7 +104,7 @@ def _save(ctx: ApiContext, stored: Mailbox, changed: Mailbox) -> Mailbox:
         for f in ("enabled_for_incoming", "enabled_for_outgoing", "enabled_for_act")
     )
     reactivated = saved.state is StateCode.ACTIVE and stored.state is not StateCode.ACTIVE
-    if woke or reactivated:
+    if woke or reactivated or (reread and saved.enabled_for_incoming):
         saved = schedule_now(store, saved.id)
     return saved
 

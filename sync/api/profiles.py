@@ -6,6 +6,8 @@ profile usable. The token audience and Graph URL are Microsoft's unless the depl
 (``sync.auth.audiences``).
 """
 
+from datetime import datetime
+
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
@@ -13,6 +15,7 @@ from sync.api.context import ApiContext
 from sync.api.resources import Resource, Shape, crud_router
 from sync.auth.audiences import AudienceNotAllowed, check_token_audience
 from sync.errors import ValidationFailed
+from sync.mailboxes import start_date
 from sync.mailboxes.repointing import moves_mailbox_credentials, secrets_to_clear
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import ServerType, StateCode
@@ -27,18 +30,28 @@ SHAPE = Shape(
 def _insert(ctx: ApiContext, body: BaseModel) -> EmailServerProfile:
     profile = SHAPE.build(body, ctx.box)
     _check_audience(ctx, profile)
+    _check_start_date(ctx, profile.process_emails_received_after)
     return ctx.store.profiles.insert(profile)
 
 
 def _save(ctx: ApiContext, stored: EmailServerProfile, changed: EmailServerProfile) -> EmailServerProfile:
     """Save a PATCH; a moved endpoint drops the secrets given for the old one, the mailboxes' passwords too."""
     _check_audience(ctx, changed)
+    if changed.process_emails_received_after != stored.process_emails_received_after:
+        _check_start_date(ctx, changed.process_emails_received_after)
     for secret in secrets_to_clear(stored, changed):
         setattr(changed, secret, None)
     saved = ctx.store.profiles.update(changed)
     if moves_mailbox_credentials(stored, changed):
         _clear_mailbox_passwords(ctx, saved.id)
     return saved
+
+
+def _check_start_date(ctx: ApiContext, value: datetime | None) -> None:
+    """R-IN-4: no further back than SYNC_PROCESS_SINCE_MAX_DAYS (it applies to the profile's new mailboxes)."""
+    start_date.check_not_too_old(
+        value, now=ctx.clock(), max_days=ctx.settings.process_since_max_days, field="process_emails_received_after"
+    )
 
 
 def _clear_mailbox_passwords(ctx: ApiContext, profile_id: str) -> None:

@@ -33,6 +33,7 @@ from sync.health import policy
 from sync.health.alerts import Alerts, incoming_failure_text, mailbox_ref
 from sync.health.notifications import AlertMailer
 from sync.health.profile_alerts import ProfileAlerts
+from sync.incoming.connection_limit import IncomingConnectionLimit
 from sync.incoming.directory import CycleDirectory
 from sync.incoming.marks import TRACKED_CATEGORY, mark_for
 from sync.incoming.prefetch import Fetched, Prefetcher
@@ -66,8 +67,9 @@ from sync.scheduling import polling
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
 from sync.store.due_index import parse_row_key, row_key
-from sync.store.names import Container
+from sync.store.names import Container, Table
 from sync.store.read_cache import ReadCache
+from sync.store.slots import ConnectionSlots
 from sync.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ FOLDER_ONBOARDED = options.FolderOnboardingStatus.ONBOARDED  # the rule's folder
 FOLDER_GONE = options.FolderOnboardingStatus.NOT_UNDER_INBOX  # left the Inbox or never was under it: the rule stops
 MAX_PROCESSED_KEYS = 20_000  # POP3 UIDLs remembered; older ones fall back to the Message-ID claim
 SETTINGS_CACHE_SECONDS = 60.0  # organization and profile changes reach workers within a minute
+SLOT_HOLD_MARGIN_SECONDS = 120  # a connection slot is renewed this long past the time budget, then left to expire
 
 
 class LeaseLost(SyncError):
@@ -108,11 +111,16 @@ class MailboxWorker:
         connectors: Mapping[ServerType, IncomingConnector | ExchangeConnector],
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
+        connection_limit: IncomingConnectionLimit | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.box = box
         self.connectors = connectors
+        self.connection_limit = connection_limit or IncomingConnectionLimit(
+            ConnectionSlots(store.account.table(Table.CONNECTION_SLOTS)),  # real time: leases outlive processes
+            hold_seconds=settings.worker_budget_seconds + SLOT_HOLD_MARGIN_SECONDS,
+        )
         self.clock = clock
         self.monotonic = monotonic
         self.alerts = Alerts(store)
@@ -156,6 +164,8 @@ class MailboxWorker:
             return report
         try:
             session = self._open(mailbox, profile, started + self.settings.worker_budget_seconds)
+        except ServerBusy as exc:  # every connection the profile allows is in use (R-SCH-10): no failure counted
+            return self._throttled(item, report, mailbox, profile, exc)
         except MailServerError as exc:
             return self._failed(item, report, mailbox, profile, org, exc)
         try:
@@ -167,29 +177,39 @@ class MailboxWorker:
             return report
         except ServerBusy as exc:  # the server's throttling: come back when it said, no failure counted
             _close_quietly(session)
-            report.status, report.error, report.more_pending = "throttled", f"{exc.code}: {exc}", True
-            now = self.clock()
-            retry_at = now + timedelta(seconds=exc.retry_after_seconds)
-            self._finish(item, report, self.store.get_mailbox(item.mailbox_id), profile, now, retry_at=retry_at)
-            return report
+            return self._throttled(item, report, self.store.get_mailbox(item.mailbox_id), profile, exc)
         except MailServerError as exc:
             _close_quietly(session)
             return self._failed(item, report, self.store.get_mailbox(item.mailbox_id), profile, org, exc)
         self._finish(item, report, mailbox, profile, self.clock(), deleted=True)
         return report
 
+    def _throttled(
+        self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile, exc: ServerBusy
+    ) -> CycleReport:
+        """Come back when the server (or the connection limit) said, with no failure counted."""
+        report.status, report.error, report.more_pending = "throttled", f"{exc.code}: {exc}", True
+        now = self.clock()
+        self._finish(item, report, mailbox, profile, now, retry_at=now + timedelta(seconds=exc.retry_after_seconds))
+        return report
+
     # --- the cycle ----------------------------------------------------------------------------------
     def _open(
         self, mailbox: Mailbox, profile: EmailServerProfile, deadline: float
     ) -> IncomingSession | ExchangeSession:
+        """A session within the profile's connection limit (R-SCH-10)."""
         connector = self.connectors.get(profile.server_type)
         if connector is None:
             raise PermanentMailError(
                 f"incoming email over {profile.server_type.name} is not available", code="UnsupportedServerType"
             )
         if isinstance(connector, ExchangeConnector):
-            return connector.open_mailbox(mailbox, profile, deadline=deadline)
-        return connector.open(incoming_connection(mailbox, profile, self.box, self.settings.extra_ca_file))
+            exchange = connector
+            return self.connection_limit.open(
+                mailbox, profile, lambda: exchange.open_mailbox(mailbox, profile, deadline=deadline)
+            )
+        inbox, endpoint = connector, incoming_connection(mailbox, profile, self.box, self.settings.extra_ca_file)
+        return self.connection_limit.open(mailbox, profile, lambda: inbox.open(endpoint))
 
     def _cycle(
         self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile,

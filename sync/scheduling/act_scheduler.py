@@ -101,7 +101,10 @@ class ActScheduler:
         a lost work item still comes back."""
         now = now or self.clock()
         lease_id = str(uuid.uuid4())
-        predicted = act_next_due(now, mailbox.no_act_count + 1, also_incoming=mailbox.enabled_for_incoming)
+        predicted = act_next_due(
+            now, mailbox.no_act_count + 1, also_incoming=mailbox.enabled_for_incoming,
+            min_minutes=self.settings.act_poll_min_minutes, max_minutes=self.settings.act_poll_max_minutes,
+        )  # fmt: skip
         previous = mailbox.act_due_row_key
         mailbox.act_host_id = lease_id
         mailbox.act_lease_expires_on = now + timedelta(seconds=self.settings.lease_seconds)

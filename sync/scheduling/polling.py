@@ -30,13 +30,29 @@ def next_due(
     )
 
 
-ACT_BUSY_MINUTES = 5  # N-4: five minutes after a cycle that changed something
-ACT_IDLE_MAX_MINUTES = 12  # N-4: up to 12 minutes while nothing changes ...
-ACT_IDLE_MAX_WITH_INCOMING_MINUTES = 15  # ... 15 when the mailbox also receives email (R-SCH-7)
+ACT_BUSY_MINUTES = 5  # N-4: five minutes after a cycle that changed something (SYNC_ACT_POLL_MIN_MINUTES)
+ACT_IDLE_MAX_WITH_INCOMING_MINUTES = 15  # up to 15 when the mailbox also receives email (SYNC_ACT_POLL_MAX_MINUTES)
+ACT_INCOMING_EXTRA_MINUTES = 3  # R-SCH-7: an ACT-only mailbox tops out 3 minutes sooner (12 with the defaults)
+ACT_IDLE_MAX_MINUTES = ACT_IDLE_MAX_WITH_INCOMING_MINUTES - ACT_INCOMING_EXTRA_MINUTES
 
 
-def act_next_due(now: datetime, no_change_count: int, *, also_incoming: bool, profile_min_minutes: int = 0) -> datetime:
-    """R-SCH-7: the next ACT cycle, 5 minutes after changes, growing by 2 per idle cycle up to 12 (or 15)."""
-    ceiling = ACT_IDLE_MAX_WITH_INCOMING_MINUTES if also_incoming else ACT_IDLE_MAX_MINUTES
-    minutes = min(ceiling, ACT_BUSY_MINUTES + 2 * no_change_count)
+def act_ceiling(*, also_incoming: bool, min_minutes: int, max_minutes: int) -> int:
+    """The longest ACT wait: ``max_minutes`` for a mailbox that also receives email, 3 less for an ACT-only
+    one (Dynamics' 15 and 12), never below ``min_minutes``."""
+    return max_minutes if also_incoming else max(min_minutes, max_minutes - ACT_INCOMING_EXTRA_MINUTES)
+
+
+def act_next_due(
+    now: datetime,
+    no_change_count: int,
+    *,
+    also_incoming: bool,
+    min_minutes: int = ACT_BUSY_MINUTES,
+    max_minutes: int = ACT_IDLE_MAX_WITH_INCOMING_MINUTES,
+    profile_min_minutes: int = 0,
+) -> datetime:
+    """R-SCH-7: the next ACT cycle, ``min_minutes`` after changes, growing by 2 per idle cycle up to the ceiling
+    (:func:`act_ceiling`); the settings SYNC_ACT_POLL_MIN/MAX_MINUTES give the bounds."""
+    ceiling = act_ceiling(also_incoming=also_incoming, min_minutes=min_minutes, max_minutes=max_minutes)
+    minutes = min(ceiling, min_minutes + 2 * min(no_change_count, 10_000))
     return now + timedelta(minutes=max(minutes, profile_min_minutes))

@@ -25,8 +25,9 @@ class EwsConnector:
         calls = self.settings.ews_max_concurrent_calls
         account = open_account(endpoint, self.tokens, max_connections=calls)
         return EwsSession(
-            account, max_concurrent_calls=calls, deadline=deadline, limit=self.settings.max_emails_per_cycle
-        )
+            account, max_concurrent_calls=calls, deadline=deadline, limit=self.settings.max_emails_per_cycle,
+            page_size=self.settings.retrieval_batch_size,
+        )  # fmt: skip
 
     def open_act(
         self, mailbox: Mailbox, profile: EmailServerProfile, *, deadline: float | None = None

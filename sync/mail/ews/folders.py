@@ -38,7 +38,7 @@ from sync.model.mailbox import FolderWatermark
 if TYPE_CHECKING:
     from sync.mail.ews.session import EwsSession
 
-PAGE_SIZE = 100  # changes per SyncFolderItems page: the checkpoint granularity (Exchange allows up to 512)
+PAGE_SIZE = 100  # changes per SyncFolderItems page by default (SYNC_RETRIEVAL_BATCH_SIZE): the checkpoint granularity
 FETCH_BATCH = 10  # messages per GetItem: one call for ten downloads
 FETCH_BATCH_BYTES = 8 * 1024 * 1024  # ... unless they are large: a batch is held in memory
 LISTED_FIELDS = ("subject", "datetime_received", "size", "categories", "message_id")
@@ -53,9 +53,10 @@ def _listed_fields() -> set[Any]:
 class EwsFolderReader:
     def __init__(
         self, session: EwsSession, folder: FolderId, context: FolderContext, *, limit: int,
-        revisit_categories: frozenset[str] = frozenset(),
+        revisit_categories: frozenset[str] = frozenset(), page_size: int = PAGE_SIZE,
     ) -> None:  # fmt: skip
         self._session = session
+        self._page_size = page_size
         self._folder = folder
         self._context = context
         self._limit = limit
@@ -99,7 +100,7 @@ class EwsFolderReader:
         def call() -> list[tuple[str, Any]]:
             changes = service.call(
                 folder=self._folder, shape=ID_ONLY, additional_fields=_listed_fields(), sync_state=state,
-                ignore=None, max_changes_returned=PAGE_SIZE, sync_scope=None,
+                ignore=None, max_changes_returned=self._page_size, sync_scope=None,
             )  # fmt: skip
             return list(changes)
 

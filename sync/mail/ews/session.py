@@ -24,7 +24,7 @@ from exchangelib.services import SyncFolderHierarchy
 
 from sync.mail.backoff import BackOff
 from sync.mail.ews.errors import translate
-from sync.mail.ews.folders import KEY_SEPARATOR, EwsFolderReader
+from sync.mail.ews.folders import KEY_SEPARATOR, PAGE_SIZE, EwsFolderReader
 from sync.mail.folder_plan import HierarchyChanges, plan_folders
 from sync.mail.port import (
     FolderContext,
@@ -43,12 +43,14 @@ UNDELIVERABLE_FOLDER = "Undeliverable"
 class EwsSession:
     def __init__(
         self, account: Account, *, max_concurrent_calls: int, deadline: float | None, limit: int,
-        monotonic: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
+        page_size: int = PAGE_SIZE, monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:  # fmt: skip
         self.account = account
         self._slots = threading.BoundedSemaphore(max_concurrent_calls)
         self._backoff = BackOff(deadline, monotonic=monotonic, sleep=sleep)
         self._limit = limit
+        self._page_size = page_size  # SyncFolderItems changes per request (R-IN-10)
         self.calls = 0  # EWS requests made, for benchmarks and logs
 
     # --- every request ------------------------------------------------------------------------------
@@ -65,7 +67,10 @@ class EwsSession:
         def reader(folder: str, context: FolderContext) -> EwsFolderReader:
             tracked = context.role is FolderRole.TRACKED_FOLDER
             ref = FolderId(id=folder) if tracked else self._distinguished(folder)
-            return EwsFolderReader(self, ref, context, limit=self._limit, revisit_categories=plan.revisit_categories)
+            return EwsFolderReader(
+                self, ref, context, limit=self._limit, revisit_categories=plan.revisit_categories,
+                page_size=self._page_size,
+            )  # fmt: skip
 
         return plan_folders(plan, reader, self._hierarchy)
 

@@ -32,7 +32,10 @@ class GraphConnector:
     ) -> GraphSession:
         endpoint = graph_endpoint(mailbox, profile, self.box)
         client = self._client(endpoint)
-        return GraphSession(client, endpoint.address, deadline=deadline, limit=self.settings.max_emails_per_cycle)
+        return GraphSession(
+            client, endpoint.address, deadline=deadline, limit=self.settings.max_emails_per_cycle,
+            page_size=self.settings.retrieval_batch_size,
+        )  # fmt: skip
 
     def open_outbox(self, mailbox: Mailbox, profile: EmailServerProfile) -> GraphOutbox:
         endpoint = graph_endpoint(mailbox, profile, self.box)

@@ -35,7 +35,7 @@ from sync.model.mailbox import FolderWatermark
 if TYPE_CHECKING:
     from sync.mail.graph.session import GraphSession
 
-PAGE_SIZE = 100  # messages per delta page: the checkpoint granularity
+PAGE_SIZE = 100  # messages per delta page by default (SYNC_RETRIEVAL_BATCH_SIZE): the checkpoint granularity
 LISTED = "id,internetMessageId,receivedDateTime,categories,subject"
 NOT_FOUND_CODES = ("ErrorItemNotFound", "ResourceNotFound", "ItemNotFound")
 NO_FLOOR = datetime(1601, 1, 2, tzinfo=UTC)  # a round where everything is new (the first); Table's dates start 1601
@@ -44,9 +44,10 @@ NO_FLOOR = datetime(1601, 1, 2, tzinfo=UTC)  # a round where everything is new (
 class GraphFolderReader:
     def __init__(
         self, session: GraphSession, folder: str, context: FolderContext, *, limit: int,
-        revisit_categories: frozenset[str] = frozenset(),
+        revisit_categories: frozenset[str] = frozenset(), page_size: int = PAGE_SIZE,
     ) -> None:  # fmt: skip
         self._session = session
+        self._page_size = page_size
         self._folder = folder
         self._context = context
         self._limit = limit
@@ -91,7 +92,7 @@ class GraphFolderReader:
 
     def _page(self, link: str | None) -> dict[str, Any]:
         client = self._session.client
-        headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
+        headers = {"Prefer": f"odata.maxpagesize={self._page_size}"}
         if link is not None:
             return self._session.call(lambda: client.get(link, None, headers), "messages.delta")
         path = f"{self._session.user}/mailFolders/{quote(self._folder)}/messages/delta"

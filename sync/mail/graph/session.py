@@ -19,7 +19,7 @@ from sync.mail.backoff import BackOff
 from sync.mail.errors import MailServerError
 from sync.mail.folder_plan import HierarchyChanges, plan_folders
 from sync.mail.graph.client import BatchRequest, GraphClient
-from sync.mail.graph.folders import GraphFolderReader
+from sync.mail.graph.folders import PAGE_SIZE, GraphFolderReader
 from sync.mail.port import (
     FolderContext,
     FolderPlan,
@@ -33,12 +33,15 @@ UNDELIVERABLE_FOLDER = "Undeliverable"
 
 
 class GraphSession:
-    def __init__(self, client: GraphClient, address: str, *, deadline: float | None, limit: int) -> None:
+    def __init__(
+        self, client: GraphClient, address: str, *, deadline: float | None, limit: int, page_size: int = PAGE_SIZE
+    ) -> None:
         self.client = client
         self.address = address
         self.user = f"/users/{quote(address, safe='@')}"
         self._backoff = BackOff(deadline)
         self._limit = limit
+        self._page_size = page_size  # messages per delta page (R-IN-10)
 
     def call(self, request: Callable[[], T], what: str) -> T:
         return self._backoff.run(request, what)
@@ -55,8 +58,9 @@ class GraphSession:
     def folders(self, plan: FolderPlan) -> FolderSync:
         def reader(folder: str, context: FolderContext) -> GraphFolderReader:
             return GraphFolderReader(
-                self, folder, context, limit=self._limit, revisit_categories=plan.revisit_categories
-            )
+                self, folder, context, limit=self._limit, revisit_categories=plan.revisit_categories,
+                page_size=self._page_size,
+            )  # fmt: skip
 
         return plan_folders(plan, reader, self._hierarchy)
 

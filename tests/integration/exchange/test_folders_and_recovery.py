@@ -43,7 +43,8 @@ def reports(monkeypatch: pytest.MonkeyPatch) -> list[CycleReport]:
 def test_a_crash_between_pages_resumes_from_the_last_page_without_duplicates(
     deployment: Deployment, reports: list[CycleReport], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(deployment.server.reader_module, "PAGE_SIZE", 10)  # pages of ten, each checkpointed
+    services = deployment.app.services
+    services.settings = services.settings.model_copy(update={"retrieval_batch_size": 10})  # pages of ten, checkpointed
     mailbox = deployment.user_mailbox(ALICE)
     ids = []
     for n in range(35):

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sync.incoming.marks import TRACKED_CATEGORY
-from sync.mail.graph import folders as graph_folders
 from tests.graph.server import GraphServer
 from tests.integration.exchange.conftest import ALICE, Deployment, message
 from tests.integration.exchange.doubles import GraphDouble, Op
@@ -59,9 +58,10 @@ def test_a_round_spread_over_cycles_misses_no_older_message(
     deployment: Deployment, graph: GraphServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Delta pages come in no date order: a round resumed in the next cycle keeps its own idea of "new"."""
-    monkeypatch.setattr(graph_folders, "PAGE_SIZE", 5)
     services = deployment.app.services
-    services.settings = services.settings.model_copy(update={"max_emails_per_cycle": 5})  # before the worker is built
+    services.settings = services.settings.model_copy(  # before the worker is built
+        update={"max_emails_per_cycle": 5, "retrieval_batch_size": 5}
+    )
     mailbox = deployment.user_mailbox(ALICE)
     newest_first = [datetime(2026, 11, 20, tzinfo=UTC) - timedelta(hours=n) for n in range(10)]
     ids = []
