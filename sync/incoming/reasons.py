@@ -30,6 +30,7 @@ class Reason(IntEnum):
     FOLDER_TRACKED = -17  # in a folder with a tracking rule: tracked whatever the filtering (R-FLT-5)
     CATEGORY_TRACKED = -18  # carries the "Tracked to Dynamics 365" category: tracked (R-IN-7)
     MESSAGE_GONE = -19  # deleted or moved on the server between listing and fetching
+    RETRY_PENDING = -20  # processing failed; tried again in a later cycle (R-REC-9), its bytes kept meanwhile
 
     @property
     def accepted(self) -> bool:

@@ -36,8 +36,11 @@ from sync.incoming.marks import TRACKED_CATEGORY, mark_for
 from sync.incoming.prefetch import Fetched, Prefetcher
 from sync.incoming.processor import IncomingProcessor, ItemOutcome
 from sync.incoming.reasons import Reason
+from sync.incoming.retries import ItemRetries
 from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
+from sync.mail.mime_guards import MessageOverLimit
 from sync.mail.port import (
+    INBOX_CONTEXT,
     ExchangeConnector,
     ExchangeSession,
     FolderContext,
@@ -91,6 +94,7 @@ class CycleReport:
     tracked: int = 0
     not_tracked: int = 0
     quarantined: int = 0
+    retried: int = 0  # messages tried again this cycle after an earlier failure (R-REC-9)
     deleted: int = 0
     more_pending: bool = False
     error: str | None = None
@@ -116,6 +120,7 @@ class MailboxWorker:
         self.alerts = Alerts(store)
         self.cache = ReadCache(store, seconds=SETTINGS_CACHE_SECONDS, monotonic=monotonic)
         self.recorder = CycleRecorder(store)
+        self.retries = ItemRetries(store, settings.item_failure_retention_days, clock)
 
     def organization(self) -> OrganizationSettings:
         """The organization's settings, re-read at most once a minute (an idle cycle must stay cheap)."""
@@ -202,6 +207,9 @@ class MailboxWorker:
         else:
             readers = [InboxReader(session)]
         cycle = _Cycle(item, report, org, profile, started, exchange)
+        due = mailbox.item_retries_due_on
+        if due is not None and due <= self.clock():
+            mailbox = self._retry_due(cycle, mailbox, {r.context.key: r.context for r in readers})
         for reader in readers:
             if cycle.exhausted(self):
                 report.more_pending = True
@@ -337,9 +345,51 @@ class MailboxWorker:
             return processor.process(
                 raw, remote.received_on, parsed=fetched.parsed, folder=folder, categories=remote.categories
             )
-        except Exception as exc:  # one bad message never blocks the mailbox: keep its bytes and move on
-            log.exception("quarantining message %s of mailbox %s", remote.key, processor.mailbox.id)
+        except MessageOverLimit as exc:  # the same bytes hit the same limit every time: no use retrying
+            log.warning("quarantining message %s of mailbox %s: %s", remote.key, processor.mailbox.id, exc)
             return self._quarantine(processor.mailbox, remote, raw, exc)
+        except Exception as exc:  # one bad message never blocks the mailbox: keep its bytes, try later (R-REC-9)
+            log.exception("message %s of mailbox %s failed; it will be tried again", remote.key, processor.mailbox.id)
+            parsed = fetched.parsed
+            failure = self.retries.first_failure(
+                processor.mailbox.id, remote, folder.key, raw, exc, subject=(parsed.subject or "") if parsed else "",
+                sender=parsed.from_[0].address if parsed and parsed.from_ else None,
+                message_id=parsed.message_id if parsed else None,
+            )  # fmt: skip
+            return ItemOutcome(Reason(failure.reason_code), None, failure.message_key)
+
+    def _retry_due(self, cycle: _Cycle, mailbox: Mailbox, contexts: Mapping[str, FolderContext]) -> Mailbox:
+        """Try again the messages whose earlier processing failed and whose next try is due (R-REC-9, R-ERR-8)."""
+        processor = cycle.processor(self, mailbox)
+        deletes: dict[str, list[str]] = {}
+        for failure in self.retries.due(mailbox.id, self.clock()):
+            if cycle.exhausted(self):
+                break  # still due: the next cycle goes on with it
+            cycle.report.retried += 1
+            folder = contexts.get(failure.folder_key or "") or FolderContext(failure.folder_key or INBOX_CONTEXT.key)
+            try:
+                outcome = processor.process(self.retries.raw(failure), failure.received_on, folder=folder)
+            except Exception as exc:  # any failure is one more failed try of this message
+                log.warning("message %s of mailbox %s failed again: %s", failure.message_key, mailbox.id, exc)
+                counted = self.retries.failed_again(failure, exc)
+                outcome = ItemOutcome(Reason(counted.reason_code), None, counted.message_key)
+            else:
+                self.retries.succeeded(failure)
+                if mailbox.delete_emails_after_processing and outcome.reason.settled and failure.remote_key:
+                    deletes.setdefault(failure.folder_key or INBOX_CONTEXT.key, []).append(failure.remote_key)
+            cycle.tally(outcome)
+            if failure.remote_key:
+                cycle.mark(_remote(failure.remote_key), outcome)
+        if deletes:  # deleted by the folder's pass of this cycle, with the other pending deletions
+
+            def pending(m: Mailbox) -> None:
+                for key, keys in deletes.items():
+                    mark = m.watermarks.get(key) or FolderWatermark(folder=key[:256])
+                    m.watermarks = {**m.watermarks, key: mark.model_copy(
+                        update={"pending_deletes": [*mark.pending_deletes, *keys]})}  # fmt: skip
+
+            mailbox = self._save(cycle.item, mailbox, pending)
+        return mailbox
 
     def _record_too_large(self, processor: IncomingProcessor, remote: RemoteMessage) -> ItemOutcome:
         key = f"remote:{processor.mailbox.id}:{remote.key}"
@@ -404,6 +454,8 @@ class MailboxWorker:
         got_mail = report.fetched > 0
         before = mailbox.due_row_key
         holder: dict[str, str | None] = {}
+        touched = report.retried > 0 or report.reasons[Reason.RETRY_PENDING.label] > 0
+        retries_due = self.retries.next_due(mailbox.id) if touched else mailbox.item_retries_due_on
 
         def release(m: Mailbox) -> None:
             m.processing_state, m.host_id, m.lease_expires_on = ProcessingState.IDLE, None, None
@@ -418,6 +470,8 @@ class MailboxWorker:
                 m.items_failed_for_last_sync = report.quarantined
                 m.last_sync_started_on = now
                 policy.apply_success(m, now)
+            if touched:
+                m.item_retries_due_on = retries_due
             if unschedule:
                 m.due_row_key = None
             else:
@@ -427,6 +481,8 @@ class MailboxWorker:
                                           idle_max_minutes=self.settings.poll_idle_max_minutes,
                                           profile_min_minutes=profile.min_polling_interval_minutes if profile else 0)
                 )  # fmt: skip
+                if m.item_retries_due_on is not None:  # a waiting message is tried when due, however idle the box
+                    due = max(min(due, m.item_retries_due_on), now)
                 m.postpone_mailbox_processing_until = due
                 m.due_row_key = row_key(m.id, due)
             holder["key"] = m.due_row_key
@@ -516,12 +572,15 @@ class _Cycle:
         )
 
     def count(self, fetched: Fetched, outcome: ItemOutcome) -> None:
+        self.report.fetched += fetched.raw is not None
+        self.tally(outcome)
+
+    def tally(self, outcome: ItemOutcome) -> None:
         report = self.report
         self.handled += 1
         report.reasons[outcome.reason.label] += 1
-        report.fetched += fetched.raw is not None
         report.tracked += outcome.tracked
-        report.not_tracked += not outcome.tracked and outcome.reason is not Reason.QUARANTINED
+        report.not_tracked += not outcome.tracked and outcome.reason not in (Reason.QUARANTINED, Reason.RETRY_PENDING)
         report.quarantined += outcome.reason is Reason.QUARANTINED
 
     def mark(self, remote: RemoteMessage, outcome: ItemOutcome) -> None:

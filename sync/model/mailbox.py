@@ -161,6 +161,8 @@ class Mailbox(Entity):
     # errors (R-ERR-*)
     transient_failure_count: int = Field(default=0, ge=0)
     """Transient failures in a row; the mailbox backs off as it grows."""
+    item_retries_due_on: datetime | None = None
+    """When the earliest message waiting for another try (R-REC-9) is due; none when no message waits."""
     last_sync_error: Str2048 | None = None
     """The last error's message."""
     last_sync_error_code: int | None = None

@@ -1,0 +1,107 @@
+"""A message whose processing fails is tried again in later cycles, then quarantined (R-REC-9, R-ERR-8, R-SCH-15).
+
+The failure is a deterministic fault in the pipeline (the email builder raises for one subject a given number of
+times); the cycles run against Dovecot or Mailutils and Azurite with an injected clock, 15 minutes apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from sync.health.item_retries import ITEM_RETRIES, ITEM_RETRY_MINUTES
+from sync.incoming.processor import IncomingProcessor
+from sync.incoming.worker import CycleReport
+from sync.model import ItemFailure, Mailbox
+from sync.model.fields import utcnow
+from sync.model.options import FilteringMethod
+from tests.integration.incoming.conftest import World, message
+
+FLAKY = "fails for a while"
+
+
+@pytest.fixture
+def failing(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """``failing[0]`` more tries of the FLAKY message fail; the others are processed as usual."""
+    left = [0]
+    original = IncomingProcessor._build_email
+
+    def build(self: IncomingProcessor, parsed: object, *args: object) -> object:
+        if getattr(parsed, "subject", "") == FLAKY and left[0] > 0:
+            left[0] -= 1
+            raise RuntimeError("a plug-in failed")
+        return original(self, parsed, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IncomingProcessor, "_build_email", build)
+    yield left
+
+
+def _cycle_at(world: World, mailbox: Mailbox, now: datetime) -> CycleReport:
+    worker = world.worker(clock=lambda: now)
+    return worker.run(world.claim(mailbox, now))
+
+
+def _failures(world: World, mailbox_id: str) -> list[ItemFailure]:
+    return list(world.store.item_failures.partition(mailbox_id))
+
+
+def _deliver_flaky_then_fine(world: World, mailbox: Mailbox) -> tuple[str, str]:
+    address = mailbox.email_address or ""
+    flaky, flaky_mid = message(address, subject=FLAKY)
+    fine, fine_mid = message(address, subject="fine")
+    world.server.deliver(address, flaky)
+    world.server.deliver(address, fine)
+    return f"<{flaky_mid}>", f"<{fine_mid}>"
+
+
+def test_r_rec_9_an_item_failing_four_times_then_succeeding_is_tracked_once(world: World, failing: list[int]) -> None:
+    failing[0] = 4
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    flaky, fine = _deliver_flaky_then_fine(world, mailbox)
+    start = utcnow()
+    first = _cycle_at(world, mailbox, start)
+    assert (first.tracked, first.quarantined, first.reasons["RetryPending"]) == (1, 0, 1)
+    assert world.emails_with_message_id(fine) == 1  # the failing message does not hold up the one after it
+    (waiting,) = _failures(world, mailbox.id)
+    assert (waiting.reason, waiting.attempts) == ("RetryPending", 1)
+    assert waiting.retry_on == start + timedelta(minutes=ITEM_RETRY_MINUTES)
+    assert world.store.get_mailbox(mailbox.id).item_retries_due_on == waiting.retry_on
+    early = _cycle_at(world, mailbox, start + timedelta(minutes=5))  # not due yet: left alone
+    assert (early.retried, early.listed) == (0, 0)
+    for n in range(1, 4):
+        again = _cycle_at(world, mailbox, start + timedelta(minutes=ITEM_RETRY_MINUTES * n))
+        assert (again.retried, again.tracked, again.listed) == (1, 0, 0), n
+        (waiting,) = _failures(world, mailbox.id)
+        assert waiting.attempts == n + 1
+    last = _cycle_at(world, mailbox, start + timedelta(minutes=ITEM_RETRY_MINUTES * 4))
+    assert (last.retried, last.tracked) == (1, 1)
+    assert world.emails_with_message_id(flaky) == 1
+    assert _failures(world, mailbox.id) == []
+    assert world.store.get_mailbox(mailbox.id).item_retries_due_on is None
+    later = _cycle_at(world, mailbox, start + timedelta(minutes=ITEM_RETRY_MINUTES * 9))
+    assert (later.retried, later.listed, later.tracked) == (0, 0, 0)
+    assert world.emails_with_message_id(flaky) == 1
+
+
+def test_r_rec_9_an_item_failing_six_times_is_quarantined_after_the_last_try(world: World, failing: list[int]) -> None:
+    failing[0] = 1_000
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    flaky, _ = _deliver_flaky_then_fine(world, mailbox)
+    start = utcnow()
+    assert _cycle_at(world, mailbox, start).reasons["RetryPending"] == 1
+    for n in range(1, ITEM_RETRIES):
+        report = _cycle_at(world, mailbox, start + timedelta(minutes=ITEM_RETRY_MINUTES * n))
+        assert (report.retried, report.quarantined) == (1, 0), n
+    last = _cycle_at(world, mailbox, start + timedelta(minutes=ITEM_RETRY_MINUTES * ITEM_RETRIES))
+    assert (last.retried, last.quarantined) == (1, 1)  # the sixth try, about 75 minutes after the first
+    (quarantined,) = _failures(world, mailbox.id)
+    assert (quarantined.reason, quarantined.attempts, quarantined.retry_on) == ("Quarantined", 6, None)
+    assert quarantined.details is not None and "a plug-in failed" in quarantined.details
+    assert quarantined.subject == FLAKY and quarantined.quarantine_blob
+    assert world.store.get_mailbox(mailbox.id).item_retries_due_on is None
+    after = _cycle_at(world, mailbox, start + timedelta(minutes=ITEM_RETRY_MINUTES * (ITEM_RETRIES + 4)))
+    assert (after.retried, after.quarantined) == (0, 0)  # no more tries
+    assert world.emails_with_message_id(flaky) == 0
+    assert failing[0] == 1_000 - 6
