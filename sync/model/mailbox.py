@@ -161,6 +161,10 @@ class Mailbox(Entity):
     # errors (R-ERR-*)
     transient_failure_count: int = Field(default=0, ge=0)
     """Transient failures in a row; the mailbox backs off as it grows."""
+    outgoing_transient_failure_count: int = Field(default=0, ge=0)
+    """Transient sending failures in a row; sending is disabled when it reaches the retry limit (R-OUT-9)."""
+    act_transient_failure_count: int = Field(default=0, ge=0)
+    """Transient appointments, contacts and tasks failures in a row; ACT is disabled at the retry limit (R-ERR-3)."""
     item_retries_due_on: datetime | None = None
     """When the earliest message waiting for another try (R-REC-9) is due; none when no message waits."""
     last_sync_error: Str2048 | None = None
