@@ -23,7 +23,7 @@ def _run_at(act: ActWorld, settings: Settings, now: datetime) -> str:
     return ActWorker(act.store, settings, act.connector, clock=lambda: now).run(item).status
 
 
-def _alert_codes(act: ActWorld) -> set[str]:
+def _alert_codes(act: ActWorld) -> set[int]:
     return {a.code for a in act.store.alerts.partition(act.mailbox.id)}
 
 
