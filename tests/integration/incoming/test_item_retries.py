@@ -13,11 +13,13 @@ import pytest
 
 from sync.health.item_retries import ITEM_RETRIES, ITEM_RETRY_MINUTES
 from sync.incoming.processor import IncomingProcessor
-from sync.incoming.worker import CycleReport
+from sync.incoming.worker import STOPPED, CycleReport
 from sync.model import ItemFailure, Mailbox
 from sync.model.fields import utcnow
 from sync.model.options import FilteringMethod
-from tests.integration.incoming.conftest import World, message
+from sync.scheduling.scheduler import Scheduler
+from sync.scheduling.work import WorkItem
+from tests.integration.incoming.conftest import Killed, World, dying_process, message
 
 FLAKY = "fails for a while"
 
@@ -105,3 +107,49 @@ def test_r_rec_9_an_item_failing_six_times_is_quarantined_after_the_last_try(wor
     assert (after.retried, after.quarantined) == (0, 0)  # no more tries
     assert world.emails_with_message_id(flaky) == 0
     assert failing[0] == 1_000 - 6
+
+
+def _after_the_tick(world: World, mailbox: Mailbox, now: datetime) -> WorkItem:
+    """The work item the scheduler's tick sends for ``mailbox`` at ``now`` (breaking an expired lease)."""
+    sent: list[WorkItem] = []
+    Scheduler(world.store, world.settings, sent.append, clock=lambda: now).tick()
+    (item,) = [i for i in sent if i.mailbox_id == mailbox.id]
+    return item
+
+
+def test_r_rec_9_a_message_that_stops_its_cycle_is_found_by_the_next_and_tried_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    killer, fine = _deliver_flaky_then_fine(world, mailbox)
+    deaths = [2]
+    original = IncomingProcessor._build_email
+
+    def build(self: IncomingProcessor, parsed: object, *args: object) -> object:
+        if getattr(parsed, "subject", "") == FLAKY and deaths[0] > 0:
+            deaths[0] -= 1
+            raise Killed  # the function timed out on this message: nothing after it runs
+        return original(self, parsed, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(IncomingProcessor, "_build_email", build)
+    start = utcnow()
+    with monkeypatch.context() as patch, dying_process(world, patch), pytest.raises(Killed):
+        _cycle_at(world, mailbox, start)  # nothing names the message yet: the death is only seen by its lease
+    first_retake = start + timedelta(hours=1)
+    item = _after_the_tick(world, mailbox, first_retake)
+    with monkeypatch.context() as patch, dying_process(world, patch), pytest.raises(Killed):
+        world.worker(clock=lambda: first_retake).run(item)  # after a dead cycle: each message is named first
+    marker = world.store.get_mailbox(mailbox.id).in_progress
+    assert marker is not None and marker.blob is not None and marker.after is not None
+    second_retake = start + timedelta(hours=2)
+    found = world.worker(clock=lambda: second_retake).run(_after_the_tick(world, mailbox, second_retake))
+    assert (found.reasons["RetryPending"], found.tracked) == (1, 1)  # counted as a failed try; the next one goes on
+    assert world.emails_with_message_id(fine) == 1 and world.emails_with_message_id(killer) == 0
+    (waiting,) = _failures(world, mailbox.id)
+    assert (waiting.reason, waiting.attempts, waiting.details) == ("RetryPending", 1, STOPPED)
+    stored = world.store.get_mailbox(mailbox.id)
+    assert stored.in_progress is None and stored.item_retries_due_on == waiting.retry_on
+    retried = _cycle_at(world, mailbox, second_retake + timedelta(minutes=ITEM_RETRY_MINUTES))
+    assert (retried.retried, retried.tracked, retried.listed) == (1, 1, 0)  # tried from its kept bytes, not fetched
+    assert world.emails_with_message_id(killer) == 1 and world.emails_with_message_id(fine) == 1
+    assert _failures(world, mailbox.id) == []
