@@ -37,6 +37,7 @@ from sync.errors import ConcurrencyConflict, NotFound, SyncError
 from sync.health import policy
 from sync.health.alerts import Alerts, incoming_failure_text, mailbox_ref
 from sync.incoming.directory import CycleDirectory
+from sync.incoming.item_alerts import invalid_sender_text
 from sync.incoming.marks import TRACKED_CATEGORY, mark_for
 from sync.incoming.prefetch import Fetched, Prefetcher
 from sync.incoming.processor import IncomingProcessor, ItemOutcome
@@ -372,12 +373,17 @@ class MailboxWorker:
         progress: tuple[FolderWatermark, list[str], list[str]],
     ) -> tuple[ItemOutcome, Mailbox]:  # fmt: skip
         """One message; in a cycle that follows a dead one, named by the in-progress marker first."""
-        if not (cycle.careful and fetched.raw is not None and fetched.skipped is None):
-            return self._one(processor, fetched, reader.context), mailbox
-        kept, mailbox = self._mark_in_progress(cycle, mailbox, reader, fetched, progress)
+        kept = None
+        if cycle.careful and fetched.raw is not None and fetched.skipped is None:
+            kept, mailbox = self._mark_in_progress(cycle, mailbox, reader, fetched, progress)
         outcome = self._one(processor, fetched, reader.context)
-        if outcome.reason not in (Reason.RETRY_PENDING, Reason.QUARANTINED):
+        if kept is not None and outcome.reason not in (Reason.RETRY_PENDING, Reason.QUARANTINED):
             self.store.blobs.delete(kept)  # processed: the copy kept in case it stopped the cycle goes
+        if outcome.reason is Reason.INVALID_SENDER:  # R-IN-14: an information alert, safe to ignore
+            subject = (fetched.parsed.subject if fetched.parsed else None) or ""
+            alert = invalid_sender_text(mailbox, subject)
+            self.alerts.raise_alert(cycle.org, alert, mailbox_ref(mailbox), mailbox_id=mailbox.id,
+                                    profile_id=cycle.profile.id)  # fmt: skip
         return outcome, mailbox
 
     def _mark_in_progress(

@@ -16,7 +16,7 @@ from sync.incoming.processor import IncomingProcessor
 from sync.incoming.worker import STOPPED, CycleReport
 from sync.model import ItemFailure, Mailbox
 from sync.model.fields import utcnow
-from sync.model.options import FilteringMethod
+from sync.model.options import AlertLevel, FilteringMethod
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.work import WorkItem
 from tests.integration.incoming.conftest import Killed, World, dying_process, message
@@ -153,3 +153,20 @@ def test_r_rec_9_a_message_that_stops_its_cycle_is_found_by_the_next_and_tried_a
     assert (retried.retried, retried.tracked, retried.listed) == (1, 1, 0)  # tried from its kept bytes, not fetched
     assert world.emails_with_message_id(killer) == 1 and world.emails_with_message_id(fine) == 1
     assert _failures(world, mailbox.id) == []
+
+
+def test_r_in_14_a_message_without_a_valid_sender_raises_an_information_alert(world: World) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    address = mailbox.email_address or ""
+    clutter = f"To: {address}\r\nSubject: Clutter notice\r\nMessage-ID: <clutter-{mailbox.id}@outlook.test>\r\n\r\n"
+    world.server.deliver(address, clutter.encode())
+    report = world.cycle(mailbox)
+    assert (report.reasons["InvalidSender"], report.retried) == (1, 0)  # the same bytes would fail again: no retry
+    (failure,) = _failures(world, mailbox.id)
+    assert failure.reason == "InvalidSender"
+    (alert,) = list(world.store.alerts.partition(mailbox.id))
+    assert (alert.level, alert.code_name) == (AlertLevel.INFORMATION, "InvalidSender")
+    assert alert.text == (
+        f"An error occurred while creating the incoming email Clutter notice in Microsoft Dynamics 365 for the "
+        f"mailbox {mailbox.name}."
+    )
