@@ -20,6 +20,7 @@ from sync.model.options import AlertLevel, FilteringMethod
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.work import WorkItem
 from tests.integration.incoming.conftest import Killed, World, dying_process, message
+from tests.integration.incoming.test_worker import _inbox_count
 
 FLAKY = "fails for a while"
 
@@ -170,3 +171,20 @@ def test_r_in_14_a_message_without_a_valid_sender_raises_an_information_alert(wo
         f"An error occurred while creating the incoming email Clutter notice in Microsoft Dynamics 365 for the "
         f"mailbox {mailbox.name}."
     )
+
+
+def test_r_rec_9_a_retried_message_is_deleted_once_tracked_by_a_delete_after_processing_mailbox(
+    world: World, failing: list[int]
+) -> None:
+    failing[0] = 1
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL, queue=True, delete_after=True)
+    address = mailbox.email_address or ""
+    flaky, _ = _deliver_flaky_then_fine(world, mailbox)
+    start = utcnow()
+    first = _cycle_at(world, mailbox, start)
+    assert (first.deleted, first.reasons["RetryPending"]) == (1, 1)
+    assert _inbox_count(world, address) == 1  # the failing message stays on the server while it waits
+    again = _cycle_at(world, mailbox, start + timedelta(minutes=ITEM_RETRY_MINUTES))
+    assert (again.retried, again.tracked, again.deleted) == (1, 1, 1)
+    assert _inbox_count(world, address) == 0
+    assert world.emails_with_message_id(flaky) == 1
