@@ -3,8 +3,9 @@
 verify the lease -> check eligibility (R-ELIG-6) -> open the mailbox's calendar, contacts and tasks ->
 :class:`~sync.act.cycle.ActCycle` -> release the lease and set the next due time (5 minutes after changes,
 longer while idle, N-4). Errors of the mailbox follow the incoming rules (R-ERR-2/3): credentials and
-permanent errors disable ACT with an alert; transient ones come back in 5 minutes; the server's
-throttling comes back when it said, without an alert.
+permanent errors disable ACT with an alert; transient ones come back in 5 minutes, and after the retry limit in a
+row they disable ACT too (its own count, ``act_transient_failure_count``); the server's throttling comes back when
+it said, without an alert.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sync.act.cycle import ActCycle, ActReport
 from sync.act.port import ActConnector
 from sync.errors import ConcurrencyConflict
 from sync.health.alerts import Alerts, act_failure_text, mailbox_ref
+from sync.health.policy import transient_retry
 from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
 from sync.mailboxes import eligibility
 from sync.model import EmailServerProfile, Mailbox
@@ -99,7 +101,7 @@ class ActWorker:
             return run
         except MailServerError as exc:
             return self._failed(item, run, mailbox, profile, exc)
-        self._release(item, None, changed=bool(run.report and run.report.changes))
+        self._release(item, None, changed=bool(run.report and run.report.changes), succeeded=True)
         return run
 
     def _checkpoint(self, item: WorkItem, key: str, watermark: FolderWatermark) -> None:
@@ -113,33 +115,45 @@ class ActWorker:
     def _failed(
         self, item: WorkItem, run: ActRun, mailbox: Mailbox, profile: EmailServerProfile, exc: MailServerError
     ) -> ActRun:
-        disabled = not isinstance(exc, TransientMailError)
+        disabled = self._release(item, None, failure=exc)
         run.status, run.error = ("disabled" if disabled else "failed"), f"{exc.code}: {exc}"
         text = act_failure_text(mailbox, profile.name, exc.code, f"{type(exc).__name__}: {exc}", disabled=disabled)
         self.alerts.raise_alert(
             self.store.get_organization(), text, mailbox_ref(mailbox), mailbox_id=mailbox.id, profile_id=profile.id
         )
-        retry = None if disabled else self.clock() + timedelta(minutes=self.settings.transient_retry_minutes)
-        self._release(item, retry, disable=disabled)
         log.warning("mailbox %s: ACT %s", mailbox.id, run.error)
         return run
 
     def _release(
-        self, item: WorkItem, retry_at: datetime | None, *, changed: bool = False, disable: bool = False
-    ) -> None:
-        """Drop the lease; reschedule (or leave the schedule when ineligible or disabled)."""
+        self, item: WorkItem, retry_at: datetime | None, *, changed: bool = False,
+        failure: MailServerError | None = None, succeeded: bool = False,
+    ) -> bool:  # fmt: skip
+        """Drop the lease; reschedule (or leave the schedule when ineligible or disabled); whether ACT was disabled.
+
+        ``failure``: count it (R-ERR-3) in the same write; ``succeeded``: the transient failures in a row end.
+        """
         now = self.clock()
         holder: dict[str, str | None] = {}
+        outcome = {"disable": False}
 
         def release(m: Mailbox) -> None:
             if m.act_host_id != item.lease_id:
                 raise ConcurrencyConflict(f"mailbox {m.id}: the ACT lease is no longer ours")
             holder["before"] = m.act_due_row_key
             m.act_host_id, m.act_lease_expires_on = None, None
+            disable, retry = failure is not None and not isinstance(failure, TransientMailError), retry_at
+            if isinstance(failure, TransientMailError):
+                verdict = transient_retry(m.act_transient_failure_count, now, limit=self.settings.transient_retry_limit,
+                                          retry_minutes=self.settings.transient_retry_minutes)  # fmt: skip
+                m.act_transient_failure_count = verdict.count
+                retry, disable = verdict.retry_at, verdict.retry_at is None
+            elif succeeded:
+                m.act_transient_failure_count = 0
+            outcome["disable"] = disable
             if disable:
                 m.enabled_for_act = False
             m.no_act_count = 0 if changed else m.no_act_count + 1
-            due = retry_at or act_next_due(
+            due = retry or act_next_due(
                 now, m.no_act_count, also_incoming=m.enabled_for_incoming,
                 min_minutes=self.settings.act_poll_min_minutes, max_minutes=self.settings.act_poll_max_minutes,
             )  # fmt: skip
@@ -150,12 +164,13 @@ class ActWorker:
         try:
             self.store.mailboxes.modify(item.mailbox_id, "mailbox", release)
         except ConcurrencyConflict:
-            return  # someone else holds it now
+            return outcome["disable"]  # someone else holds it now
         before, after = holder.get("before"), holder.get("after")
         if after is None:
             self.store.act_due_index.remove(item.mailbox_id, before)
         elif after != before:
             self.store.act_due_index.move(item.mailbox_id, before, _due(after))
+        return outcome["disable"]
 
 
 def _due(key: str) -> datetime:

@@ -42,7 +42,7 @@ SHAPE = Shape(
     Mailbox,
     secrets=("password",),
     read_only=frozenset(Mailbox.model_fields) - WRITABLE - {"password"},
-    hidden=frozenset({"watermarks"}),  # cursors and UID lists: internal, and large for POP3
+    hidden=frozenset({"watermarks", "in_progress"}),  # cursors, UID lists, the dead-cycle marker: internal
 )
 UNLINKED = ""  # the profile a password given while the mailbox had none is for: no profile at all
 _FOLLOWED = (

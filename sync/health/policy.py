@@ -1,10 +1,12 @@
-"""What a mailbox-level failure does to the mailbox (R-ERR-2/3, N-8/N-9) — pure.
+"""What a mailbox-level failure does to the mailbox (R-ERR-2/3, R-OUT-9, N-8/N-9) — pure.
 
 - transient (network, timeout, dropped connection): retry in ``retry_minutes``; after ``limit``
   consecutive failures the workload is treated as permanently failing and disabled;
 - authentication or permanent (wrong password, TLS failure, unknown host): disabled at once;
 - success clears the counters.
-A disabled workload stays disabled until an administrator fixes the cause and runs Test & Enable (R-ERR-10).
+Incoming, outgoing and ACT each keep their own count (:func:`transient_retry`), so one workload's failures
+never disable another. A disabled workload stays disabled until an administrator fixes the cause and runs
+Test & Enable (R-ERR-10).
 """
 
 from __future__ import annotations
@@ -41,6 +43,22 @@ class FailureOutcome:
     attempt: int
 
 
+@dataclass(frozen=True)
+class TransientVerdict:
+    """The workload's transient failures in a row, and when to try again (None: the limit is reached, disable it)."""
+
+    count: int
+    retry_at: datetime | None
+
+
+def transient_retry(count_before: int, now: datetime, *, limit: int, retry_minutes: int) -> TransientVerdict:
+    """R-ERR-3: one more transient failure; after ``limit`` in a row it is treated as permanent."""
+    count = count_before + 1
+    if count >= limit:
+        return TransientVerdict(count, None)
+    return TransientVerdict(count, now + timedelta(minutes=retry_minutes))
+
+
 def apply_failure(
     mailbox: Mailbox, error: MailServerError, now: datetime, *, limit: int, retry_minutes: int
 ) -> FailureOutcome:
@@ -51,10 +69,11 @@ def apply_failure(
     mailbox.last_sync_error_code = None
     mailbox.last_sync_error_count += 1
     mailbox.last_sync_error_occurred_on = now
-    if error_class is ErrorClass.TRANSIENT and mailbox.transient_failure_count < limit:
-        retry_at = now + timedelta(minutes=retry_minutes)
-        mailbox.receiving_postponed_until = retry_at
-        return FailureOutcome(False, retry_at, error_class, mailbox.transient_failure_count)
+    if error_class is ErrorClass.TRANSIENT:
+        verdict = transient_retry(mailbox.transient_failure_count - 1, now, limit=limit, retry_minutes=retry_minutes)
+        if verdict.retry_at is not None:
+            mailbox.receiving_postponed_until = verdict.retry_at
+            return FailureOutcome(False, verdict.retry_at, error_class, mailbox.transient_failure_count)
     mailbox.enabled_for_incoming = False
     return FailureOutcome(True, None, error_class, mailbox.transient_failure_count or 1)
 

@@ -31,6 +31,7 @@ class Reason(IntEnum):
     CATEGORY_TRACKED = -18  # carries the "Tracked to Dynamics 365" category: tracked (R-IN-7)
     MESSAGE_GONE = -19  # deleted or moved on the server between listing and fetching
     PROMOTED = -20  # the user tracked it (DeliverPromoteEmail, the App for Outlook's "Track"): whatever the filtering
+    RETRY_PENDING = -21  # processing failed; tried again in a later cycle (R-REC-9), its bytes kept meanwhile
 
     @property
     def accepted(self) -> bool:

@@ -1,7 +1,8 @@
 """Replay quarantined messages after a fix: run them through the pipeline again, then drop the quarantine.
 
-A quarantined message keeps its raw bytes in the ``quarantine`` container and an item-level record with
-the reason. Replaying is safe to repeat: the MessageIndex claim keeps it from becoming two emails.
+A quarantined message, or one still waiting for its automatic retries (R-REC-9), keeps its raw bytes in the
+``quarantine`` container and an item-level record with the reason. Replaying is safe to repeat: the
+MessageIndex claim keeps it from becoming two emails.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from sync.model.email import BlobRef
 from sync.settings import Settings
 from sync.store.names import Container
 from sync.store.store import Store
+
+_KEPT = frozenset({Reason.QUARANTINED.label, Reason.RETRY_PENDING.label})  # a fix need not wait for the retries
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ def replay_quarantine(store: Store, settings: Settings, mailbox_id: str) -> list
     processor = IncomingProcessor(store, settings, store.get_organization(), mailbox, profile)
     results: list[Replayed] = []
     for failure in store.item_failures.partition(mailbox_id):
-        if failure.reason != Reason.QUARANTINED.label or not failure.quarantine_blob:
+        if failure.reason not in _KEPT or not failure.quarantine_blob:
             continue
         ref = BlobRef(container=Container.QUARANTINE.value, name=failure.quarantine_blob, size=0)
         raw = store.blobs.get(ref)

@@ -15,6 +15,11 @@ not tracked: ``Reason.settled``). Every checkpoint writes the folder's pending d
 over from an earlier cycle and the settled messages so far, so a crash between checkpoints loses none;
 they are cleared once the session closed without error (POP3 commits its DELEs at QUIT).
 A mail-server error stops the cycle with its progress kept; the health policy decides between retry and disabling.
+
+A message whose processing fails is tried again in later cycles (:mod:`sync.incoming.retries`). A message that
+stops the cycle itself (the function times out, the process dies) cannot be caught: a cycle that follows a dead
+one (its lease was broken) writes an ``in_progress`` marker, with the message's bytes kept, before each message;
+the next cycle that finds a marker counts one failed try for that message and moves past it.
 """
 
 from __future__ import annotations
@@ -35,12 +40,16 @@ from sync.health.notifications import AlertMailer
 from sync.health.profile_alerts import ProfileAlerts
 from sync.incoming.connection_limit import IncomingConnectionLimit
 from sync.incoming.directory import CycleDirectory
+from sync.incoming.item_alerts import invalid_sender_text
 from sync.incoming.marks import TRACKED_CATEGORY, mark_for
 from sync.incoming.prefetch import Fetched, Prefetcher
 from sync.incoming.processor import IncomingProcessor, ItemOutcome
 from sync.incoming.reasons import Reason
+from sync.incoming.retries import ItemRetries
 from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
+from sync.mail.mime_guards import MessageOverLimit
 from sync.mail.port import (
+    INBOX_CONTEXT,
     ExchangeConnector,
     ExchangeSession,
     FolderContext,
@@ -58,8 +67,9 @@ from sync.mail.port import (
 from sync.mailboxes import eligibility
 from sync.mailboxes.credentials import incoming_connection
 from sync.model import EmailServerProfile, ItemFailure, Mailbox, MailboxTrackingFolder, OrganizationSettings, options
+from sync.model.email import BlobRef
 from sync.model.fields import utcnow
-from sync.model.mailbox import FolderWatermark
+from sync.model.mailbox import FolderWatermark, InProgressItem
 from sync.model.options import ProcessingState, ServerType
 from sync.operations.cycles import incoming_entry
 from sync.operations.recorder import CycleRecorder
@@ -78,6 +88,7 @@ HIERARCHY = "#folders"  # the watermark key of the Inbox's folder hierarchy (Exc
 CHECKPOINT_EVERY = 25  # messages between watermark writes: bounds re-fetching after a crash
 FOLDER_ONBOARDED = options.FolderOnboardingStatus.ONBOARDED  # the rule's folder was found under the Inbox
 FOLDER_GONE = options.FolderOnboardingStatus.NOT_UNDER_INBOX  # left the Inbox or never was under it: the rule stops
+STOPPED = "the cycle stopped while processing it (function timeout or crash)"
 MAX_PROCESSED_KEYS = 20_000  # POP3 UIDLs remembered; older ones fall back to the Message-ID claim
 SETTINGS_CACHE_SECONDS = 60.0  # organization and profile changes reach workers within a minute
 SLOT_HOLD_MARGIN_SECONDS = 120  # a connection slot is renewed this long past the time budget, then left to expire
@@ -96,6 +107,7 @@ class CycleReport:
     tracked: int = 0
     not_tracked: int = 0
     quarantined: int = 0
+    retried: int = 0  # messages tried again this cycle after an earlier failure (R-REC-9)
     deleted: int = 0
     more_pending: bool = False
     error: str | None = None
@@ -127,6 +139,7 @@ class MailboxWorker:
         self.profile_alerts = ProfileAlerts(store, AlertMailer(store, settings, clock), clock)
         self.cache = ReadCache(store, seconds=SETTINGS_CACHE_SECONDS, monotonic=monotonic)
         self.recorder = CycleRecorder(store)
+        self.retries = ItemRetries(store, settings.item_failure_retention_days, clock)
 
     def organization(self) -> OrganizationSettings:
         """The organization's settings, re-read at most once a minute (an idle cycle must stay cheap)."""
@@ -224,7 +237,12 @@ class MailboxWorker:
             readers = synced.readers
         else:
             readers = [InboxReader(session)]
-        cycle = _Cycle(item, report, org, profile, started, exchange)
+        cycle = _Cycle(item, report, org, profile, started, exchange, careful=_follows_a_dead_cycle(mailbox))
+        if mailbox.in_progress is not None:
+            mailbox = self._stopped_on(cycle, mailbox, mailbox.in_progress)
+        due = mailbox.item_retries_due_on
+        if due is not None and due <= self.clock():
+            mailbox = self._retry_due(cycle, mailbox, {r.context.key: r.context for r in readers})
         for reader in readers:
             if cycle.exhausted(self):
                 report.more_pending = True
@@ -316,8 +334,8 @@ class MailboxWorker:
                         raise fetched.error
                     cycle.stopped = fetched.error  # keep what is done; the next cycle continues from the watermark
                     break
-                remote = fetched.remote
-                outcome = self._one(processor, fetched, reader.context)
+                remote, progress = fetched.remote, (watermark, keys, deleting)
+                outcome, mailbox = self._processed(cycle, mailbox, reader, processor, fetched, progress)
                 cycle.count(fetched, outcome)
                 cycle.mark(remote, outcome)
                 watermark = reader.advance(watermark, remote)
@@ -360,9 +378,120 @@ class MailboxWorker:
             return processor.process(
                 raw, remote.received_on, parsed=fetched.parsed, folder=folder, categories=remote.categories
             )
-        except Exception as exc:  # one bad message never blocks the mailbox: keep its bytes and move on
-            log.exception("quarantining message %s of mailbox %s", remote.key, processor.mailbox.id)
+        except MessageOverLimit as exc:  # the same bytes hit the same limit every time: no use retrying
+            log.warning("quarantining message %s of mailbox %s: %s", remote.key, processor.mailbox.id, exc)
             return self._quarantine(processor.mailbox, remote, raw, exc)
+        except Exception as exc:  # one bad message never blocks the mailbox: keep its bytes, try later (R-REC-9)
+            log.exception("message %s of mailbox %s failed; it will be tried again", remote.key, processor.mailbox.id)
+            parsed = fetched.parsed
+            failure = self.retries.first_failure(
+                processor.mailbox.id, remote, folder.key, raw, exc, subject=(parsed.subject or "") if parsed else "",
+                sender=parsed.from_[0].address if parsed and parsed.from_ else None,
+                message_id=parsed.message_id if parsed else None,
+            )  # fmt: skip
+            return ItemOutcome(Reason(failure.reason_code), None, failure.message_key)
+
+    def _processed(
+        self, cycle: _Cycle, mailbox: Mailbox, reader: FolderReader, processor: IncomingProcessor, fetched: Fetched,
+        progress: tuple[FolderWatermark, list[str], list[str]],
+    ) -> tuple[ItemOutcome, Mailbox]:  # fmt: skip
+        """One message; in a cycle that follows a dead one, named by the in-progress marker first."""
+        kept = None
+        if cycle.careful and fetched.raw is not None and fetched.skipped is None:
+            kept, mailbox = self._mark_in_progress(cycle, mailbox, reader, fetched, progress)
+        outcome = self._one(processor, fetched, reader.context)
+        if kept is not None and outcome.reason not in (Reason.RETRY_PENDING, Reason.QUARANTINED):
+            self.store.blobs.delete(kept)  # processed: the copy kept in case it stopped the cycle goes
+        if outcome.reason is Reason.INVALID_SENDER:  # R-IN-14: an information alert, safe to ignore
+            subject = (fetched.parsed.subject if fetched.parsed else None) or ""
+            alert = invalid_sender_text(mailbox, subject)
+            self.alerts.raise_alert(cycle.org, alert, mailbox_ref(mailbox), mailbox_id=mailbox.id,
+                                    profile_id=cycle.profile.id)  # fmt: skip
+        return outcome, mailbox
+
+    def _mark_in_progress(
+        self, cycle: _Cycle, mailbox: Mailbox, reader: FolderReader, fetched: Fetched,
+        progress: tuple[FolderWatermark, list[str], list[str]],
+    ) -> tuple[BlobRef, Mailbox]:  # fmt: skip
+        """Keep the message's bytes, then checkpoint with the marker naming it (a cycle after a dead one)."""
+        remote, raw = fetched.remote, fetched.raw or b""
+        watermark, keys, deleting = progress
+        digest = hashlib.sha256(raw).hexdigest()
+        kept = self.store.blobs.put(Container.QUARANTINE, f"{mailbox.id}/{digest}.eml", raw, "message/rfc822")
+        after = reader.advance(watermark, remote).model_copy(update={"processed_keys": [], "pending_deletes": []})
+        marker = InProgressItem(
+            folder=reader.context.key[:256], remote_key=remote.key[:1024], received_on=remote.received_on,
+            blob=kept.name, after=after, remember_key=isinstance(reader, InboxReader) and remote.uid is None,
+        )  # fmt: skip
+        key = reader.context.key
+        return kept, self._checkpoint(cycle.item, mailbox, key, watermark, keys, deleting, marker=marker)
+
+    def _stopped_on(self, cycle: _Cycle, mailbox: Mailbox, marker: InProgressItem) -> Mailbox:
+        """The previous cycle died on ``marker``'s message: one failed try for it, and the watermark moves past it."""
+        log.warning("mailbox %s: the previous cycle stopped on message %s", mailbox.id, marker.remote_key)
+        outcome: ItemOutcome | None = None
+        if marker.failure_key is not None:
+            found = list(self.store.item_failures.query(
+                "PartitionKey eq @pk and message_key eq @key", {"pk": mailbox.id, "key": marker.failure_key}
+            ))  # fmt: skip
+            if found and found[0].reason == Reason.RETRY_PENDING.label:
+                counted = self.retries.failed_again(found[0], STOPPED)
+                outcome = ItemOutcome(Reason(counted.reason_code), None, counted.message_key)
+        elif marker.blob is not None:
+            raw = self.store.blobs.get(BlobRef(container=Container.QUARANTINE.value, name=marker.blob, size=0))
+            remote = RemoteMessage(key=marker.remote_key, size=len(raw), received_on=marker.received_on)
+            failure = self.retries.first_failure(mailbox.id, remote, marker.folder, raw, STOPPED)
+            outcome = ItemOutcome(Reason(failure.reason_code), None, failure.message_key)
+        if outcome is not None:
+            cycle.tally(outcome)
+            cycle.report.retried += 1  # so the finish re-reads when the next try is due
+
+        def move_past(m: Mailbox) -> None:
+            m.in_progress = None
+            if marker.after is not None:
+                now = m.watermarks.get(marker.folder) or FolderWatermark(folder=marker.folder)
+                keys = [*now.processed_keys, marker.remote_key] if marker.remember_key else now.processed_keys
+                past = {"processed_keys": keys[-MAX_PROCESSED_KEYS:], "pending_deletes": now.pending_deletes}
+                m.watermarks = {**m.watermarks, marker.folder: marker.after.model_copy(update=past)}
+
+        return self._save(cycle.item, mailbox, move_past)
+
+    def _retry_due(self, cycle: _Cycle, mailbox: Mailbox, contexts: Mapping[str, FolderContext]) -> Mailbox:
+        """Try again the messages whose earlier processing failed and whose next try is due (R-REC-9, R-ERR-8)."""
+        processor = cycle.processor(self, mailbox)
+        deletes: dict[str, list[str]] = {}
+        for failure in self.retries.due(mailbox.id, self.clock()):
+            if cycle.exhausted(self):
+                break  # still due: the next cycle goes on with it
+            cycle.report.retried += 1
+            folder = contexts.get(failure.folder_key or "") or FolderContext(failure.folder_key or INBOX_CONTEXT.key)
+            if cycle.careful:
+                marker = InProgressItem(folder=folder.key[:256], remote_key=failure.remote_key or failure.message_key,
+                                        failure_key=failure.message_key)  # fmt: skip
+                mailbox = self._save(cycle.item, mailbox, _in_progress(marker))
+            try:
+                outcome = processor.process(self.retries.raw(failure), failure.received_on, folder=folder)
+            except Exception as exc:  # any failure is one more failed try of this message
+                log.warning("message %s of mailbox %s failed again: %s", failure.message_key, mailbox.id, exc)
+                counted = self.retries.failed_again(failure, exc)
+                outcome = ItemOutcome(Reason(counted.reason_code), None, counted.message_key)
+            else:
+                self.retries.succeeded(failure)
+                if mailbox.delete_emails_after_processing and outcome.reason.settled and failure.remote_key:
+                    deletes.setdefault(failure.folder_key or INBOX_CONTEXT.key, []).append(failure.remote_key)
+            cycle.tally(outcome)
+            if failure.remote_key:
+                cycle.mark(_remote(failure.remote_key), outcome)
+        if deletes:  # deleted by the folder's pass of this cycle, with the other pending deletions
+
+            def pending(m: Mailbox) -> None:
+                for key, keys in deletes.items():
+                    mark = m.watermarks.get(key) or FolderWatermark(folder=key[:256])
+                    m.watermarks = {**m.watermarks, key: mark.model_copy(
+                        update={"pending_deletes": [*mark.pending_deletes, *keys]})}  # fmt: skip
+
+            mailbox = self._save(cycle.item, mailbox, pending)
+        return mailbox
 
     def _record_too_large(self, processor: IncomingProcessor, remote: RemoteMessage) -> ItemOutcome:
         key = f"remote:{processor.mailbox.id}:{remote.key}"
@@ -407,9 +536,10 @@ class MailboxWorker:
 
     def _checkpoint(
         self, item: WorkItem, mailbox: Mailbox, key: str, watermark: FolderWatermark, keys: list[str],
-        deleting: list[str],
+        deleting: list[str], *, marker: InProgressItem | None = None,
     ) -> Mailbox:  # fmt: skip
         def advance(m: Mailbox) -> None:
+            m.in_progress = marker
             m.watermarks = {
                 **m.watermarks,
                 key: watermark.model_copy(
@@ -427,9 +557,12 @@ class MailboxWorker:
         got_mail = report.fetched > 0
         before = mailbox.due_row_key
         holder: dict[str, str | None] = {}
+        touched = report.retried > 0 or report.reasons[Reason.RETRY_PENDING.label] > 0
+        retries_due = self.retries.next_due(mailbox.id) if touched else mailbox.item_retries_due_on
 
         def release(m: Mailbox) -> None:
             m.processing_state, m.host_id, m.lease_expires_on = ProcessingState.IDLE, None, None
+            m.in_progress = None  # every message it named was processed: the cycle ended
             if deleted and any(w.pending_deletes for w in m.watermarks.values()):  # the server confirmed them
                 m.watermarks = {
                     k: w.model_copy(update={"pending_deletes": []}) if w.pending_deletes else w
@@ -441,6 +574,8 @@ class MailboxWorker:
                 m.items_failed_for_last_sync = report.quarantined
                 m.last_sync_started_on = now
                 policy.apply_success(m, now)
+            if touched:
+                m.item_retries_due_on = retries_due
             if unschedule:
                 m.due_row_key = None
             else:
@@ -450,6 +585,8 @@ class MailboxWorker:
                                           idle_max_minutes=self.settings.poll_idle_max_minutes,
                                           profile_min_minutes=profile.min_polling_interval_minutes if profile else 0)
                 )  # fmt: skip
+                if m.item_retries_due_on is not None:  # a waiting message is tried when due, however idle the box
+                    due = max(min(due, m.item_retries_due_on), now)
                 m.postpone_mailbox_processing_until = due
                 m.due_row_key = row_key(m.id, due)
             holder["key"] = m.due_row_key
@@ -521,6 +658,7 @@ class _Cycle:
     profile: EmailServerProfile
     started: float
     exchange: bool
+    careful: bool = False  # follows a dead cycle: name each message before processing it
     handled: int = 0
     stopped: MailServerError | None = None
     marks: list[ServerMark] = field(default_factory=list)
@@ -542,12 +680,15 @@ class _Cycle:
         )
 
     def count(self, fetched: Fetched, outcome: ItemOutcome) -> None:
+        self.report.fetched += fetched.raw is not None
+        self.tally(outcome)
+
+    def tally(self, outcome: ItemOutcome) -> None:
         report = self.report
         self.handled += 1
         report.reasons[outcome.reason.label] += 1
-        report.fetched += fetched.raw is not None
         report.tracked += outcome.tracked
-        report.not_tracked += not outcome.tracked and outcome.reason is not Reason.QUARANTINED
+        report.not_tracked += not outcome.tracked and outcome.reason not in (Reason.QUARANTINED, Reason.RETRY_PENDING)
         report.quarantined += outcome.reason is Reason.QUARANTINED
 
     def mark(self, remote: RemoteMessage, outcome: ItemOutcome) -> None:
@@ -565,6 +706,19 @@ def _remote(key: str) -> RemoteMessage:
     head, _, tail = key.partition(":")
     uid = int(tail) if head.isdigit() and tail.isdigit() else None
     return RemoteMessage(key=key, size=0, received_on=None, uid=uid)
+
+
+def _follows_a_dead_cycle(mailbox: Mailbox) -> bool:
+    """The tick broke an expired lease to claim this cycle (it stamps both times with its own)."""
+    broken = mailbox.last_forced_unlock_on
+    return broken is not None and broken == mailbox.processing_last_attempted_on
+
+
+def _in_progress(marker: InProgressItem) -> Callable[[Mailbox], None]:
+    def write(m: Mailbox) -> None:
+        m.in_progress = marker
+
+    return write
 
 
 def _close_quietly(session: IncomingSession | ExchangeSession) -> None:

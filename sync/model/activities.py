@@ -171,3 +171,11 @@ class ItemFailure(Entity):
     """Where a quarantined message's bytes are kept, for replay."""
     email_id: Str36 | None = None  # the existing email, for Duplicate
     """The email already tracked, for a duplicate."""
+    attempts: int = Field(default=0, ge=0)
+    """How many times processing the message was tried and failed (RetryPending, Quarantined)."""
+    retry_on: datetime | None = None
+    """When a message waiting for another try (RetryPending) is tried again (R-REC-9)."""
+    remote_key: Str1024 | None = None
+    """The message's key on the mail server, to mark or delete it once its retries settle it."""
+    folder_key: Str256 | None = None
+    """The folder the message was found in (its watermark key), for the same reason."""

@@ -11,7 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, model_validator
 
 from sync.model.base import Entity
-from sync.model.fields import EmailAddress, EntityRef, Sealed, Str36, Str200, Str250, Str256, Str2048
+from sync.model.fields import EmailAddress, EntityRef, Sealed, Str36, Str200, Str250, Str256, Str1024, Str2048
 from sync.model.options import (
     ActDeliveryMethod,
     EmailAddressApproval,
@@ -35,6 +35,22 @@ class FolderWatermark(BaseModel):
     round_floor: datetime | None = None  # Graph: the received date that decides "new" while a delta round lasts
     processed_keys: list[str] = Field(default_factory=list)  # POP3: UIDLs already processed and still on the server
     pending_deletes: list[str] = Field(default_factory=list)  # stored, checkpointed, deletion not yet confirmed
+
+
+class InProgressItem(BaseModel):
+    """The message a cycle was about to process, written before it when the cycle follows one that died (R-REC-9).
+
+    A cycle that finds it knows its predecessor stopped on that message (a function timeout or a crash) and
+    counts one failed try for it instead of fetching it again and again.
+    """
+
+    folder: Str256
+    remote_key: Str1024
+    received_on: datetime | None = None
+    blob: Str1024 | None = None  # a new message: its bytes, kept before it was processed
+    failure_key: Str1024 | None = None  # a retry: the message key of its RetryPending row
+    after: FolderWatermark | None = None  # the folder's watermark past the message (without processed_keys)
+    remember_key: bool = False  # POP3: the message's key joins the folder's processed_keys
 
 
 class Mailbox(Entity):
@@ -161,6 +177,14 @@ class Mailbox(Entity):
     # errors (R-ERR-*)
     transient_failure_count: int = Field(default=0, ge=0)
     """Transient failures in a row; the mailbox backs off as it grows."""
+    outgoing_transient_failure_count: int = Field(default=0, ge=0)
+    """Transient sending failures in a row; sending is disabled when it reaches the retry limit (R-OUT-9)."""
+    act_transient_failure_count: int = Field(default=0, ge=0)
+    """Transient appointments, contacts and tasks failures in a row; ACT is disabled at the retry limit (R-ERR-3)."""
+    in_progress: InProgressItem | None = None
+    """The message being processed by a cycle that follows a dead one (internal)."""
+    item_retries_due_on: datetime | None = None
+    """When the earliest message waiting for another try (R-REC-9) is due; none when no message waits."""
     last_sync_error: Str2048 | None = None
     """The last error's message."""
     last_sync_error_code: int | None = None

@@ -241,6 +241,7 @@ class OutgoingSender:
             raise _Stale(f"email {email.id} was claimed by another sender")
         if claim.email is None and _mailbox_refused(sent):
             return self._mailbox_failure(email, target.mailbox, target.profile, target.org, _auth_error(sent.mail))
+        self._mailbox_reached(target.mailbox)
         changed = claim.email or _copy(email)
         outcome = state.record(changed, sent, tried, self.clock(), self.policy, claimed=claim.email is not None)
         return self._finish(changed, outcome, attempt_id=claim.attempt_id)
@@ -270,6 +271,7 @@ class OutgoingSender:
             if not isinstance(exc, TransientMailError):  # credentials or rights: the mailbox needs attention
                 self._record_mailbox_failure(mailbox, profile, org, exc)
             return report
+        self._mailbox_reached(mailbox)
         sent = Transmission(EXCHANGE_OK, {address: EXCHANGE_OK for address in tried}, EXCHANGE_OK)
         outcome = state.record(claim.email, sent, tried, self.clock(), self.policy, claimed=True)
         return self._finish(claim.email, outcome, attempt_id=claim.attempt_id)
@@ -402,24 +404,47 @@ class OutgoingSender:
     def _record_mailbox_failure(
         self, mailbox: Mailbox, profile: EmailServerProfile, org: OrganizationSettings, exc: MailServerError
     ) -> datetime:
-        """Disable sending (permanent, credentials) or postpone it (transient), with the alert; when to retry."""
+        """Disable sending (permanent, credentials, or transient too often: R-ERR-3, R-OUT-9) or postpone it, with
+        the alert; when to retry."""
         now = self.clock()
         kind = health.classify_error(exc)
         retry_at = now + timedelta(minutes=self.settings.transient_retry_minutes)
+        holder: dict[str, health.ErrorClass] = {}
 
         def record(m: Mailbox) -> None:
             m.last_sync_error = f"{exc.code}: {exc}"[:2048]
             m.last_sync_error_occurred_on = now
+            effective = kind
             if kind is health.ErrorClass.TRANSIENT:
-                m.postpone_sending_until = retry_at
-            else:
-                m.enabled_for_outgoing = False  # permanent or credentials: disabled until fixed (R-ERR-2, R-ERR-10)
+                verdict = health.transient_retry(
+                    m.outgoing_transient_failure_count, now, limit=self.settings.transient_retry_limit,
+                    retry_minutes=self.settings.transient_retry_minutes,
+                )  # fmt: skip
+                m.outgoing_transient_failure_count = verdict.count
+                if verdict.retry_at is not None:
+                    m.postpone_sending_until = verdict.retry_at
+                else:
+                    effective = health.ErrorClass.PERMANENT  # the limit reached: treated as permanent
+            if effective is not health.ErrorClass.TRANSIENT:
+                m.enabled_for_outgoing = False  # disabled until fixed (R-ERR-2, R-ERR-3, R-ERR-10)
+            holder["kind"] = effective
 
         stored = self.store.mailboxes.modify(mailbox.id, "mailbox", record)
         self.cache.put(("mailbox", stored.id), stored)
+        kind = holder["kind"]
         alert = texts.mailbox_failure(stored, profile.name, exc.code, f"{type(exc).__name__}: {exc}", kind=kind.value)
         self.alerts.raise_alert(org, alert, mailbox_ref(stored), mailbox_id=stored.id, profile_id=profile.id)
         return retry_at
+
+    def _mailbox_reached(self, mailbox: Mailbox) -> None:
+        """The server took the message: the transient failures in a row end (a write only after failures)."""
+        if mailbox.outgoing_transient_failure_count == 0:
+            return
+
+        def reset(m: Mailbox) -> None:
+            m.outgoing_transient_failure_count = 0
+
+        self.cache.put(("mailbox", mailbox.id), self.store.mailboxes.modify(mailbox.id, "mailbox", reset))
 
     # --- reading ------------------------------------------------------------------------------------
     def _compose(self, email: Email, org: OrganizationSettings, now: datetime) -> Composed:

@@ -215,3 +215,37 @@ def test_send_later_is_not_sent_before_its_time(outbox: Outbox) -> None:
     assert outbox.smtp.count_by_message_id(email.message_id or "") == 0
     assert _again(outbox, sender, email, minutes=30) == "sent"
     assert outbox.smtp.count_by_message_id(email.message_id or "") == 1
+
+
+def test_r_out_9_transient_send_failures_disable_sending_after_the_limit(outbox: Outbox) -> None:
+    profile = outbox.profile.model_copy(update={"id": "gone-" + outbox.profile.id[:20], "outgoing_port": free_port()})
+    outbox.store.profiles.upsert(profile)
+    user, mailbox = outbox.mailbox(profile=profile)
+    email = outbox.submit(user, outbox.carol)
+    sender = outbox.sender()
+    limit = outbox.settings.transient_retry_limit
+    assert [r.outcome for r in outbox.drain(sender)] == ["deferred"]
+    for attempt in range(2, limit):
+        assert _again(outbox, sender, email, minutes=5) == "deferred", attempt
+        stored = outbox.store.get_mailbox(mailbox.id)
+        assert (stored.outgoing_transient_failure_count, stored.enabled_for_outgoing) == (attempt, True)
+    assert alerts.CODE_OUTGOING_PERMANENT not in outbox.alerts(mailbox.id)
+    assert _again(outbox, sender, email, minutes=5) == "deferred"  # the tenth failure in a row: treated as permanent
+    stored = outbox.store.get_mailbox(mailbox.id)
+    assert (stored.outgoing_transient_failure_count, stored.enabled_for_outgoing) == (limit, False)
+    assert "has been disabled for sending email" in outbox.alerts(mailbox.id)[alerts.CODE_OUTGOING_PERMANENT]
+    assert _again(outbox, sender, email, minutes=5) == "ineligible"  # no more tries every 5 minutes
+    assert outbox.get(email).status is EmailStatus.PENDING_SEND  # kept for when the mailbox is enabled again
+
+
+def test_r_out_9_a_send_that_reaches_the_server_ends_the_transient_failures_in_a_row(outbox: Outbox) -> None:
+    user, mailbox = outbox.mailbox()
+
+    def failed_before(m: object) -> None:
+        m.outgoing_transient_failure_count = 3  # type: ignore[attr-defined]
+
+    outbox.store.mailboxes.modify(mailbox.id, "mailbox", failed_before)
+    email = outbox.submit(user, outbox.carol)
+    assert [r.outcome for r in outbox.drain(outbox.sender())] == ["sent"]
+    assert outbox.smtp.count_by_message_id(outbox.get(email).message_id or "") == 1
+    assert outbox.store.get_mailbox(mailbox.id).outgoing_transient_failure_count == 0
