@@ -1,4 +1,5 @@
-"""An admin app on the module's isolated store, with an administrator's and a reader's API key.
+"""An admin app on the module's isolated store, with an administrator's (who also approves), a reader's, an
+approver's and a plain administrator's API key.
 
 Mailboxes that need a mail server live in the session's Dovecot, with aiosmtpd relaying into it, the same
 pattern as the incoming tests' world.
@@ -28,15 +29,20 @@ from tests.stack_fixtures import MAIL_PASSWORD
 
 ADMIN_KEY, ADMIN_DIGEST = new_api_key()
 READER_KEY, READER_DIGEST = new_api_key()
+APPROVER_KEY, APPROVER_DIGEST = new_api_key()
+PLAIN_ADMIN_KEY, PLAIN_ADMIN_DIGEST = new_api_key()
 ADMIN = {API_KEY_HEADER: ADMIN_KEY}
 READER = {API_KEY_HEADER: READER_KEY}
+APPROVER = {API_KEY_HEADER: APPROVER_KEY}
+PLAIN_ADMIN = {API_KEY_HEADER: PLAIN_ADMIN_KEY}
 
 
 @pytest.fixture(scope="module")
 def api_settings(settings: Settings, isolated_store: Store, test_ca: TestCA) -> Settings:
     return settings.model_copy(
         update={
-            "api_keys": f"{ADMIN_DIGEST},{READER_DIGEST}:reader",
+            "api_keys": f"{ADMIN_DIGEST}:admin+approver,{READER_DIGEST}:reader,{APPROVER_DIGEST}:approver,"
+            f"{PLAIN_ADMIN_DIGEST}",
             "extra_ca_file": str(test_ca.ca_cert),
             "storage_prefix": isolated_store.account.prefix,
         }
