@@ -84,8 +84,11 @@ class MailWorld:
     smtp: SmtpServer
     profile: EmailServerProfile
 
-    def new_user(self, admin: TestClient, *, password: str = MAIL_PASSWORD, profile_id: str | None = None) -> str:
-        """A Dovecot account and its CRM user, mailbox approved and given credentials; returns the mailbox id."""
+    def new_user(
+        self, admin: TestClient, *, password: str = MAIL_PASSWORD, profile_id: str | None = None, approve: bool = True
+    ) -> str:
+        """A Dovecot account and its CRM user, mailbox approved (unless not ``approve``) and given credentials;
+        returns the mailbox id."""
         address = f"te-{uuid.uuid4().hex[:10]}@example.test"
         self.dovecot.add_user(address, MAIL_PASSWORD)
         self.smtp.add_user(address, MAIL_PASSWORD)
@@ -93,7 +96,8 @@ class MailWorld:
             admin.post("/api/users", json={"full_name": f"User {address}", "internal_email_address": address})
         )
         mailbox_id = str(user["default_mailbox_id"])
-        assert admin.post(f"/api/mailboxes/{mailbox_id}/approve").status_code == 200
+        if approve:
+            assert admin.post(f"/api/mailboxes/{mailbox_id}/approve").status_code == 200
         changes = {
             "email_server_profile_id": profile_id or self.profile.id,
             "username": address,

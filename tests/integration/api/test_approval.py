@@ -111,6 +111,26 @@ def test_r_app_5_approving_an_untested_mailbox_sends_nothing(
     assert mail_world.smtp.count_by_message_id(isolated_store.get_email(email_id).message_id or "") == 1
 
 
+def test_r_out_3_a_mailbox_that_needs_no_approval_sends_only_after_test_and_enable(
+    admin: TestClient, mail_world: MailWorld, isolated_store: Store, api_settings: Settings
+) -> None:
+    admin.patch("/api/organization", json={"require_approval_for_user_email": False})
+    try:
+        mailbox_id = mail_world.new_user(admin, approve=False)  # never approved, never tested
+        email_id = _pending_email(admin, isolated_store, mailbox_id)
+        services = Services(api_settings, isolated_store)
+        (work,) = _queued_work(services)
+        try:
+            refused = services.outgoing_sender.handle(work)
+        finally:
+            services.outgoing_sender.close()
+        assert refused.outcome == "ineligible" and "Test & Enable" in refused.detail
+        message_id = isolated_store.get_email(email_id).message_id or ""
+        assert mail_world.smtp.count_by_message_id(message_id) == 0
+    finally:
+        admin.patch("/api/organization", json={"require_approval_for_user_email": True})
+
+
 def test_r_app_5_approving_keeps_a_tested_mailbox_running(admin: TestClient, mail_world: MailWorld) -> None:
     mailbox_id = mail_world.new_user(admin)
     assert admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()["succeeded"]
