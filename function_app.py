@@ -7,6 +7,8 @@
 - ``outbox_sweep`` (timer): re-enqueues emails whose message was lost, fails claims whose sender died.
 - ``schedule_act`` (timer): claims the mailboxes whose appointment, contact and task sync is due;
 - ``process_act`` (queue ``act-work``): runs one mailbox's ACT cycle.
+- ``schedule_test_and_enable`` (timer): queues scheduled Test & Enable runs and automatic re-tests;
+- ``run_test_and_enable`` (queue ``test-and-enable``): tests one mailbox (a profile's test fans out here).
 - ``refresh_summary`` (timer): counts the mailboxes' states for the organization summary.
 """
 
@@ -23,6 +25,7 @@ from sync.mail import egress
 from sync.model.fields import utcnow
 from sync.operations.summary import refresh_snapshot
 from sync.outgoing.messages import OutgoingWork
+from sync.scheduling.test_enable_queue import TestEnableWork
 from sync.scheduling.work import WorkItem
 from sync.services import Services
 from sync.settings import load_settings
@@ -90,6 +93,24 @@ def process_act(msg: func.QueueMessage) -> None:
     started = time.monotonic()
     run = services.act_worker.run(item)
     logging.info(oplog.act_cycle_line(run, time.monotonic() - started))
+
+
+@app.function_name(name="schedule_test_and_enable")
+@app.timer_trigger(schedule="%SYNC_TEST_ENABLE_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def schedule_test_and_enable(timer: func.TimerRequest) -> None:
+    _log_tick("Test & Enable tick", services.test_enable_scheduler.tick())
+
+
+@app.function_name(name="run_test_and_enable")
+@app.queue_trigger(arg_name="msg", queue_name="test-and-enable", connection="AzureWebJobsStorage")
+def run_test_and_enable(msg: func.QueueMessage) -> None:
+    try:
+        work = TestEnableWork.model_validate_json(msg.get_body())
+    except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
+        logging.error("ignoring malformed test-and-enable message %s: %s", msg.id, exc)
+        return
+    outcome = services.run_queued_test(work)
+    logging.info("test and enable: mailbox=%s outcome=%s", work.mailbox_id, outcome)
 
 
 def _log_tick(timer: str, report: object) -> None:

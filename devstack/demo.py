@@ -167,7 +167,7 @@ def configure_environment(stack: LocalStack, api_key_digest: str) -> None:
             "SYNC_STORAGE_PREFIX": "demo" + uuid.uuid4().hex[:6],
             "SYNC_EXTRA_CA_FILE": str(stack.ca.ca_cert),
             "SYNC_ALLOW_LOOPBACK_MAIL_HOSTS": "true",  # the local stack listens on 127.0.0.1
-            "SYNC_API_KEYS": api_key_digest,
+            "SYNC_API_KEYS": f"{api_key_digest}:admin+approver",  # the demo approves its own mailboxes
         }
     )
     os.environ.pop("AzureWebJobsStorage__accountName", None)

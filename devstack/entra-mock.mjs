@@ -1,7 +1,7 @@
 // A Microsoft Entra ID stand-in for tests: oauth2-mock-server with Entra's tenant paths, over HTTPS.
 // Usage: node entra-mock.mjs <port> <tenant> <cert.pem> <key.pem>
 // Tokens come from the client-credentials grant of the client 'test-client' / 'test-secret'. Tests shape
-// them with extra form fields: aud, roles (comma-separated), exp_offset (seconds from now), iss, tid.
+// them with extra form fields: aud, roles and wids (comma-separated), exp_offset (seconds from now), iss, tid.
 // Without aud, the audience is the resource of a '<resource>/.default' scope, as in Entra; tokens for Exchange
 // Online (EWS) then carry the full_access_as_app role unless roles is given.
 import { OAuth2Server } from 'oauth2-mock-server';
@@ -32,6 +32,9 @@ server.service.on('beforeTokenSigning', (token, req) => {
   token.payload.oid = '00000000-0000-0000-0000-00000000000a';
   token.payload.azp = body.client_id;
   token.payload.roles = body.roles ? String(body.roles).split(',') : [];
+  if (body.wids) {
+    token.payload.wids = String(body.wids).split(',');
+  }
   if (body.roles === undefined && token.payload.aud === EXCHANGE_ONLINE) {
     token.payload.roles = ['full_access_as_app'];
   }

@@ -41,7 +41,7 @@ def dev_values(
         for entry in existing.get("SYNC_API_KEYS", "").split(",")
         if entry.strip() and entry.strip().partition(":")[0] != previous
     ]
-    values["SYNC_API_KEYS"] = ",".join([api_key_digest, *kept])
+    values["SYNC_API_KEYS"] = ",".join([f"{api_key_digest}:admin+approver", *kept])  # the dev key approves too
     values[DEV_DIGEST] = api_key_digest
     return values
 

@@ -50,7 +50,11 @@ def _new_api_key(args: argparse.Namespace) -> int:
 
     key, digest = new_api_key()
     print(f"API key (give it to the caller, it is not stored): {key}")
-    print(f"SYNC_API_KEYS entry (append, comma-separated): {digest}{':reader' if args.reader else ''}")
+    if args.reader:  # an approver reads too
+        suffix = ":approver" if args.approver else ":reader"
+    else:
+        suffix = ":admin+approver" if args.approver else ""
+    print(f"SYNC_API_KEYS entry (append, comma-separated): {digest}{suffix}")
     return 0
 
 
@@ -85,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(run=_replay)
     key = commands.add_parser("new-api-key", help="print a new admin API key and its SYNC_API_KEYS entry")
     key.add_argument("--reader", action="store_true", help="a read-only key (Sync.Reader)")
+    key.add_argument("--approver", action="store_true", help="a key that also approves email addresses (Sync.Approver)")
     key.set_defaults(run=_new_api_key)
     serve = commands.add_parser("serve", help="run the timers, queue triggers and the admin API locally")
     serve.add_argument("--host", default="127.0.0.1", help="address the API listens on (default 127.0.0.1)")

@@ -20,6 +20,7 @@ from sync.mail.graph.connector import GraphConnector
 from sync.mail.imap import ImapConnector
 from sync.mail.pop3 import Pop3Connector
 from sync.mail.port import ExchangeConnector, IncomingConnector
+from sync.mailboxes.test_enable import TestAndEnable, smtp_send
 from sync.model.options import ServerType
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.outgoing.sender import OutgoingSender
@@ -28,6 +29,7 @@ from sync.outgoing.submit import OutgoingEmails
 from sync.outgoing.sweep import OutboxSweep
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.scheduling.scheduler import Scheduler
+from sync.scheduling.test_enable_queue import TestEnableScheduler, TestEnableWork, handle
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
 from sync.store.names import Queue
@@ -120,6 +122,39 @@ class Services:
             self.store, self.settings, self.secret_box, SmtpConnector(), self.outbox_queue, self.work_signer,
             exchange=ExchangeOutboxes(EwsSender(self.settings, self.secret_box, self.tokens), self.graph),
         )  # fmt: skip
+
+    def enqueue_test(self) -> Callable[[TestEnableWork], None]:
+        queue = self.store.account.queue(Queue.TEST_AND_ENABLE)
+
+        def send(work: TestEnableWork) -> None:
+            queue.send_message(work.model_dump_json())
+
+        return send
+
+    @cached_property
+    def test_enable_scheduler(self) -> TestEnableScheduler:
+        return TestEnableScheduler(self.store, self.enqueue_test())
+
+    @cached_property
+    def test_and_enable(self) -> TestAndEnable:
+        exchange = ExchangeMailboxes(self.ews, self.graph)
+        return TestAndEnable(
+            self.store,
+            self.secret_box,
+            incoming_connectors(exchange),
+            smtp_send,
+            exchange=ExchangeOutboxes(EwsSender(self.settings, self.secret_box, self.tokens), self.graph),
+            act=self.ews,
+            ca_file=self.settings.extra_ca_file,
+        )
+
+    def run_queued_test(self, work: TestEnableWork) -> str:
+        """One message of the ``test-and-enable`` queue (R-TE-1): "tested", "done" or "missing"."""
+
+        def test(w: TestEnableWork) -> object:
+            return self.test_and_enable.run(w.mailbox_id, by=w.by, automatic=w.automatic)
+
+        return handle(self.store, test, work)
 
     @cached_property
     def outbox_sweep(self) -> OutboxSweep:

@@ -31,6 +31,7 @@ from sync.settings_problems import InvalidSettings, SettingProblem, field_proble
 
 _NCRONTAB = re.compile(r"^(\S+\s+){5}\S+$")
 _PREFIX = re.compile(r"^([a-z][a-z0-9]{0,19})?$")
+API_KEY_ROLES = ("admin", "reader", "approver")  # the role names an API key entry may carry
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
 AES_KEY_BYTES = 32  # AES-256-GCM
@@ -113,8 +114,9 @@ class Settings(BaseSettings):
     api_keys: str | None = Field(
         default=None,
         validation_alias=_env("SYNC_API_KEYS"),
-        description="Comma-separated SHA-256 hex digests of the admin API keys, each optionally suffixed "
-        "':reader' for a read-only key (python -m sync new-api-key prints a key and its entry); keys are never stored.",
+        description="Comma-separated SHA-256 hex digests of the admin API keys, each optionally suffixed with its "
+        "roles joined by '+': ':reader' (read-only), ':approver' (approve/reject addresses), ':admin+approver'; "
+        "no suffix is an administrator (python -m sync new-api-key prints a key and its entry); keys are never stored.",
     )
     api_tenant_id: str | None = Field(
         default=None,
@@ -154,6 +156,12 @@ class Settings(BaseSettings):
     mailbox_schedule: str = Field(default="0 */1 * * * *", validation_alias=_env("SYNC_MAILBOX_SCHEDULE"))
     outbox_sweep_schedule: str = Field(default="0 */5 * * * *", validation_alias=_env("SYNC_OUTBOX_SWEEP_SCHEDULE"))
     act_schedule: str = Field(default="0 */1 * * * *", validation_alias=_env("SYNC_ACT_SCHEDULE"))
+    test_enable_schedule: str = Field(
+        default="0 */5 * * * *",
+        validation_alias=_env("SYNC_TEST_ENABLE_SCHEDULE"),
+        description="When scheduled Test & Enable runs and automatic re-tests of failed mailboxes are queued "
+        "(test_email_configuration_scheduled, postpone_test_email_configuration_until; R-TE-1, R-TE-11).",
+    )
     summary_schedule: str = Field(
         default="0 */5 * * * *",
         validation_alias=_env("SYNC_SUMMARY_SCHEDULE"),
@@ -284,9 +292,13 @@ class Settings(BaseSettings):
         if value is None or not value.strip():
             return None
         for entry in value.split(","):
-            digest, _, role = entry.strip().partition(":")
-            if not _SHA256_HEX.match(digest) or role not in ("", "reader"):
-                raise ValueError("must be comma-separated SHA-256 hex digests, each optionally ending in ':reader'")
+            digest, _, suffix = entry.strip().partition(":")
+            roles = suffix.split("+") if suffix else []
+            if not _SHA256_HEX.match(digest) or any(role not in API_KEY_ROLES for role in roles):
+                raise ValueError(
+                    "must be comma-separated SHA-256 hex digests, each optionally ending in ':' and roles joined "
+                    f"by '+' ({', '.join(API_KEY_ROLES)})"
+                )
         return value
 
     @field_validator("api_tenant_id", "api_audience")
@@ -309,7 +321,9 @@ class Settings(BaseSettings):
             raise ValueError("must be empty or 1-20 lowercase letters or digits, starting with a letter")
         return value
 
-    @field_validator("mailbox_schedule", "outbox_sweep_schedule", "act_schedule", "summary_schedule")
+    @field_validator(
+        "mailbox_schedule", "outbox_sweep_schedule", "act_schedule", "test_enable_schedule", "summary_schedule"
+    )
     @classmethod
     def _is_ncrontab(cls, value: str) -> str:
         if not _NCRONTAB.match(value.strip()):

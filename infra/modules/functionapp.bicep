@@ -53,7 +53,7 @@ var appSettings = {
   SYNC_STORAGE_PREFIX: ''
   SYNC_SECRET_ENCRYPTION_KEY: '@Microsoft.KeyVault(SecretUri=${secretEncryptionKeyUri})'
   // Who may call the admin API: API keys (their digests, from Key Vault) and, with an app registration, Entra ID
-  // tokens of its tenant carrying the app roles Sync.Admin or Sync.Reader. Empty values mean "not configured".
+  // tokens of its tenant carrying the app roles Sync.Admin, Sync.Approver or Sync.Reader. Empty values mean "not configured".
   SYNC_API_KEYS: '@Microsoft.KeyVault(SecretUri=${apiKeysSecretUri})'
   SYNC_API_TENANT_ID: empty(adminApiClientId) ? '' : adminApiTenantId
   SYNC_API_AUDIENCE: adminApiClientId
@@ -67,6 +67,7 @@ var appSettings = {
   SYNC_MAILBOX_SCHEDULE: '0 */1 * * * *'
   SYNC_OUTBOX_SWEEP_SCHEDULE: '0 */5 * * * *'
   SYNC_ACT_SCHEDULE: '0 */1 * * * *'
+  SYNC_TEST_ENABLE_SCHEDULE: '0 */5 * * * *'
   SYNC_SUMMARY_SCHEDULE: '0 */5 * * * *'
   SYNC_POLL_BUSY_MINUTES: '1'
   SYNC_POLL_IDLE_MAX_MINUTES: '12'

@@ -49,6 +49,8 @@ var queueNames = [
   'outgoing-mail-poison'
   'act-work'
   'act-work-poison'
+  'test-and-enable'
+  'test-and-enable-poison'
 ]
 var containerNames = [
   'attachments'

@@ -1,7 +1,8 @@
 """The FastAPI application. Routes live under ``/api``, the prefix the Functions host gives HTTP routes.
 
 Every route but the health probe needs an API key or an Entra ID token (see ``auth``); reading needs the
-``Sync.Reader`` or ``Sync.Admin`` role, changing anything ``Sync.Admin``. One router per area; OpenAPI
+``Sync.Reader``, ``Sync.Approver`` or ``Sync.Admin`` role, changing anything ``Sync.Admin``, approving
+``Sync.Approver``. One router per area; OpenAPI
 documentation at ``/api/docs`` (open, like the health probe and ``/api/openapi.json``), served without a CDN.
 """
 

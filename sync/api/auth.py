@@ -4,9 +4,17 @@
   a leaked setting does not leak a key. A key is an administrator unless its entry ends in ``:reader``.
 - ``Authorization: Bearer <JWT>``: an access token of the configured tenant (``SYNC_API_TENANT_ID``) for this
   API (``SYNC_API_AUDIENCE``): signature against the tenant's published keys, issuer, audience, expiry and
-  not-before are checked, and its ``roles`` claim carries the app roles ``Sync.Admin`` / ``Sync.Reader``.
+  not-before are checked, and its ``roles`` claim carries the app roles ``Sync.Admin`` / ``Sync.Reader`` /
+  ``Sync.Approver``; its ``wids`` claim carries the caller's Entra ID directory roles.
 
-Reading needs either role; changing anything, approving and Test & Enable need ``Sync.Admin``.
+Reading needs any role; changing anything and Test & Enable need ``Sync.Admin``. Approving or rejecting an email
+address is its own privilege, ``Sync.Approver`` (Dynamics' prvApproveRejectEmailAddress, R-SEC-2), so general
+administrators do not approve mailboxes by default. A key entry's suffix lists its roles joined by ``+``:
+``<digest>`` (admin), ``<digest>:reader``, ``<digest>:approver``, ``<digest>:admin+approver``.
+
+"Approved by a Microsoft 365 administrator" (R-APP-2, R-APP-4) is never declared by the caller: it is read from
+the token's ``wids`` claim (Global Administrator or Exchange Administrator of the API's own tenant, the only tenant
+whose tokens are accepted). API keys carry no directory role.
 """
 
 from __future__ import annotations
@@ -30,6 +38,12 @@ from sync.settings import Settings
 
 ADMIN_ROLE = "Sync.Admin"
 READER_ROLE = "Sync.Reader"
+APPROVER_ROLE = "Sync.Approver"
+# Entra ID built-in directory role template ids (the ``wids`` claim) allowed to approve Exchange Online mailboxes.
+GLOBAL_ADMINISTRATOR = "62e90394-69f5-4237-9190-012177145e10"
+EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+EXCHANGE_APPROVER_DIRECTORY_ROLES = frozenset({GLOBAL_ADMINISTRATOR, EXCHANGE_ADMINISTRATOR})
+KEY_ROLES = {"admin": ADMIN_ROLE, "reader": READER_ROLE, "approver": APPROVER_ROLE}  # suffixes of SYNC_API_KEYS
 API_KEY_HEADER = "X-API-Key"
 PUBLIC_AUTHORITY = "https://login.microsoftonline.com"
 CLOCK_SKEW_SECONDS = 60  # tolerated difference between the token issuer's clock and ours
@@ -51,14 +65,31 @@ class Principal:
     id: str
     roles: frozenset[str]
     via: str  # "api-key" | "entra"
+    directory_roles: frozenset[str] = frozenset()  # the token's ``wids``: Entra ID directory role template ids
 
     @property
     def is_admin(self) -> bool:
         return ADMIN_ROLE in self.roles
 
     @property
+    def is_approver(self) -> bool:
+        return APPROVER_ROLE in self.roles
+
+    @property
+    def is_exchange_administrator(self) -> bool:
+        """A Global or Exchange Administrator of the API's tenant, as Entra ID itself says (R-APP-2)."""
+        return bool(self.directory_roles & EXCHANGE_APPROVER_DIRECTORY_ROLES)
+
+    @property
     def can_read(self) -> bool:
-        return bool(self.roles & {ADMIN_ROLE, READER_ROLE})
+        return bool(self.roles & {ADMIN_ROLE, READER_ROLE, APPROVER_ROLE})
+
+
+def key_roles(suffix: str) -> frozenset[str]:
+    """The roles of a ``SYNC_API_KEYS`` entry's suffix: none is an administrator; an unknown name grants nothing."""
+    names = [name.strip().lower() for name in suffix.split("+") if name.strip()] or ["admin"]
+    roles = {KEY_ROLES[name] for name in names if name in KEY_ROLES}
+    return frozenset(roles | {READER_ROLE}) if roles else frozenset()
 
 
 def new_api_key() -> tuple[str, str]:
@@ -169,9 +200,9 @@ class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self._keys: dict[str, frozenset[str]] = {}
         for entry in (settings.api_keys or "").split(","):
-            digest, _, role = entry.strip().partition(":")
+            digest, _, suffix = entry.strip().partition(":")
             if digest:
-                self._keys[digest] = frozenset({READER_ROLE} if role == "reader" else {ADMIN_ROLE, READER_ROLE})
+                self._keys[digest] = key_roles(suffix)
         self.entra: EntraVerifier | None = None
         if settings.api_tenant_id and settings.api_audience:
             self.entra = EntraVerifier(
@@ -191,7 +222,13 @@ class Authenticator:
         claims = self.entra.verify(token)
         roles = claims.get("roles") or []
         who = claims.get("oid") or claims.get("sub") or claims.get("appid") or claims.get("azp") or "unknown"
-        return Principal(id=str(who)[:36], roles=frozenset(str(r) for r in roles if isinstance(r, str)), via="entra")
+        wids = claims.get("wids") or []
+        return Principal(
+            id=str(who)[:36],
+            roles=frozenset(str(r) for r in roles if isinstance(r, str)),
+            via="entra",
+            directory_roles=frozenset(str(w) for w in wids if isinstance(w, str)),
+        )
 
 
 def authenticate(
@@ -215,7 +252,10 @@ def authenticate(
 
 def require_reader(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     if not principal.can_read:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this route needs the {READER_ROLE} or {ADMIN_ROLE} app role")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this route needs the {READER_ROLE}, {ADMIN_ROLE} or {APPROVER_ROLE} app role",
+        )
     return principal
 
 
@@ -225,5 +265,15 @@ def require_admin(principal: Annotated[Principal, Depends(authenticate)]) -> Pri
     return principal
 
 
+def require_approver(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    if not principal.is_approver:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"approving or rejecting an email address needs the {APPROVER_ROLE} app role ({ADMIN_ROLE} is not enough)",
+        )
+    return principal
+
+
+Approver = Annotated[Principal, Depends(require_approver)]
 Reader = Annotated[Principal, Depends(require_reader)]
 Admin = Annotated[Principal, Depends(require_admin)]

@@ -1,24 +1,28 @@
 """Actions on mailboxes: Test & Enable (R-TE-*), approve and reject addresses (R-APP-*), apply the default
-email settings (R-PROV-3), and a profile's "Test & Enable Mailboxes" (R-TE-1). All need ``Sync.Admin``.
+email settings (R-PROV-3), and a profile's "Test & Enable Mailboxes" (R-TE-1). Approving and rejecting need
+``Sync.Approver`` (R-SEC-2); the others ``Sync.Admin``.
 
 Approval records who and when on the mailbox and mirrors the status onto the owning user or queue; rejecting
-clears who and when (R-APP-6). Test & Enable answers 200 with the statuses also when a test failed: the
-failure is the result, recorded on the mailbox and as alerts.
+clears who and when (R-APP-6). Approval does not start an untested mailbox: Test & Enable does (R-APP-5).
+Test & Enable answers 200 with the statuses also when a test failed: the failure is the result, recorded on
+the mailbox and as alerts.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.api import mailboxes
-from sync.api.auth import Admin
+from sync.api.auth import EXCHANGE_APPROVER_DIRECTORY_ROLES, Admin, Approver, Principal, Reader
 from sync.api.context import ApiContext, Ctx
 from sync.api.readable import OptionSet
 from sync.api.resources import ItemId
+from sync.mailboxes.approval import apply_decision
 from sync.mailboxes.test_enable import TestReport
 from sync.model import Mailbox, Queue, SystemUser
 from sync.model.options import (
@@ -29,6 +33,10 @@ from sync.model.options import (
     TestStatus,
 )
 from sync.scheduling.scheduler import schedule_now
+from sync.scheduling.test_enable_queue import request_tests
+from sync.store.names import Queue as StorageQueue
+
+PROFILE_FILTER = "email_server_profile_id eq @p"
 
 
 class TestAndEnableRequest(BaseModel):
@@ -73,7 +81,10 @@ class ApproveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     approved_by_o365_admin: bool = Field(
-        default=False, description="Also record the Exchange Online admin's approval (R-ELIG-7)."
+        default=False,
+        description="Require that this approval counts as a Microsoft 365 administrator's (R-ELIG-7, R-APP-2): "
+        "403 unless the caller's Entra ID token names the Global Administrator or Exchange Administrator "
+        "directory role (wids). Such a caller's approval counts anyway; the flag is never taken on trust.",
     )
 
 
@@ -83,17 +94,51 @@ class ApplyDefaultsRequest(BaseModel):
     test_and_enable: bool = Field(default=True, description="Run Test & Enable afterwards, as Dynamics does.")
 
 
-class ProfileTestResult(BaseModel):
+class ProfileTestRequested(BaseModel):
     model_config = ConfigDict(use_attribute_docstrings=True)
 
     profile_id: str
-    """The profile whose mailboxes were tested."""
-    tested: int
-    """Mailboxes tested."""
+    """The profile whose mailboxes are queued for testing."""
+    requested_on: datetime
+    """When the tests were requested: pass it as ``since`` to the progress route."""
+    queued: int
+    """Mailboxes queued."""
+    mailbox_ids: list[str]
+    """The mailboxes queued."""
+    progress: str
+    """Where to follow the progress (GET)."""
+
+
+class MailboxTestProgress(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    mailbox_id: str
+    """The mailbox."""
+    tested: bool
+    """Tested since the request."""
+    mailbox_status: Annotated[int, OptionSet(TestStatus)]
+    """Its last test's result."""
+    tested_on: datetime | None
+    """When it was last tested."""
+
+
+class ProfileTestProgress(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+    profile_id: str
+    """The profile."""
+    since: datetime | None
+    """Tests at or after this time count as done (none: every test so far)."""
+    total: int
+    """The profile's mailboxes."""
+    pending: int
+    """Not tested since the request yet."""
     succeeded: int
-    """Mailboxes that passed."""
-    results: list[TestAndEnableResult]
-    """Each mailbox's result."""
+    """Tested since the request, and passed."""
+    failed: int
+    """Tested since the request, and failed."""
+    mailboxes: list[MailboxTestProgress]
+    """Each mailbox's progress."""
 
 
 def _result(report: TestReport) -> TestAndEnableResult:
@@ -110,23 +155,20 @@ def _result(report: TestReport) -> TestAndEnableResult:
     )
 
 
-def set_approval(ctx: ApiContext, mailbox_id: str, approval: EmailAddressApproval, by: str, o365: bool) -> Mailbox:
+def set_approval(ctx: ApiContext, mailbox_id: str, approval: EmailAddressApproval, by: Principal) -> Mailbox:
     """The mailbox's approval and the owner's, with who and when (cleared on rejection)."""
     now = ctx.clock()
     approved = approval is EmailAddressApproval.APPROVED
 
     def change(m: Mailbox) -> None:
-        m.approval = approval
-        m.email_address_approved_by = by if approved else None
-        m.email_address_approved_on = now if approved else None
-        m.is_email_address_approved_by_o365_admin = approved and (o365 or m.is_email_address_approved_by_o365_admin)
+        apply_decision(m, approval, by=by.id, on=now, by_exchange_administrator=by.is_exchange_administrator)
 
     mailbox = ctx.store.mailboxes.modify(mailbox_id, "mailbox", change)
     owner = ctx.store.find_record(mailbox.owner.type, mailbox.owner.id) if mailbox.owner else None
     if isinstance(owner, (SystemUser, Queue)) and owner.approval is not approval:
         owner.approval = approval
         ctx.records.update(owner)
-    return schedule_now(ctx.store, mailbox.id) if approved else mailbox
+    return schedule_now(ctx.store, mailbox.id) if approved and mailbox.enabled_for_incoming else mailbox
 
 
 def build_router() -> APIRouter:
@@ -147,17 +189,26 @@ def build_router() -> APIRouter:
         response_model=mailboxes.SHAPE.output_model(),
         summary="Approve the mailbox's email address (R-APP-1)",
     )
-    def approve(mailbox_id: ItemId, ctx: Ctx, principal: Admin, body: ApproveRequest | None = None) -> dict[str, Any]:
-        o365 = body.approved_by_o365_admin if body else False
-        return mailboxes.SHAPE.output(set_approval(ctx, mailbox_id, EmailAddressApproval.APPROVED, principal.id, o365))
+    def approve(
+        mailbox_id: ItemId, ctx: Ctx, principal: Approver, body: ApproveRequest | None = None
+    ) -> dict[str, Any]:
+        """Approve the address. Untested workloads stay disabled until a Test & Enable succeeds (R-APP-5)."""
+        if body is not None and body.approved_by_o365_admin and not principal.is_exchange_administrator:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                "an approval by a Microsoft 365 administrator needs an Entra ID token whose wids claim names the "
+                "Global Administrator or Exchange Administrator role "
+                f"({', '.join(sorted(EXCHANGE_APPROVER_DIRECTORY_ROLES))})",
+            )
+        return mailboxes.SHAPE.output(set_approval(ctx, mailbox_id, EmailAddressApproval.APPROVED, principal))
 
     @router.post(
         "/mailboxes/{mailbox_id}/reject",
         response_model=mailboxes.SHAPE.output_model(),
         summary="Reject the mailbox's email address (R-APP-6)",
     )
-    def reject(mailbox_id: ItemId, ctx: Ctx, principal: Admin) -> dict[str, Any]:
-        mailbox = set_approval(ctx, mailbox_id, EmailAddressApproval.REJECTED, principal.id, False)
+    def reject(mailbox_id: ItemId, ctx: Ctx, principal: Approver) -> dict[str, Any]:
+        mailbox = set_approval(ctx, mailbox_id, EmailAddressApproval.REJECTED, principal)
         return mailboxes.SHAPE.output(mailbox)
 
     @router.post(
@@ -202,18 +253,59 @@ def build_router() -> APIRouter:
 
     @router.post(
         "/profiles/{profile_id}/test-and-enable",
-        response_model=ProfileTestResult,
-        summary="Test & Enable every mailbox of a profile (R-TE-1)",
+        response_model=ProfileTestRequested,
+        status_code=status.HTTP_202_ACCEPTED,
+        summary="Test & Enable every mailbox of a profile, in the background (R-TE-1)",
     )
-    def test_profile(profile_id: ItemId, ctx: Ctx, principal: Admin) -> ProfileTestResult:
+    def test_profile(profile_id: ItemId, ctx: Ctx, principal: Admin) -> ProfileTestRequested:
+        """Queue a Test & Enable of each of the profile's mailboxes (as Dynamics' asynchronous job); the
+        ``test-and-enable`` queue trigger runs them. Follow them with GET on the same path."""
         ctx.store.get_profile(profile_id)
-        tester = ctx.test_and_enable()
-        results = [
-            _result(tester.run(m.id, by=principal.id))
-            for m in ctx.store.mailboxes.query("email_server_profile_id eq @p", {"p": profile_id})
-        ]
-        return ProfileTestResult(
-            profile_id=profile_id, tested=len(results), succeeded=sum(r.succeeded for r in results), results=results
+        now = ctx.clock()
+        queue = ctx.store.account.queue(StorageQueue.TEST_AND_ENABLE)
+        ids = [m.id for m in ctx.store.mailboxes.query(PROFILE_FILTER, {"p": profile_id})]
+        queued = request_tests(
+            ctx.store, ids, lambda w: queue.send_message(w.model_dump_json()), by=principal.id, now=now
+        )
+        return ProfileTestRequested(
+            profile_id=profile_id,
+            requested_on=now,
+            queued=len(queued),
+            mailbox_ids=queued,
+            progress=f"/api/profiles/{profile_id}/test-and-enable?since={quote(now.isoformat())}",
+        )
+
+    @router.get(
+        "/profiles/{profile_id}/test-and-enable",
+        response_model=ProfileTestProgress,
+        summary="Progress of a profile's Test & Enable (R-TE-1)",
+    )
+    def test_profile_progress(
+        profile_id: ItemId,
+        ctx: Ctx,
+        _: Reader,
+        since: Annotated[
+            datetime | None, Query(description="The request's requested_on: tests from then on count as done.")
+        ] = None,
+    ) -> ProfileTestProgress:
+        """Each of the profile's mailboxes: tested since ``since`` (the request's ``requested_on``) or not yet."""
+        ctx.store.get_profile(profile_id)
+        rows = []
+        for m in ctx.store.mailboxes.query(PROFILE_FILTER, {"p": profile_id}):
+            last = m.test_and_enable_last_attempted_on
+            tested = last is not None and (since is None or last >= since)
+            rows.append(
+                MailboxTestProgress(mailbox_id=m.id, tested=tested, mailbox_status=m.mailbox_status, tested_on=last)
+            )
+        done = [r for r in rows if r.tested]
+        return ProfileTestProgress(
+            profile_id=profile_id,
+            since=since,
+            total=len(rows),
+            pending=len(rows) - len(done),
+            succeeded=sum(r.mailbox_status == TestStatus.SUCCESS for r in done),
+            failed=sum(r.mailbox_status == TestStatus.FAILURE for r in done),
+            mailboxes=rows,
         )
 
     return router

@@ -1,15 +1,21 @@
-"""The organization's email settings (spec §1.9, §1.11): one row, read by everyone, changed by administrators."""
+"""The organization's email settings (spec §1.9, §1.11): one row, read by everyone, changed by administrators.
+
+Switching off the approval requirement (R-APP-3) needs the approver's privilege too: otherwise an administrator
+who may not approve could let every address through by removing the requirement.
+"""
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Response, status
 
-from sync.api.auth import Admin, Reader
+from sync.api.auth import APPROVER_ROLE, Admin, Reader
 from sync.api.context import Ctx
 from sync.api.resources import IfMatch, Shape, check_if_match, with_signature
 from sync.errors import ValidationFailed
 from sync.model import OrganizationSettings
 from sync.model.organization import ORGANIZATION_ID
+
+APPROVAL_SWITCHES = ("require_approval_for_user_email", "require_approval_for_queue_email")
 
 SHAPE = Shape(
     OrganizationSettings,
@@ -27,10 +33,18 @@ def build_router() -> APIRouter:
         response.headers["ETag"] = org.etag or ""
         return SHAPE.output(org)
 
-    def update_settings(body: Any, ctx: Ctx, _: Admin, response: Response, if_match: IfMatch = None) -> dict[str, Any]:
+    def update_settings(
+        body: Any, ctx: Ctx, principal: Admin, response: Response, if_match: IfMatch = None
+    ) -> dict[str, Any]:
         stored = ctx.store.get_organization()
         check_if_match(stored, if_match)
         changes = SHAPE.changes(body)
+        removed = [n for n in APPROVAL_SWITCHES if getattr(stored, n) and changes.get(n, True) is False]
+        if removed and not principal.is_approver:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"switching off {' and '.join(removed)} needs the {APPROVER_ROLE} app role too (R-APP-3)",
+            )
         default_profile = changes.get("default_email_server_profile_id")
         if default_profile and ctx.store.find_profile(default_profile) is None:
             raise ValidationFailed("no email server profile has this id", field="default_email_server_profile_id")

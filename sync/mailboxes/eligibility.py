@@ -41,7 +41,7 @@ class Reason(StrEnum):
     QUEUE_MAILBOX = "queue_mailbox"  # R-ELIG-6: ACT is for users only
     FORWARD_MAILBOX = "forward_mailbox"  # forward mailboxes neither send nor sync ACT
     NOT_EXCHANGE = "not_exchange"  # R-ELIG-6, R-PROV-10: ACT needs an Exchange profile
-    NOT_TESTED = "not_tested"  # R-ELIG-6: ACT needs a successful Test & Enable
+    NOT_TESTED = "not_tested"  # R-ELIG-6, R-OUT-3: ACT and sending need a successful Test & Enable
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,8 @@ def outgoing(
         reasons.append(Reason.DELIVERY_METHOD)
     if not mailbox.enabled_for_outgoing:
         reasons.append(Reason.NOT_ENABLED)
+    if mailbox.outgoing_status is not TestStatus.SUCCESS:  # R-OUT-3: sending needs a passed Test & Enable
+        reasons.append(Reason.NOT_TESTED)
     if _postponed(mailbox.postpone_sending_until, now):
         reasons.append(Reason.POSTPONED)
     return Eligibility(tuple(reasons))

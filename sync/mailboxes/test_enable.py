@@ -10,7 +10,9 @@ Order of a run:
 4. ACT (only when configured): no Exchange connector exists yet, so it fails with a clear code.
 Then one write records the statuses, the completion time, who ran it, sets each tested workload's
 ``enabled_for_*`` flag to its result (R-TE-3), resets the incoming watermark (R-TE-9) and takes the optional
-start date (R-TE-8). Alerts: success for the owner, failures on the mailbox and its profile (R-TE-4).
+start date (R-TE-8). Alerts: success for the owner, failures on the mailbox and its profile (R-TE-4). A failed
+run schedules an automatic re-test (``retest.py``, R-TE-11); the scheduled runs come from
+``sync/scheduling/test_enable_queue.py``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from sync.mail.port import ConnectionSettings, ExchangeConnector, IncomingConnec
 from sync.mail.transport import client_tls_context, map_network_error, redact
 from sync.mailboxes.credentials import incoming_connection, mailbox_password
 from sync.mailboxes.eligibility import approval_required
+from sync.mailboxes.retest import record_outcome
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings, SystemUser
 from sync.model.fields import EntityRef, utcnow
 from sync.model.mailbox import FolderWatermark
@@ -241,8 +244,16 @@ class TestAndEnable:
         self.alerts = Alerts(store)
         self.profile_alerts = profile_alerts or ProfileAlerts(store, clock=clock)
 
-    def run(self, mailbox_id: str, *, by: str | None = None, start_date: datetime | None = None) -> TestReport:
-        """Test ``mailbox_id`` and record the result; NotFound if it does not exist."""
+    def run(
+        self,
+        mailbox_id: str,
+        *,
+        by: str | None = None,
+        start_date: datetime | None = None,
+        automatic: bool = False,
+    ) -> TestReport:
+        """Test ``mailbox_id`` and record the result; NotFound if it does not exist. ``automatic``: a scheduled
+        or re-test run (R-TE-1, R-TE-11), which counts towards the re-test limit."""
         mailbox = self.store.get_mailbox(mailbox_id)
         org = self.store.get_organization()
         profile = self.store.find_profile(mailbox.email_server_profile_id or "")
@@ -266,7 +277,7 @@ class TestAndEnable:
                 setattr(report, name, TestStatus.FAILURE if problem else TestStatus.SUCCESS)
                 if problem is not None and unusable[name] is None:
                     report.problems.append(problem)
-        report.mailbox = self._record(mailbox.id, report, workloads, by, start_date)
+        report.mailbox = self._record(mailbox.id, report, workloads, by, start_date, automatic)
         self._alert(report, profile, org, workloads)
         if report.incoming is TestStatus.SUCCESS:
             report.mailbox = schedule_now(self.store, mailbox.id)  # poll it now rather than at the next sweep
@@ -416,7 +427,13 @@ class TestAndEnable:
 
     # --- results ------------------------------------------------------------------------------------------------
     def _record(
-        self, mailbox_id: str, report: TestReport, workloads: list[str], by: str | None, start: datetime | None
+        self,
+        mailbox_id: str,
+        report: TestReport,
+        workloads: list[str],
+        by: str | None,
+        start: datetime | None,
+        automatic: bool,
     ) -> Mailbox:
         now = self.clock()
 
@@ -429,8 +446,7 @@ class TestAndEnable:
             m.test_mailbox_access_completed_on = now
             m.test_and_enable_last_attempted_on = now
             m.test_and_enable_last_attempted_by = by
-            m.test_email_configuration_scheduled = False
-            m.test_email_configuration_retry_count += 1
+            record_outcome(m, succeeded=report.succeeded, now=now, manual=not automatic)  # R-TE-11
             if start is not None:
                 m.process_email_received_after = start
             if report.incoming is TestStatus.SUCCESS:

@@ -124,11 +124,12 @@ class Mailbox(Entity):
     mailbox_status: TestStatus = TestStatus.NOT_RUN
     """The last test's result for the mailbox as a whole. Default: not_run."""
     test_email_configuration_scheduled: bool = False
-    """Set it to true to have Test & Enable run on the next cycle. Default: no."""
+    """Set it to true to have Test & Enable run in the background within minutes (no earlier than
+    postpone_test_email_configuration_until); also set after a failed test, for an automatic re-test. Default: no."""
     postpone_test_email_configuration_until: datetime | None = None
-    """A scheduled Test & Enable runs no earlier than this."""
+    """A scheduled Test & Enable runs no earlier than this (the next automatic re-test after a failure)."""
     test_email_configuration_retry_count: int = Field(default=0, ge=0)
-    """How many times the configuration test ran."""
+    """Consecutive failed tests; automatic re-tests stop after 5 (a manual test counts as the first again)."""
     test_mailbox_access_completed_on: datetime | None = None
     """When the last mailbox test finished."""
     test_and_enable_last_attempted_by: Str36 | None = None

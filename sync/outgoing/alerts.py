@@ -33,6 +33,7 @@ REASON_WORDS: dict[Reason, str] = {
     Reason.NOT_APPROVED: "its email address is not approved",
     Reason.NOT_APPROVED_BY_O365_ADMIN: "its email address is not approved by a Microsoft 365 administrator",
     Reason.FORWARD_MAILBOX: "a forward mailbox does not send email",
+    Reason.NOT_TESTED: "the mailbox has not passed Test & Enable for outgoing email (run it)",
 }
 
 

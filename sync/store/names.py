@@ -50,6 +50,8 @@ class Queue(StrEnum):
     OUTGOING_MAIL_POISON = "outgoing-mail-poison"
     ACT_WORK = "act-work"
     ACT_WORK_POISON = "act-work-poison"
+    TEST_AND_ENABLE = "test-and-enable"
+    TEST_AND_ENABLE_POISON = "test-and-enable-poison"
 
 
 class Container(StrEnum):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi import HTTPException
 
-from sync.api.auth import ADMIN_ROLE, READER_ROLE, Authenticator
+from sync.api.auth import ADMIN_ROLE, APPROVER_ROLE, READER_ROLE, Authenticator
 from sync.settings import load_settings
 from tests.infra.iac import INFRA, KEY_VAULT_REFERENCE, ROOT, Reference, app_settings, templates
 
@@ -162,8 +162,8 @@ def test_the_hook_keeps_the_keys_of_an_environment(azd: dict[str, str]) -> None:
 def test_the_docs_name_only_the_roles_the_code_checks() -> None:
     for document in (DEPLOY_DOC, ROOT / "README.md"):
         named = set(ROLE_NAME.findall(document.read_text()))
-        assert named <= {ADMIN_ROLE, READER_ROLE}, f"{document.name} names roles the API never checks"
-    assert {ADMIN_ROLE, READER_ROLE} <= set(ROLE_NAME.findall(DEPLOY_DOC.read_text()))
+        assert named <= {ADMIN_ROLE, READER_ROLE, APPROVER_ROLE}, f"{document.name} names roles the API never checks"
+    assert {ADMIN_ROLE, READER_ROLE, APPROVER_ROLE} <= set(ROLE_NAME.findall(DEPLOY_DOC.read_text()))
 
 
 def test_the_docs_explain_every_azd_variable() -> None:

@@ -35,6 +35,7 @@ def _mailbox(owner_type: EntityType = EntityType.SYSTEM_USER, **changes: Any) ->
         "approval": EmailAddressApproval.APPROVED,
         "act_method": ActDeliveryMethod.SERVER_SIDE_SYNC,
         "act_status": TestStatus.SUCCESS,
+        "outgoing_status": TestStatus.SUCCESS,
     }
     values.update(changes)
     return Mailbox.model_validate(values)
@@ -165,3 +166,9 @@ def test_forward_mailbox_receives_but_never_sends_or_syncs_act() -> None:
 def test_act_reasons(owner: EntityType, changes: dict[str, Any], profile: EmailServerProfile, reason: Reason) -> None:
     box = _mailbox(owner, email_server_profile_id=profile.id, is_email_address_approved_by_o365_admin=True, **changes)
     assert reason in eligibility.act(box, profile, ORG, NOW).reasons
+
+
+def test_r_out_3_a_mailbox_sends_only_after_its_outgoing_test_passed() -> None:
+    for status in (TestStatus.NOT_RUN, TestStatus.FAILURE):
+        verdict = eligibility.outgoing(_mailbox(outgoing_status=status), PROFILE, ORG, NOW)
+        assert verdict.reasons == (Reason.NOT_TESTED,)

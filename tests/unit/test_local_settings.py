@@ -16,7 +16,7 @@ def _values(existing: dict[str, str], digest: str) -> dict[str, str]:
 
 def test_the_first_run_makes_a_key_and_lists_its_api_key() -> None:
     values = _values({}, "1" * 64)
-    assert values["SYNC_API_KEYS"] == "1" * 64
+    assert values["SYNC_API_KEYS"] == f"{'1' * 64}:admin+approver"
     assert len(values["SYNC_SECRET_ENCRYPTION_KEY"]) == 44
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
 
@@ -26,7 +26,7 @@ def test_the_next_run_keeps_the_key_and_replaces_only_its_own_api_key() -> None:
     first["SYNC_API_KEYS"] += f",{OWN}:reader"
     second = _values(first, "2" * 64)
     assert second["SYNC_SECRET_ENCRYPTION_KEY"] == first["SYNC_SECRET_ENCRYPTION_KEY"]
-    assert second["SYNC_API_KEYS"] == f"{'2' * 64},{OWN}:reader"
+    assert second["SYNC_API_KEYS"] == f"{'2' * 64}:admin+approver,{OWN}:reader"
     assert second[DEV_DIGEST] == "2" * 64
 
 

@@ -1,4 +1,5 @@
-"""An admin app on the module's isolated store, with an administrator's and a reader's API key.
+"""An admin app on the module's isolated store, with an administrator's (who also approves), a reader's, an
+approver's and a plain administrator's API key.
 
 Mailboxes that need a mail server live in the session's Dovecot, with aiosmtpd relaying into it, the same
 pattern as the incoming tests' world.
@@ -28,15 +29,20 @@ from tests.stack_fixtures import MAIL_PASSWORD
 
 ADMIN_KEY, ADMIN_DIGEST = new_api_key()
 READER_KEY, READER_DIGEST = new_api_key()
+APPROVER_KEY, APPROVER_DIGEST = new_api_key()
+PLAIN_ADMIN_KEY, PLAIN_ADMIN_DIGEST = new_api_key()
 ADMIN = {API_KEY_HEADER: ADMIN_KEY}
 READER = {API_KEY_HEADER: READER_KEY}
+APPROVER = {API_KEY_HEADER: APPROVER_KEY}
+PLAIN_ADMIN = {API_KEY_HEADER: PLAIN_ADMIN_KEY}
 
 
 @pytest.fixture(scope="module")
 def api_settings(settings: Settings, isolated_store: Store, test_ca: TestCA) -> Settings:
     return settings.model_copy(
         update={
-            "api_keys": f"{ADMIN_DIGEST},{READER_DIGEST}:reader",
+            "api_keys": f"{ADMIN_DIGEST}:admin+approver,{READER_DIGEST}:reader,{APPROVER_DIGEST}:approver,"
+            f"{PLAIN_ADMIN_DIGEST}",
             "extra_ca_file": str(test_ca.ca_cert),
             "storage_prefix": isolated_store.account.prefix,
         }
@@ -78,8 +84,11 @@ class MailWorld:
     smtp: SmtpServer
     profile: EmailServerProfile
 
-    def new_user(self, admin: TestClient, *, password: str = MAIL_PASSWORD, profile_id: str | None = None) -> str:
-        """A Dovecot account and its CRM user, mailbox approved and given credentials; returns the mailbox id."""
+    def new_user(
+        self, admin: TestClient, *, password: str = MAIL_PASSWORD, profile_id: str | None = None, approve: bool = True
+    ) -> str:
+        """A Dovecot account and its CRM user, mailbox approved (unless not ``approve``) and given credentials;
+        returns the mailbox id."""
         address = f"te-{uuid.uuid4().hex[:10]}@example.test"
         self.dovecot.add_user(address, MAIL_PASSWORD)
         self.smtp.add_user(address, MAIL_PASSWORD)
@@ -87,7 +96,8 @@ class MailWorld:
             admin.post("/api/users", json={"full_name": f"User {address}", "internal_email_address": address})
         )
         mailbox_id = str(user["default_mailbox_id"])
-        assert admin.post(f"/api/mailboxes/{mailbox_id}/approve").status_code == 200
+        if approve:
+            assert admin.post(f"/api/mailboxes/{mailbox_id}/approve").status_code == 200
         changes = {
             "email_server_profile_id": profile_id or self.profile.id,
             "username": address,

@@ -36,6 +36,7 @@ def test_a_failing_mailbox_shows_its_last_error_and_counts_for_its_profile(
     for mailbox_id in (ok_id, bad_id):
         mailbox = isolated_store.get_mailbox(mailbox_id)
         mailbox.incoming_status = mailbox.mailbox_status = TestStatus.SUCCESS
+        mailbox.enabled_for_incoming = True  # as a passed Test & Enable leaves it (approval alone does not)
         isolated_store.mailboxes.update(mailbox)
     bad = isolated_store.get_mailbox(bad_id)
     bad.last_sync_error, bad.last_sync_error_count, bad.last_sync_error_occurred_on = "socket timed out", 2, utcnow()

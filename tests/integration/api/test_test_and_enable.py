@@ -16,11 +16,26 @@ from sync.health.enable_alerts import (
 from sync.incoming.classify import GENERATED_HEADER
 from sync.mailboxes.test_enable import TEST_SUBJECT
 from sync.model.options import CredentialRetrieval, TestStatus
+from sync.scheduling.test_enable_queue import TestEnableWork
+from sync.services import Services
+from sync.settings import Settings
 from sync.store import Store
+from sync.store.names import Queue
 from tests.integration.api.conftest import MailWorld, created, imap_smtp_profile
 from tests.stack_fixtures import MAIL_PASSWORD
 
 pytestmark = pytest.mark.integration
+
+
+def queued_tests(store: Store) -> list[TestEnableWork]:
+    """The messages on the ``test-and-enable`` queue, taken off it."""
+    queue = store.account.queue(Queue.TEST_AND_ENABLE)
+    works = []
+    while messages := list(queue.receive_messages(messages_per_page=16, visibility_timeout=60)):
+        for message in messages:
+            works.append(TestEnableWork.model_validate_json(message.content))
+            queue.delete_message(message)
+    return works
 
 
 def alerts_of(admin: TestClient, **filters: str) -> list[dict[str, Any]]:
@@ -188,7 +203,9 @@ def test_apply_default_email_settings_needs_a_default_profile_then_tests(
     admin.patch("/api/organization", json={"default_email_server_profile_id": None})
 
 
-def test_a_profiles_mailboxes_are_tested_together(admin: TestClient, mail_world: MailWorld) -> None:
+def test_r_te_1_a_profiles_mailboxes_are_tested_in_the_background_with_progress(
+    admin: TestClient, mail_world: MailWorld, isolated_store: Store, api_settings: Settings
+) -> None:
     profile = isolated = created(
         admin.post(
             "/api/profiles",
@@ -204,9 +221,23 @@ def test_a_profiles_mailboxes_are_tested_together(admin: TestClient, mail_world:
         )
     )
     ids = {mail_world.new_user(admin, profile_id=profile["id"]) for _ in range(2)}
-    result = admin.post(f"/api/profiles/{isolated['id']}/test-and-enable").json()
-    assert result["tested"] == 2 and result["succeeded"] == 2
-    assert {r["mailbox_id"] for r in result["results"]} == ids
+    requested = admin.post(f"/api/profiles/{isolated['id']}/test-and-enable")
+    assert requested.status_code == 202, requested.text  # nothing tested inside the request
+    assert set(requested.json()["mailbox_ids"]) == ids
+    progress = requested.json()["progress"]
+    before = admin.get(progress).json()
+    assert (before["total"], before["pending"], before["succeeded"]) == (2, 2, 0)
+
+    services = Services(api_settings, isolated_store)
+    works = queued_tests(isolated_store)
+    outcomes = [services.run_queued_test(work) for work in works]  # what the queue trigger does
+    assert sorted(outcomes) == ["tested", "tested"]
+    after = admin.get(progress).json()
+    assert (after["total"], after["pending"], after["succeeded"], after["failed"]) == (2, 0, 2, 0)
+    assert all(isolated_store.get_mailbox(i).enabled_for_outgoing for i in ids)
+    assert all(not isolated_store.get_mailbox(i).test_email_configuration_scheduled for i in ids)
+
+    assert [services.run_queued_test(work) for work in works] == ["done", "done"]  # delivered twice: tested once
 
 
 def test_every_blocker_is_reported_at_once_with_what_to_change(admin: TestClient, mail_world: MailWorld) -> None:

@@ -29,7 +29,14 @@ from sync.devhost import DevHost, RunReport
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Account, Contact, EmailServerProfile, Mailbox, SystemUser
 from sync.model.fields import utcnow
-from sync.model.options import CredentialRetrieval, EmailAddressApproval, ExchangeApi, FilteringMethod, ServerType
+from sync.model.options import (
+    CredentialRetrieval,
+    EmailAddressApproval,
+    ExchangeApi,
+    FilteringMethod,
+    ServerType,
+    TestStatus,
+)
 from sync.scheduling.scheduler import schedule_now
 from sync.settings import Settings
 from sync.store import Store
@@ -108,6 +115,7 @@ class Deployment:
         mailbox.email_server_profile_id = (profile or self.profile).id
         mailbox.approval = EmailAddressApproval.APPROVED
         mailbox.is_email_address_approved_by_o365_admin = True  # R-ELIG-7 for Exchange Online
+        mailbox.outgoing_status = TestStatus.SUCCESS  # as after a Test & Enable (R-OUT-3)
         self.store.mailboxes.update(mailbox)
         return schedule_now(self.store, mailbox.id)
 

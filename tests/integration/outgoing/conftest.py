@@ -22,7 +22,7 @@ from sync.crm.records import RecordService
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Contact, Email, EmailServerProfile, Mailbox, Queue, SystemUser
 from sync.model.fields import EntityRef, utcnow
-from sync.model.options import EmailAddressApproval, ServerType
+from sync.model.options import EmailAddressApproval, ServerType, TestStatus
 from sync.model.profile import TlsMode
 from sync.outgoing.messages import OutboxQueue, OutgoingWork, WorkSigner
 from sync.outgoing.port import OutgoingConnector
@@ -138,6 +138,7 @@ class Outbox:
         mailbox.email_server_profile_id = (profile or self.profile).id
         mailbox.approval = EmailAddressApproval.APPROVED if approved else EmailAddressApproval.PENDING_APPROVAL
         mailbox.allow_credentials_for_email_processing = True
+        mailbox.outgoing_status = TestStatus.SUCCESS  # as after a Test & Enable (R-OUT-3)
         mailbox.username = address
         seal_field(self.box, mailbox, "password", password)
         return record, self.store.mailboxes.update(mailbox)

@@ -25,6 +25,8 @@ def test_demo_emails_arrive_with_tokens_and_a_reply_is_correlated(
     services = Services(own, isolated_store)
     ports = {"imap_port": dovecot.imaps_port, "smtp_port": smtp_server.submission_port}
     demo = seed_demo_organization(isolated_store, services.secret_box, mail_host="localhost", **ports)
+    for mailbox in demo.mailboxes:  # an approved mailbox sends once Test & Enable has passed (R-OUT-3)
+        services.test_and_enable.run(mailbox.id)
     try:
         sent = send_demo_emails(services, demo, smtp_server)
     finally:

@@ -18,7 +18,7 @@ from sync.crm.records import RecordService
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Contact, EmailServerProfile, SystemUser
 from sync.model.fields import EntityRef
-from sync.model.options import EmailAddressApproval, ServerType
+from sync.model.options import EmailAddressApproval, ServerType, TestStatus
 from sync.model.profile import TlsMode
 from sync.outgoing.submit import DraftSpec, PartyInput
 from sync.settings import Settings
@@ -74,6 +74,7 @@ def test_the_queue_handler_sends_and_the_sweep_runs(function_app: ModuleType, sm
     mailbox = store.get_mailbox(mailbox.id)
     mailbox.email_server_profile_id, mailbox.approval = profile.id, EmailAddressApproval.APPROVED
     mailbox.allow_credentials_for_email_processing, mailbox.username = True, address
+    mailbox.outgoing_status = TestStatus.SUCCESS  # as after a Test & Enable (R-OUT-3)
     seal_field(services.secret_box, mailbox, "password", MAIL_PASSWORD)
     store.mailboxes.update(mailbox)
     contact = RecordService(store).create(Contact(last_name="Trigger", email_address1=f"c-{address}"))

@@ -7,7 +7,17 @@ import hashlib
 import pytest
 from fastapi import HTTPException
 
-from sync.api.auth import ADMIN_ROLE, READER_ROLE, Authenticator, Principal, key_digest, new_api_key
+from sync.api.auth import (
+    ADMIN_ROLE,
+    APPROVER_ROLE,
+    EXCHANGE_ADMINISTRATOR,
+    GLOBAL_ADMINISTRATOR,
+    READER_ROLE,
+    Authenticator,
+    Principal,
+    key_digest,
+    new_api_key,
+)
 from sync.errors import ConfigurationError
 from sync.settings import Settings, load_settings
 
@@ -30,6 +40,25 @@ def test_admin_and_reader_keys() -> None:
     assert auth.from_api_key(admin).roles == {ADMIN_ROLE, READER_ROLE}
     assert auth.from_api_key(reader).roles == {READER_ROLE}
     assert auth.from_api_key(admin).id == f"api-key:{admin_digest[:12]}"
+
+
+def test_r_sec_2_approving_is_a_key_role_of_its_own() -> None:
+    approver, approver_digest = new_api_key()
+    both, both_digest = new_api_key()
+    auth = Authenticator(settings(api_keys=f"{approver_digest}:approver,{both_digest}:admin+approver"))
+    assert auth.from_api_key(approver).roles == {APPROVER_ROLE, READER_ROLE}
+    assert auth.from_api_key(both).roles == {ADMIN_ROLE, APPROVER_ROLE, READER_ROLE}
+    assert not auth.from_api_key(approver).is_admin and auth.from_api_key(both).is_approver
+
+
+def test_r_app_2_only_global_or_exchange_administrators_approve_for_microsoft_365() -> None:
+    def principal(*wids: str) -> Principal:
+        return Principal("p", frozenset({APPROVER_ROLE}), "entra", directory_roles=frozenset(wids))
+
+    assert principal(GLOBAL_ADMINISTRATOR).is_exchange_administrator
+    assert principal(EXCHANGE_ADMINISTRATOR).is_exchange_administrator
+    assert not principal("fe930be7-5e62-47db-91af-98c3a49a38b1").is_exchange_administrator  # User Administrator
+    assert not principal().is_exchange_administrator
 
 
 def test_a_wrong_key_is_401() -> None:

@@ -1,0 +1,144 @@
+"""Test & Enable as background work (R-TE-1, R-TE-11): a queue of mailboxes to test, fed by a profile's
+"Test & Enable Mailboxes", by ``test_email_configuration_scheduled`` (set by an administrator or by a failed
+test's automatic re-test), and drained by a queue trigger, one mailbox per message.
+
+The mailbox row is the durable record: requesting a test sets ``test_email_configuration_scheduled`` and claims
+it for ``CLAIM`` by moving ``postpone_test_email_configuration_until`` forward (an ETag compare-and-swap), then
+puts a message. If the message is lost, the timer finds the still-scheduled mailbox once the claim has expired
+and puts it again. A message is idempotent: it carries when it was requested, and a mailbox tested since then
+is not tested again (at-least-once delivery, overlapping ticks). Progress is read from the mailboxes' rows.
+
+The timer's query is one server-side-filtered scan of the Mailboxes table per tick (every 5 minutes by
+default), not a per-email path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from sync.errors import ConcurrencyConflict, NotFound
+from sync.model import Mailbox
+from sync.model.fields import Str36, utcnow
+from sync.store.store import Store
+
+log = logging.getLogger(__name__)
+
+CLAIM = timedelta(minutes=15)  # a queued test is not queued again before this, unless it ran
+SCHEDULED_FILTER = "test_email_configuration_scheduled eq true"
+
+
+class TestEnableWork(BaseModel):
+    """Test ``mailbox_id`` unless it was tested at or after ``requested_on``."""
+
+    __test__ = False  # not a pytest class
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mailbox_id: Str36
+    requested_on: datetime
+    by: Str36 | None = None  # who asked (a profile's Test & Enable); None: the schedule
+    automatic: bool = True  # a scheduled test or re-test counts towards the re-test limit (R-TE-11)
+
+
+Enqueue = Callable[[TestEnableWork], object]
+
+
+@dataclass
+class TestEnableTickReport:
+    __test__ = False  # not a pytest class
+
+    scheduled: int = 0
+    queued: int = 0
+    postponed: int = 0
+    conflicts: int = 0
+
+
+def _claim(store: Store, mailbox_id: str, now: datetime, *, ready: Callable[[Mailbox], bool]) -> Mailbox | None:
+    """Mark the mailbox scheduled and claimed until ``now + CLAIM``; None when ``ready`` says not now."""
+    claimed: list[Mailbox] = []
+
+    def take(m: Mailbox) -> None:
+        claimed.clear()
+        if ready(m):
+            m.test_email_configuration_scheduled = True
+            m.postpone_test_email_configuration_until = now + CLAIM
+            claimed.append(m)
+
+    try:
+        saved = store.mailboxes.modify(mailbox_id, "mailbox", take, attempts=1)
+    except ConcurrencyConflict:
+        return None
+    return saved if claimed else None
+
+
+def request_tests(
+    store: Store, mailbox_ids: Iterable[str], enqueue: Enqueue, *, by: str | None, now: datetime
+) -> list[str]:
+    """Queue a Test & Enable of each mailbox (a profile's "Test & Enable Mailboxes"); the ids queued."""
+    queued = []
+    for mailbox_id in mailbox_ids:
+        mailbox = store.mailboxes.modify(mailbox_id, "mailbox", lambda m: _mark(m, now))
+        enqueue(TestEnableWork(mailbox_id=mailbox.id, requested_on=now, by=by, automatic=False))
+        queued.append(mailbox.id)
+    return queued
+
+
+def _mark(mailbox: Mailbox, now: datetime) -> None:
+    mailbox.test_email_configuration_scheduled = True
+    mailbox.postpone_test_email_configuration_until = now + CLAIM
+
+
+class TestEnableScheduler:
+    """The timer's tick: queue every scheduled mailbox whose postpone time has passed."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, store: Store, enqueue: Enqueue, clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.enqueue = enqueue
+        self.clock = clock
+
+    def tick(self) -> TestEnableTickReport:
+        now = self.clock()
+        report = TestEnableTickReport()
+        for mailbox in self.store.mailboxes.query(SCHEDULED_FILTER):
+            report.scheduled += 1
+            until = mailbox.postpone_test_email_configuration_until
+            if until is not None and until > now:
+                report.postponed += 1
+                continue
+            claimed = _claim(self.store, mailbox.id, now, ready=lambda m: _due(m, now))
+            if claimed is None:
+                report.conflicts += 1
+                continue
+            self.enqueue(TestEnableWork(mailbox_id=claimed.id, requested_on=now))
+            report.queued += 1
+        return report
+
+
+def _due(mailbox: Mailbox, now: datetime) -> bool:
+    until = mailbox.postpone_test_email_configuration_until
+    return mailbox.test_email_configuration_scheduled and (until is None or until <= now)
+
+
+def already_tested(mailbox: Mailbox, work: TestEnableWork) -> bool:
+    """A duplicate or late message: the mailbox was tested after it was requested."""
+    last = mailbox.test_and_enable_last_attempted_on
+    return last is not None and last >= work.requested_on
+
+
+def handle(store: Store, tester: Callable[[TestEnableWork], object], work: TestEnableWork) -> str:
+    """Run one queued test: "tested", "done" (already tested since the request) or "missing"."""
+    try:
+        mailbox = store.get_mailbox(work.mailbox_id)
+    except NotFound:
+        log.info("Test & Enable of mailbox %s skipped: it no longer exists", work.mailbox_id)
+        return "missing"
+    if already_tested(mailbox, work):
+        return "done"
+    tester(work)
+    return "tested"
