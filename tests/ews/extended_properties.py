@@ -1,8 +1,9 @@
-"""Extended properties: custom properties a client puts on any item, named by a ``t:ExtendedFieldURI``.
+"""Extended properties: custom properties a client puts on any item or folder, named by a ``t:ExtendedFieldURI``.
 
-CreateItem carries them as ``t:ExtendedProperty`` (the name and a ``t:Value``), UpdateItem sets and deletes
-them by their ExtendedFieldURI, and GetItem, FindItem and SyncFolderItems return them only when the ItemShape
-asks for them in AdditionalProperties, as Exchange does (no BaseShape includes them).
+CreateItem carries them as ``t:ExtendedProperty`` (the name and a ``t:Value``), UpdateItem and UpdateFolder set
+and delete them by their ExtendedFieldURI, and GetItem, FindItem, SyncFolderItems and GetFolder return them only
+when the ItemShape or FolderShape asks for them in AdditionalProperties, as Exchange does (no BaseShape includes
+them).
 
 Simplified: this server keeps properties named by PropertySetId and PropertyName, or by PropertyTag, of the
 types in ``CODECS``; writing any other (a DistinguishedPropertySetId, a PropertyId, an array type) is
@@ -14,12 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from typing import Any
 
 from tests.ews.codecs import Codec, Integer, Text
 from tests.ews.errors import StateError
 from tests.ews.soap import child, element, find, findall, local_name
-from tests.ews.state import Item
 from tests.ews.values import ExtendedField
 
 # PropertyType -> how a value of that type is read and written
@@ -74,11 +75,12 @@ def parse(spec: ET.Element) -> dict[ExtendedField, object]:
 
 
 def change(update: ET.Element) -> tuple[ExtendedField, object | None]:
-    """(name, new value or None for none) of a SetItemField or DeleteItemField whose path is an ExtendedFieldURI."""
+    """(name, new value or None for none) of a Set/DeleteItemField or Set/DeleteFolderField whose path is an
+    ExtendedFieldURI."""
     field = field_of(update[0])
-    if local_name(update) == "DeleteItemField":
+    if local_name(update) in ("DeleteItemField", "DeleteFolderField"):
         return field, None
-    if local_name(update) == "AppendToItemField":
+    if local_name(update) in ("AppendToItemField", "AppendToFolderField"):
         raise StateError("ErrorInvalidPropertyAppend", "An extended property cannot be appended to.")
     given = dict(_property(node) for node in findall(update, "*/t:ExtendedProperty"))
     if field not in given:
@@ -87,7 +89,8 @@ def change(update: ET.Element) -> tuple[ExtendedField, object | None]:
 
 
 def requested(shape: ET.Element | None) -> set[ExtendedField]:
-    """The extended properties an ItemShape asks for. One this server cannot keep is left out: no item has it."""
+    """The extended properties an ItemShape or FolderShape asks for. One this server cannot keep is left out: no
+    item or folder has it."""
     fields: set[ExtendedField] = set()
     if shape is None:
         return fields
@@ -97,10 +100,10 @@ def requested(shape: ET.Element | None) -> set[ExtendedField]:
     return fields
 
 
-def elements(item: Item, fields: set[ExtendedField]) -> list[ET.Element]:
-    """The ``t:ExtendedProperty`` elements of the requested properties that the item has."""
+def elements(owned: Mapping[ExtendedField, object], fields: set[ExtendedField]) -> list[ET.Element]:
+    """The ``t:ExtendedProperty`` elements of the requested properties that an item or folder has (``owned``)."""
     nodes = []
-    for field, value in item.extended_properties.items():
+    for field, value in owned.items():
         if field in fields:
             node = element("t:ExtendedProperty")
             names = {

@@ -1,14 +1,20 @@
-"""Folder operations: GetFolder, FindFolder, CreateFolder and SyncFolderHierarchy."""
+"""Folder operations: GetFolder, FindFolder, CreateFolder, UpdateFolder and SyncFolderHierarchy.
+
+UpdateFolder here changes extended properties only (what a client stamps on a folder); renames and moves are
+the test's own business (``Mailbox.update_folder``) and answer ErrorInvalidPropertySet.
+"""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from tests.ews import extended_properties
 from tests.ews.errors import StateError
 from tests.ews.operations import Context, Handler, paged
 from tests.ews.shapes import folder_element, requested_fields
 from tests.ews.soap import child, element, find, findall, local_name, text_of
 from tests.ews.state import Folder
+from tests.ews.values import ExtendedField
 
 CLASS_BY_TAG = {"CalendarFolder": "IPF.Appointment", "ContactsFolder": "IPF.Contact", "TasksFolder": "IPF.Task"}
 
@@ -22,6 +28,7 @@ def _folders(*nodes: ET.Element) -> ET.Element:
 def get_folder(ctx: Context, body: ET.Element) -> list[ET.Element]:
     """One response message per requested folder; unknown ones (an archive, say) are ErrorFolderNotFound."""
     shape, fields = requested_fields(find(body, "m:FolderShape"))
+    extended = extended_properties.requested(find(body, "m:FolderShape"))
     messages = []
     for ref in findall(body, "m:FolderIds/*"):
         try:
@@ -29,7 +36,8 @@ def get_folder(ctx: Context, body: ET.Element) -> list[ET.Element]:
         except StateError as problem:
             messages.append(ctx.fail(problem))
             continue
-        messages.append(ctx.ok(_folders(folder_element(ctx.mailbox, folder, shape, fields))))
+        owned = extended_properties.elements(folder.extended_properties, extended)
+        messages.append(ctx.ok(_folders(folder_element(ctx.mailbox, folder, shape, fields, owned))))
     return messages
 
 
@@ -70,6 +78,26 @@ def create_folder(ctx: Context, body: ET.Element) -> list[ET.Element]:
     return messages
 
 
+def update_folder(ctx: Context, body: ET.Element) -> list[ET.Element]:
+    """One response message per t:FolderChange: its Set/DeleteFolderField of extended properties applied."""
+    messages = []
+    for change in findall(body, "m:FolderChanges/t:FolderChange"):
+        try:
+            folder = ctx.folder(change[0])
+            updates: dict[ExtendedField, object | None] = {}
+            for update in findall(change, "t:Updates/*"):
+                if len(update) == 0 or local_name(update[0]) != "ExtendedFieldURI":
+                    raise StateError("ErrorInvalidPropertySet", "This test server updates extended properties only.")
+                name, value = extended_properties.change(update)
+                updates[name] = value
+            folder = ctx.mailbox.set_folder_properties(folder.folder_id, updates)
+        except StateError as problem:
+            messages.append(ctx.fail(problem))
+            continue
+        messages.append(ctx.ok(_folders(folder_element(ctx.mailbox, folder, "IdOnly", set()))))
+    return messages
+
+
 def sync_folder_hierarchy(ctx: Context, body: ET.Element) -> list[ET.Element]:
     """All folder changes below the sync folder (the mailbox root if none) in one page."""
     shape, fields = requested_fields(find(body, "m:FolderShape"))
@@ -94,5 +122,6 @@ HANDLERS: dict[str, Handler] = {
     "GetFolder": get_folder,
     "FindFolder": find_folder,
     "CreateFolder": create_folder,
+    "UpdateFolder": update_folder,
     "SyncFolderHierarchy": sync_folder_hierarchy,
 }

@@ -60,7 +60,8 @@ def _shape(body: ET.Element) -> _Shape:
 
 def _render(ctx: Context, item: Item, shape: _Shape) -> ET.Element:
     """A message from its MIME and flags, any other item from its type's table."""
-    schema, extended = SCHEMAS.get(item.item_type), extended_properties.elements(item, shape.extended)
+    schema = SCHEMAS.get(item.item_type)
+    extended = extended_properties.elements(item.extended_properties, shape.extended)
     if schema is None:
         return message_element(ctx.mailbox, item, shape.base, shape.fields, extended)
     return schema.element(item, ctx.mailbox, shape.base, shape.fields, extended)

@@ -44,7 +44,10 @@ def folder_id(folder: Folder, tag: str = "t:FolderId") -> ET.Element:
     return element(tag, Id=folder.folder_id, ChangeKey=folder.change_key)
 
 
-def folder_element(mailbox: Mailbox, folder: Folder, shape: str, fields: set[str]) -> ET.Element:
+def folder_element(
+    mailbox: Mailbox, folder: Folder, shape: str, fields: set[str], extended: list[ET.Element] | None = None
+) -> ET.Element:
+    """A folder as the shape asks; ``extended``: its requested extended properties, in their schema place."""
     tag = FOLDER_TAGS.get(folder.folder_class or "", "t:Folder")
     if shape == "AllProperties":
         fields = fields | DEFAULT_FOLDER_FIELDS | {"folder:ParentFolderId", "folder:FolderClass"}
@@ -64,6 +67,7 @@ def folder_element(mailbox: Mailbox, folder: Folder, shape: str, fields: set[str
         child(node, "t:TotalCount", str(total))
     if "folder:ChildFolderCount" in fields:
         child(node, "t:ChildFolderCount", str(children))
+    node.extend(extended or [])
     if "folder:EffectiveRights" in fields:
         rights = child(node, "t:EffectiveRights")
         for right in RIGHTS:

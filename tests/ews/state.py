@@ -76,6 +76,7 @@ class Folder:
     name: str
     folder_class: str | None
     distinguished: str | None = None
+    extended_properties: dict[ExtendedField, object] = field(default_factory=dict)  # set by UpdateFolder
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,16 @@ class Mailbox:
             updated = replace(folder, name=name or folder.name, parent_id=parent_id, change_key=self._change_key())
             self.folders[folder.folder_id] = updated
             self._folder_log.append(_Entry(folder.folder_id, UPDATE, self._ancestors(parent_id)))
+            return updated
+
+    def set_folder_properties(self, ref: str, changes: Mapping[ExtendedField, object | None]) -> Folder:
+        """UpdateFolder of extended properties (None deletes one); a new change key. Not a hierarchy change."""
+        with self._lock:
+            folder = self.folder(ref)
+            properties = {**folder.extended_properties, **changes}
+            kept = {name: value for name, value in properties.items() if value is not None}
+            updated = replace(folder, extended_properties=kept, change_key=self._change_key())
+            self.folders[folder.folder_id] = updated
             return updated
 
     # items
