@@ -49,6 +49,14 @@ class ExchangeItem:
 
 
 @dataclass(frozen=True)
+class OrgStamp:
+    """Which organization synchronizes a mailbox's ACT, and when it last did (R-TE-7), as Exchange keeps it."""
+
+    org_id: str
+    last_sync_on: datetime | None = None
+
+
+@dataclass(frozen=True)
 class ItemChange:
     kind: ChangeKind
     item_id: str
@@ -87,6 +95,14 @@ class ActMailbox(Protocol):
 
     def probe(self) -> None:
         """Prove access to the three folders without changing anything (Test & Enable)."""
+        ...
+
+    def read_org_stamp(self) -> OrgStamp | None:
+        """The organization the mailbox synchronizes with, if any has claimed it (R-TE-7)."""
+        ...
+
+    def write_org_stamp(self, stamp: OrgStamp) -> None:
+        """Claim the mailbox for ``stamp.org_id``, or refresh its last sync time."""
         ...
 
 

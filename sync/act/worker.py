@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sync.act.cycle import ActCycle, ActReport
+from sync.act.org_stamp import OTHER_ORGANIZATION_CODE, check_claim
+from sync.act.organization_id import organization_id
 from sync.act.port import ActConnector
 from sync.errors import ConcurrencyConflict
-from sync.health.alerts import Alerts, act_failure_text, mailbox_ref
+from sync.health.alerts import Alerts, act_failure_text, act_other_organization_text, mailbox_ref
 from sync.health.policy import transient_retry
 from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
 from sync.mailboxes import eligibility
@@ -90,6 +92,7 @@ class ActWorker:
                 )
             deadline = self.monotonic() + self.settings.worker_budget_seconds
             exchange = self.connector.open_act(mailbox, profile, deadline=deadline)
+            check_claim(exchange, organization_id(self.store), now, take_over=False)  # R-TE-7: still ours?
             owner = mailbox.owner.id if mailbox.owner else ""
             filters = {f.object_type: f.rule for f in self.store.sync_filters.partition(owner)}
             cycle = ActCycle(self.store, mailbox, exchange, now=self.clock, filters=filters,
@@ -117,7 +120,12 @@ class ActWorker:
     ) -> ActRun:
         disabled = self._release(item, None, failure=exc)
         run.status, run.error = ("disabled" if disabled else "failed"), f"{exc.code}: {exc}"
-        text = act_failure_text(mailbox, profile.name, exc.code, f"{type(exc).__name__}: {exc}", disabled=disabled)
+        details = f"{type(exc).__name__}: {exc}"
+        text = (
+            act_other_organization_text(mailbox, profile.name, exc.code, details)
+            if exc.code == OTHER_ORGANIZATION_CODE
+            else act_failure_text(mailbox, profile.name, exc.code, details, disabled=disabled)
+        )
         self.alerts.raise_alert(
             self.store.get_organization(), text, mailbox_ref(mailbox), mailbox_id=mailbox.id, profile_id=profile.id
         )

@@ -19,7 +19,8 @@ APPROVAL_SWITCHES = ("require_approval_for_user_email", "require_approval_for_qu
 
 SHAPE = Shape(
     OrganizationSettings,
-    read_only=frozenset({"tracking_prefix_history", "next_tracking_number"}),  # history is kept by the service
+    # history and the organization id (R-TE-7) are kept by the service
+    read_only=frozenset({"tracking_prefix_history", "next_tracking_number", "organization_id"}),
 )
 
 

@@ -35,6 +35,7 @@ CODE_ACT_DISABLED = 8005_0006
 CODE_ACT_TRANSIENT = 8005_0007
 CODE_SCHEDULING_CONFLICT = -2147086315  # ExchangeSyncSchedulingConflictsError
 CODE_INVALID_FORWARD_ITEM = 8005_0008  # R-FWD-8: InvalidForwardMailItem on a forward mailbox
+CODE_ACT_OTHER_ORGANIZATION = 8005_0009  # R-TE-7: the Exchange mailbox syncs ACT with another organization
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,19 @@ def act_failure_text(
                      f"Appointments, contacts, and tasks couldn't be synchronized for the mailbox {box}. The owner of "
                      f"the associated email server profile {profile_name} has been notified. The system will try "
                      f"again later. Email Server Error Code: {error_code}", details)  # fmt: skip
+
+
+def act_other_organization_text(mailbox: Mailbox, profile_name: str, error_code: str, details: str) -> AlertText:
+    """R-TE-7: Dynamics' 'configured with another organization' alert, with the checkbox that overrides it."""
+    box = mailbox.name
+    return AlertText(AlertLevel.ERROR, CODE_ACT_OTHER_ORGANIZATION, error_code,
+                     f"Appointments, contacts, and tasks can't be synchronized for the mailbox {box} because the "
+                     f"mailbox is configured with another organization. The mailbox {box} has been disabled for "
+                     f"synchronizing appointments, contacts, and tasks and the owner of the email server profile "
+                     f"{profile_name} has been notified. To synchronize it with this organization, select \"Sync "
+                     f"items with Exchange from this org only, even if Exchange was set to sync with a different "
+                     f"org\" (act_sync_this_org_only_override), then run Test & Enable for the mailbox. Email Server "
+                     f"Error Code: {error_code}", details)  # fmt: skip
 
 
 def scheduling_conflict_text(subject: str, user_name: str, details: str) -> AlertText:

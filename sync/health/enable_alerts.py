@@ -6,7 +6,7 @@ R-ERR-5). Each failure code has its own alert code so a repeat bumps the open al
 
 from __future__ import annotations
 
-from sync.health.alerts import AlertText
+from sync.health.alerts import CODE_ACT_OTHER_ORGANIZATION, AlertText
 from sync.health.server_text import one_server_line
 from sync.model.options import AlertLevel
 
@@ -23,6 +23,7 @@ FAILURE_CODES = (
     CODE_TEST_OUTGOING_FAILED,
     CODE_TEST_ACT_FAILED,
     CODE_TEST_PRECONDITION_FAILED,
+    CODE_ACT_OTHER_ORGANIZATION,  # R-TE-7: a test that claims the mailbox closes it
 )
 
 _WORKLOAD_CODES = {

@@ -24,10 +24,12 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
+from sync.act.org_stamp import OTHER_ORGANIZATION_CODE, ActClaimedByAnotherOrganization, check_claim
+from sync.act.organization_id import organization_id
 from sync.act.port import ActConnector
 from sync.auth.secrets import SecretBox, open_field
 from sync.errors import SecretError, ValidationFailed
-from sync.health.alerts import Alerts
+from sync.health.alerts import Alerts, AlertText, act_other_organization_text
 from sync.health.enable_alerts import FAILURE_CODES, failure_text, success_text
 from sync.health.profile_alerts import ProfileAlerts
 from sync.incoming.classify import GENERATED_HEADER
@@ -420,7 +422,13 @@ class TestAndEnable:
         if not mailbox.is_user_mailbox:
             return Problem("act", "ActNeedsUserMailbox", "queues do not sync appointments, contacts and tasks")
         try:
-            self.act.open_act(mailbox, profile).probe()
+            exchange = self.act.open_act(mailbox, profile)
+            exchange.probe()
+            take_over = self.store.get_organization().act_sync_this_org_only_override
+            check_claim(exchange, organization_id(self.store), self.clock(), take_over=take_over)  # R-TE-7
+        except ActClaimedByAnotherOrganization as exc:
+            fix = "PATCH /api/organization with act_sync_this_org_only_override true to take the mailbox over"
+            return Problem("act", exc.code, str(exc), fix)
         except MailServerError as exc:
             return Problem("act", exc.code, str(exc))
         return None
@@ -472,9 +480,7 @@ class TestAndEnable:
             self._dismiss_failures(org, mailbox)
             return
         for problem in report.problems:
-            text = failure_text(
-                mailbox.name, profile.name if profile else None, problem.workload, problem.code, problem.message
-            )
+            text = _failure_text(mailbox, profile, problem)
             self.alerts.raise_alert(org, text, mailbox_ref, mailbox_id=mailbox.id, profile_id=profile_id)
             if profile is not None:  # the profile's owner is notified too, on the profile's own alert (R-ERR-5)
                 self.profile_alerts.mailbox_failed(org, profile, mailbox, text)
@@ -488,6 +494,13 @@ class TestAndEnable:
                 self.store.alerts.upsert(alert)
             profiles.add(alert.profile_id)
         self.profile_alerts.mailbox_recovered(org, mailbox.id, profiles)
+
+
+def _failure_text(mailbox: Mailbox, profile: EmailServerProfile | None, problem: Problem) -> AlertText:
+    if problem.code == OTHER_ORGANIZATION_CODE and profile is not None:  # R-TE-7: Dynamics' own alert
+        return act_other_organization_text(mailbox, profile.name, problem.code, problem.message)
+    profile_name = profile.name if profile else None
+    return failure_text(mailbox.name, profile_name, problem.workload, problem.code, problem.message)
 
 
 def _configured(mailbox: Mailbox) -> list[str]:

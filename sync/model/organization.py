@@ -158,6 +158,15 @@ class OrganizationSettings(Entity):
     is_mailbox_forced_unlocking_enabled: bool = True
     """Count broken stale claims on mailboxes (expired claims are always broken). Default: yes."""
 
+    # appointments, contacts and tasks (R-TE-7)
+    organization_id: Str36 | None = None
+    """This organization's stable id, written in every Exchange mailbox it synchronizes appointments, contacts and
+    tasks with, so another organization (a test deployment, say) does not sync the same mailbox. Generated once
+    when first needed; read-only."""
+    act_sync_this_org_only_override: bool = False
+    """Sync items with Exchange from this org only, even if Exchange was set to sync with a different org: Test &
+    Enable takes over a mailbox another organization synchronizes instead of refusing it. Default: no."""
+
     @field_validator("tracking_prefix")
     @classmethod
     def _prefix_is_printable(cls, value: str) -> str:

@@ -22,9 +22,9 @@ from exchangelib.properties import DistinguishedFolderId
 from exchangelib.properties import Mailbox as EwsMailbox
 from exchangelib.services import SyncFolderItems
 
-from sync.act.port import TYPE_OF, ActFolder, ChangeKind, ChangePage, ExchangeItem, ItemChange
+from sync.act.port import TYPE_OF, ActFolder, ChangeKind, ChangePage, ExchangeItem, ItemChange, OrgStamp
 from sync.mail.errors import MessageGone
-from sync.mail.ews import act_items
+from sync.mail.ews import act_items, org_stamp
 from sync.mail.ews.session import EwsSession
 from sync.model.options import EntityType
 
@@ -116,6 +116,12 @@ class EwsActMailbox:
         """The calendar, contacts and tasks folders answer (Test & Enable's ACT check)."""
         for name in ("calendar", "contacts", "tasks"):
             self.session.call(partial(getattr, self.account, name), "GetFolder")
+
+    def read_org_stamp(self) -> OrgStamp | None:
+        return org_stamp.read_stamp(self.session)
+
+    def write_org_stamp(self, stamp: OrgStamp) -> None:
+        org_stamp.write_stamp(self.session, stamp)
 
     def get(self, object_type: EntityType, item_id: str) -> ExchangeItem | None:
         [item] = self.session.call(lambda: list(self.account.fetch([(item_id, None)])), "GetItem")
