@@ -137,6 +137,11 @@ def test_the_organizations_default_profile_is_not_deleted(admin: TestClient) -> 
     assert admin.delete(f"/api/profiles/{profile['id']}").status_code == 204
 
 
+def test_r_te_7_the_organization_id_is_shown_and_read_only(admin: TestClient) -> None:
+    assert "organization_id" in admin.get("/api/organization").json()
+    assert admin.patch("/api/organization", json={"organization_id": "someone-else"}).status_code == 422
+
+
 def test_a_default_profile_that_does_not_exist_is_refused(admin: TestClient) -> None:
     refused = admin.patch("/api/organization", json={"default_email_server_profile_id": "no-such-profile"})
     assert refused.status_code == 422
