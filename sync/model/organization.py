@@ -65,8 +65,8 @@ class OrganizationSettings(Entity):
     """Digits for the token counter, 1 to 9 (3 recycles after 999). Dynamics default: 3."""
     next_tracking_number: int = Field(default=1, ge=0)
     """The counter the next token uses."""
-    next_tracking_user_number: int = Field(default=1, ge=1)  # the next user's sequence in tokens (R-COR-11)
-    """The number the next new user gets in tokens."""
+    next_tracking_user_number: int = Field(default=1, ge=1, le=9_999_999_999)  # the next user's sequence (R-COR-11)
+    """The number the next new user gets in tokens, at most 10 digits (the most tracking_token_id_digits allows)."""
 
     # correlation
     email_correlation_enabled: bool = True
