@@ -15,5 +15,6 @@ $key = [Convert]::ToBase64String($bytes).TrimEnd('=').Replace('+', '-').Replace(
 $hash = [System.Security.Cryptography.SHA256]::HashData([System.Text.Encoding]::UTF8.GetBytes($key))
 $digest = ([System.BitConverter]::ToString($hash) -replace '-', '').ToLowerInvariant()
 azd env set SYNC_ADMIN_API_KEY $key
-azd env set SYNC_ADMIN_API_KEY_DIGESTS $digest
+# The first key administers and approves: a new deployment has nobody else to approve its first mailboxes.
+azd env set SYNC_ADMIN_API_KEY_DIGESTS "$($digest):admin+approver"
 Write-Host 'SYNC_ADMIN_API_KEY: created for this azd environment (read it with: azd env get-value SYNC_ADMIN_API_KEY)'

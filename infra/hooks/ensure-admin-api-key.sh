@@ -19,5 +19,6 @@ else
     digest=$(printf '%s' "$key" | python3 -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')
 fi
 azd env set SYNC_ADMIN_API_KEY "$key"
-azd env set SYNC_ADMIN_API_KEY_DIGESTS "$digest"
+# The first key administers and approves: a new deployment has nobody else to approve its first mailboxes.
+azd env set SYNC_ADMIN_API_KEY_DIGESTS "$digest:admin+approver"
 echo "SYNC_ADMIN_API_KEY: created for this azd environment (read it with: azd env get-value SYNC_ADMIN_API_KEY)"

@@ -131,21 +131,22 @@ def run_hook(script: str, environment: dict[str, str]) -> str:
     return done.stdout
 
 
-def test_the_hook_mints_a_first_key_whose_digest_the_app_accepts(
+def test_the_hook_mints_a_first_key_that_administers_and_approves(
     azd: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     output = run_hook("preprovision.sh", azd)
     values = Path(azd["AZD_DIR"])
-    key, digest = (values / "SYNC_ADMIN_API_KEY").read_text(), (values / "SYNC_ADMIN_API_KEY_DIGESTS").read_text()
-    assert digest == hashlib.sha256(key.encode()).hexdigest()
+    key, entry = (values / "SYNC_ADMIN_API_KEY").read_text(), (values / "SYNC_ADMIN_API_KEY_DIGESTS").read_text()
+    assert entry == hashlib.sha256(key.encode()).hexdigest() + ":admin+approver"
     assert len(key) >= 40 and key not in output  # the key is never printed to the deployment log
     assert (values / "SYNC_SECRET_ENCRYPTION_KEY").exists()
     for name in list(os.environ):
         monkeypatch.delenv(name)
     monkeypatch.setenv("AzureWebJobsStorage__accountName", "stplaceholder")
     monkeypatch.setenv("SYNC_SECRET_ENCRYPTION_KEY", (values / "SYNC_SECRET_ENCRYPTION_KEY").read_text())
-    monkeypatch.setenv("SYNC_API_KEYS", digest)
-    assert Authenticator(load_settings()).from_api_key(key).is_admin
+    monkeypatch.setenv("SYNC_API_KEYS", entry)
+    first = Authenticator(load_settings()).from_api_key(key)
+    assert first.is_admin and first.is_approver  # a new deployment's first mailboxes need an approver
 
 
 def test_the_hook_keeps_the_keys_of_an_environment(azd: dict[str, str]) -> None:
