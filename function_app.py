@@ -14,9 +14,10 @@
 
 import logging
 import time
+from typing import TypeVar
 
 import azure.functions as func
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sync import oplog
 from sync.api.app import create_app
@@ -37,6 +38,17 @@ services = Services(settings)
 
 app = func.AsgiFunctionApp(app=create_app(settings, lambda: services.store), http_auth_level=func.AuthLevel.ANONYMOUS)
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parsed(model: type[M], msg: func.QueueMessage, queue: str) -> M | None:
+    """The queue message as ``model``; a malformed one is dropped with a log line, never retried."""
+    try:
+        return model.model_validate_json(msg.get_body())
+    except ValidationError as exc:
+        logging.error("ignoring malformed %s message %s: %s", queue, msg.id, exc)
+        return None
+
 
 @app.function_name(name="schedule_mailboxes")
 @app.timer_trigger(schedule="%SYNC_MAILBOX_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
@@ -47,10 +59,8 @@ def schedule_mailboxes(timer: func.TimerRequest) -> None:
 @app.function_name(name="process_mailbox")
 @app.queue_trigger(arg_name="msg", queue_name="mailbox-work", connection="AzureWebJobsStorage")
 def process_mailbox(msg: func.QueueMessage) -> None:
-    try:
-        item = WorkItem.model_validate_json(msg.get_body())
-    except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
-        logging.error("ignoring malformed mailbox-work message %s: %s", msg.id, exc)
+    item = _parsed(WorkItem, msg, "mailbox-work")
+    if item is None:
         return
     started = time.monotonic()
     report = services.worker.run(item)
@@ -60,10 +70,8 @@ def process_mailbox(msg: func.QueueMessage) -> None:
 @app.function_name(name="send_outgoing")
 @app.queue_trigger(arg_name="msg", queue_name="outgoing-mail", connection="AzureWebJobsStorage")
 def send_outgoing(msg: func.QueueMessage) -> None:
-    try:
-        work = OutgoingWork.model_validate_json(msg.get_body())
-    except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
-        logging.error("ignoring malformed outgoing-mail message %s: %s", msg.id, exc)
+    work = _parsed(OutgoingWork, msg, "outgoing-mail")
+    if work is None:
         return
     started = time.monotonic()
     report = services.outgoing_sender.handle(work)
@@ -85,10 +93,8 @@ def schedule_act(timer: func.TimerRequest) -> None:
 @app.function_name(name="process_act")
 @app.queue_trigger(arg_name="msg", queue_name="act-work", connection="AzureWebJobsStorage")
 def process_act(msg: func.QueueMessage) -> None:
-    try:
-        item = WorkItem.model_validate_json(msg.get_body())
-    except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
-        logging.error("ignoring malformed act-work message %s: %s", msg.id, exc)
+    item = _parsed(WorkItem, msg, "act-work")
+    if item is None:
         return
     started = time.monotonic()
     run = services.act_worker.run(item)
@@ -104,10 +110,8 @@ def schedule_test_and_enable(timer: func.TimerRequest) -> None:
 @app.function_name(name="run_test_and_enable")
 @app.queue_trigger(arg_name="msg", queue_name="test-and-enable", connection="AzureWebJobsStorage")
 def run_test_and_enable(msg: func.QueueMessage) -> None:
-    try:
-        work = TestEnableWork.model_validate_json(msg.get_body())
-    except ValidationError as exc:  # a malformed message is dropped with a log line, never retried
-        logging.error("ignoring malformed test-and-enable message %s: %s", msg.id, exc)
+    work = _parsed(TestEnableWork, msg, "test-and-enable")
+    if work is None:
         return
     outcome = services.run_queued_test(work)
     logging.info("test and enable: mailbox=%s outcome=%s", work.mailbox_id, outcome)
