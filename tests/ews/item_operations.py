@@ -3,7 +3,7 @@
 Messages are MIME with a few flags; calendar items, contacts and tasks are property bags described by their
 type's table (``item_schema`` and ``calendar_shapes``, ``contact_shapes``, ``task_shapes``). Any of them can
 carry extended properties (``extended_properties``). Other item types (distribution lists, posts, meeting
-requests) get an error that names them.
+requests) get an error that names them. Meeting messages the operations send are in ``meetings``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 
-from tests.ews import calendar_shapes, contact_shapes, extended_properties, task_shapes
+from tests.ews import calendar_shapes, contact_shapes, extended_properties, meetings, task_shapes
 from tests.ews.calendar_view import calendar_view
 from tests.ews.errors import StateError
 from tests.ews.item_schema import Schema
@@ -192,8 +192,8 @@ def create_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
     """For a message, SaveOnly stores it; SendOnly and SendAndSaveCopy send it (delivering to mailboxes of
     this server) and answer with an empty ``m:Items``, as Exchange does.
 
-    A calendar item, contact or task is stored in SavedItemFolderId, else in its type's default folder.
-    Simplified: SendMeetingInvitations is not acted on; attendees get no meeting request."""
+    A calendar item, contact or task is stored in SavedItemFolderId, else in its type's default folder; a new
+    meeting's attendees get the requests SendMeetingInvitations asks for (``meetings``)."""
     disposition = body.get("MessageDisposition", "SaveOnly")
     saved_in = find(body, "m:SavedItemFolderId")
     messages = []
@@ -206,6 +206,7 @@ def create_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
                 created = ctx.mailbox.create_item(
                     schema.kind, schema.parse(spec), folder=target, categories=categories, extended_properties=extended
                 )
+                meetings.created(ctx.store, ctx.mailbox, created, body.get("SendMeetingInvitations"))
                 messages.append(ctx.ok(_items(_id_only(created))))
                 continue
             mime, recipients = _mime_and_recipients(ctx, spec)
@@ -227,10 +228,10 @@ def create_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
     return messages
 
 
-def _apply_updates(ctx: Context, change: ET.Element, *, never_overwrite: bool) -> Item:
+def _apply_updates(ctx: Context, change: ET.Element, *, never_overwrite: bool) -> tuple[Item, Item]:
     """Apply one t:ItemChange: Set/Append/DeleteItemField of item:Categories, of an extended property, of
     message:IsRead on a message, and of the properties of its type (``item_schema``) on a calendar item, contact
-    or task.
+    or task. Returns the item before and after.
 
     With ConflictResolution NeverOverwrite a stale ChangeKey is ErrorIrresolvableConflict."""
     ref = find(change, "t:ItemId")
@@ -262,20 +263,23 @@ def _apply_updates(ctx: Context, change: ET.Element, *, never_overwrite: bool) -
             fields[name] = value
         else:
             raise StateError("ErrorInvalidPropertySet", f"This test server cannot update {uri}.")
-    return ctx.mailbox.update_item(
+    return item, ctx.mailbox.update_item(
         item.item_id, is_read=is_read, categories=categories, fields=fields, extended_properties=extended
     )
 
 
 def update_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
+    """Each change in turn; a meeting's attendees get the updates SendMeetingInvitationsOrCancellations asks for."""
     never_overwrite = body.get("ConflictResolution") == "NeverOverwrite"
+    mode = body.get("SendMeetingInvitationsOrCancellations")
     messages = []
     for change in findall(body, "m:ItemChanges/t:ItemChange"):
         try:
-            item = _apply_updates(ctx, change, never_overwrite=never_overwrite)
+            before, item = _apply_updates(ctx, change, never_overwrite=never_overwrite)
         except StateError as problem:
             messages.append(ctx.fail(problem, _items()))
             continue
+        meetings.updated(ctx.store, ctx.mailbox, before, item, mode)
         conflicts = element("m:ConflictResults")
         child(conflicts, "m:Count", "0")
         messages.append(ctx.ok(_items(_id_only(item)), conflicts))
@@ -297,7 +301,8 @@ def move_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
 
 
 def delete_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
-    """HardDelete and SoftDelete remove the item; MoveToDeletedItems moves it to Deleted Items."""
+    """HardDelete and SoftDelete remove the item; MoveToDeletedItems moves it to Deleted Items. A meeting's
+    attendees get the cancellations SendMeetingCancellations asks for."""
     to_trash = body.get("DeleteType") == "MoveToDeletedItems"
     messages = []
     for ref in findall(body, "m:ItemIds/t:ItemId"):
@@ -311,6 +316,7 @@ def delete_item(ctx: Context, body: ET.Element) -> list[ET.Element]:
         except StateError as problem:
             messages.append(ctx.fail(problem))
             continue
+        meetings.deleted(ctx.store, ctx.mailbox, item, body.get("SendMeetingCancellations"))
         messages.append(ctx.ok())
     return messages
 

@@ -269,7 +269,9 @@ class Mailbox:
         is_read: bool = False,
         categories: Iterable[str] = (),
         extended_properties: Mapping[ExtendedField, object] | None = None,
+        item_class: str = "IPM.Note",
     ) -> Item:
+        """A message (meeting requests and cancellations too: ``item_class`` says which) from its MIME."""
         with self._lock:
             item = Item(
                 item_id=self._new_id("item"),
@@ -279,6 +281,7 @@ class Mailbox:
                 received=received or _now(),
                 is_read=is_read,
                 categories=tuple(categories),
+                item_class=item_class,
                 extended_properties=dict(extended_properties or {}),
             )
             return self._log_created(item)
@@ -441,6 +444,7 @@ class SentMessage:
     sender: str
     recipients: tuple[str, ...]  # To, Cc and Bcc
     mime: bytes
+    item_class: str = "IPM.Note"  # IPM.Schedule.Meeting.Request or .Canceled for meeting messages
 
 
 class MailStore:
@@ -470,16 +474,20 @@ class MailStore:
         recipients: Iterable[str],
         save_in: str | None,
         extended_properties: Mapping[ExtendedField, object] | None = None,
+        *,
+        item_class: str = "IPM.Note",
     ) -> Item | None:
         """Record the message as sent, deliver it to every recipient mailbox of this store, and keep a read
         copy in ``save_in`` (Sent Items for SendAndSaveCopy). Only that copy keeps the extended properties;
         recipients get the MIME."""
         with self.lock:
-            sent = SentMessage(sender.address, tuple(recipients), mime)
+            sent = SentMessage(sender.address, tuple(recipients), mime, item_class)
             self.sent.append(sent)
             for address in dict.fromkeys(r.lower() for r in sent.recipients):
                 if (mailbox := self.get(address)) is not None:
-                    mailbox.add_item("inbox", mime)
+                    mailbox.add_item("inbox", mime, item_class=item_class)
             if save_in is None:
                 return None
-            return sender.add_item(save_in, mime, is_read=True, extended_properties=extended_properties)
+            return sender.add_item(
+                save_in, mime, is_read=True, extended_properties=extended_properties, item_class=item_class
+            )
