@@ -66,8 +66,8 @@ class _Reply:
 class EwsServer:
     """Mailboxes are served at ``url`` between ``start()`` and ``stop()`` (or as a context manager).
 
-    The request's mailbox is the impersonated one (ExchangeImpersonation), else the first ``t:Mailbox`` of
-    the request (as in a DistinguishedFolderId), else the Basic user's own.
+    The request's mailbox is the impersonated one (ExchangeImpersonation), else the one the request's first
+    DistinguishedFolderId names (never an attendee's or a recipient's ``t:Mailbox``), else the Basic user's own.
     """
 
     def __init__(

@@ -82,7 +82,7 @@ class Request:
     operation: str
     body: ET.Element  # the m:{Operation} element
     impersonated: str | None  # ExchangeImpersonation/ConnectingSID/PrimarySmtpAddress (or SmtpAddress)
-    mailbox: str | None  # the first t:Mailbox/t:EmailAddress in the body, e.g. of a DistinguishedFolderId
+    mailbox: str | None  # the first mailbox a DistinguishedFolderId names (never an attendee's or a recipient's)
 
 
 def parse_request(data: bytes) -> Request:
@@ -103,7 +103,7 @@ def parse_request(data: bytes) -> Request:
         operation=local_name(operation),
         body=operation,
         impersonated=impersonated,
-        mailbox=text_of(operation, ".//t:Mailbox/t:EmailAddress"),
+        mailbox=text_of(operation, ".//t:DistinguishedFolderId/t:Mailbox/t:EmailAddress"),
     )
 
 

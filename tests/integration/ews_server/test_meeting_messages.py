@@ -5,12 +5,13 @@ SendMeetingCancellations on DeleteItem."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from email import message_from_bytes
 from email.message import Message
 from email.policy import default as default_policy
 
 import pytest
-from exchangelib import Account, CalendarItem, EWSDateTime, EWSTimeZone, Mailbox
+from exchangelib import DELEGATE, Account, CalendarItem, EWSDateTime, EWSTimeZone, Mailbox
 from exchangelib.items import (
     SEND_ONLY_TO_CHANGED,
     SEND_TO_ALL_AND_SAVE_COPY,
@@ -116,3 +117,18 @@ def test_an_invitation_the_mailbox_received_sends_nothing(alice: Account, ews_se
     item.delete(send_meeting_cancellations=SEND_TO_ALL_AND_SAVE_COPY)
 
     assert ews_server.sent_messages == []
+
+
+def test_an_update_without_impersonation_acts_on_the_callers_mailbox_not_an_attendees(
+    ews_account: Callable[..., Account], ews_server: EwsServer
+) -> None:
+    """As a delegate (no ExchangeImpersonation header), UpdateItem names no mailbox but its attendees': the item
+    is still the caller's own."""
+    alice = ews_account(ALICE, access_type=DELEGATE)
+    created = meeting(alice, BOB, send=SEND_TO_NONE)
+    [item] = alice.fetch([(created.id, None)])
+    item.required_attendees = [Attendee(mailbox=Mailbox(email_address=a)) for a in (BOB, CAROL)]
+    item.save(update_fields=["required_attendees"], send_meeting_invitations=SEND_TO_NONE)
+
+    [stored] = ews_server.items(ALICE, "calendar")
+    assert [a.email for a in stored.extra["required_attendees"]] == [BOB, CAROL]  # type: ignore[attr-defined]
