@@ -166,6 +166,14 @@ class OrganizationSettings(Entity):
     act_sync_this_org_only_override: bool = False
     """Sync items with Exchange from this org only, even if Exchange was set to sync with a different org: Test &
     Enable takes over a mailbox another organization synchronizes instead of refusing it. Default: no."""
+    propagate_appointment_cancellations_to_exchange: bool = False  # R-ACT-9
+    """An appointment canceled in the CRM is deleted from its organizer's Exchange calendar, which sends the
+    attendees a cancellation, when it is still to come (Dynamics: SSSPropagateAppointmentCancellationsToExchange).
+    Otherwise it stays in Exchange, shown as Free, and nobody is told. Default: no."""
+    update_past_meetings_in_exchange: bool = False  # R-ACT-9
+    """Changes to the subject, body, location, times, attendees or series of a meeting that has already started are
+    written to Exchange, still without sending updates (Dynamics: SSSUpdatePastMeetingsInNonDraftMode). Otherwise
+    Exchange keeps them as they were. Default: no."""
 
     @field_validator("tracking_prefix")
     @classmethod

@@ -142,6 +142,14 @@ def test_r_te_7_the_organization_id_is_shown_and_read_only(admin: TestClient) ->
     assert admin.patch("/api/organization", json={"organization_id": "someone-else"}).status_code == 422
 
 
+def test_r_act_9_the_meeting_settings_are_off_by_default_and_patched(admin: TestClient) -> None:
+    names = ("propagate_appointment_cancellations_to_exchange", "update_past_meetings_in_exchange")
+    assert [admin.get("/api/organization").json()[n] for n in names] == [False, False]  # Dynamics' defaults
+    assert admin.patch("/api/organization", json=dict.fromkeys(names, True)).status_code == 200
+    assert [admin.get("/api/organization").json()[n] for n in names] == [True, True]
+    assert admin.patch("/api/organization", json=dict.fromkeys(names, False)).status_code == 200
+
+
 def test_a_default_profile_that_does_not_exist_is_refused(admin: TestClient) -> None:
     refused = admin.patch("/api/organization", json={"default_email_server_profile_id": "no-such-profile"})
     assert refused.status_code == 422
