@@ -7,7 +7,11 @@ State machine of a record in a mailbox (its link row, ``store/act_links.py``):
                                                                                crm_ref stamped on it: linked
     linked ──CRM write──► pending ──push──► UpdateItem ──► linked (synced version, new change key)
     linked ──Exchange change──► pull ──► conflict policy (sync/act/conflict.py) ──► both sides written
-    deleted / no longer selected ──push──► DeleteItem (R-ACT-4, 8) ──► link forgotten
+    deleted / no longer selected ──push──► DeleteItem (R-ACT-4, 8) or left unlinked ──► link forgotten
+    canceled, cancellations propagated ──push──► DeleteItem (R-ACT-9) ──► linked to no item (not made again)
+
+**Meetings.** Whether a write tells the attendees (invitations, updates, cancellations), and what a past
+meeting or a delete may change, is decided by ``sync/act/invitations.py`` (R-ACT-7, 8, 9).
 
 **Crash safety.** For a create, the link is written *before* the remote call (``create_started_on``) and the
 item carries ``crm_ref``; the pull of the next cycle runs before any push and attaches such an item to
@@ -31,11 +35,12 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
+from functools import cached_property, partial
 
 from sync.act import fields as canonical
+from sync.act import invitations
 from sync.act.conflict import Direction, Side, resolve
-from sync.act.filters import ActRecord, matches, rule_for, user_parties
+from sync.act.filters import ActRecord, matches, rule_for
 from sync.act.port import (
     TYPE_OF,
     ActFolder,
@@ -51,7 +56,7 @@ from sync.errors import ConcurrencyConflict, NotFound
 from sync.health.alerts import Alerts, mailbox_ref, scheduling_conflict_text
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.mail.errors import MailAuthenticationError, MailServerError, ServerBusy, TransientMailError
-from sync.model import Contact, ExchangeSyncIdMapping, Mailbox, SchedulingConflict
+from sync.model import Contact, ExchangeSyncIdMapping, Mailbox, OrganizationSettings, SchedulingConflict
 from sync.model.act import Appointment, AppointmentState, AppointmentStatus, FilterRule, Task
 from sync.model.email import ActivityParty
 from sync.model.fields import SYSTEM_USER, EntityRef, normalize_address
@@ -180,11 +185,18 @@ class ActCycle:
             version = self.records.update(record).version_number
             self.report.updated_in_crm += 1
         change_key = item.change_key
-        if decided.to_exchange:
-            change_key = self.exchange.update(link.object_type, item.item_id, item.change_key, decided.to_exchange)
+        to_exchange, invite = decided.to_exchange, False
+        if isinstance(record, Appointment):
+            meeting = invitations.meeting_of(record, self.user_id)
+            to_exchange = self._writable(meeting, to_exchange)
+            invite = invitations.invite_on_update(meeting, to_exchange, self.now())
+        if to_exchange:
+            change_key = self.exchange.update(
+                link.object_type, item.item_id, item.change_key, to_exchange, send_invitations=invite
+            )
             self.report.updated_in_exchange += 1
         self.report.conflicts += decided.conflict
-        self.report.changes += bool(decided.to_crm or decided.to_exchange)
+        self.report.changes += bool(decided.to_crm or to_exchange)
         self._settle(link, version, change_key, decision=decided.summary if decided.conflict else None)
 
     def _deleted_in_exchange(self, link: ExchangeSyncIdMapping) -> None:
@@ -283,38 +295,86 @@ class ActCycle:
         if link.exchange_entry_id is not None and link.crm_version_synced == record.version_number:
             self._settle(link, record.version_number, link.change_key or "")  # re-checked (a new filter): as it was
             return
+        meeting = invitations.meeting_of(record, self.user_id) if isinstance(record, Appointment) else None
+        canceled = meeting and invitations.cancel_propagates(
+            meeting, self.now(), propagate_cancellations=self._org.propagate_appointment_cancellations_to_exchange
+        )
+        if canceled:  # R-ACT-9: a cancel leaves the organizer's mailbox like a delete, and stays out
+            self._cancel_in_exchange(link, record.version_number, canceled)
+            return
         values = self._fields(record)
         if link.exchange_entry_id is None:
             started = link.model_copy(update={"create_started_on": self.now()})
             started.with_etag(link.etag)
             started = self.links.save(started)  # before the remote call: see the module docstring
             item_id, change_key = self.exchange.create(
-                link.object_type, values, crm_ref(link.object_type, link.object_id)
-            )
+                link.object_type, values, crm_ref(link.object_type, link.object_id),
+                send_invitations=meeting is not None and invitations.invite_on_create(meeting, self.now()),
+            )  # fmt: skip
             self.links.attach(started, item_id, change_key, synced_version=record.version_number)
             self.report.created_in_exchange += 1
         else:
             directions = canonical.DIRECTIONS.get(link.object_type, {})
             outgoing = {k: v for k, v in values.items() if directions.get(k, Direction.BOTH) is not Direction.TO_CRM}
-            change_key = self.exchange.update(link.object_type, link.exchange_entry_id, link.change_key or "", outgoing)
+            invite = False
+            if meeting is not None:
+                outgoing = self._writable(meeting, outgoing)
+                invite = self._sensitive_change(meeting, link.exchange_entry_id, outgoing)
+            change_key = self.exchange.update(
+                link.object_type, link.exchange_entry_id, link.change_key or "", outgoing, send_invitations=invite
+            )
             self._settle(link, record.version_number, change_key)
             self.report.updated_in_exchange += 1
         self.report.changes += 1
 
+    def _writable(self, meeting: invitations.Meeting, changes: Mapping[str, object]) -> dict[str, object]:
+        """R-ACT-9: a past meeting keeps its sensitive properties unless the organization says otherwise."""
+        return invitations.writable_changes(
+            meeting, changes, self.now(), update_past_meetings=self._org.update_past_meetings_in_exchange
+        )
+
+    def _sensitive_change(self, meeting: invitations.Meeting, item_id: str, outgoing: Mapping[str, object]) -> bool:
+        """R-ACT-7: updates go out when a sensitive property differs from the item. The item is read only for a
+        meeting that could get them (the user's, to come, with attendees, open): the rest never costs a call."""
+        if not invitations.invite_on_update(meeting, invitations.SENSITIVE, self.now()):
+            return False
+        item = self.exchange.get(EntityType.APPOINTMENT, item_id)
+        changed = [name for name, value in outgoing.items() if item is None or item.fields.get(name) != value]
+        return invitations.invite_on_update(meeting, changed, self.now())
+
+    def _cancel_in_exchange(self, link: ExchangeSyncIdMapping, version: int, how: invitations.Removal) -> None:
+        """R-ACT-9: the canceled meeting is deleted from its organizer's mailbox (cancellations to its attendees);
+        the link stays, without an item, so the next write of the record does not make it again."""
+        if link.exchange_entry_id is not None:
+            self.exchange.delete(
+                link.object_type, link.exchange_entry_id, send_cancellations=how is invitations.Removal.CANCEL
+            )
+            self.report.deleted_in_exchange += 1
+            self.report.changes += 1
+        self.links.detach(link, version)
+
     def _remove_from_exchange(self, link: ExchangeSyncIdMapping, record: ActRecord | None) -> None:
-        """R-ACT-4 and R-ACT-8: a deleted or no longer selected record leaves the mailbox's Exchange; an
-        appointment only when the user organizes it and it is still to come (otherwise it is just unlinked)."""
-        if link.exchange_entry_id is not None and self._crm_delete_propagates(record):
-            self.exchange.delete(link.object_type, link.exchange_entry_id)
+        """R-ACT-4 and R-ACT-8: a deleted or no longer selected contact or task leaves the mailbox's Exchange; an
+        appointment only when it was deleted in the CRM, the user organized it and it was still to come, with
+        cancellations to its attendees. Otherwise the item stays, unlinked."""
+        how = self._removal(link, record)
+        if link.exchange_entry_id is not None and how is not invitations.Removal.UNLINK:
+            self.exchange.delete(
+                link.object_type, link.exchange_entry_id, send_cancellations=how is invitations.Removal.CANCEL
+            )
             self.report.deleted_in_exchange += 1
             self.report.changes += 1
         self.links.forget(link)
 
-    def _crm_delete_propagates(self, record: ActRecord | None) -> bool:
-        if not isinstance(record, Appointment):
-            return True  # contacts and tasks; an appointment deleted in the CRM has no record left to check
-        parties = user_parties(record, (ParticipationType.ORGANIZER,))
-        return self.user_id in parties and record.scheduled_start > self.now()
+    def _removal(self, link: ExchangeSyncIdMapping, record: ActRecord | None) -> invitations.Removal:
+        if link.object_type is not EntityType.APPOINTMENT:
+            return invitations.Removal.DELETE  # contacts and tasks
+        if isinstance(record, Appointment):  # a logical delete: the filter no longer selects it
+            return invitations.removal(invitations.meeting_of(record, self.user_id), self.now(), physical=False)
+        meeting = None  # gone without a word (not through the CRM's writes): nothing to decide with, so it stays
+        if link.deleted_organized is not None and link.deleted_start is not None:
+            meeting = invitations.Meeting(link.deleted_organized, link.deleted_start, bool(link.deleted_with_attendees))
+        return invitations.removal(meeting, self.now(), physical=True)
 
     # --- helpers ------------------------------------------------------------------------------------
     def _item_guard(self, step: Callable[[], None], *, link: ExchangeSyncIdMapping | None = None) -> None:
@@ -363,6 +423,11 @@ class ActCycle:
     @staticmethod
     def _key(link: ExchangeSyncIdMapping) -> str:
         return f"c|{int(link.object_type)}|{link.object_id}"
+
+    @cached_property
+    def _org(self) -> OrganizationSettings:
+        """The organization's settings, read once a cycle and only when an appointment needs them (R-ACT-9)."""
+        return self.store.get_organization()
 
     def _record(self, object_type: EntityType, object_id: str) -> ActRecord | None:
         if object_type is EntityType.APPOINTMENT:

@@ -79,15 +79,25 @@ class ActMailbox(Protocol):
         """The changes since ``state``, one page at a time (the caller checkpoints each page's state)."""
         ...
 
-    def create(self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str) -> tuple[str, str]:
-        """A new item stamped with ``crm_ref``; its (item id, change key)."""
+    def create(
+        self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str, *, send_invitations: bool = False
+    ) -> tuple[str, str]:
+        """A new item stamped with ``crm_ref``; its (item id, change key). ``send_invitations``: Exchange sends the
+        attendees of a new meeting their invitations (``sync/act/invitations.py`` decides, R-ACT-7)."""
         ...
 
-    def update(self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object]) -> str:
-        """Change some fields; the new change key."""
+    def update(
+        self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object], *,
+        send_invitations: bool = False,
+    ) -> str:  # fmt: skip
+        """Change some fields; the new change key. ``send_invitations``: Exchange sends the attendees the updated
+        meeting (and removed attendees a cancellation)."""
         ...
 
-    def delete(self, object_type: EntityType, item_id: str) -> None: ...
+    def delete(self, object_type: EntityType, item_id: str, *, send_cancellations: bool = False) -> None:
+        """Delete an item (gone already is done). ``send_cancellations``: Exchange tells the meeting's attendees
+        it is canceled (R-ACT-8)."""
+        ...
 
     def get(self, object_type: EntityType, item_id: str) -> ExchangeItem | None:
         """One item as it is now, or None when it is gone."""

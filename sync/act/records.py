@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import cast
 
 from sync.act.filters import ActRecord, interested_users
+from sync.act.invitations import meeting_of
 from sync.crm.records import RecordService
 from sync.model import Contact
 from sync.model.act import Appointment, Task
 from sync.model.fields import EntityRef
 from sync.model.options import EntityType
+from sync.store.act_links import DeletedMeeting
 from sync.store.repository import Repository
 from sync.store.schema import owned_mailbox_id
 from sync.store.store import Store
@@ -53,8 +55,12 @@ class ActRecords:
     def _note(self, record: ActRecord, users: set[str], *, deleted: bool = False) -> None:
         for user_id in sorted(users):
             mailbox_id = owned_mailbox_id(EntityRef(type=EntityType.SYSTEM_USER, id=user_id))
+            meeting = None
+            if deleted and isinstance(record, Appointment):  # R-ACT-8 decides with it once the record is gone
+                seen = meeting_of(record, user_id)
+                meeting = DeletedMeeting(seen.organized, seen.start, seen.has_attendees)
             self.store.act_links.note_change(
-                mailbox_id, record.entity_type, record.id, record.version_number, deleted=deleted
+                mailbox_id, record.entity_type, record.id, record.version_number, deleted=deleted, meeting=meeting
             )
 
     def _repo(self, record: ActRecord) -> Repository[ActRecord]:

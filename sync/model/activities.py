@@ -40,6 +40,10 @@ class ExchangeSyncIdMapping(Entity):
     crm_version_synced: int | None = None
     pending: bool = False  # the CRM record changed since it was last synced
     deleted_in_crm: bool = False
+    # an appointment deleted in the CRM, as the mailbox's user saw it then: R-ACT-8 decides with it once it is gone
+    deleted_organized: bool | None = None  # the user organized it
+    deleted_start: datetime | None = None
+    deleted_with_attendees: bool | None = None
     create_started_on: datetime | None = None  # a create was sent (or about to be): look for the item first
     from_crm_change_type: int | None = None
     to_crm_change_type: int | None = None

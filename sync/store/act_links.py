@@ -15,6 +15,8 @@ sync re-reads and sees the new version).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 
 from azure.core.exceptions import AzureError
 from azure.data.tables import TableClient, UpdateMode
@@ -24,6 +26,15 @@ from sync.model import ExchangeItemLookup, ExchangeSyncIdMapping, SchedulingConf
 from sync.model.options import EntityType
 from sync.store.keys import hashed_key
 from sync.store.repository import KeyScheme, Repository
+
+
+@dataclass(frozen=True)
+class DeletedMeeting:
+    """An appointment deleted in the CRM, as one mailbox's user saw it (R-ACT-8)."""
+
+    organized: bool
+    start: datetime
+    with_attendees: bool
 
 
 def mark_synced(link: ExchangeSyncIdMapping, version: int) -> None:
@@ -65,10 +76,12 @@ class ActLinks:
 
     # --- the CRM side -------------------------------------------------------------------------------
     def note_change(
-        self, mailbox_id: str, object_type: EntityType, object_id: str, version: int, *, deleted: bool = False
-    ) -> None:
-        """The record changed (or was deleted): the mailbox's next ACT cycle looks at it."""
-        entity = {
+        self, mailbox_id: str, object_type: EntityType, object_id: str, version: int, *, deleted: bool = False,
+        meeting: DeletedMeeting | None = None,
+    ) -> None:  # fmt: skip
+        """The record changed (or was deleted): the mailbox's next ACT cycle looks at it. ``meeting`` is what
+        R-ACT-8 needs of a deleted appointment, kept on the link since the record is gone."""
+        entity: dict[str, object] = {
             "PartitionKey": mailbox_id,
             "RowKey": link_key(object_type, object_id),
             "mailbox_id": mailbox_id,
@@ -78,6 +91,12 @@ class ActLinks:
             "pending": True,
             "deleted_in_crm": deleted,
         }
+        if meeting is not None:
+            entity |= {
+                "deleted_organized": meeting.organized,
+                "deleted_start": meeting.start,
+                "deleted_with_attendees": meeting.with_attendees,
+            }
         try:
             self.table.upsert_entity(entity, mode=UpdateMode.MERGE)
         except AzureError as exc:
@@ -161,3 +180,17 @@ class ActLinks:
         if link.exchange_entry_id:
             self.lookups.delete_key(link.mailbox_id, lookup_key(link.exchange_entry_id))
         self.links.delete(link, if_unchanged=False)
+
+    def detach(self, link: ExchangeSyncIdMapping, synced_version: int) -> ExchangeSyncIdMapping:
+        """The item left Exchange but the record stays selected (a meeting canceled in the CRM, R-ACT-9): the link
+        keeps the record, without an item, synced at ``synced_version`` so the item is not made again."""
+        item_id = link.exchange_entry_id
+
+        def detached(stored: ExchangeSyncIdMapping) -> None:
+            stored.exchange_entry_id, stored.change_key, stored.create_started_on = None, None, None
+            mark_synced(stored, synced_version)
+
+        saved = self.apply(link, detached)
+        if item_id:
+            self.lookups.delete_key(link.mailbox_id, lookup_key(item_id))
+        return saved

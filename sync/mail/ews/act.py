@@ -3,8 +3,9 @@
 Changes come from SyncFolderItems one page at a time (IdOnly), then the changed items are read whole
 with one GetItem per page. Items we create carry the record they were made for in exchangelib's
 ``ExternId`` extended property, which is how a crash between CreateItem and the link write is recovered
-without a duplicate (``sync/act/cycle.py``). Invitations and cancellations are never sent: the organizer's
-own Exchange does that for meetings it owns (R-ACT-7).
+without a duplicate (``sync/act/cycle.py``). Meeting invitations, updates and cancellations are sent by
+Exchange when the cycle asks (``sync/act/invitations.py``): SendToAllAndSaveCopy on CreateItem, UpdateItem
+and DeleteItem, else SendToNone.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from exchangelib import CalendarItem, Contact
 from exchangelib.extended_properties import ExternId
-from exchangelib.items import ID_ONLY, SEND_TO_NONE, Item, Task
+from exchangelib.items import ID_ONLY, SEND_TO_ALL_AND_SAVE_COPY, SEND_TO_NONE, Item, Task
 from exchangelib.properties import DistinguishedFolderId
 from exchangelib.properties import Mailbox as EwsMailbox
 from exchangelib.services import SyncFolderItems
@@ -127,34 +128,45 @@ class EwsActMailbox:
         [item] = self.session.call(lambda: list(self.account.fetch([(item_id, None)])), "GetItem")
         return None if isinstance(item, Exception) else self._item(object_type, item)
 
-    def create(self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str) -> tuple[str, str]:
+    def create(
+        self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str, *, send_invitations: bool = False
+    ) -> tuple[str, str]:
         folder = self.account.calendar if object_type is EntityType.APPOINTMENT else None
         folder = folder or (self.account.contacts if object_type is EntityType.CONTACT else self.account.tasks)
         item = act_items.new_item(object_type, fields, self.account, folder)
         setattr(item, STAMP, crm_ref)
-        self.session.call(lambda: _save(item), "CreateItem")
+        self.session.call(lambda: _save(item, send=send_invitations), "CreateItem")
         return str(item.id), str(item.changekey)
 
-    def update(self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object]) -> str:
+    def update(
+        self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object], *,
+        send_invitations: bool = False,
+    ) -> str:  # fmt: skip
         [item] = self.session.call(lambda: list(self.account.fetch([(item_id, change_key or None)])), "GetItem")
         if isinstance(item, Exception):
             raise MessageGone(f"the {object_type.name.lower()} item is gone from Exchange: {item}")
         names = act_items.set_fields(item, changes)
         if names:
-            self.session.call(lambda: _save(item, names), "UpdateItem")
+            self.session.call(lambda: _save(item, names, send=send_invitations), "UpdateItem")
         return str(item.changekey)
 
-    def delete(self, object_type: EntityType, item_id: str) -> None:
+    def delete(self, object_type: EntityType, item_id: str, *, send_cancellations: bool = False) -> None:
+        """A hard delete: for a meeting the mailbox organizes, with ``send_cancellations`` Exchange sends the
+        attendees a cancellation (and keeps a copy in Sent Items)."""
+        mode = SEND_TO_ALL_AND_SAVE_COPY if send_cancellations else SEND_TO_NONE
+
         def delete() -> None:
-            for result in self.account.bulk_delete(ids=[(item_id, None)], send_meeting_cancellations=SEND_TO_NONE):
+            for result in self.account.bulk_delete(ids=[(item_id, None)], send_meeting_cancellations=mode):
                 if isinstance(result, Exception) and "ErrorItemNotFound" not in type(result).__name__:
                     raise result
 
         self.session.call(delete, "DeleteItem")
 
 
-def _save(item: Item, names: list[str] | None = None) -> None:
+def _save(item: Item, names: list[str] | None = None, *, send: bool = False) -> None:
+    """Meeting messages go to every attendee (removed ones get a cancellation) with a copy in Sent Items, or to
+    nobody: the cycle decided which (R-ACT-7)."""
     if isinstance(item, CalendarItem):
-        item.save(update_fields=names, send_meeting_invitations=SEND_TO_NONE)
+        item.save(update_fields=names, send_meeting_invitations=SEND_TO_ALL_AND_SAVE_COPY if send else SEND_TO_NONE)
     else:
         item.save(update_fields=names)
