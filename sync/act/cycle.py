@@ -372,8 +372,10 @@ class ActCycle:
         if isinstance(record, Appointment):  # a logical delete: the filter no longer selects it
             return invitations.removal(invitations.meeting_of(record, self.user_id), self.now(), physical=False)
         meeting = None  # gone without a word (not through the CRM's writes): nothing to decide with, so it stays
-        if link.deleted_organized is not None and link.deleted_start is not None:
-            meeting = invitations.Meeting(link.deleted_organized, link.deleted_start, bool(link.deleted_with_attendees))
+        if link.deleted_organized is not None and link.deleted_last_start is not None:
+            meeting = invitations.Meeting(
+                link.deleted_organized, link.deleted_last_start, bool(link.deleted_with_attendees)
+            )
         return invitations.removal(meeting, self.now(), physical=True)
 
     # --- helpers ------------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ The cycle writes to the syncing user's own Exchange mailbox; Exchange sends the 
 write asks it to. Whether it asks is decided here, from the appointment as the syncing user sees it
 (:class:`Meeting`) and the canonical fields (``sync/act/fields.py``) the write changes:
 
+"In the past" is when the meeting started; for a series, when its last occurrence did (:func:`last_start`).
+
 - **Create** (R-ACT-7): invitations go out unless the meeting starts in the past or has no attendees. They
   also need the syncing user to organize it (an attendee's copy must not invite anyone from the attendee's
   mailbox) and an appointment still open (a completed or canceled one is written as Free, R-ACT-6, quietly).
@@ -30,10 +32,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 
-from sync.model.act import Appointment, AppointmentStatus
+from sync.model.act import Appointment, AppointmentStatus, RecurrenceKind
 from sync.model.options import EntityType, ParticipationType
 
 SENSITIVE = frozenset(  # R-ACT-7's sensitive properties, as canonical fields
@@ -52,6 +54,13 @@ SENSITIVE = frozenset(  # R-ACT-7's sensitive properties, as canonical fields
 )
 HELD_FOR_PAST_MEETINGS = SENSITIVE - {"free_busy"}  # a past meeting still shows Free once closed (R-ACT-6)
 ATTENDEE_ROLES = (ParticipationType.REQUIRED_ATTENDEE, ParticipationType.OPTIONAL_ATTENDEE)
+PERIOD = {  # the longest time between two occurrences of a series, per interval
+    RecurrenceKind.DAILY: timedelta(days=1),
+    RecurrenceKind.WEEKLY: timedelta(weeks=1),
+    RecurrenceKind.MONTHLY: timedelta(days=31),
+    RecurrenceKind.YEARLY: timedelta(days=366),
+}
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)  # a series without an end; Table storage keeps dates up to 9999
 
 
 @dataclass(frozen=True)
@@ -59,12 +68,13 @@ class Meeting:
     """What the rules need of an appointment, as one syncing user sees it."""
 
     organized: bool  # the syncing user is its organizer
-    start: datetime
+    last_start: datetime  # when it starts; a series: when its last occurrence starts at the latest (last_start())
     has_attendees: bool
     status: AppointmentStatus = AppointmentStatus.BUSY
 
     def to_come(self, now: datetime) -> bool:
-        return self.start > now
+        """ "In the future" of R-ACT-7/8/9: a series is while an occurrence is still to come."""
+        return self.last_start > now
 
     @property
     def canceled(self) -> bool:
@@ -80,10 +90,27 @@ def meeting_of(appointment: Appointment, user_id: str) -> Meeting:
     party = organizer.party if organizer is not None else None
     return Meeting(
         organized=party is not None and party.type is EntityType.SYSTEM_USER and party.id == user_id,
-        start=appointment.scheduled_start,
+        last_start=last_start(appointment),
         has_attendees=any(p.participation in ATTENDEE_ROLES for p in appointment.parties),
         status=appointment.status,
     )
+
+
+def last_start(appointment: Appointment) -> datetime:
+    """When the appointment starts, or a series' last occurrence at the latest: on its end date, or after its
+    count of occurrences at most a period apart each (an upper bound: a series ends no later). A series without
+    an end never ends."""
+    start, series = appointment.scheduled_start, appointment.recurrence
+    if series is None:
+        return start
+    if series.end is not None:
+        return max(start, datetime.combine(series.end, time.max, tzinfo=UTC))
+    if series.occurrences is None:
+        return NEVER
+    periods = series.occurrences
+    if series.kind is RecurrenceKind.WEEKLY:  # several occurrences a week
+        periods = -(-series.occurrences // max(1, len(set(series.weekdays))))
+    return start + PERIOD[series.kind] * series.interval * periods
 
 
 def invite_on_create(meeting: Meeting, now: datetime) -> bool:

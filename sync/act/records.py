@@ -58,7 +58,7 @@ class ActRecords:
             meeting = None
             if deleted and isinstance(record, Appointment):  # R-ACT-8 decides with it once the record is gone
                 seen = meeting_of(record, user_id)
-                meeting = DeletedMeeting(seen.organized, seen.start, seen.has_attendees)
+                meeting = DeletedMeeting(seen.organized, seen.last_start, seen.has_attendees)
             self.store.act_links.note_change(
                 mailbox_id, record.entity_type, record.id, record.version_number, deleted=deleted, meeting=meeting
             )

@@ -42,7 +42,7 @@ class ExchangeSyncIdMapping(Entity):
     deleted_in_crm: bool = False
     # an appointment deleted in the CRM, as the mailbox's user saw it then: R-ACT-8 decides with it once it is gone
     deleted_organized: bool | None = None  # the user organized it
-    deleted_start: datetime | None = None
+    deleted_last_start: datetime | None = None  # when it started, a series' last occurrence (at the latest)
     deleted_with_attendees: bool | None = None
     create_started_on: datetime | None = None  # a create was sent (or about to be): look for the item first
     from_crm_change_type: int | None = None

@@ -33,7 +33,7 @@ class DeletedMeeting:
     """An appointment deleted in the CRM, as one mailbox's user saw it (R-ACT-8)."""
 
     organized: bool
-    start: datetime
+    last_start: datetime  # a series': its last occurrence's (at the latest)
     with_attendees: bool
 
 
@@ -94,7 +94,7 @@ class ActLinks:
         if meeting is not None:
             entity |= {
                 "deleted_organized": meeting.organized,
-                "deleted_start": meeting.start,
+                "deleted_last_start": meeting.last_start,
                 "deleted_with_attendees": meeting.with_attendees,
             }
         try:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.model.act import Appointment, AppointmentStatus, FilterRule, SyncFilter
+from sync.model.act import Appointment, AppointmentStatus, FilterRule, Recurrence, RecurrenceKind, SyncFilter
 from sync.model.email import ActivityParty
 from sync.model.fields import EntityRef
 from sync.model.options import EntityType, ParticipationType
@@ -158,6 +158,19 @@ def test_r_act_9_with_the_setting_a_past_meeting_is_changed_without_telling_anyo
     [item] = calendar(act)
     assert item.value("location", str) == "Room 9"
     assert messages(act, "request") == []
+
+
+def test_r_act_7_r_act_9_a_series_that_began_but_goes_on_is_still_to_come(act: ActWorld) -> None:
+    weekly = Recurrence(kind=RecurrenceKind.WEEKLY, weekdays=[PAST.isoweekday()], start=PAST.date(), occurrences=10)
+    created = meeting(act, BOB, start=PAST, recurrence=weekly)
+    act.cycle()
+
+    edit(act, created, location="Room 3")
+    act.cycle()
+
+    [item] = calendar(act)
+    assert item.value("location", str) == "Room 3"
+    assert messages(act, "request") == [(BOB,), (BOB,)]  # the invitation, then the update
 
 
 # --- R-ACT-8: deletes -----------------------------------------------------------------------------------

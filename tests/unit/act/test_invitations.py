@@ -13,11 +13,12 @@ from sync.act.invitations import (
     cancel_propagates,
     invite_on_create,
     invite_on_update,
+    last_start,
     meeting_of,
     removal,
     writable_changes,
 )
-from sync.model.act import Appointment, AppointmentStatus
+from sync.model.act import Appointment, AppointmentStatus, Recurrence, RecurrenceKind
 from sync.model.email import ActivityParty
 from sync.model.fields import EntityRef
 from sync.model.options import EntityType, ParticipationType
@@ -26,7 +27,7 @@ NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 TOMORROW = NOW + timedelta(days=1)
 YESTERDAY = NOW - timedelta(days=1)
 ALICE = EntityRef(type=EntityType.SYSTEM_USER, id="alice")
-MEETING = Meeting(organized=True, start=TOMORROW, has_attendees=True)
+MEETING = Meeting(organized=True, last_start=TOMORROW, has_attendees=True)
 
 
 def party(role: ParticipationType, who: EntityRef | None = None, address: str | None = None) -> ActivityParty:
@@ -49,7 +50,7 @@ def test_meeting_of_an_appointment_alice_organizes_with_an_attendee() -> None:
         ),
         "alice",
     )
-    assert seen == Meeting(organized=True, start=TOMORROW, has_attendees=True)
+    assert seen == Meeting(organized=True, last_start=TOMORROW, has_attendees=True)
 
 
 def test_meeting_of_an_appointment_someone_else_organizes() -> None:
@@ -80,12 +81,12 @@ def test_r_act_7_a_new_meeting_to_come_invites() -> None:
 @pytest.mark.parametrize(
     "meeting",
     [
-        Meeting(organized=True, start=YESTERDAY, has_attendees=True),
-        Meeting(organized=True, start=NOW, has_attendees=True),
-        Meeting(organized=True, start=TOMORROW, has_attendees=False),
-        Meeting(organized=False, start=TOMORROW, has_attendees=True),
-        Meeting(organized=True, start=TOMORROW, has_attendees=True, status=AppointmentStatus.CANCELED),
-        Meeting(organized=True, start=TOMORROW, has_attendees=True, status=AppointmentStatus.COMPLETED),
+        Meeting(organized=True, last_start=YESTERDAY, has_attendees=True),
+        Meeting(organized=True, last_start=NOW, has_attendees=True),
+        Meeting(organized=True, last_start=TOMORROW, has_attendees=False),
+        Meeting(organized=False, last_start=TOMORROW, has_attendees=True),
+        Meeting(organized=True, last_start=TOMORROW, has_attendees=True, status=AppointmentStatus.CANCELED),
+        Meeting(organized=True, last_start=TOMORROW, has_attendees=True, status=AppointmentStatus.COMPLETED),
     ],
     ids=["past", "starting-now", "no-attendees", "not-organizer", "canceled", "completed"],
 )
@@ -109,10 +110,10 @@ def test_r_act_7_no_sensitive_change_sends_nothing(changed: list[str]) -> None:
 @pytest.mark.parametrize(
     "meeting",
     [
-        Meeting(organized=True, start=YESTERDAY, has_attendees=True),
-        Meeting(organized=False, start=TOMORROW, has_attendees=True),
-        Meeting(organized=True, start=TOMORROW, has_attendees=False),
-        Meeting(organized=True, start=TOMORROW, has_attendees=True, status=AppointmentStatus.CANCELED),
+        Meeting(organized=True, last_start=YESTERDAY, has_attendees=True),
+        Meeting(organized=False, last_start=TOMORROW, has_attendees=True),
+        Meeting(organized=True, last_start=TOMORROW, has_attendees=False),
+        Meeting(organized=True, last_start=TOMORROW, has_attendees=True, status=AppointmentStatus.CANCELED),
     ],
     ids=["past", "not-organizer", "no-attendees", "canceled"],
 )
@@ -127,18 +128,18 @@ CHANGES: dict[str, object] = {"subject": "Moved", "location": "Room 2", "free_bu
 
 
 def test_r_act_9_a_past_meeting_keeps_its_sensitive_properties_but_shows_free() -> None:
-    past = Meeting(organized=True, start=YESTERDAY, has_attendees=True)
+    past = Meeting(organized=True, last_start=YESTERDAY, has_attendees=True)
     assert writable_changes(past, CHANGES, NOW, update_past_meetings=False) == {"free_busy": "Free", "reminder": False}
 
 
 def test_r_act_9_the_setting_writes_past_meetings_whole() -> None:
-    past = Meeting(organized=True, start=YESTERDAY, has_attendees=True)
+    past = Meeting(organized=True, last_start=YESTERDAY, has_attendees=True)
     assert writable_changes(past, CHANGES, NOW, update_past_meetings=True) == CHANGES
 
 
 @pytest.mark.parametrize(
     "meeting",
-    [MEETING, Meeting(organized=True, start=YESTERDAY, has_attendees=False)],
+    [MEETING, Meeting(organized=True, last_start=YESTERDAY, has_attendees=False)],
     ids=["to-come", "past-appointment-without-attendees"],
 )
 def test_r_act_9_other_appointments_are_written_whole(meeting: Meeting) -> None:
@@ -153,7 +154,7 @@ def test_r_act_8_a_meeting_the_organizer_deletes_before_it_starts_is_canceled() 
 
 
 def test_r_act_8_an_appointment_without_attendees_is_deleted_quietly() -> None:
-    alone = Meeting(organized=True, start=TOMORROW, has_attendees=False)
+    alone = Meeting(organized=True, last_start=TOMORROW, has_attendees=False)
     assert removal(alone, NOW, physical=True) is Removal.DELETE
 
 
@@ -161,8 +162,8 @@ def test_r_act_8_an_appointment_without_attendees_is_deleted_quietly() -> None:
     ("meeting", "physical"),
     [
         (MEETING, False),
-        (Meeting(organized=True, start=YESTERDAY, has_attendees=True), True),
-        (Meeting(organized=False, start=TOMORROW, has_attendees=True), True),
+        (Meeting(organized=True, last_start=YESTERDAY, has_attendees=True), True),
+        (Meeting(organized=False, last_start=TOMORROW, has_attendees=True), True),
         (None, True),
     ],
     ids=["logical-delete", "past", "not-organizer", "nothing-known"],
@@ -173,7 +174,7 @@ def test_r_act_8_otherwise_the_item_stays_unlinked(meeting: Meeting | None, phys
 
 # --- R-ACT-9 cancels --------------------------------------------------------------------------------------
 
-CANCELED = Meeting(organized=True, start=TOMORROW, has_attendees=True, status=AppointmentStatus.CANCELED)
+CANCELED = Meeting(organized=True, last_start=TOMORROW, has_attendees=True, status=AppointmentStatus.CANCELED)
 
 
 def test_r_act_9_a_cancel_is_an_update_by_default() -> None:
@@ -187,11 +188,44 @@ def test_r_act_9_with_the_setting_a_cancel_cancels_the_meeting() -> None:
 @pytest.mark.parametrize(
     "meeting",
     [
-        Meeting(organized=True, start=YESTERDAY, has_attendees=True, status=AppointmentStatus.CANCELED),
-        Meeting(organized=False, start=TOMORROW, has_attendees=True, status=AppointmentStatus.CANCELED),
+        Meeting(organized=True, last_start=YESTERDAY, has_attendees=True, status=AppointmentStatus.CANCELED),
+        Meeting(organized=False, last_start=TOMORROW, has_attendees=True, status=AppointmentStatus.CANCELED),
         MEETING,
     ],
     ids=["past", "not-organizer", "not-canceled"],
 )
 def test_r_act_9_the_setting_leaves_other_appointments_to_updates(meeting: Meeting) -> None:
     assert cancel_propagates(meeting, NOW, propagate_cancellations=True) is None
+
+
+# --- "to come" for a series -------------------------------------------------------------------------------
+
+LAST_MONTH = NOW - timedelta(days=30)
+
+
+def series(**parts: object) -> Appointment:
+    values: dict[str, object] = {"kind": RecurrenceKind.WEEKLY, "weekdays": [1], "start": LAST_MONTH.date()}
+    return Appointment(
+        scheduled_start=LAST_MONTH, scheduled_end=LAST_MONTH + timedelta(hours=1),
+        recurrence=Recurrence.model_validate(values | parts),
+    )  # fmt: skip
+
+
+def test_a_single_appointment_starts_once() -> None:
+    assert last_start(appointment()) == TOMORROW
+
+
+def test_a_series_that_began_last_month_and_goes_on_is_to_come() -> None:
+    assert meeting_of(series(end=(NOW + timedelta(days=60)).date()), "alice").to_come(NOW)
+    assert meeting_of(series(), "alice").to_come(NOW)  # no end
+
+
+def test_a_series_whose_end_date_passed_is_past() -> None:
+    assert last_start(series(end=(NOW - timedelta(days=2)).date())) < NOW
+
+
+def test_a_counted_series_ends_after_its_weeks() -> None:
+    twice_a_week = series(weekdays=[1, 4], occurrences=4)  # two weeks
+    assert last_start(twice_a_week) == LAST_MONTH + timedelta(weeks=2)
+    assert not meeting_of(twice_a_week, "alice").to_come(NOW)
+    assert meeting_of(series(kind=RecurrenceKind.MONTHLY, weekdays=[], occurrences=3), "alice").to_come(NOW)
