@@ -18,6 +18,7 @@ from sync.model.fields import EntityRef
 from sync.model.options import EntityType, ParticipationType
 from tests.ews.meetings import CANCELED_CLASS, REQUEST_CLASS
 from tests.ews.state import Item
+from tests.ews.values import Body
 from tests.integration.act.conftest import ALICE, SOON, ActWorld
 
 pytestmark = pytest.mark.integration
@@ -130,6 +131,22 @@ def test_r_act_7_an_attendee_removed_gets_a_cancellation(act: ActWorld) -> None:
     assert messages(act, "request")[-1] == (CAROL,)
     assert messages(act, "cancellation") == [(BOB,)]
     assert inbox(act, "cancellation") == [f"Canceled: {created.subject}"]
+
+
+def test_r_act_7_a_crm_change_merged_with_an_outlook_edit_updates_the_attendees(act: ActWorld) -> None:
+    created = meeting(act, BOB)
+    act.cycle()
+    item_id = act.link(EntityType.APPOINTMENT, created.id)
+    assert item_id is not None
+    act.ews.update_item_fields(ALICE, item_id, body=Body("Agenda from Outlook"))
+    edit(act, created, location="Room 5")  # later than the Outlook edit (or the same second): the CRM wins
+
+    report = act.cycle()
+
+    assert (report.conflicts, report.updated_in_exchange) == (1, 1)
+    [item] = calendar(act)
+    assert item.value("location", str) == "Room 5"
+    assert messages(act, "request") == [(BOB,), (BOB,)]
 
 
 # --- R-ACT-9: past meetings -----------------------------------------------------------------------------
