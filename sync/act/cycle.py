@@ -296,8 +296,12 @@ class ActCycle:
             self._settle(link, record.version_number, link.change_key or "")  # re-checked (a new filter): as it was
             return
         meeting = invitations.meeting_of(record, self.user_id) if isinstance(record, Appointment) else None
-        canceled = meeting and invitations.cancel_propagates(
-            meeting, self.now(), propagate_cancellations=self._org.propagate_appointment_cancellations_to_exchange
+        canceled = (
+            meeting is not None
+            and meeting.canceled
+            and invitations.cancel_propagates(
+                meeting, self.now(), propagate_cancellations=self._org.propagate_appointment_cancellations_to_exchange
+            )
         )
         if canceled:  # R-ACT-9: a cancel leaves the organizer's mailbox like a delete, and stays out
             self._cancel_in_exchange(link, record.version_number, canceled)
@@ -329,6 +333,8 @@ class ActCycle:
 
     def _writable(self, meeting: invitations.Meeting, changes: Mapping[str, object]) -> dict[str, object]:
         """R-ACT-9: a past meeting keeps its sensitive properties unless the organization says otherwise."""
+        if not invitations.is_past_meeting(meeting, self.now()):
+            return dict(changes)
         return invitations.writable_changes(
             meeting, changes, self.now(), update_past_meetings=self._org.update_past_meetings_in_exchange
         )

@@ -2,9 +2,8 @@
 
 The cycle writes to the syncing user's own Exchange mailbox; Exchange sends the meeting messages when the
 write asks it to. Whether it asks is decided here, from the appointment as the syncing user sees it
-(:class:`Meeting`) and the canonical fields (``sync/act/fields.py``) the write changes:
-
-"In the past" is when the meeting started; for a series, when its last occurrence did (:func:`last_start`).
+(:class:`Meeting`) and the canonical fields (``sync/act/fields.py``) the write changes. A meeting is in the
+past once it started; a series, once its last occurrence did (:func:`last_start`).
 
 - **Create** (R-ACT-7): invitations go out unless the meeting starts in the past or has no attendees. They
   also need the syncing user to organize it (an attendee's copy must not invite anyone from the attendee's
@@ -73,7 +72,7 @@ class Meeting:
     status: AppointmentStatus = AppointmentStatus.BUSY
 
     def to_come(self, now: datetime) -> bool:
-        """ "In the future" of R-ACT-7/8/9: a series is while an occurrence is still to come."""
+        """R-ACT-7/8/9's "in the future": for a series, while an occurrence is still to come."""
         return self.last_start > now
 
     @property
@@ -124,11 +123,16 @@ def invite_on_update(meeting: Meeting, changed: Iterable[str], now: datetime) ->
     return sensitive and meeting.organized and meeting.has_attendees and meeting.to_come(now) and not meeting.canceled
 
 
+def is_past_meeting(meeting: Meeting, now: datetime) -> bool:
+    """R-ACT-9's past meeting: one with attendees that has started (an appointment alone is no meeting)."""
+    return meeting.has_attendees and not meeting.to_come(now)
+
+
 def writable_changes(
     meeting: Meeting, changes: Mapping[str, object], now: datetime, *, update_past_meetings: bool
 ) -> dict[str, object]:
     """R-ACT-9: the changes a write may carry; a past meeting keeps its sensitive properties unless the setting."""
-    if update_past_meetings or not meeting.has_attendees or meeting.to_come(now):
+    if update_past_meetings or not is_past_meeting(meeting, now):
         return dict(changes)
     return {name: value for name, value in changes.items() if name not in HELD_FOR_PAST_MEETINGS}
 
