@@ -211,7 +211,7 @@ def create_task(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply:
         pim.task_list(params["list"])
         _complete(data)
         item = pim.add("todoTask", f"todo:{params['list']}", data, {}, linked)
-        return Reply.of_json(201, with_expansion(item, task_json(item), None if linked else False))
+        return Reply.of_json(201, with_expansion(item, task_json(item), bool(linked)))
 
 
 def get_task(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply:
@@ -265,8 +265,13 @@ def get_calendar(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply
             "canEdit": True,
             "isDefaultCalendar": True,
         }
-        if isinstance(expand, str) and expand in pim.calendar_extended:
-            rendered["singleValueExtendedProperties"] = [{"id": expand, "value": pim.calendar_extended[expand]}]
+        found = [
+            {"id": p, "value": v}
+            for p, v in pim.calendar_extended.items()
+            if isinstance(expand, frozenset) and p in expand
+        ]
+        if found:
+            rendered["singleValueExtendedProperties"] = found
     return Reply.of_json(200, rendered)
 
 

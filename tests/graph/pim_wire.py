@@ -48,7 +48,8 @@ PATTERNS = frozenset({"daily", "weekly", "absoluteMonthly", "relativeMonthly", "
 RANGES = frozenset({"endDate", "noEnd", "numbered"})
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 EXTENDED_ID = re.compile(r"^\s*String\s+\{[0-9a-fA-F-]{36}\}\s+Name\s+\S.*$")
-EXPAND_FILTER = re.compile(r"^singleValueExtendedProperties\(\$filter=id eq '((?:[^']|'')*)'\)$", re.IGNORECASE)
+EXPAND_FILTER = re.compile(r"^singleValueExtendedProperties\(\$filter=(.+)\)$", re.IGNORECASE)
+ID_EQ = re.compile(r"id eq '((?:[^']|'')*)'", re.IGNORECASE)
 PREFER_ZONE = re.compile(r'outlook\.timezone="([^"]+)"', re.IGNORECASE)
 MAX_OCCURRENCES = 1000  # expanded per series and request: enough for any window a test asks
 
@@ -203,17 +204,21 @@ def _strings(value: Any) -> bool:
 # --- reading back ------------------------------------------------------------------------------------------
 
 
-def expanded_property(query: Mapping[str, str]) -> str | bool | None:
-    """The property id ``$expand`` asks for; False when nothing is expanded; 400 for other expands."""
-    text = query.get("$expand")
+def expanded_property(query: Mapping[str, str]) -> frozenset[str] | bool:
+    """The extended property ids ``$expand`` asks for (``id eq '...'`` joined by ``or``); False when nothing is
+    expanded, True for ``linkedResources``; 400 for any other expand."""
+    text = (query.get("$expand") or "").strip()
     if not text:
         return False
-    found = EXPAND_FILTER.match(text.strip())
-    if text.strip().lower() == "linkedresources":
-        return None
+    if text.lower() == "linkedresources":
+        return True
+    found = EXPAND_FILTER.match(text)
     if found is None:
-        raise ApiError(400, "BadRequest", f"This server expands only one extended property by id: {text}")
-    return _canonical_property_id(found.group(1).replace("''", "'"))
+        raise ApiError(400, "BadRequest", f"This server expands only extended properties by id: {text}")
+    ids = [ID_EQ.fullmatch(part.strip()) for part in re.split(r"\s+or\s+", found.group(1))]
+    if not all(ids):
+        raise ApiError(400, "BadRequest", f"Invalid filter in $expand: {found.group(1)}")
+    return frozenset(_canonical_property_id(m.group(1).replace("''", "'")) for m in ids if m)
 
 
 def _common(item: PimItem) -> dict[str, Any]:
@@ -226,13 +231,15 @@ def _common(item: PimItem) -> dict[str, Any]:
     }
 
 
-def with_expansion(item: PimItem, rendered: dict[str, Any], expand: str | bool | None) -> dict[str, Any]:
+def with_expansion(item: PimItem, rendered: dict[str, Any], expand: frozenset[str] | bool) -> dict[str, Any]:
     if expand is False:
         return rendered
     if item.kind == "todoTask":
         rendered["linkedResources"] = [dict(link) for link in item.linked]
-    elif isinstance(expand, str) and expand in item.extended:
-        rendered["singleValueExtendedProperties"] = [{"id": expand, "value": item.extended[expand]}]
+    elif isinstance(expand, frozenset):
+        found = [{"id": p, "value": v} for p, v in item.extended.items() if p in expand]
+        if found:
+            rendered["singleValueExtendedProperties"] = found
     return rendered
 
 
