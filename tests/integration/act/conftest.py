@@ -22,6 +22,7 @@ from sync.act.records import ActRecords
 from sync.auth.secrets import SecretBox, seal_field
 from sync.auth.tokens import TokenProvider
 from sync.mail.ews.connector import EwsConnector
+from sync.mail.exchange import ExchangeActMailboxes
 from sync.mail.graph.connector import GraphConnector
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import EmailServerProfile, Mailbox, SystemUser
@@ -158,7 +159,7 @@ def graph_world(store: Store, settings: Settings, test_ca: TestCA, entra: EntraM
     user, mailbox = _user_mailbox(store, profile)
     mailbox = store.mailboxes.update(mailbox)
     tokens = TokenProvider(store.token_cache, box, entra.authority, own.extra_ca_file)
-    connector = GraphConnector(own, box, tokens)
+    connector = ExchangeActMailboxes(EwsConnector(own, box, tokens), GraphConnector(own, box, tokens))
     return ActWorld(store, server, connector, mailbox, profile, user, GraphRemote(server))
 
 

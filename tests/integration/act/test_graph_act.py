@@ -1,0 +1,175 @@
+"""What only Graph does: Test & Enable of a default Exchange Online profile, series occurrences and exceptions,
+invitations tied to attendees, throttling, expired delta links and the cost in calls of a cycle."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from devstack import TestCA
+from devstack.entra import EntraMock
+from sync.act.port import crm_ref
+from sync.act.worker import ActWorker
+from sync.auth.secrets import SecretBox
+from sync.incoming.marks import TRACKED_CATEGORY
+from sync.mail.graph.act import GraphActMailbox
+from sync.mailboxes.test_enable import TestAndEnable
+from sync.model.act import Recurrence, RecurrenceKind
+from sync.model.fields import utcnow
+from sync.model.mailbox import Mailbox
+from sync.model.options import EntityType, IncomingDeliveryMethod, OutgoingDeliveryMethod, TestStatus
+from sync.scheduling.act_scheduler import ActScheduler
+from sync.settings import Settings
+from sync.store import Store
+from tests.graph.server import GraphServer
+from tests.integration.act.conftest import ALICE, SOON, ActWorld, graph_world
+
+pytestmark = pytest.mark.integration
+
+CRM_REF = crm_ref(EntityType.APPOINTMENT, "rec-1")
+
+
+@pytest.fixture
+def act(
+    isolated_store: Store, settings: Settings, test_ca: TestCA, graph_entra: EntraMock, graph_server: GraphServer
+) -> ActWorld:
+    """Only through Graph."""
+    return graph_world(isolated_store, settings, test_ca, graph_entra, graph_server)
+
+
+def exchange(act: ActWorld) -> GraphActMailbox:
+    opened = act.connector.open_act(act.store.get_mailbox(act.mailbox.id), act.profile)
+    assert isinstance(opened, GraphActMailbox)
+    return opened
+
+
+def meeting_fields(subject: str = "Review", required: tuple[str, ...] = ("bob@example.test",)) -> dict[str, object]:
+    return {
+        "subject": subject, "body": None, "location": None, "start": SOON, "end": SOON + timedelta(hours=1),
+        "all_day": False, "time_zone": "W. Europe Standard Time", "free_busy": "Busy", "required": required,
+        "optional": (), "recurrence": None, "reminder": True,
+    }  # fmt: skip
+
+
+def test_test_and_enable_of_a_default_exchange_online_profile_tests_act_through_graph(
+    act: ActWorld, settings: Settings
+) -> None:
+    def act_only(m: Mailbox) -> None:
+        m.incoming_method = IncomingDeliveryMethod.NONE
+        m.outgoing_method = OutgoingDeliveryMethod.NONE
+
+    act.store.mailboxes.modify(act.mailbox.id, "mailbox", act_only)
+    assert act.profile.exchange_api is None and act.profile.uses_graph  # the default for Exchange Online
+
+    report = TestAndEnable(act.store, SecretBox(settings.aes_key()), {}, act=act.connector).run(act.mailbox.id)
+
+    assert report.act is TestStatus.SUCCESS, report.problems
+    assert act.graph.calls["batch"] == 1 and act.graph.calls["todoLists.list"] >= 1  # the probe
+    assert act.store.get_mailbox(act.mailbox.id).enabled_for_act is True
+
+
+def test_an_edited_occurrence_reads_as_its_series_and_a_tracked_series_becomes_one_record(act: ActWorld) -> None:
+    start = SOON + timedelta(days=1)
+    weekly = {
+        "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": ["monday", "thursday"]},
+        "range": {"type": "numbered", "startDate": start.date().isoformat(), "numberOfOccurrences": 6},
+    }
+    series = act.graph.add_event(
+        ALICE, "Weekly sync", start, start + timedelta(hours=1), categories=[TRACKED_CATEGORY], recurrence=weekly
+    )
+    assert act.cycle().created_in_crm == 1
+    [record] = [
+        a for a in act.store.appointments.query("subject eq 'Weekly sync'", {}) if a.owner_user_id == act.user.id
+    ]
+    assert act.link(EntityType.APPOINTMENT, record.id) == series
+    assert record.recurrence is not None and record.recurrence.kind is RecurrenceKind.WEEKLY
+
+    occurrence = exchange(act).client.get(
+        f"/users/{ALICE}/events/{series}/instances",
+        {
+            "startDateTime": start.replace(tzinfo=None).isoformat(),
+            "endDateTime": (start + timedelta(days=30)).replace(tzinfo=None).isoformat(),
+        },
+    )["value"][1]["id"]
+    act.graph.edit(ALICE, occurrence, subject="Weekly sync (moved once)")  # an exception: no CRM counterpart
+
+    report = act.cycle()
+
+    assert report.created_in_crm == 0 and report.item_errors == 0
+    assert act.store.appointments.get(record.id, "record").subject == "Weekly sync"  # the series is what syncs
+
+
+def test_a_weekly_series_from_the_crm_reaches_graph_as_a_series_master_in_its_zone(act: ActWorld) -> None:
+    series = Recurrence(kind=RecurrenceKind.WEEKLY, weekdays=[2, 4], start=SOON.date(), occurrences=4)
+    meeting = act.meeting("Stand-up", time_zone="Pacific Standard Time", recurrence=series)
+
+    act.cycle()
+
+    [event] = act.graph.pim_items(ALICE, "event")
+    assert event.id == act.link(EntityType.APPOINTMENT, meeting.id)
+    assert event.data["start"]["timeZone"] == "Pacific Standard Time"
+    assert event.data["recurrence"]["pattern"] == {
+        "type": "weekly", "interval": 1, "daysOfWeek": ["tuesday", "thursday"], "firstDayOfWeek": "sunday"
+    }  # fmt: skip
+
+
+def test_invitations_go_only_when_asked_and_the_attendees_stay_either_way(act: ActWorld) -> None:
+    mailbox = exchange(act)
+
+    silent_id, _ = mailbox.create(EntityType.APPOINTMENT, meeting_fields("Silent"), CRM_REF)
+    invited_id, _ = mailbox.create(EntityType.APPOINTMENT, meeting_fields("Invited"), CRM_REF, send_invitations=True)
+    silent = mailbox.get(EntityType.APPOINTMENT, silent_id)
+
+    assert act.graph.invitations(ALICE) == [(invited_id, "invitation")]
+    assert silent is not None and silent.fields["required"] == ("bob@example.test",)  # kept without inviting
+
+    mailbox.delete(EntityType.APPOINTMENT, invited_id, send_cancellations=True)
+    mailbox.delete(EntityType.APPOINTMENT, silent_id)
+    mailbox.delete(EntityType.APPOINTMENT, silent_id)  # gone already: done
+
+    assert act.graph.invitations(ALICE)[1:] == [(invited_id, "cancellation:")]
+    assert act.graph.pim_items(ALICE, "event") == []
+
+
+def test_throttling_is_waited_out_within_the_budget_or_ends_the_cycle_until_retry_after(
+    act: ActWorld, settings: Settings
+) -> None:
+    act.meeting("Throttled")
+    act.graph.fail_next("event.create", 429, retry_after_s=0, count=2)  # twice, then through
+
+    assert act.cycle().created_in_exchange == 1 and act.graph.calls["event.create"] == 3
+
+    act.meeting("Later")
+    act.graph.fail_next("event.create", 503, retry_after_s=3600, count=1)
+    now = utcnow()
+    item = ActScheduler(act.store, settings, lambda _: None, clock=lambda: now).claim(
+        act.store.get_mailbox(act.mailbox.id), now
+    )
+    run = ActWorker(act.store, settings, act.connector, clock=lambda: now).run(item)
+
+    assert run.status == "throttled"  # an hour is beyond the cycle's budget: back when Graph said
+    assert (act.store.get_mailbox(act.mailbox.id).next_scheduled_act_sync_seconds or 0) >= 3600
+
+
+def test_an_expired_delta_link_starts_a_full_round_without_duplicates(act: ActWorld) -> None:
+    meeting = act.meeting("Kept")
+    act.cycle()
+    act.graph.expire_delta_links(ALICE)
+
+    report = act.cycle()
+
+    assert report.item_errors == 0 and report.created_in_crm == 0 and report.created_in_exchange == 0
+    assert len(act.graph.pim_items(ALICE, "event")) == 1 and act.link(EntityType.APPOINTMENT, meeting.id)
+
+
+def test_an_idle_cycle_costs_one_delta_request_per_folder(act: ActWorld) -> None:
+    act.meeting("Settled")
+    act.cycle()
+    act.cycle()  # the round that sees our own create
+    act.graph.reset_calls()
+
+    assert act.cycle().changes == 0
+
+    assert act.graph.calls["calendarView.delta"] == act.graph.calls["contacts.delta"] == 1
+    assert act.graph.calls["tasks.delta"] == 1 and act.graph.calls["batch"] == 0
