@@ -2,8 +2,9 @@
 
 - ``POST /users/{id}/events`` (or ``/calendar/events``) answers 201 with the event; the mailbox organizes it.
   Graph always invites a new or changed event's attendees; ``sent_invitations`` records that for tests.
-- ``DELETE`` an event removes it without a word to attendees; ``POST /events/{id}/cancel`` with a
-  ``comment`` sends them a cancellation first (organizer only), then removes it.
+- ``DELETE`` of a meeting on its organizer's calendar sends the attendees a cancellation ("If the event is a
+  meeting, deleting the event on the organizer's calendar sends a cancellation message to the meeting
+  attendees"); ``POST /events/{id}/cancel`` (organizer only) sends one with the ``comment``. Both remove it.
 - An occurrence id (from ``instances`` or ``calendarView``) can be read, patched (it becomes an exception)
   and deleted (that day is cancelled).
 - Lists (``GET /users/{id}/events``, ``/contacts``) understand one ``$filter``: the items carrying an
@@ -84,7 +85,12 @@ def update_event(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply
 
 
 def delete_event(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply:
-    with ctx.state.pim(params["user"]) as pim:
+    address = params["user"]
+    with ctx.state.pim(address) as pim:
+        item, _ = _event(pim, params["event"])
+        organizer = (item.data.get("_organizer") or {}).get("address", "").lower() == address.lower()
+        if organizer and item.data.get("attendees"):
+            ctx.state.note_invitation(address, item.id, "cancellation:")
         _remove_event(pim, params["event"])
     return Reply(204, b"")
 

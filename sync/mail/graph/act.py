@@ -209,8 +209,9 @@ class GraphActMailbox:
         return _change_key(object_type, updated)
 
     def delete(self, object_type: EntityType, item_id: str, *, send_cancellations: bool = False) -> None:
-        """Gone already is done. ``send_cancellations``: the attendees get Graph's cancellation (``cancel``);
-        otherwise the event is deleted without a word to them."""
+        """Gone already is done. ``send_cancellations``: ``cancel`` (the attendees get a cancellation). Otherwise
+        a plain DELETE, which Graph too turns into a cancellation for a meeting whose attendees were invited; one
+        written without invitations keeps its attendees out of ``attendees``, so it goes without a word."""
         url = self._item_url(object_type, item_id)
         try:
             if object_type is EntityType.APPOINTMENT and send_cancellations:
