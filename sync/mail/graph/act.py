@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from sync.act.port import TYPE_OF, ActFolder, ChangeKind, ChangePage, ExchangeItem, ItemChange, OrgStamp
 from sync.mail.backoff import BackOff
-from sync.mail.errors import MailServerError, MessageGone, PermanentMailError
+from sync.mail.errors import MailServerError, MessageGone, PermanentMailError, ServerBusy
 from sync.mail.graph import act_contacts, act_events, act_org_stamp, act_tasks
 from sync.mail.graph.client import BatchRequest, GraphClient
 from sync.mail.graph.errors import DeltaExpired
@@ -116,22 +116,36 @@ class GraphActMailbox:
         return changes
 
     def _read(self, object_type: EntityType, item_ids: list[str]) -> list[dict[str, Any]]:
-        """The items, in one ``$batch`` per 20; one that is gone again is left out (its removal comes later)."""
-        if not item_ids:
-            return []
-        calls = [BatchRequest("GET", self._item_url(object_type, item_id, expanded=True)) for item_id in item_ids]
+        """The items, in one ``$batch`` per 20; one that is gone again is left out (its removal comes later).
 
-        def read() -> list[dict[str, Any]]:
-            found = []
-            for answer in self.client.batch(calls):
+        Outlook runs at most four requests of a batch at once and may answer the others 429: only those are
+        asked again, after the Retry-After, so a throttled batch never re-reads what it already has.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        pending = list(item_ids)
+
+        def read() -> None:
+            nonlocal pending
+            calls = [BatchRequest("GET", self._item_url(object_type, i, expanded=True)) for i in pending]
+            throttled: ServerBusy | None = None
+            left = []
+            for item_id, answer in zip(pending, self.client.batch(calls), strict=True):
                 error = answer.error()
-                if error is not None and not _gone(error):
+                if error is None:
+                    if isinstance(answer.body, dict):
+                        found[item_id] = answer.body
+                elif isinstance(error, ServerBusy):
+                    left.append(item_id)
+                    throttled = throttled or error
+                elif not _gone(error):
                     raise error
-                if error is None and isinstance(answer.body, dict):
-                    found.append(answer.body)
-            return found
+            pending = left
+            if throttled is not None:
+                raise throttled
 
-        return self._call(read, "act.read")
+        if pending:
+            self._call(read, "act.read")
+        return [found[i] for i in item_ids if i in found]
 
     def _item(self, object_type: EntityType, body: Mapping[str, Any]) -> ExchangeItem | None:
         try:

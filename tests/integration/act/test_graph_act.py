@@ -173,3 +173,16 @@ def test_an_idle_cycle_costs_one_delta_request_per_folder(act: ActWorld) -> None
 
     assert act.graph.calls["calendarView.delta"] == act.graph.calls["contacts.delta"] == 1
     assert act.graph.calls["tasks.delta"] == 1 and act.graph.calls["batch"] == 0
+
+
+def test_a_throttled_part_of_a_batch_is_asked_again_alone(act: ActWorld) -> None:
+    """Outlook runs four requests of a batch at once and may refuse the rest with 429: only those go again."""
+    for day in range(3):
+        start = SOON + timedelta(days=day + 1)
+        act.graph.add_event(ALICE, f"Visit {day}", start, start + timedelta(hours=1), categories=[TRACKED_CATEGORY])
+    act.graph.fail_next("event.get", 429, retry_after_s=0, count=2)
+
+    report = act.cycle()
+
+    assert report.created_in_crm == 3 and report.item_errors == 0
+    assert act.graph.calls["event.get"] == 5 and act.graph.calls["batch"] == 2  # 3 read, 2 of them again
