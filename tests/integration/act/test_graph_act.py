@@ -15,13 +15,14 @@ from sync.auth.secrets import SecretBox
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.mail.graph.act import GraphActMailbox
 from sync.mailboxes.test_enable import TestAndEnable
-from sync.model.act import Recurrence, RecurrenceKind
+from sync.model.act import Recurrence, RecurrenceKind, Task
 from sync.model.fields import utcnow
 from sync.model.mailbox import Mailbox
 from sync.model.options import EntityType, IncomingDeliveryMethod, OutgoingDeliveryMethod, TestStatus
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.settings import Settings
 from sync.store import Store
+from sync.store.act_links import ActLinks
 from tests.graph.server import GraphServer
 from tests.integration.act.conftest import ALICE, SOON, ActWorld, graph_world
 
@@ -186,3 +187,30 @@ def test_a_throttled_part_of_a_batch_is_asked_again_alone(act: ActWorld) -> None
 
     assert report.created_in_crm == 3 and report.item_errors == 0
     assert act.graph.calls["event.get"] == 5 and act.graph.calls["batch"] == 2  # 3 read, 2 of them again
+
+
+def test_a_todo_task_created_before_a_crash_is_found_by_its_linked_resource(
+    act: ActWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """To Do tasks have no extended properties: the record stamp is our linkedResource, read on the next pull."""
+
+    class Crash(BaseException):
+        pass
+
+    task = act.records.create(Task(subject="Send the quote", owner_user_id=act.user.id))
+    original = ActLinks.attach
+
+    def dies(self: ActLinks, *args: object, **kwargs: object) -> object:
+        raise Crash
+
+    monkeypatch.setattr(ActLinks, "attach", dies)
+    with pytest.raises(Crash):
+        act.cycle()
+    monkeypatch.setattr(ActLinks, "attach", original)
+    [created] = act.graph.pim_items(ALICE, "todoTask")
+    assert created.linked[0]["externalId"] == crm_ref(EntityType.TASK, task.id)
+
+    report = act.cycle()
+
+    assert report.created_in_exchange == 0 and len(act.graph.pim_items(ALICE, "todoTask")) == 1
+    assert act.link(EntityType.TASK, task.id) == created.id
