@@ -260,14 +260,15 @@ class GraphActMailbox:
             BatchRequest("GET", f"{self.user}/todo/lists"),
         ]
 
-        def probe() -> None:
-            for answer in self.client.batch(calls):
+        def probe() -> list[Any]:
+            answers = self.client.batch(calls)
+            for answer in answers:
                 error = answer.error()
                 if error is not None:
                     raise error
+            return list((answers[-1].body or {}).get("value") or [])
 
-        self._call(probe, "act.probe")
-        self._tasks()
+        self._task_list = _default_list(self._call(probe, "act.probe"))
 
     def read_org_stamp(self) -> OrgStamp | None:
         calendar = self._call(lambda: self.client.get(f"{self.user}/calendar", act_org_stamp.EXPAND), "calendar.get")
@@ -282,10 +283,7 @@ class GraphActMailbox:
         """The default To Do list's tasks (Outlook's Tasks folder), found once per session."""
         if self._task_list is None:
             lists = self._call(lambda: self.client.get(f"{self.user}/todo/lists"), "todo.lists").get("value") or []
-            default = next((t for t in lists if t.get("wellknownListName") == "defaultList"), None)
-            if default is None:
-                raise PermanentMailError("the mailbox has no default To Do list", code="TaskListMissing")
-            self._task_list = str(default["id"])
+            self._task_list = _default_list(lists)
         return f"{self.user}/todo/lists/{quote(self._task_list, safe='')}/tasks"
 
     def _collection(self, object_type: EntityType) -> str:
@@ -303,6 +301,14 @@ class GraphActMailbox:
             object_type, "linkedResources"
         )
         return f"{url}?$expand={urllib.parse.quote(expand, safe='$=(),')}"
+
+
+def _default_list(lists: list[Any]) -> str:
+    """The id of the default To Do list (Outlook's Tasks folder)."""
+    default = next((t for t in lists if isinstance(t, dict) and t.get("wellknownListName") == "defaultList"), None)
+    if default is None:
+        raise PermanentMailError("the mailbox has no default To Do list", code="TaskListMissing")
+    return str(default["id"])
 
 
 def _needs_current(object_type: EntityType, changes: Mapping[str, object]) -> bool:

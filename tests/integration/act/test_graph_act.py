@@ -66,7 +66,7 @@ def test_test_and_enable_of_a_default_exchange_online_profile_tests_act_through_
     report = TestAndEnable(act.store, SecretBox(settings.aes_key()), {}, act=act.connector).run(act.mailbox.id)
 
     assert report.act is TestStatus.SUCCESS, report.problems
-    assert act.graph.calls["batch"] == 1 and act.graph.calls["todoLists.list"] >= 1  # the probe
+    assert act.graph.calls["batch"] == 1 and act.graph.calls["todoLists.list"] == 1  # the probe: one batch
     assert act.store.get_mailbox(act.mailbox.id).enabled_for_act is True
 
 
@@ -214,3 +214,17 @@ def test_a_todo_task_created_before_a_crash_is_found_by_its_linked_resource(
 
     assert report.created_in_exchange == 0 and len(act.graph.pim_items(ALICE, "todoTask")) == 1
     assert act.link(EntityType.TASK, task.id) == created.id
+
+
+def test_a_todo_task_with_the_tracking_category_becomes_a_crm_task(act: ActWorld) -> None:
+    mailbox = exchange(act)
+    lists = mailbox.client.get(f"/users/{ALICE}/todo/lists")["value"]
+    tasks = f"/users/{ALICE}/todo/lists/{lists[0]['id']}/tasks"
+    mailbox.client.post(tasks, {"title": "Call Carol back", "categories": [TRACKED_CATEGORY]})
+    mailbox.client.post(tasks, {"title": "Buy milk"})
+
+    report = act.cycle()
+
+    assert report.created_in_crm == 1
+    [tracked] = [t for t in act.store.tasks.query("subject eq 'Call Carol back'", {}) if t.owner_user_id == act.user.id]
+    assert act.link(EntityType.TASK, tracked.id) is not None
