@@ -228,3 +228,23 @@ def test_a_todo_task_with_the_tracking_category_becomes_a_crm_task(act: ActWorld
     assert report.created_in_crm == 1
     [tracked] = [t for t in act.store.tasks.query("subject eq 'Call Carol back'", {}) if t.owner_user_id == act.user.id]
     assert act.link(EntityType.TASK, tracked.id) is not None
+
+
+def test_a_series_deleted_in_outlook_is_not_seen_as_deleted_through_graph(act: ActWorld) -> None:
+    """Graph v1.0's calendarView delta names the removed occurrences by their own ids only, never the series
+    master the link holds (docs/act.md): the record stays, and its next change finds the series gone."""
+    series = Recurrence(kind=RecurrenceKind.DAILY, start=SOON.date(), occurrences=3)
+    meeting = act.meeting("Daily check-in", recurrence=series)
+    act.cycle()
+    master = act.link(EntityType.APPOINTMENT, meeting.id)
+    assert master is not None
+    act.graph.remove(ALICE, master)
+
+    report = act.cycle()
+
+    assert (report.deleted_in_crm, report.item_errors) == (0, 0)
+    assert act.store.appointments.find(meeting.id, "record") is not None
+    fresh = act.store.appointments.get(meeting.id, "record")
+    fresh.subject = "Daily check-in (renamed)"
+    act.records.update(fresh)
+    assert act.cycle().item_errors == 1  # the update finds the series gone, counted on the link and retried
