@@ -18,7 +18,13 @@ from sync.mailboxes.test_enable import TestAndEnable
 from sync.model.act import Recurrence, RecurrenceKind, Task
 from sync.model.fields import utcnow
 from sync.model.mailbox import Mailbox
-from sync.model.options import EntityType, IncomingDeliveryMethod, OutgoingDeliveryMethod, TestStatus
+from sync.model.options import (
+    EntityType,
+    IncomingDeliveryMethod,
+    OutgoingDeliveryMethod,
+    ParticipationType,
+    TestStatus,
+)
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.settings import Settings
 from sync.store import Store
@@ -248,3 +254,33 @@ def test_a_series_deleted_in_outlook_is_not_seen_as_deleted_through_graph(act: A
     fresh.subject = "Daily check-in (renamed)"
     act.records.update(fresh)
     assert act.cycle().item_errors == 1  # the update finds the series gone, counted on the link and retried
+
+
+def test_r_act_13_r_act_20_a_meeting_bob_organizes_keeps_him_as_organizer_through_graph(act: ActWorld) -> None:
+    start = SOON + timedelta(days=1)
+    act.graph.add_event(
+        ALICE, "Supplier review", start, start + timedelta(hours=1), categories=[TRACKED_CATEGORY],
+        _organizer={"name": "Bob", "address": "bob@fabrikam.test"},
+        attendees=[{"type": "required", "emailAddress": {"address": ALICE}}],
+    )  # fmt: skip
+
+    assert act.cycle().created_in_crm == 1
+
+    [record] = [
+        a for a in act.store.appointments.query("subject eq 'Supplier review'", {}) if a.owner_user_id == act.user.id
+    ]
+    assert record.organizer is not None and record.organizer.address_used == "bob@fabrikam.test"
+    assert [p.party for p in record.parties if p.participation is ParticipationType.REQUIRED_ATTENDEE] == [act.user]
+
+
+def test_r_act_19_a_copy_carrying_our_stamp_is_not_tracked_again_through_graph(act: ActWorld) -> None:
+    meeting = act.meeting("Kick-off")
+    act.cycle()
+    [original] = act.graph.pim_items(ALICE, "event")
+    with act.graph.state.pim(ALICE) as pim:  # Outlook's copy keeps every property, the CRM's stamp too
+        pim.add("event", "calendar", {**original.data, "categories": [TRACKED_CATEGORY]}, dict(original.extended))
+
+    report = act.cycle()
+
+    assert (report.copies_ignored, report.created_in_crm) == (1, 0)
+    assert act.link(EntityType.APPOINTMENT, meeting.id) == original.id
