@@ -1,12 +1,13 @@
 """A mailbox's calendar, contacts and To Do tasks through Microsoft Graph, for ACT sync (``sync/act/port.py``).
 
 Changes come from Graph's delta queries one page at a time, and each page's link (the ``@odata.nextLink``,
-then the round's ``@odata.deltaLink``) is the port's ``state``, checkpointed by the cycle after the page:
+then the round's ``@odata.deltaLink``, with the day its round began: ``act_state.py``) is the port's
+``state``, checkpointed by the cycle after the page:
 
-- calendar: ``calendarView/delta`` over a fixed window (:data:`CALENDAR_PAST` to :data:`CALENDAR_FUTURE`,
-  set when a round starts from scratch), the one event delta of Graph v1.0. It shows a series as its
-  occurrences and exceptions, each naming its ``seriesMasterId``: the series master is what syncs, so a
-  change to any occurrence reads as a change of the master;
+- calendar: ``calendarView/delta`` over a window (:data:`CALENDAR_PAST` to :data:`CALENDAR_FUTURE`, fixed
+  when a round starts from scratch and moved on every :data:`CALENDAR_REFRESH`), the one event delta of
+  Graph v1.0. It shows a series as its occurrences and exceptions, each naming its ``seriesMasterId``:
+  the series master is what syncs, so a change to any occurrence reads as a change of the master;
 - contacts: ``contacts/delta`` of the default contacts folder;
 - tasks: ``todo/lists/{id}/tasks/delta`` of the default To Do list.
 
@@ -27,7 +28,7 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -35,7 +36,7 @@ from urllib.parse import quote
 from sync.act.port import TYPE_OF, ActFolder, ChangeKind, ChangePage, ExchangeItem, ItemChange, OrgStamp
 from sync.mail.backoff import BackOff
 from sync.mail.errors import MailServerError, MessageGone, PermanentMailError, ServerBusy
-from sync.mail.graph import act_contacts, act_events, act_org_stamp, act_tasks
+from sync.mail.graph import act_contacts, act_events, act_org_stamp, act_state, act_tasks
 from sync.mail.graph.client import BatchRequest, GraphClient
 from sync.mail.graph.errors import DeltaExpired
 from sync.model.options import EntityType
@@ -48,6 +49,7 @@ TASK_APP = "Dynamics 365 server-side synchronization"  # the applicationName of 
 PAGE_SIZE = 100  # changes per delta page: the checkpoint granularity, as for EWS
 CALENDAR_PAST = timedelta(days=365)  # the calendarView window of a delta round started from scratch...
 CALENDAR_FUTURE = timedelta(days=3 * 365)  # ...up to three years ahead
+CALENDAR_REFRESH = timedelta(days=30)  # a round older than this is finished, then one with today's window starts
 NOT_FOUND = frozenset({"ErrorItemNotFound", "itemNotFound", "ResourceNotFound", "ErrorInvalidIdMalformed"})
 EVENT_EXPAND = f"singleValueExtendedProperties($filter=id eq '{STAMP}' or id eq '{act_events.SILENT_ATTENDEES}')"
 TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
@@ -75,8 +77,23 @@ class GraphActMailbox:
 
     # --- changes ------------------------------------------------------------------------------------
     def pages(self, folder: ActFolder, state: str | None) -> Iterator[ChangePage]:
+        """The changes since ``state``. A calendar round older than :data:`CALENDAR_REFRESH` is first followed to
+        its end (so no change it holds is lost), then a new round starts with the window moved to today."""
+        saved = act_state.decode(state)
+        today = self._clock().astimezone(UTC).date()
+        if saved is None:
+            yield from self._round(folder, None, today)
+            return
+        yield from self._round(folder, saved, today)
+        if folder is ActFolder.CALENDAR and today - saved.began > CALENDAR_REFRESH:
+            log.info("%s: the calendar window of %s moves on to %s", self.address, saved.began, today)
+            yield from self._round(folder, None, today)
+
+    def _round(self, folder: ActFolder, saved: act_state.DeltaState | None, today: date) -> Iterator[ChangePage]:
+        """One delta round: from ``saved`` to its end, or from scratch when None."""
         object_type = TYPE_OF[folder]
-        path, params = (state, None) if state else self._first(folder)
+        path, params = (saved.link, None) if saved else self._first(folder)
+        began = saved.began if saved else today
         headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
         while True:
             try:
@@ -85,10 +102,11 @@ class GraphActMailbox:
                 if params is not None:
                     raise
                 log.info("%s: the %s delta link expired; starting a full round", self.address, folder.value)
-                path, params = self._first(folder)
+                path, params, began = *self._first(folder), today
                 continue
             following = page.get("@odata.nextLink") or page.get("@odata.deltaLink")
-            yield ChangePage(self._changes(object_type, page.get("value") or []), following)
+            state = act_state.encode(act_state.DeltaState(str(following), began)) if following else None
+            yield ChangePage(self._changes(object_type, page.get("value") or []), state)
             if not page.get("@odata.nextLink"):
                 return
             path, params = str(following), None

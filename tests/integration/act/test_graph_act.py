@@ -9,7 +9,7 @@ import pytest
 
 from devstack import TestCA
 from devstack.entra import EntraMock
-from sync.act.port import crm_ref
+from sync.act.port import ActFolder, crm_ref
 from sync.act.worker import ActWorker
 from sync.auth.secrets import SecretBox
 from sync.incoming.marks import TRACKED_CATEGORY
@@ -284,3 +284,37 @@ def test_r_act_19_a_copy_carrying_our_stamp_is_not_tracked_again_through_graph(a
 
     assert (report.copies_ignored, report.created_in_crm) == (1, 0)
     assert act.link(EntityType.APPOINTMENT, meeting.id) == original.id
+
+
+def _changed_ids(mailbox: GraphActMailbox, state: str | None) -> tuple[set[str], str | None]:
+    ids: set[str] = set()
+    for page in mailbox.pages(ActFolder.CALENDAR, state):
+        ids |= {c.item_id for c in page.changes}
+        state = page.state
+    return ids, state
+
+
+def test_the_calendar_window_moves_on_after_a_month_without_losing_the_old_rounds_changes(act: ActWorld) -> None:
+    now = utcnow()
+    far = now + timedelta(days=3 * 365 + 200)  # beyond the window of a round that starts now
+    far_event = act.graph.add_event(ALICE, "Far ahead", far, far + timedelta(hours=1))
+    client = exchange(act).client
+    first, state = _changed_ids(GraphActMailbox(client, ALICE, clock=lambda: now), None)
+    near = act.graph.add_event(ALICE, "Next week", now + timedelta(days=7), now + timedelta(days=7, hours=1))
+
+    later, moved = _changed_ids(GraphActMailbox(client, ALICE, clock=lambda: now + timedelta(days=400)), state)
+
+    assert far_event not in first and {near, far_event} <= later  # the old round's change, then the new window
+    assert (
+        state is not None
+        and moved is not None
+        and moved.split("|")[1] == (now + timedelta(days=400)).date().isoformat()
+    )
+
+
+def test_a_state_ews_left_behind_starts_a_full_round_through_graph(act: ActWorld) -> None:
+    event = act.graph.add_event(ALICE, "Kept", SOON, SOON + timedelta(hours=1))
+
+    found, state = _changed_ids(exchange(act), "H4sIAAAAAAAEAO29B2AcSZYlJi9tynt")  # an EWS SyncFolderItems state
+
+    assert event in found and state is not None and state.startswith("graph|")
