@@ -192,13 +192,18 @@ class GraphActMailbox:
 
     # --- reads and writes ---------------------------------------------------------------------------
     def get(self, object_type: EntityType, item_id: str) -> ExchangeItem | None:
+        body = self._read_one(object_type, item_id)
+        return None if body is None else self._item(object_type, body)
+
+    def _read_one(self, object_type: EntityType, item_id: str) -> dict[str, Any] | None:
+        """The item as Graph has it now, or None when it is gone."""
+        url = self._item_url(object_type, item_id, expanded=True)
         try:
-            body = self._call(lambda: self.client.get(self._item_url(object_type, item_id, expanded=True)), "act.get")
+            return self._call(lambda: self.client.get(url), "act.get")
         except PermanentMailError as exc:
             if _gone(exc):
                 return None
             raise
-        return self._item(object_type, body)
 
     def create(
         self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str, *, send_invitations: bool = False
@@ -222,13 +227,19 @@ class GraphActMailbox:
         self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object], *,
         send_invitations: bool = False,
     ) -> str:  # fmt: skip
+        """Change some fields; the new change key. A meeting whose attendees were invited keeps them as attendees
+        even when no invitation is asked for now: taking them off would send each a cancellation."""
         fields: Mapping[str, object] = changes
-        if _needs_current(object_type, changes):
-            current = self.get(object_type, item_id)
-            if current is None:
+        meeting = object_type is EntityType.APPOINTMENT and not set(act_events.ATTENDEES).isdisjoint(changes)
+        invite = send_invitations
+        if _needs_current(object_type, changes) or (meeting and not send_invitations):
+            current = self._read_one(object_type, item_id)
+            item = None if current is None else self._item(object_type, current)
+            if current is None or item is None:
                 raise MessageGone(f"the {object_type.name.lower()} item is gone from Exchange Online")
-            fields = {**current.fields, **changes}
-        body = self._body(object_type, fields, changes.keys(), send_invitations)
+            fields = {**item.fields, **changes}
+            invite = send_invitations or (meeting and bool(current.get("attendees")))
+        body = self._body(object_type, fields, changes.keys(), invite)
         if not body:
             return change_key  # nothing Graph can write (e.g. a To Do task's percent complete)
         url = self._item_url(object_type, item_id)

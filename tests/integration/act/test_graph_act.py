@@ -318,3 +318,24 @@ def test_a_state_ews_left_behind_starts_a_full_round_through_graph(act: ActWorld
     found, state = _changed_ids(exchange(act), "H4sIAAAAAAAEAO29B2AcSZYlJi9tynt")  # an EWS SyncFolderItems state
 
     assert event in found and state is not None and state.startswith("graph|")
+
+
+def test_an_update_without_invitations_never_takes_invited_attendees_off(act: ActWorld) -> None:
+    """Taking attendees off a meeting sends them a cancellation: once invited, they stay attendees."""
+    mailbox = exchange(act)
+    item_id, change_key = mailbox.create(
+        EntityType.APPOINTMENT, meeting_fields("Invited"), CRM_REF, send_invitations=True
+    )
+    silent_id, silent_key = mailbox.create(EntityType.APPOINTMENT, meeting_fields("Silent"), CRM_REF)
+
+    changes = {"subject": "Invited (moved)", "required": ("bob@example.test", "carol@example.test"), "optional": ()}
+    mailbox.update(EntityType.APPOINTMENT, item_id, change_key, changes)
+    mailbox.update(EntityType.APPOINTMENT, silent_id, silent_key, changes | {"subject": "Silent (moved)"})
+
+    invited, silent = (next(e for e in act.graph.pim_items(ALICE, "event") if e.id == i) for i in (item_id, silent_id))
+    assert [a["emailAddress"]["address"] for a in invited.data["attendees"]] == [
+        "bob@example.test",
+        "carol@example.test",
+    ]
+    assert silent.data["attendees"] == []
+    assert [what for event, what in act.graph.invitations(ALICE)] == ["invitation", "update"]  # no cancellation
