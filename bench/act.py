@@ -22,7 +22,11 @@ Prints items/s, the baseline, their ratio, EWS calls per item (the server's own 
 per item and the peak RSS of this process up to the end of the sync; the last line is one JSON object
 (ARCHITECTURE.md §8).
 
-    python -m bench.act [--n 1000]
+With ``--api graph`` the mailbox is an Exchange Online mailbox on the Graph test server, synced through
+Microsoft Graph, and the baseline is the plain thin Graph client creating the same items one by one
+(``bench/act_graph.py``).
+
+    python -m bench.act [--n 1000] [--api ews|graph]
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as clock
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from exchangelib import DELEGATE, Account, CalendarItem, Configuration, Credentials, Version
@@ -51,6 +55,7 @@ from exchangelib.items import SEND_TO_NONE
 from exchangelib.transport import BASIC
 from exchangelib.version import EXCHANGE_2013_SP1
 
+from bench import act_graph
 from bench.corpus import log
 from bench.ews import RemoteEws, plain_exchangelib
 from devstack.azurite import Azurite
@@ -58,6 +63,7 @@ from devstack.certs import TestCA
 from sync.act import fields as canonical
 from sync.act.cycle import ActCycle, ActReport
 from sync.act.filters import ActRecord
+from sync.act.port import ActConnector
 from sync.act.records import ActRecords
 from sync.auth.secrets import SecretBox, new_key, seal_field
 from sync.mail.ews import act_items
@@ -253,8 +259,13 @@ class Sync:
     reports: list[ActReport]
 
 
+class CountsCalls(Protocol):
+    def reset_calls(self) -> None: ...
+    def calls(self) -> Counter[str]: ...
+
+
 def initial_sync(
-    store: Store, connector: EwsConnector, ews: RemoteEws, mailbox_id: str, profile: EmailServerProfile, n: int
+    store: Store, connector: ActConnector, ews: CountsCalls, mailbox_id: str, profile: EmailServerProfile, n: int
 ) -> Sync:
     """ActCycle after ActCycle, each on the mailbox as stored, until one has nothing to do."""
     counter = store.account.counter
@@ -366,8 +377,11 @@ def _named(counts: dict[EntityType, int]) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="CRM records to sync (default 1000)")
+    parser.add_argument("--api", choices=("ews", "graph"), default="ews", help="how Exchange is reached (default ews)")
     args = parser.parse_args(argv)
     n: int = args.n
+    if args.api == "graph":
+        return main_graph(n)
     counts = mix(n)
     run_started = time.perf_counter()
     with contextlib.ExitStack() as servers:  # stops every server, in reverse order, however the run ends
@@ -436,6 +450,82 @@ def main(argv: list[str] | None = None) -> int:
         "bulk_baseline_calls_per_item": round(bulk_calls.total() / n, 3),
         "calls_by_operation": dict(sorted(sync.calls.items())),
         "baseline_calls_by_operation": dict(sorted(base_calls.items())),
+        "table_tx_per_item": round(sync.table_tx / n, 2),
+        "peak_rss_mb": round(peak_rss, 1),
+        "mix": _named(counts),
+        "cycles": len(sync.reports),
+        "sync_s": round(sync.seconds, 1),
+        "linked_s": round(sync.linked_seconds, 1),
+        "wall_s": round(time.perf_counter() - run_started, 1),
+    }
+    print(json.dumps(summary))
+    return 0
+
+
+def main_graph(n: int) -> int:
+    """The same sync into an Exchange Online mailbox through Microsoft Graph (``bench/act_graph.py``)."""
+    counts = mix(n)
+    run_started = time.perf_counter()
+    with contextlib.ExitStack() as servers:
+        work_dir = Path(tempfile.mkdtemp(prefix="bench-act-graph-"))
+        servers.callback(shutil.rmtree, work_dir, ignore_errors=True)
+        log("==> starting Azurite, the Entra ID mock and the Graph test server")
+        ca = TestCA.create(work_dir / "ca")
+        azurite = servers.enter_context(Azurite(work_dir / "azurite", in_memory=True))
+        entra, graph = act_graph.start(servers, work_dir, ca)
+        for address in (ADDRESS, BASELINE_ADDRESS):
+            graph.add_mailbox(address)
+        settings = load_settings(
+            storage_connection_string=azurite.connection_string,
+            secret_encryption_key=new_key(),
+            storage_prefix="bench" + uuid.uuid4().hex[:6],
+            extra_ca_file=str(ca.ca_cert),
+            entra_authority=entra.authority,
+            worker_budget_seconds=590,
+        )
+        store = Store.from_settings(settings)
+        store.account.ensure_created()
+        box = SecretBox(settings.aes_key())
+        profile = act_graph.profile(store, box, graph)
+        user, mailbox = user_mailbox(store, box, profile)
+        side = act_graph.connect(servers, store, settings, box, graph)
+
+        log(f"==> writing {n} CRM records ({_named(counts)})")
+        records = create_records(store, user, counts)
+        planned = plan(records, datetime.now(UTC))
+
+        log("==> initial sync through Graph: ActCycle until a cycle has nothing to do")
+        wire_start = side.wire.count
+        sync = initial_sync(store, side.connector, side, mailbox.id, profile, n)
+        http = side.wire.since(wire_start)
+        peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        log(
+            f"    {sync.per_s:.1f} items/s ({sync.seconds:.1f} s, all linked after {sync.linked_seconds:.1f} s), "
+            f"{sync.calls.total()} Graph calls {dict(sync.calls)}, {http} HTTP requests, {sync.table_tx} Table requests"
+        )
+        links = linked(store, mailbox.id)
+        if links != n:
+            raise RuntimeError(f"{links} links hold an Exchange item, expected {n}")
+
+        log("==> baseline: the plain Graph client, one POST per item")
+        base, base_calls, base_http = act_graph.baseline(side, settings, BASELINE_ADDRESS, planned)
+        log(f"    {base:.1f} items/s, {base_calls.total()} Graph calls {dict(base_calls)}")
+        check("the synced mailbox", act_graph.items_in_mailbox(graph, ADDRESS), counts)
+        check("the baseline's mailbox", act_graph.items_in_mailbox(graph, BASELINE_ADDRESS), counts)
+
+    summary = {
+        "benchmark": "act",
+        "api": "graph",
+        "n": n,
+        "per_s": round(sync.per_s, 1),
+        "baseline": act_graph.BASELINE,
+        "baseline_per_s": round(base, 1),
+        "ratio": round(sync.per_s / base, 3),
+        "calls_per_item": round(sync.calls.total() / n, 3),
+        "http_requests_per_item": round(http / n, 3),
+        "baseline_calls_per_item": round(base_calls.total() / n, 3),
+        "baseline_http_requests_per_item": round(base_http / n, 3),
+        "calls_by_route": dict(sorted(sync.calls.items())),
         "table_tx_per_item": round(sync.table_tx / n, 2),
         "peak_rss_mb": round(peak_rss, 1),
         "mix": _named(counts),

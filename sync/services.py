@@ -15,7 +15,7 @@ from sync.auth.tokens import TokenProvider
 from sync.incoming.worker import MailboxWorker
 from sync.mail.ews.connector import EwsConnector
 from sync.mail.ews.sending import EwsSender
-from sync.mail.exchange import ExchangeMailboxes, ExchangeOutboxes
+from sync.mail.exchange import ExchangeActMailboxes, ExchangeMailboxes, ExchangeOutboxes
 from sync.mail.graph.connector import GraphConnector
 from sync.mail.imap import ImapConnector
 from sync.mail.pop3 import Pop3Connector
@@ -100,7 +100,7 @@ class Services:
 
     @cached_property
     def act_worker(self) -> ActWorker:
-        return ActWorker(self.store, self.settings, self.ews)
+        return ActWorker(self.store, self.settings, ExchangeActMailboxes(self.ews, self.graph))
 
     @cached_property
     def worker(self) -> MailboxWorker:

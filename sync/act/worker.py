@@ -23,7 +23,7 @@ from sync.act.port import ActConnector
 from sync.errors import ConcurrencyConflict
 from sync.health.alerts import Alerts, act_failure_text, act_other_organization_text, mailbox_ref
 from sync.health.policy import transient_retry
-from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
+from sync.mail.errors import MailServerError, ServerBusy, TransientMailError
 from sync.mailboxes import eligibility
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.fields import utcnow
@@ -85,11 +85,6 @@ class ActWorker:
             self._release(item, None)
             return run
         try:
-            if profile.uses_graph:
-                raise PermanentMailError(
-                    "appointments, contacts and tasks sync through EWS: set the profile's exchange_api to EWS",
-                    code="ActNeedsEws",
-                )
             deadline = self.monotonic() + self.settings.worker_budget_seconds
             exchange = self.connector.open_act(mailbox, profile, deadline=deadline)
             check_claim(exchange, organization_id(self.store), now, take_over=False)  # R-TE-7: still ours?

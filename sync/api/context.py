@@ -22,7 +22,7 @@ from sync.health.notifications import AlertMailer
 from sync.health.profile_alerts import ProfileAlerts
 from sync.mail.ews.connector import EwsConnector
 from sync.mail.ews.sending import EwsSender
-from sync.mail.exchange import ExchangeMailboxes, ExchangeOutboxes
+from sync.mail.exchange import ExchangeActMailboxes, ExchangeMailboxes, ExchangeOutboxes
 from sync.mail.graph.connector import GraphConnector
 from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.mailboxes.provisioning import Provisioning
@@ -88,7 +88,7 @@ class ApiContext:
             connectors,
             self.send_mail,
             exchange=self.exchange_sender,
-            act=EwsConnector(self.settings, self.box, self.tokens),
+            act=ExchangeActMailboxes(EwsConnector(self.settings, self.box, self.tokens), self.graph),
             ca_file=self.settings.extra_ca_file,
             clock=self.clock,
             profile_alerts=ProfileAlerts(self.store, AlertMailer(self.store, self.settings, self.clock), self.clock),

@@ -7,7 +7,8 @@ Order of a run:
 2. Incoming: connect, log in and list the Inbox through the profile's connector.
 3. Outgoing: send "Your mailbox is now connected to Dynamics 365" to the mailbox itself (R-TE-5). The message
    carries ``X-Sync-Generated: test-email`` so the incoming pipeline never tracks it (a loop).
-4. ACT (only when configured): no Exchange connector exists yet, so it fails with a clear code.
+4. ACT (only when configured): the calendar, contacts and tasks answer (through Graph for Exchange Online, EWS
+   for Exchange Server) and the mailbox is claimed for this organization (R-TE-7).
 Then one write records the statuses, the completion time, who ran it, sets each tested workload's
 ``enabled_for_*`` flag to its result (R-TE-3), resets the incoming watermark (R-TE-9) and takes the optional
 start date (R-TE-8). Alerts: success for the owner, failures on the mailbox and its profile (R-TE-4). A failed
@@ -417,8 +418,8 @@ class TestAndEnable:
     def _test_act(self, mailbox: Mailbox, profile: EmailServerProfile) -> Problem | None:
         if not profile.server_type.is_exchange:
             return Problem("act", "ActNeedsExchange", "appointments, contacts and tasks sync only with Exchange")
-        if profile.uses_graph or self.act is None:
-            return Problem("act", "ActNeedsEws", "appointments, contacts and tasks sync through EWS only")
+        if self.act is None:
+            return Problem("act", "ActUnavailable", "no connector for appointments, contacts and tasks is configured")
         if not mailbox.is_user_mailbox:
             return Problem("act", "ActNeedsUserMailbox", "queues do not sync appointments, contacts and tasks")
         try:

@@ -11,12 +11,16 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from tests.graph import batch, delta, items, send
+from tests.graph import batch, delta, items, pim_delta, pim_routes, send
 from tests.graph.api import Handler
 
 USER = r"/users/(?P<user>[^/]+)"
 FOLDER = r"/mailFolders(?:/|\(')(?P<folder>[^/'()]+)(?:'\))?"
 MESSAGE = r"/messages(?:/|\(')(?P<message>[^/'()]+)(?:'\))?"
+EVENT = r"(?:/calendar)?/events(?:/|\(')(?P<event>[^/'()]+)(?:'\))?"
+CONTACT = r"/contacts(?:/|\(')(?P<contact>[^/'()]+)(?:'\))?"
+TASK_LIST = r"/todo/lists(?:/|\(')(?P<list>[^/'()]+)(?:'\))?"
+TASK = r"/tasks(?:/|\(')(?P<task>[^/'()]+)(?:'\))?"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,29 @@ ROUTES = (  # first match wins: the literal segments (delta, $value, move, send)
     _route("message.move", "POST", USER + MESSAGE + r"/move", items.move),
     _route("message.send", "POST", USER + MESSAGE + r"/send", send.send_draft),
     _route("sendMail", "POST", USER + r"/sendMail", send.send_mail),
+    # calendar, contacts and Microsoft To Do (pim_*.py)
+    _route("calendarView.delta", "GET", USER + r"/calendarView/delta", pim_delta.calendar_view),
+    _route("calendar.get", "GET", USER + r"/calendar", pim_routes.get_calendar),
+    _route("calendar.update", "PATCH", USER + r"/calendar", pim_routes.update_calendar),
+    _route("event.create", "POST", USER + r"(?:/calendar)?/events", pim_routes.create_event),
+    _route("events.list", "GET", USER + r"(?:/calendar)?/events", pim_routes.list_events),
+    _route("event.cancel", "POST", USER + EVENT + r"/cancel", pim_routes.cancel_event),
+    _route("event.instances", "GET", USER + EVENT + r"/instances", pim_routes.instances),
+    _route("event.get", "GET", USER + EVENT, pim_routes.get_event),
+    _route("event.update", "PATCH", USER + EVENT, pim_routes.update_event),
+    _route("event.delete", "DELETE", USER + EVENT, pim_routes.delete_event),
+    _route("contacts.delta", "GET", USER + r"/contacts/delta", pim_delta.contacts),
+    _route("contact.create", "POST", USER + r"/contacts", pim_routes.create_contact),
+    _route("contacts.list", "GET", USER + r"/contacts", pim_routes.list_contacts),
+    _route("contact.get", "GET", USER + CONTACT, pim_routes.get_contact),
+    _route("contact.update", "PATCH", USER + CONTACT, pim_routes.update_contact),
+    _route("contact.delete", "DELETE", USER + CONTACT, pim_routes.delete_contact),
+    _route("todoLists.list", "GET", USER + r"/todo/lists", pim_routes.task_lists),
+    _route("tasks.delta", "GET", USER + TASK_LIST + r"/tasks/delta", pim_delta.tasks),
+    _route("task.create", "POST", USER + TASK_LIST + r"/tasks", pim_routes.create_task),
+    _route("task.get", "GET", USER + TASK_LIST + TASK, pim_routes.get_task),
+    _route("task.update", "PATCH", USER + TASK_LIST + TASK, pim_routes.update_task),
+    _route("task.delete", "DELETE", USER + TASK_LIST + TASK, pim_routes.delete_task),
 )
 NAMES = frozenset(route.name for route in ROUTES)
 

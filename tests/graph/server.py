@@ -34,6 +34,8 @@ from tests.graph import routes
 from tests.graph.api import ApiError, Context, Reply, Request
 from tests.graph.auth import GRAPH_AUDIENCE, BearerCheck
 from tests.graph.faults import Faults
+from tests.graph.pim_state import CALENDAR, CONTACTS, PimItem, parse_occurrence_id
+from tests.graph.pim_wire import render_moment
 from tests.graph.state import ROOT, GraphState, Message, SentMessage
 from tests.graph.traffic import MAILBOX_CONCURRENCY, Call, Traffic
 
@@ -141,6 +143,57 @@ class GraphServer:
     def sent_messages(self, address: str | None = None) -> list[SentMessage]:
         """What left through sendMail or send, in order, whether or not a copy was saved to Sent Items."""
         return self.state.sent(address)
+
+    # --- calendar, contacts, To Do (what Outlook would do) ---------------------------------------------
+
+    def pim_items(self, address: str, kind: str) -> list[PimItem]:
+        """The mailbox's "event", "contact" or "todoTask" items, oldest first."""
+        with self.state.pim(address) as pim:
+            return sorted((i for i in pim.items.values() if i.kind == kind), key=lambda i: i.created)
+
+    def add_event(
+        self, address: str, subject: str, start: datetime.datetime, end: datetime.datetime, *,
+        categories: Sequence[str] = (), time_zone: str = "UTC", **more: Any,
+    ) -> str:  # fmt: skip
+        """An event the user made in Outlook; ``more`` are further Graph properties (e.g. ``recurrence``)."""
+        data = {
+            "subject": subject, "start": render_moment(start, time_zone), "end": render_moment(end, time_zone),
+            "categories": list(categories), "_organizer": {"name": address, "address": address}, **more,
+        }  # fmt: skip
+        with self.state.pim(address) as pim:
+            return pim.add("event", CALENDAR, data, {}).id
+
+    def add_contact(self, address: str, categories: Sequence[str] = (), **data: Any) -> str:
+        with self.state.pim(address) as pim:
+            return pim.add("contact", CONTACTS, {**data, "categories": list(categories)}, {}).id
+
+    def edit(self, address: str, item_id: str, **changes: Any) -> None:
+        """The user changes Graph properties of an item in Outlook (an occurrence id makes an exception)."""
+        with self.state.pim(address) as pim:
+            occurrence = parse_occurrence_id(item_id)
+            if occurrence is not None:
+                series = pim.items[occurrence[0]]
+                series.exceptions[occurrence[1]] = {**series.exceptions.get(occurrence[1], {}), **changes}
+                pim.touch(series)
+                return
+            item = pim.items[item_id]
+            item.data = {**item.data, **changes}
+            pim.touch(item)
+
+    def remove(self, address: str, item_id: str) -> None:
+        """The user deletes an item (an occurrence id cancels that day of its series)."""
+        with self.state.pim(address) as pim:
+            occurrence = parse_occurrence_id(item_id)
+            if occurrence is not None:
+                series = pim.items[occurrence[0]]
+                series.cancelled.add(occurrence[1])
+                pim.touch(series)
+            else:
+                pim.remove(pim.items[item_id])
+
+    def invitations(self, address: str) -> list[tuple[str, str]]:
+        """(event id, what) for each message Graph sent to an event's attendees: invitation, update, cancellation."""
+        return self.state.invitations(address)
 
     # --- observation -----------------------------------------------------------------------------------
 

@@ -17,16 +17,18 @@ Pure and thread-safe: one lock guards all mailboxes, and every value handed out 
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime
 import itertools
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from tests.graph.api import ApiError
 from tests.graph.mime import Envelope, envelope, with_message_id
+from tests.graph.pim_state import PimStore
 
 ROOT = "msgfolderroot"
 WELL_KNOWN = {  # well-known name -> display name; Graph accepts the name wherever a folder id goes
@@ -110,6 +112,7 @@ class _Mailbox:
         self.hierarchy: list[Change] = []
         self.seq = 0
         self.epoch = 0
+        self.pim = PimStore(self.tick, new_id)
         for name, display in WELL_KNOWN.items():
             folder = self.add_folder(display, None if name == ROOT else self.well_known[ROOT])
             self.well_known[name] = folder.id
@@ -159,6 +162,7 @@ class GraphState:
         self._lock = threading.RLock()
         self._mailboxes: dict[str, _Mailbox] = {}
         self._sent: list[SentMessage] = []
+        self._invitations: list[tuple[str, str, str]] = []  # (mailbox, event id, what attendees were sent)
 
     def _box(self, address: str) -> _Mailbox:
         box = self._mailboxes.get(address.lower())
@@ -173,6 +177,12 @@ class GraphState:
     def folder(self, address: str, ref: str) -> Folder:
         with self._lock:
             return self._box(address).folder(ref)
+
+    @contextlib.contextmanager
+    def pim(self, address: str) -> Iterator[PimStore]:
+        """The mailbox's calendar, contacts and To Do tasks, with every mailbox locked while the caller works."""
+        with self._lock:
+            yield self._box(address).pim
 
     def folders(self, address: str) -> list[Folder]:
         with self._lock:
@@ -273,6 +283,15 @@ class GraphState:
                 raise ApiError(400, "ErrorInvalidOperation", "Only a draft message can be sent.")
             self._sent.append(SentMessage(box.address, draft.mime))
             box.relocate(dataclasses.replace(draft, is_draft=False, received=_now()), box.well_known["sentitems"])
+
+    def note_invitation(self, address: str, event_id: str, what: str) -> None:
+        """Attendees of an event were sent something: "invitation", "update" or "cancellation:{comment}"."""
+        with self._lock:
+            self._invitations.append((address.lower(), event_id, what))
+
+    def invitations(self, address: str) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(event_id, what) for box, event_id, what in self._invitations if box == address.lower()]
 
     def sent(self, address: str | None = None) -> list[SentMessage]:
         with self._lock:

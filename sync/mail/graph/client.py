@@ -106,6 +106,9 @@ class GraphClient:
     def patch(self, path: str, json: Mapping[str, Any]) -> dict[str, Any]:
         return _json(self._request("PATCH", path, json=json))
 
+    def delete(self, path: str) -> None:
+        self._request("DELETE", path)
+
     def batch(self, calls: Sequence[BatchRequest]) -> list[BatchResponse]:
         """Answers in the order asked, sent in batches of at most 20."""
         answers: list[BatchResponse] = []

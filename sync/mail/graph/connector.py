@@ -1,4 +1,4 @@
-"""The Graph side of the Exchange connector: incoming sessions and outboxes for Exchange Online mailboxes."""
+"""The Graph side of the Exchange connector: incoming sessions, outboxes and ACT for Exchange Online mailboxes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sync.auth.secrets import SecretBox
 from sync.mail.errors import MailAuthenticationError
 from sync.mail.ews.account import TokenSource
 from sync.mail.ews.endpoint import OAuthApp
+from sync.mail.graph.act import GraphActMailbox
 from sync.mail.graph.client import GraphClient
 from sync.mail.graph.endpoint import GraphEndpoint, graph_endpoint
 from sync.mail.graph.sending import GraphOutbox
@@ -40,6 +41,13 @@ class GraphConnector:
     def open_outbox(self, mailbox: Mailbox, profile: EmailServerProfile) -> GraphOutbox:
         endpoint = graph_endpoint(mailbox, profile, self.box)
         return GraphOutbox(self._client(endpoint), endpoint.address)
+
+    def open_act(
+        self, mailbox: Mailbox, profile: EmailServerProfile, *, deadline: float | None = None
+    ) -> GraphActMailbox:
+        """The mailbox's calendar, contacts and To Do tasks (ACT synchronization)."""
+        endpoint = graph_endpoint(mailbox, profile, self.box)
+        return GraphActMailbox(self._client(endpoint), endpoint.address, deadline=deadline)
 
     def _client(self, endpoint: GraphEndpoint) -> GraphClient:
         key = (endpoint.base_url, endpoint.app)

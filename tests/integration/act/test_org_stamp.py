@@ -1,19 +1,23 @@
 """R-TE-7: an Exchange mailbox synchronizes appointments, contacts and tasks with one organization only.
 
-The claim lives where Exchange keeps it (extended properties of the mailbox's Calendar folder on the EWS test
-server); "another organization" is a claim written there directly, as another deployment would. Test & Enable
-and the ACT worker run on Azurite with injected clocks.
+The claim lives where Exchange keeps it (extended properties of the mailbox's Calendar folder, on the EWS and
+on the Graph test server: each test runs through both APIs); "another organization" is a claim written there
+directly, as another deployment would. Test & Enable and the ACT worker run on Azurite with injected clocks.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
+
 from sync.act.org_stamp import OTHER_ORGANIZATION_CODE
 from sync.act.worker import ActWorker
 from sync.auth.secrets import SecretBox
 from sync.health.alerts import CODE_ACT_OTHER_ORGANIZATION
 from sync.mail.ews.org_stamp import PROPERTY_SET, ActLastSyncOn, ActSyncOrgId
+from sync.mail.graph.act_org_stamp import LAST_SYNC_ON as GRAPH_LAST_SYNC_ON
+from sync.mail.graph.act_org_stamp import ORG_ID as GRAPH_ORG_ID
 from sync.mailboxes.test_enable import TestAndEnable, TestReport
 from sync.model.fields import utcnow
 from sync.model.mailbox import Mailbox
@@ -27,6 +31,11 @@ ORG_FIELD = ExtendedField("String", PROPERTY_SET, ActSyncOrgId.property_name)
 SYNCED_FIELD = ExtendedField("String", PROPERTY_SET, ActLastSyncOn.property_name)
 OTHER_ORG = "0b7e2c1d-other-organization"
 START = utcnow().replace(microsecond=0)
+
+
+@pytest.fixture
+def act(act_any: ActWorld) -> ActWorld:
+    return act_any
 
 
 def _act_only(act: ActWorld) -> None:
@@ -43,11 +52,18 @@ def _test_and_enable(act: ActWorld, settings: Settings, now: datetime) -> TestRe
 
 
 def _stamp_in_exchange(act: ActWorld) -> tuple[object, object]:
+    if act.remote.name == "graph":
+        with act.graph.state.pim(ALICE) as pim:
+            return pim.calendar_extended.get(GRAPH_ORG_ID), pim.calendar_extended.get(GRAPH_LAST_SYNC_ON) or None
     properties = act.ews.mailbox(ALICE).folder("calendar").extended_properties
     return properties.get(ORG_FIELD), properties.get(SYNCED_FIELD)
 
 
 def _claimed_by_another_organization(act: ActWorld) -> None:
+    if act.remote.name == "graph":
+        with act.graph.state.pim(ALICE) as pim:
+            pim.calendar_extended.update({GRAPH_ORG_ID: OTHER_ORG, GRAPH_LAST_SYNC_ON: START.isoformat()})
+        return
     stamp = {ORG_FIELD: OTHER_ORG, SYNCED_FIELD: START.isoformat()}
     act.ews.mailbox(ALICE).set_folder_properties("calendar", stamp)
 

@@ -13,17 +13,18 @@ from sync.model.act import Appointment
 from sync.model.email import ActivityParty
 from sync.model.options import ActDeliveryMethod, ParticipationType, TestStatus
 from sync.scheduling.act_scheduler import schedule_act_now
-from tests.ews.server import EwsServer
+from tests.integration.act.remote import ActRemote, EwsRemote, GraphRemote
 from tests.integration.exchange.conftest import ALICE, Deployment
-from tests.integration.exchange.doubles import EwsDouble
+from tests.integration.exchange.doubles import EwsDouble, GraphDouble
 
 pytestmark = pytest.mark.integration
 
 
-def test_an_appointment_reaches_outlook_and_an_outlook_edit_comes_back(ews_deployment: Deployment) -> None:
-    deployment = ews_deployment
-    assert isinstance(deployment.server, EwsDouble)
-    ews: EwsServer = deployment.server.server
+def test_an_appointment_reaches_outlook_and_an_outlook_edit_comes_back(deployment: Deployment) -> None:
+    """Through EWS (Exchange Server) and through Microsoft Graph (a default Exchange Online profile)."""
+    server = deployment.server
+    assert isinstance(server, EwsDouble | GraphDouble)
+    remote: ActRemote = EwsRemote(server.server) if isinstance(server, EwsDouble) else GraphRemote(server.server)
     mailbox = deployment.user_mailbox(ALICE)
 
     def act_on(m: Mailbox) -> None:
@@ -45,11 +46,11 @@ def test_an_appointment_reaches_outlook_and_an_outlook_edit_comes_back(ews_deplo
 
     deployment.run()  # the ACT timer claims the mailbox; the act-work trigger runs its cycle
 
-    [item] = ews.items(ALICE, "calendar")
+    [item] = remote.items("calendar")
     assert item.subject == "Quarterly review"
     [cycle] = deployment.store.cycle_history.recent(mailbox.id, "act")  # the ACT worker keeps its history too
     assert (cycle.workload, cycle.outcome, cycle.tracked, cycle.failed) == ("act", "processed", 1, 0)
-    ews.update_item_fields(ALICE, item.item_id, subject="Quarterly review (moved)")
+    remote.edit(item.item_id, subject="Quarterly review (moved)")
     schedule = deployment.store.get_mailbox(mailbox.id)
     assert schedule.act_host_id is None and (schedule.next_scheduled_act_sync_seconds or 0) >= 5 * 60  # N-4
 

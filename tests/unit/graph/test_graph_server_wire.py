@@ -52,6 +52,15 @@ def test_the_page_size_comes_from_prefer(prefer: str, size: int) -> None:
         ("POST", "/users/a/messages/AAMk=/move", "message.move", {}),
         ("POST", "/users/a/SENDMAIL", "sendMail", {}),
         ("POST", "/$batch", "batch", {}),
+        ("GET", "/users/a/calendarView/delta", "calendarView.delta", {}),
+        ("GET", "/users/a/events/AAMk=/instances", "event.instances", {"event": "AAMk="}),
+        ("PATCH", "/users/a/calendar/events('AAMk=')", "event.update", {"event": "AAMk="}),
+        ("POST", "/users/a/events/AAMk=/cancel", "event.cancel", {}),
+        ("GET", "/users/a/contacts/delta", "contacts.delta", {}),
+        ("DELETE", "/users/a/contacts/C1", "contact.delete", {"contact": "C1"}),
+        ("GET", "/users/a/todo/lists/L1/tasks/delta", "tasks.delta", {"list": "L1"}),
+        ("PATCH", "/users/a/todo/lists/L1/tasks/T1", "task.update", {"list": "L1", "task": "T1"}),
+        ("PATCH", "/users/a/calendar", "calendar.update", {}),
     ],
 )
 def test_routes(method: str, path: str, name: str, params: dict[str, str]) -> None:
@@ -62,7 +71,7 @@ def test_routes(method: str, path: str, name: str, params: dict[str, str]) -> No
     assert params.items() <= got.items()
 
 
-@pytest.mark.parametrize(("method", "path"), [("PUT", "/users/a/messages/x"), ("GET", "/users/a/contacts")])
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/users/a/messages/x"), ("GET", "/users/a/people")])
 def test_what_is_not_routed_finds_nothing(method: str, path: str) -> None:
     assert match(method, path) is None
 
