@@ -120,10 +120,20 @@ class OutgoingConnector(Protocol):
 
 
 class AccessTokenSource(Protocol):
-    """OAuth access tokens for XOAUTH2 (profiles with OAuth credential retrieval)."""
+    """OAuth access tokens for SASL XOAUTH2 / OAUTHBEARER logins (IMAP, POP3 and SMTP of OAuth profiles).
 
-    def token(self, mailbox: Mailbox, profile: EmailServerProfile) -> str:
-        """A current access token for ``mailbox``; raises MailAuthenticationError when none can be had."""
+    One contract for every kind of token (Microsoft app-only, Google service account, per-mailbox consent):
+    ``sync/auth/mail_tokens.py`` picks the right source for a mailbox and profile.
+    """
+
+    def token(self, mailbox: Mailbox, profile: EmailServerProfile, *, force_refresh: bool = False) -> str:
+        """A current access token for ``mailbox``.
+
+        ``force_refresh``: the server refused the token this source last gave (it expired or was revoked
+        early), so a cached one must not be served again. Raises :class:`~sync.mail.errors.MailAuthenticationError`
+        (with a code) when no token can be had, a TransientMailError when the identity provider is unreachable;
+        a token never appears in an error message or a log line.
+        """
         ...
 
 

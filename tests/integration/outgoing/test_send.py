@@ -202,7 +202,7 @@ def test_an_oauth_profile_sends_with_the_token_source(outbox: Outbox) -> None:
     outbox.scripted.oauth_tokens[mailbox.email_address] = "access-token-1"
 
     class Tokens:
-        def token(self, mailbox: object, profile: object) -> str:
+        def token(self, mailbox: object, profile: object, *, force_refresh: bool = False) -> str:
             return "access-token-1"
 
     email = outbox.submit(user, outbox.carol)

@@ -67,7 +67,7 @@ def test_oauth_needs_a_token_source() -> None:
         outgoing_endpoint(mailbox(), p, BOX)
 
     class Tokens:
-        def token(self, mailbox: Mailbox, profile: EmailServerProfile) -> str:
+        def token(self, mailbox: Mailbox, profile: EmailServerProfile, *, force_refresh: bool = False) -> str:
             return "t0k"
 
     endpoint = outgoing_endpoint(mailbox(), p, BOX, tokens=Tokens())
