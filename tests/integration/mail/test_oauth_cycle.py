@@ -50,11 +50,11 @@ def services(
     return Services(own, isolated_store)
 
 
-def _mailbox(services: Services, servers: tuple[Dovecot, SmtpServer], **profile_fields: object) -> Mailbox:
+def _mailbox(services: Services, servers: tuple[Dovecot, SmtpServer], audience: str | None = None) -> Mailbox:
     dovecot, smtp = servers
     store = services.store
     profile = store.profiles.insert(
-        oauth_profile(services.secret_box, dovecot, smtp, server_type=ServerType.IMAP_SMTP, **profile_fields)
+        oauth_profile(services.secret_box, dovecot, smtp, server_type=ServerType.IMAP_SMTP, aad_resource_id=audience)
     )
     address = f"o-{uuid.uuid4().hex[:10]}@{MAIL_DOMAIN}"
     dovecot.add_user(address, MAIL_PASSWORD)  # the account exists; the app logs in to it with a token
@@ -106,7 +106,7 @@ def test_a_token_for_another_audience_disables_incoming_with_the_credentials_ale
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    mailbox = _mailbox(services, oauth_mail_servers, aad_resource_id="https://graph.microsoft.com")
+    mailbox = _mailbox(services, oauth_mail_servers, audience="https://graph.microsoft.com")
 
     assert _cycle(services, mailbox) in ("failed", "disabled")
 
