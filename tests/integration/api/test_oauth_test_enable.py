@@ -120,3 +120,25 @@ def test_a_wrong_audience_fails_with_the_credentials_alert_in_the_servers_words(
     assert incoming["code_name"] == "OAuthTokenRejected"
     assert "AUTHENTICATIONFAILED" in str(incoming)
     _no_token_in(tested.text, alerts.text, caplog.text)
+
+
+def test_a_wrong_client_secret_fails_both_directions_without_showing_the_secret(
+    oauth_admin: TestClient,
+    mail_world: MailWorld,
+    box: SecretBox,
+    oauth_mail_servers: tuple[Dovecot, SmtpServer],  # noqa: F811 - a fixture
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Entra ID refuses the app itself: no token at all, the credentials problem names the profile's fields."""
+    caplog.set_level(logging.DEBUG)
+    wrong = "wrong-secret-0123456789"
+    profile = mail_world.store.profiles.insert(oauth_profile(box, *oauth_mail_servers, secret=wrong))
+    mailbox_id = mail_world.new_user(oauth_admin, profile_id=profile.id)
+    tested = oauth_admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable")
+    assert tested.status_code == 200 and not tested.json()["succeeded"], tested.text
+    problems = {problem["workload"]: problem for problem in tested.json()["problems"]}
+    assert problems["incoming"]["code"] == problems["outgoing"]["code"] == "InvalidClientCredentials"
+    assert "client id or secret" in problems["incoming"]["message"]
+    alerts = oauth_admin.get("/api/alerts", params={"mailbox_id": mailbox_id})
+    for text in (tested.text, alerts.text, caplog.text):
+        assert wrong not in text
