@@ -19,8 +19,11 @@ from sync.api.app import create_app
 from sync.auth.secrets import SecretBox
 from sync.health.enable_alerts import CODE_TEST_INCOMING_FAILED, CODE_TEST_SUCCEEDED
 from sync.model.options import TestStatus
+from sync.outgoing.messages import OutgoingWork
+from sync.services import Services
 from sync.settings import Settings
 from sync.store import Store
+from sync.store.names import Queue
 from tests.integration.api.conftest import ADMIN, MailWorld
 from tests.integration.mail.oauth_fixtures import (  # noqa: F401 - fixtures
     mail_entra,
@@ -142,3 +145,42 @@ def test_a_wrong_client_secret_fails_both_directions_without_showing_the_secret(
     alerts = oauth_admin.get("/api/alerts", params={"mailbox_id": mailbox_id})
     for text in (tested.text, alerts.text, caplog.text):
         assert wrong not in text
+
+
+def test_the_deployments_sender_sends_crm_email_with_the_apps_tokens(
+    oauth_admin: TestClient,
+    mail_world: MailWorld,
+    box: SecretBox,
+    api_settings: Settings,
+    isolated_store: Store,
+    mail_entra: EntraMock,  # noqa: F811 - a fixture
+    oauth_mail_servers: tuple[Dovecot, SmtpServer],  # noqa: F811 - a fixture
+) -> None:
+    """The sender that ``sync/services.py`` builds: an email of an OAuth mailbox goes out over XOAUTH2."""
+    mailbox_id = _oauth_mailbox(oauth_admin, mail_world, box, oauth_mail_servers)
+    assert oauth_admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()["succeeded"]
+    owner = isolated_store.get_mailbox(mailbox_id).owner
+    assert owner is not None
+    carol = oauth_admin.post("/api/contacts", json={"last_name": "Carol", "email_address1": "carol@fabrikam.test"})
+    email = oauth_admin.post(
+        "/api/emails",
+        json={
+            "from": {"type": "systemuser", "id": owner.id},
+            "to": [{"type": "contact", "id": carol.json()["id"]}],
+            "subject": "Sent with an app-only token",
+            "text_body": "Hello.",
+        },
+    ).json()
+    assert oauth_admin.post(f"/api/emails/{email['id']}/send", json={"issue_send": True}).status_code == 200
+
+    services = Services(api_settings.model_copy(update={"entra_authority": mail_entra.authority}), isolated_store)
+    queue = isolated_store.account.queue(Queue.OUTGOING_MAIL)
+    works = [OutgoingWork.model_validate_json(m.content) for m in queue.receive_messages(messages_per_page=16)]
+    mine = [work for work in works if work.email_id == email["id"]]
+    try:
+        assert [services.outgoing_sender.handle(work).outcome for work in mine] == ["sent"]
+    finally:
+        services.outgoing_sender.close()
+    message_id = isolated_store.get_email(email["id"]).message_id or ""
+    (received,) = oauth_mail_servers[1].by_message_id(message_id)
+    assert received.login == isolated_store.get_mailbox(mailbox_id).email_address
