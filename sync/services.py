@@ -10,6 +10,8 @@ from collections.abc import Callable
 from functools import cached_property
 
 from sync.act.worker import ActWorker
+from sync.auth.mail_tokens import MICROSOFT, MailTokenSources
+from sync.auth.microsoft_mail_tokens import MicrosoftAppTokens
 from sync.auth.secrets import SecretBox
 from sync.auth.tokens import TokenProvider
 from sync.incoming.worker import MailboxWorker
@@ -49,6 +51,12 @@ def incoming_connectors(
     return connectors
 
 
+def mail_token_sources(settings: Settings, box: SecretBox, tokens: TokenProvider) -> MailTokenSources:
+    """OAuth access tokens for IMAP, POP3 and SMTP logins, one source per kind (``sync/auth/mail_tokens.py``);
+    the admin API's Test & Enable uses the same."""
+    return MailTokenSources({MICROSOFT: MicrosoftAppTokens(tokens, box)})
+
+
 class Services:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
@@ -82,6 +90,10 @@ class Services:
         )
 
     @cached_property
+    def mail_tokens(self) -> MailTokenSources:
+        return mail_token_sources(self.settings, self.secret_box, self.tokens)
+
+    @cached_property
     def graph(self) -> GraphConnector:
         return GraphConnector(self.settings, self.secret_box, self.tokens)
 
@@ -105,7 +117,8 @@ class Services:
     @cached_property
     def worker(self) -> MailboxWorker:
         exchange = ExchangeMailboxes(self.ews, self.graph)
-        return MailboxWorker(self.store, self.settings, self.secret_box, incoming_connectors(exchange))
+        connectors = incoming_connectors(exchange)
+        return MailboxWorker(self.store, self.settings, self.secret_box, connectors, tokens=self.mail_tokens)
 
     @cached_property
     def outbox_queue(self) -> OutboxQueue:
@@ -121,6 +134,7 @@ class Services:
         return OutgoingSender(
             self.store, self.settings, self.secret_box, SmtpConnector(), self.outbox_queue, self.work_signer,
             exchange=ExchangeOutboxes(EwsSender(self.settings, self.secret_box, self.tokens), self.graph),
+            tokens=self.mail_tokens,
         )  # fmt: skip
 
     def enqueue_test(self) -> Callable[[TestEnableWork], None]:
@@ -146,6 +160,7 @@ class Services:
             exchange=ExchangeOutboxes(EwsSender(self.settings, self.secret_box, self.tokens), self.graph),
             act=self.ews,
             ca_file=self.settings.extra_ca_file,
+            tokens=self.mail_tokens,
         )
 
     def run_queued_test(self, work: TestEnableWork) -> str:

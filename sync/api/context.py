@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from sync.act.records import ActRecords
+from sync.auth.mail_tokens import MailTokenSources
 from sync.auth.secrets import SecretBox
 from sync.auth.tokens import TokenProvider
 from sync.crm.records import RecordService
@@ -29,7 +30,7 @@ from sync.mailboxes.provisioning import Provisioning
 from sync.mailboxes.test_enable import SendMail, TestAndEnable, smtp_send
 from sync.model.fields import utcnow
 from sync.model.options import ServerType
-from sync.services import incoming_connectors
+from sync.services import incoming_connectors, mail_token_sources
 from sync.settings import Settings
 from sync.store.store import Store
 
@@ -70,6 +71,10 @@ class ApiContext:
         )
 
     @cached_property
+    def mail_tokens(self) -> MailTokenSources:
+        return mail_token_sources(self.settings, self.box, self.tokens)
+
+    @cached_property
     def graph(self) -> GraphConnector:
         return GraphConnector(self.settings, self.box, self.tokens)
 
@@ -92,6 +97,7 @@ class ApiContext:
             ca_file=self.settings.extra_ca_file,
             clock=self.clock,
             profile_alerts=ProfileAlerts(self.store, AlertMailer(self.store, self.settings, self.clock), self.clock),
+            tokens=self.mail_tokens,
         )
 
 

@@ -185,7 +185,7 @@ def test_auth_login_when_plain_is_not_offered_and_xoauth2(outbox: Outbox) -> Non
             ca_file=outbox.settings.extra_ca_file,
         )
         SmtpConnector().open(base).close()
-        oauth = replace(base, auth="xoauth2", username="o@example.test", password=None, oauth_token="tok")
+        oauth = replace(base, auth="xoauth2", username="o@example.test", password=None, oauth=lambda _renew: "tok")
         SmtpConnector().open(oauth).close()
         assert server.logins == [("LOGIN", "a@example.test"), ("XOAUTH2", "o@example.test")]
     finally:
@@ -202,7 +202,7 @@ def test_an_oauth_profile_sends_with_the_token_source(outbox: Outbox) -> None:
     outbox.scripted.oauth_tokens[mailbox.email_address] = "access-token-1"
 
     class Tokens:
-        def token(self, mailbox: object, profile: object) -> str:
+        def token(self, mailbox: object, profile: object, *, force_refresh: bool = False) -> str:
             return "access-token-1"
 
     email = outbox.submit(user, outbox.carol)
