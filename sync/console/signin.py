@@ -22,14 +22,6 @@ from sync.console.sessions import SESSION_LIFETIME, ConsoleSession
 from sync.console.templating import render
 
 HOME = "/console/mailboxes"
-LINK_PATH = "/console/signin/link"
-CALLBACK_PATH = "/console/signin/callback"
-LOCAL_ROLES = frozenset({ADMIN_ROLE, APPROVER_ROLE, READER_ROLE})  # who runs `make dev` owns the whole stack
-
-
-def link_url(base_url: str, token: str) -> str:
-    """The one-time sign-in URL ``make dev`` prints (``base_url`` without a trailing slash)."""
-    return f"{base_url}{LINK_PATH}?token={token}"
 
 
 def _signed_in(request: Request, cookie: str, session: ConsoleSession) -> HTMLResponse:

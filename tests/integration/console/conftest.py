@@ -29,8 +29,8 @@ from devstack.seed_api import seed_through_api
 from sync.api.app import create_app
 from sync.api.auth import ADMIN_ROLE, API_KEY_HEADER, APPROVER_ROLE, READER_ROLE, new_api_key
 from sync.auth.secrets import SecretBox
+from sync.console.local_link import link_url
 from sync.console.services import ConsoleServices
-from sync.console.signin import link_url
 from sync.incoming.worker import MailboxWorker
 from sync.mail import egress
 from sync.model.fields import utcnow

@@ -126,7 +126,7 @@ def test_a_wrong_client_secret_reports_the_providers_words(
         assert answer.status_code == 401 and "invalid_client" in answer.text
 
 
-def test_entra_sign_in_in_the_browser(browser: Browser, app: FastAPI, console_server: ConsoleWorld) -> None:
+def test_entra_sign_in_in_the_browser(browser: Browser, app: FastAPI) -> None:
     """The whole round trip in Chromium: the console, the provider's redirect, the callback, the grid."""
     import threading  # noqa: PLC0415
 

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sync.console.access import COOKIE
+from sync.console.local_link import link_url
 from sync.console.sessions import LINK_LIFETIME, SESSION_LIFETIME, SessionStore
-from sync.console.signin import link_url
 from sync.model.fields import utcnow
 from sync.store.names import Table
 from tests.integration.console.conftest import ADMINISTRATOR, READER, ConsoleWorld, sign_in
