@@ -41,6 +41,7 @@ var tableNames = [
   'CycleHistory'
   'SyncTotals'
   'UnresolvedIndex'
+  'ConsoleSessions'
 ]
 var queueNames = [
   'mailbox-work'
