@@ -176,9 +176,7 @@ def test_removing_a_failure_removes_it_from_the_index(
     reader: TestClient, untracked: Untracked, isolated_store: Store
 ) -> None:
     [failure] = [
-        f
-        for f in isolated_store.item_failures.partition(untracked.mailboxes[1])
-        if f.sender == untracked.sender
+        f for f in isolated_store.item_failures.partition(untracked.mailboxes[1]) if f.sender == untracked.sender
     ]
     isolated_store.item_failures.delete(failure)  # as a replay or a purge does
     for kind, value in ((SearchKey.SENDER, untracked.sender), (SearchKey.MESSAGE_ID, untracked.message_id),
