@@ -14,9 +14,8 @@ from datetime import datetime
 from sync.model import EmailServerProfile, Mailbox
 from sync.operations.states import WorkloadState, workload_states
 from sync.operations.summary import PROFILE_ALERT_SHARE, failed_recently
+from sync.scheduling.test_enable_queue import PROFILE_FILTER as MAILBOXES_OF_PROFILE
 from sync.store.store import Store
-
-MAILBOXES_OF_PROFILE = "email_server_profile_id eq @p"
 
 
 @dataclass(frozen=True)
