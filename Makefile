@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 IAC_VENV := .venv-iac
-APT_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd mailutils-imap4d mailutils-pop3d openssl
+APT_PACKAGES := dovecot-imapd dovecot-pop3d dovecot-lmtpd mailutils-imap4d mailutils-pop3d openssl chromium
 
 .PHONY: setup system-packages test lint typecheck pytest iac demo dev bench clean
 
@@ -12,7 +12,7 @@ setup: system-packages $(VENV)/.installed $(IAC_VENV)/.installed node_modules/.i
 
 system-packages:
 	@if ! command -v dovecot >/dev/null || ! command -v imap4d >/dev/null || ! command -v pop3d >/dev/null \
-		|| ! command -v openssl >/dev/null || ! command -v npm >/dev/null; then \
+		|| ! command -v openssl >/dev/null || ! command -v npm >/dev/null || ! command -v chromium >/dev/null; then \
 		echo "installing Debian packages: $(APT_PACKAGES) nodejs npm"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) \
 			$$(command -v npm >/dev/null || echo nodejs npm) >/dev/null; \

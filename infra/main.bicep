@@ -17,6 +17,9 @@ param adminApiClientId string = ''
 @description('Optional: tenant id of that app registration. Empty means the tenant of this subscription.')
 param adminApiTenantId string = ''
 
+@description('Optional: versionless URI of a secret in this deployment\'s Key Vault holding a client secret of that app registration. Set, administrators sign in to the console at /console with Entra ID (docs/console.md).')
+param consoleClientSecretUri string = ''
+
 @secure()
 @description('SYNC_SECRET_ENCRYPTION_KEY: base64 of 32 random bytes. The azd preprovision hook makes one per environment.')
 param secretEncryptionKey string
@@ -86,6 +89,7 @@ module app 'modules/functionapp.bicep' = {
     apiKeysSecretUri: vault.outputs.apiKeysSecretUri
     adminApiClientId: adminApiClientId
     adminApiTenantId: empty(adminApiTenantId) ? tenant().tenantId : adminApiTenantId
+    consoleClientSecretUri: consoleClientSecretUri
   }
 }
 

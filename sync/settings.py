@@ -135,6 +135,26 @@ class Settings(BaseSettings):
         "a local OpenID Connect mock in tests.",
     )
 
+    # --- the console's Entra ID sign-in (authorization code with PKCE; tenant and authority as the API's) ---
+    console_client_id: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_CONSOLE_CLIENT_ID"),
+        description="Application (client) id the console signs administrators in with (the admin API's app "
+        "registration, whose app roles Sync.Admin, Sync.Reader and Sync.Approver the ID token carries); with "
+        "SYNC_API_TENANT_ID. Unset: the console accepts only the local sign-in links of `make dev`.",
+    )
+    console_client_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_CONSOLE_CLIENT_SECRET"),
+        description="The client secret of that app registration (a Key Vault reference in Azure).",
+    )
+    console_redirect_uri: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_CONSOLE_REDIRECT_URI"),
+        description="The console's sign-in callback registered on the app registration, "
+        "https://<app>.azurewebsites.net/console/signin/callback.",
+    )
+
     api_max_body_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,
@@ -301,7 +321,7 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("api_tenant_id", "api_audience")
+    @field_validator("api_tenant_id", "api_audience", "console_client_id", "console_redirect_uri")
     @classmethod
     def _blank_means_not_configured(cls, value: str | None) -> str | None:
         """A deployment without an app registration sets these empty (infra/modules/functionapp.bicep)."""

@@ -23,6 +23,8 @@ param apiKeysSecretUri string
 param adminApiClientId string = ''
 @description('Tenant of that app registration: the tenant whose tokens the admin API accepts.')
 param adminApiTenantId string = ''
+@description('Versionless URI of the Key Vault secret holding a client secret of that app registration, for the console\'s Entra ID sign-in; empty: the console is not offered.')
+param consoleClientSecretUri string = ''
 
 @description('Cap on scale-out, so a flood of queue messages cannot run up the bill; raise it for large tenants.')
 @minValue(1)
@@ -57,6 +59,11 @@ var appSettings = {
   SYNC_API_KEYS: '@Microsoft.KeyVault(SecretUri=${apiKeysSecretUri})'
   SYNC_API_TENANT_ID: empty(adminApiClientId) ? '' : adminApiTenantId
   SYNC_API_AUDIENCE: adminApiClientId
+  // The browser console signs administrators in with the same app registration (authorization code with PKCE); its
+  // redirect URI must be registered as a Web redirect URI of that registration (docs/console.md).
+  SYNC_CONSOLE_CLIENT_ID: empty(consoleClientSecretUri) ? '' : adminApiClientId
+  SYNC_CONSOLE_CLIENT_SECRET: empty(consoleClientSecretUri) ? '' : '@Microsoft.KeyVault(SecretUri=${consoleClientSecretUri})'
+  SYNC_CONSOLE_REDIRECT_URI: empty(consoleClientSecretUri) ? '' : 'https://${name}.azurewebsites.net/console/signin/callback'
   SYNC_API_MAX_BODY_BYTES: '10485760'
   SYNC_API_MAX_RECIPIENTS: '500'
   SYNC_SDK_LOG_LEVEL: 'WARNING'

@@ -42,6 +42,7 @@ var tableNames = [
   'SyncTotals'
   'UnresolvedIndex'
   'NotTrackedIndex'
+  'ConsoleSessions'
 ]
 var queueNames = [
   'mailbox-work'

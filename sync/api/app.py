@@ -39,6 +39,7 @@ from sync.api.auth import Authenticator, require_admin
 from sync.api.context import ApiContext
 from sync.api.error_docs import declare_errors
 from sync.api.guard import FrontDoor
+from sync.console.app import install as install_console
 from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.mailboxes.test_enable import SendMail, smtp_send
 from sync.model.options import ServerType
@@ -108,6 +109,7 @@ def create_app(
     api.include_router(activities.build_router())
     app.include_router(api)
     app.include_router(emails.router, dependencies=[Depends(require_admin)])  # create, send, tracking token
+    install_console(app, app.state.context)  # the browser console under /console, with its own sign-in
     _document_errors(app)
     return app
 

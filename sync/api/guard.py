@@ -28,11 +28,17 @@ App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json"})
 OPEN_PREFIXES = ("/api/docs",)  # the documentation page and its assets
+CONSOLE_PREFIX = "/console"  # the browser console authenticates its own requests (sessions, sync.console.access)
 
 
 def is_open(path: str) -> bool:
-    """Routes anyone may call: the health probe and the API documentation."""
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
+    """Routes this door does not guard: the health probe, the API documentation, and the console (its own door)."""
+    return (
+        path in OPEN_PATHS
+        or path.startswith(OPEN_PREFIXES)
+        or path == CONSOLE_PREFIX
+        or path.startswith(f"{CONSOLE_PREFIX}/")
+    )
 
 
 class FrontDoor:

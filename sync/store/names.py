@@ -42,6 +42,7 @@ class Table(StrEnum):
     SYNC_TOTALS = "SyncTotals"
     UNRESOLVED_INDEX = "UnresolvedIndex"
     NOT_TRACKED_INDEX = "NotTrackedIndex"
+    CONSOLE_SESSIONS = "ConsoleSessions"
 
 
 class Queue(StrEnum):
