@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 WIDTH = 720
 HEIGHT = 220
-MARGIN_LEFT = 40  # room for the axis labels
-MARGIN_BOTTOM = 24  # room for the hour labels
+MARGIN_LEFT = 48  # room for the axis labels
+MARGIN_BOTTOM = 30  # room for the hour labels
 GAP = 0.2  # share of a slot left empty between bars
 
 
