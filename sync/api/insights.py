@@ -81,8 +81,12 @@ class NotTrackedSearch(BaseModel):
 
 
 class NotTrackedPage(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     items: list[NotTrackedItem]
+    """One page of the mailbox's emails not tracked."""
     continuation: str | None
+    """Pass it back for the next page; none on the last."""
 
 
 class HourOut(BaseModel):
@@ -109,8 +113,12 @@ class HourOut(BaseModel):
 
 
 class ReasonCount(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
     reason: str
+    """The reason's name, e.g. NoCorrelationMatch."""
     count: int
+    """Emails not tracked for it."""
 
 
 class DashboardOut(BaseModel):
