@@ -252,3 +252,19 @@ def test_the_dashboard_charts_at_both_widths(page: Page, console_server: Console
     expect(page.locator("#reasons")).to_contain_text("NoCorrelationMatch")
     screenshot(page, "dashboard")
     fits_a_phone(page, "dashboard")
+
+
+UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, button')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+    .map(e => e.outerHTML)"""
+
+
+def test_every_control_of_the_insight_pages_is_labelled(
+    page: Page, console_server: ConsoleWorld, test_profile: TestProfile
+) -> None:
+    open_console(page, console_server)
+    for path in ("/console/profiles", f"/console/profiles/{test_profile.id}", "/console/alerts", "/console/dashboard",
+                 "/console/not-tracked?by=sender&q=stranger%40elsewhere.test"):  # fmt: skip
+        page.goto(f"{console_server.base_url}{path}")
+        assert page.evaluate(UNLABELLED) == [], path
+        assert page.locator("[tabindex]:not([tabindex='-1']):not([tabindex='0'])").count() == 0, path
