@@ -72,7 +72,6 @@ class Facts:
     details: str | None = None
     retry_on: datetime | None = None
     max_incoming_bytes: int = 150 * 1024 * 1024
-    forward_mailbox: bool = False
 
 
 @dataclass(frozen=True)

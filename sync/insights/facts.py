@@ -61,7 +61,6 @@ class Explainer:
             details=failure.details,
             retry_on=failure.retry_on,
             max_incoming_bytes=self.settings.max_incoming_email_bytes,
-            forward_mailbox=bool(mailbox and mailbox.is_forward_mailbox),
         )
 
     def explain(self, failure: ItemFailure) -> Explanation:
