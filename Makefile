@@ -66,6 +66,7 @@ bench: setup
 	$(PY) -m bench.hostile_mime
 	$(PY) -m bench.act
 	$(PY) -m bench.summary
+	$(PY) -m bench.console_grid
 
 clean:
 	rm -rf $(VENV) $(IAC_VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

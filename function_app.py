@@ -1,6 +1,6 @@
 """Azure Functions entry points. Each trigger only parses its input and delegates to a service.
 
-- ``http_app_func``: the admin API (one ASGI function covering every route under ``/api``);
+- ``http_app_func``: the admin API and the console (one ASGI function covering every route: ``/api``, ``/console``);
 - ``schedule_mailboxes`` (timer): finds due mailboxes, claims them, fans out work items;
 - ``process_mailbox`` (queue ``mailbox-work``): runs one mailbox's incoming cycle.
 - ``send_outgoing`` (queue ``outgoing-mail``): sends one Pending Send email, at most once;

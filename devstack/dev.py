@@ -2,9 +2,9 @@
 
 Starts Azurite (its data kept in ``.dev/``), Dovecot and the SMTP server, creates the storage, seeds the
 demo organization once (not with ``--no-seed``), writes ``local.settings.json`` (reused next time), mints
-an admin API key and runs the Functions app's triggers and the admin API through the dev host. SIGINT or
-SIGTERM stops everything it started: the servers run in their own process groups and are stopped, and
-waited for, on the way out.
+an admin API key and a one-time console sign-in link, and runs the Functions app's triggers, the admin API and
+the console through the dev host. SIGINT or SIGTERM stops everything it started: the servers run in their own
+process groups and are stopped, and waited for, on the way out.
 
 Ports are fixed so that settings, bookmarks and a mail client keep working between runs; each one has a
 flag. ``--no-host`` starts the stack only, for ``func start`` to run the app instead.
@@ -149,6 +149,7 @@ def interrupt(signum: int, frame: FrameType | None) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sync.api.auth import new_api_key  # noqa: PLC0415
+    from sync.console.local_link import mint_local_link  # noqa: PLC0415
 
     ports = ports_from(args)
     say(f"==> starting Azurite, Dovecot and the SMTP server (storage kept in {args.state_dir})")
@@ -181,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
             else:
                 say(f"admin API: {base}")
             say(f"API key: {api_key}")
+            say(f"console: {mint_local_link(store, function_app.settings, f'http://{LOOPBACK}:{ports.api}')}")
+            say("    (a one-time sign-in link: it opens a signed-in session once; restart make dev for another)")
             say(f"docs: {base}/docs ; try: curl -H 'X-API-Key: {api_key}' {base}/mailboxes")
             say(
                 f"deliver a test message: .venv/bin/python -m devstack.deliver {DEMO_QUEUE[0]} "

@@ -4,12 +4,22 @@
 // them with extra form fields: aud, roles and wids (comma-separated), exp_offset (seconds from now), iss, tid.
 // Without aud, the audience is the resource of a '<resource>/.default' scope, as in Entra; tokens for Exchange
 // Online (EWS) then carry the full_access_as_app role unless roles is given.
+// People sign in with the authorization code grant (PKCE checked by the mock): the authorize endpoint signs in
+// at once the person its login_hint names (one of USERS; default the administrator), and the ID token of the code
+// carries that person's oid, name and app roles, as Entra puts a user's app role assignments in 'roles'.
 import { OAuth2Server } from 'oauth2-mock-server';
 
 const [port = '18443', tenant = 'tenant1', cert = 'cert.pem', key = 'key.pem'] = process.argv.slice(2);
 const CLIENTS = { 'test-client': 'test-secret' };
 const EXCHANGE_ONLINE = 'https://outlook.office365.com';
 const DEFAULT_SUFFIX = '/.default';
+const USERS = {
+  'admin@contoso.test': { oid: '00000000-0000-0000-0000-0000000000a1', name: 'Ada Admin', roles: ['Sync.Admin', 'Sync.Approver'] },
+  'reader@contoso.test': { oid: '00000000-0000-0000-0000-0000000000a2', name: 'Rita Reader', roles: ['Sync.Reader'] },
+  'nobody@contoso.test': { oid: '00000000-0000-0000-0000-0000000000a3', name: 'Nora Nobody', roles: [] },
+};
+const DEFAULT_USER = 'admin@contoso.test';
+const signedIn = new Map(); // authorization code -> the person it signs in
 
 const server = new OAuth2Server(key, cert, {
   endpoints: {
@@ -21,8 +31,29 @@ const server = new OAuth2Server(key, cert, {
 });
 await server.issuer.keys.generate('RS256');
 
+server.service.on('beforeAuthorizeRedirect', (redirect, req) => {
+  const code = redirect.url.searchParams.get('code');
+  const hint = String(req.query.login_hint ?? DEFAULT_USER);
+  if (code && USERS[hint]) {
+    signedIn.set(code, { ...USERS[hint], preferred_username: hint });
+  } else if (code) {
+    redirect.url.searchParams.delete('code');
+    redirect.url.searchParams.set('error', 'access_denied');
+    redirect.url.searchParams.set('error_description', `AADSTS50034: The user account ${hint} does not exist.`);
+  }
+});
+
 server.service.on('beforeTokenSigning', (token, req) => {
   const body = req.body ?? {};
+  if (body.grant_type === 'authorization_code') {
+    const person = signedIn.get(body.code) ?? {};
+    if (token.payload.aud !== body.client_id) {
+      token.payload.aud = 'api://sync-admin'; // the access token; the ID token keeps the client id as audience
+    }
+    Object.assign(token.payload, { tid: tenant, oid: person.oid, name: person.name, roles: person.roles ?? [] });
+    token.payload.preferred_username = person.preferred_username;
+    return;
+  }
   const resource = String(body.scope ?? '')
     .split(' ')
     .find((scope) => scope.endsWith(DEFAULT_SUFFIX))
@@ -48,7 +79,11 @@ server.service.on('beforeTokenSigning', (token, req) => {
 
 server.service.on('beforeResponse', (resp, req) => {
   // the mock does not check client secrets by itself
-  if (req.body?.grant_type === 'client_credentials' && CLIENTS[req.body.client_id] !== req.body.client_secret) {
+  const grant = req.body?.grant_type;
+  if (grant === 'authorization_code') {
+    signedIn.delete(req.body.code); // a code signs in once
+  }
+  if (['client_credentials', 'authorization_code'].includes(grant) && CLIENTS[req.body.client_id] !== req.body.client_secret) {
     resp.statusCode = 401;
     resp.body = { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' };
   }

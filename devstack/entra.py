@@ -1,7 +1,10 @@
 """A Microsoft Entra ID stand-in (oauth2-mock-server from npm behind ``entra-mock.mjs``) over HTTPS.
 
 It publishes the tenant's OpenID metadata and signing keys at Entra's paths and issues RS256 access tokens
-through the client-credentials grant, so token validation is tested against a real issuer and real keys.
+through the client-credentials grant, so token validation is tested against a real issuer and real keys. People
+sign in through the authorization code grant with PKCE: the authorize endpoint signs in at once the person its
+``login_hint`` names (admin@, reader@ or nobody@contoso.test; the administrator by default), whose ID token carries
+their app roles.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Signing administrators in with Microsoft Entra ID: authorization code flow with PKCE, through MSAL.
 
-MSAL builds the authorization URL with a fresh ``state``, ``nonce`` and PKCE verifier (the flow), and on the
-callback checks the state, redeems the code with the verifier and validates the ID token (audience = our client
-id, nonce, expiry). The person's app roles come from the ID token's ``roles`` claim: the console uses the admin
-API's app registration, so ``Sync.Admin``, ``Sync.Reader`` and ``Sync.Approver`` mean here what they mean there.
-No access token is kept: the console calls the service's functions directly, not an API on the person's behalf.
+MSAL builds the authorization URL with a fresh ``state``, ``nonce`` and PKCE verifier (the flow), asking for the
+answer as a form post (the code then never sits in a URL), and on the callback checks the state, redeems the
+code with the verifier and validates the ID token (audience = our client id, nonce, expiry). The person's app
+roles come from the ID token's ``roles`` claim: the console uses the admin API's app registration, so
+``Sync.Admin``, ``Sync.Reader`` and ``Sync.Approver`` mean here what they mean there. No access token is kept:
+the console calls the service's functions directly, not an API on the person's behalf.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class EntraSignIn:
     def start(self, redirect_uri: str, login_hint: str | None = None) -> dict[str, Any]:
         """MSAL's flow: ``auth_uri`` to send the browser to, ``state``, and the PKCE verifier to keep server-side."""
         flow: dict[str, Any] = self._app().initiate_auth_code_flow(
-            SCOPES, redirect_uri=redirect_uri, login_hint=login_hint
+            SCOPES, redirect_uri=redirect_uri, login_hint=login_hint, response_mode="form_post"
         )
         return flow
 

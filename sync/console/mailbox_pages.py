@@ -23,9 +23,8 @@ def _grid(
 ) -> HTMLResponse:
     context = services(request).context
     found = grid_page(context.store, wanted, context.clock(), page)
-    profiles = sorted(context.store.profiles.query(), key=lambda p: p.name.lower())
     return render(
-        request, "mailboxes.html", person=person, page=found, wanted=wanted, states=STATES, profiles=profiles,
+        request, "mailboxes.html", person=person, page=found, wanted=wanted, states=STATES, profiles=found.profiles,
         results=results, active="mailboxes",
     )  # fmt: skip
 

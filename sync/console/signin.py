@@ -16,19 +16,12 @@ from sync.api.auth import ADMIN_ROLE, APPROVER_ROLE, READER_ROLE
 from sync.console.access import CONSOLE_ROLES, COOKIE, COOKIE_PATH, checked_form, current
 from sync.console.entra_signin import SignInFailed
 from sync.console.errors import Refused, SignInRequired
+from sync.console.forms import read_form
 from sync.console.services import services
 from sync.console.sessions import SESSION_LIFETIME, ConsoleSession
 from sync.console.templating import render
 
 HOME = "/console/mailboxes"
-LINK_PATH = "/console/signin/link"
-CALLBACK_PATH = "/console/signin/callback"
-LOCAL_ROLES = frozenset({ADMIN_ROLE, APPROVER_ROLE, READER_ROLE})  # who runs `make dev` owns the whole stack
-
-
-def link_url(base_url: str, token: str) -> str:
-    """The one-time sign-in URL ``make dev`` prints (``base_url`` without a trailing slash)."""
-    return f"{base_url}{LINK_PATH}?token={token}"
 
 
 def _signed_in(request: Request, cookie: str, session: ConsoleSession) -> HTMLResponse:
@@ -38,6 +31,21 @@ def _signed_in(request: Request, cookie: str, session: ConsoleSession) -> HTMLRe
         samesite="strict", secure=_is_https(request),
     )  # fmt: skip
     return page
+
+
+def _finish_entra(request: Request, answer: dict[str, str]) -> HTMLResponse:
+    """Redeem the provider's answer for the sign-in its ``state`` names, once; the ID token's roles decide."""
+    console = services(request)
+    flow = console.sessions.take_signin(answer.get("state", "")) if answer.get("state") else None
+    if console.entra is None or flow is None:
+        raise Refused(400, "This sign-in is unknown, expired or already finished. Sign in again.")
+    try:
+        person = console.entra.finish(flow, answer)
+    except SignInFailed as exc:
+        raise Refused(401, f"Entra ID did not sign you in: {exc}") from None
+    if not person.roles & CONSOLE_ROLES:
+        raise Refused(403, f"Your account has none of the app roles {ADMIN_ROLE}, {READER_ROLE}, {APPROVER_ROLE}.")
+    return _signed_in(request, *console.sessions.open_session(person.user_id, person.name, person.roles, "entra"))
 
 
 def _is_https(request: Request) -> bool:
@@ -66,13 +74,14 @@ def build_router() -> APIRouter:
         return _signed_in(request, *opened)
 
     @router.get("/signin/entra")
-    def start_entra(request: Request) -> Response:
+    def start_entra(request: Request, login_hint: Annotated[str | None, Query(max_length=320)] = None) -> Response:
+        """To the identity provider; ``login_hint`` pre-fills the account there, as Entra ID allows."""
         console = services(request)
         if console.entra is None:
             raise Refused(404, "Entra ID sign-in is not configured for this deployment.")
         redirect_uri = console.context.settings.console_redirect_uri or str(request.url_for("entra_callback"))
         try:
-            flow = console.entra.start(redirect_uri)
+            flow = console.entra.start(redirect_uri, login_hint)
         except SignInFailed as exc:
             raise Refused(502, str(exc)) from None
         console.sessions.save_signin(str(flow["state"]), flow)
@@ -80,18 +89,14 @@ def build_router() -> APIRouter:
 
     @router.get("/signin/callback", name="entra_callback")
     def entra_callback(request: Request) -> HTMLResponse:
-        console = services(request)
-        answer = {k: v for k, v in request.query_params.items()}
-        flow = console.sessions.take_signin(answer.get("state", "")) if answer.get("state") else None
-        if console.entra is None or flow is None:
-            raise Refused(400, "This sign-in is unknown, expired or already finished. Sign in again.")
-        try:
-            person = console.entra.finish(flow, answer)
-        except SignInFailed as exc:
-            raise Refused(401, f"Entra ID did not sign you in: {exc}") from None
-        if not person.roles & CONSOLE_ROLES:
-            raise Refused(403, f"Your account has none of the app roles {ADMIN_ROLE}, {READER_ROLE}, {APPROVER_ROLE}.")
-        return _signed_in(request, *console.sessions.open_session(person.user_id, person.name, person.roles, "entra"))
+        return _finish_entra(request, dict(request.query_params.items()))
+
+    @router.post("/signin/callback")
+    async def entra_form_post(request: Request) -> HTMLResponse:
+        """Entra ID's ``form_post`` answer: the code in a form, not in the URL (RFC 9700 §4.3.1). The ``state``
+        that must match a sign-in this app started is its CSRF protection."""
+        form = await read_form(request, services(request).max_body_bytes)
+        return _finish_entra(request, {name: form.get(name) for name in form.fields})
 
     @router.post("/signout")
     async def signout(request: Request) -> Response:

@@ -3,6 +3,7 @@ the docs page is self-contained, and nothing it started outlives it."""
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
 import queue
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
@@ -97,6 +99,21 @@ def _get(url: str, key: str | None = None) -> tuple[int, bytes]:
         return int(response.status), bytes(response.read())
 
 
+def _console_opens_once(link: str, root: str) -> None:
+    """The printed link signs a browser in once and the console shows the demo mailboxes; a second use fails."""
+    assert link.startswith(f"{root}/console/signin/link?token=")
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with browser.open(link, timeout=30) as signed_in:
+        assert signed_in.status == 200
+    with browser.open(f"{root}/console/mailboxes", timeout=30) as grid:
+        assert grid.geturl().endswith("/console/mailboxes")  # not sent to the sign-in page
+        html = grid.read().decode()
+    assert all(address in html for address in [*DEMO_USERS, DEMO_QUEUE[0], DEMO_FORWARD])
+    with pytest.raises(urllib.error.HTTPError) as again:
+        urllib.request.urlopen(link, timeout=30)
+    assert again.value.code == 401
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_make_dev_serves_the_demo_and_stops_everything(
     dev_run: tuple[DevRun, DevPorts, Path], stop_signal: signal.Signals
@@ -105,6 +122,7 @@ def test_make_dev_serves_the_demo_and_stops_everything(
     pids = [int(p) for p in run.wait_for("stack pids:").split()]
     api = run.wait_for("admin API:")
     key = run.wait_for("API key:")
+    console = run.wait_for("console:")
     assert api == f"http://127.0.0.1:{ports.api}/api"
     deliver_hint = run.wait_for("deliver a test message:")
     assert f"--lmtp-port {ports.lmtp}" in deliver_hint
@@ -113,6 +131,8 @@ def test_make_dev_serves_the_demo_and_stops_everything(
     assert status == 200
     addresses = {item["email_address"] for item in json.loads(body)["items"]}
     assert addresses >= {*DEMO_USERS, DEMO_QUEUE[0], DEMO_FORWARD}
+
+    _console_opens_once(console, api.removesuffix("/api"))
 
     status, page = _get(f"{api}/docs")
     assert status == 200 and b"://" not in page

@@ -29,8 +29,8 @@ from devstack.seed_api import seed_through_api
 from sync.api.app import create_app
 from sync.api.auth import ADMIN_ROLE, API_KEY_HEADER, APPROVER_ROLE, READER_ROLE, new_api_key
 from sync.auth.secrets import SecretBox
+from sync.console.local_link import link_url
 from sync.console.services import ConsoleServices
-from sync.console.signin import link_url
 from sync.incoming.worker import MailboxWorker
 from sync.mail import egress
 from sync.model.fields import utcnow
@@ -44,6 +44,7 @@ from tests.stack_fixtures import MAIL_PASSWORD
 ADMIN_KEY, ADMIN_DIGEST = new_api_key()
 WRONG_PASSWORD_ADDRESS = "wrong-password@example.test"
 HOSTILE_INBOX = "mallory@example.test"
+QUARANTINE_INBOX = "quentin@example.test"
 HOSTILE_NAME = '<img src=x onerror="window.hacked=1"> Mallory'
 HOSTILE_SUBJECT = '<script>window.hacked=1</script> Quote & "offer"'
 HOSTILE_SENDER_NAME = "<b onmouseover=window.hacked=1>Stranger</b>"
@@ -58,6 +59,7 @@ class ConsoleWorld:
     store: Store
     app: FastAPI
     mailboxes: dict[str, str]  # address -> mailbox id
+    dovecot: Dovecot | None = None
     base_url: str = ""
     admin_key: str = ADMIN_KEY
     extra: dict[str, Any] = field(default_factory=dict)
@@ -80,7 +82,10 @@ class ConsoleWorld:
 def console_mail(stack_dir: Path, test_ca: TestCA) -> Iterator[tuple[Dovecot, SmtpServer]]:
     """The console's own Dovecot and SMTP server: Test & Enable mails each mailbox, and the demo addresses are
     the same as other tests' users, whose inboxes those tests count."""
-    accounts = {**mail_accounts(), WRONG_PASSWORD_ADDRESS: MAIL_PASSWORD, HOSTILE_INBOX: MAIL_PASSWORD}
+    accounts = {
+        **mail_accounts(),
+        **dict.fromkeys((WRONG_PASSWORD_ADDRESS, HOSTILE_INBOX, QUARANTINE_INBOX), MAIL_PASSWORD),
+    }
     with (
         Dovecot(stack_dir / "console-dovecot", test_ca, accounts) as dovecot,
         SmtpServer(test_ca, accounts, relay_to_lmtp=(dovecot.host, dovecot.lmtp_port)) as smtp,
@@ -103,7 +108,7 @@ def console_world(settings: Settings, test_ca: TestCA, console_mail: tuple[Dovec
     )
     store = Store.from_settings(own)
     store.account.ensure_created()
-    world = ConsoleWorld(own, store, create_app(own, lambda: store), {})
+    world = ConsoleWorld(own, store, create_app(own, lambda: store), {}, dovecot=dovecot)
     with world.api() as api:
         ids = seed_through_api(api, mail_host="localhost", imap_port=dovecot.imaps_port, smtp_port=smtp.submission_port)
         world.mailboxes.update(ids["mailboxes"])
@@ -113,6 +118,25 @@ def console_world(settings: Settings, test_ca: TestCA, console_mail: tuple[Dovec
             assert api.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").status_code == 200
     _receive_hostile_email(world, dovecot)
     return world
+
+
+def add_user(world: ConsoleWorld, name: str, address: str) -> str:
+    """One more user with a tested mailbox, on the console's own mail servers; returns the mailbox id."""
+    with world.api() as api:
+        mailbox_id = _user(api, name, address, MAIL_PASSWORD)
+        assert api.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()["succeeded"]
+    world.mailboxes[address] = mailbox_id
+    return mailbox_id
+
+
+def run_cycle(world: ConsoleWorld, mailbox_id: str, settings: Settings | None = None) -> None:
+    """One real incoming cycle of the mailbox: the scheduler's claim, then the worker, as the triggers run them."""
+    store, settings = world.store, settings or world.settings
+    mailbox = store.get_mailbox(mailbox_id)
+    item = Scheduler(store, settings, lambda item: None).claim(
+        mailbox, store.find_profile(mailbox.email_server_profile_id or ""), utcnow()
+    )
+    MailboxWorker(store, settings, SecretBox(settings.aes_key()), incoming_connectors()).run(item)
 
 
 def _user(api: TestClient, name: str, address: str, password: str) -> str:
@@ -135,13 +159,9 @@ def _receive_hostile_email(world: ConsoleWorld, dovecot: Dovecot) -> None:
     message["Message-ID"] = make_msgid(domain="elsewhere.test")
     message.set_content("Not for the CRM.")
     dovecot.deliver(HOSTILE_INBOX, message.as_bytes())
-    store, settings = world.store, world.settings
-    mailbox = store.get_mailbox(world.mailboxes[HOSTILE_INBOX])
-    profile = store.find_profile(mailbox.email_server_profile_id or "")
-    item = Scheduler(store, settings, lambda item: None).claim(mailbox, profile, utcnow())
-    MailboxWorker(store, settings, SecretBox(settings.aes_key()), incoming_connectors()).run(item)
-    reasons = [f.subject for f in store.item_failures.partition(mailbox.id)]
-    assert HOSTILE_SUBJECT in reasons, reasons
+    run_cycle(world, world.mailboxes[HOSTILE_INBOX])
+    subjects = [f.subject for f in world.store.item_failures.partition(world.mailboxes[HOSTILE_INBOX])]
+    assert HOSTILE_SUBJECT in subjects, subjects
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,18 @@ def test_test_and_enable_from_the_page_shows_the_result(page: Page, console_serv
     screenshot(page, "mailbox-test-succeeded")
 
 
+def test_a_bulk_action_reports_each_mailbox(page: Page, console_server: ConsoleWorld) -> None:
+    open_link(page, console_server)
+    for address in ("alice@example.test", DEMO_QUEUE[0]):
+        row(page, address).get_by_role("checkbox").check()
+    page.get_by_role("button", name="Sync now").click()
+    results = page.locator(".results li")
+    expect(results).to_have_count(2)
+    expect(results.filter(has_text="Alice Adams")).to_contain_text("incoming due now")
+    expect(results.filter(has_text="Support")).to_contain_text("incoming due now")
+    screenshot(page, "mailboxes-bulk-results")
+
+
 def test_an_alert_is_dismissed(page: Page, console_server: ConsoleWorld) -> None:
     open_link(page, console_server)
     page.goto(f"{console_server.base_url}/console/mailboxes/{console_server.mailboxes[WRONG_PASSWORD_ADDRESS]}")

@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from sync.api.auth import APPROVER_ROLE
 from sync.console.access import COOKIE
+from sync.console.local_link import link_url
 from sync.console.sessions import LINK_LIFETIME, SESSION_LIFETIME, SessionStore
-from sync.console.signin import link_url
 from sync.model.fields import utcnow
 from sync.store.names import Table
 from tests.integration.console.conftest import ADMINISTRATOR, READER, ConsoleWorld, sign_in
@@ -122,3 +123,14 @@ def test_a_form_over_the_size_limit_is_refused(client: TestClient, console_world
 
 def test_the_api_still_needs_its_key(client: TestClient) -> None:
     assert client.get("/api/mailboxes").status_code == 401
+
+
+def test_an_approver_approves_and_changes_nothing_else(client: TestClient, console_world: ConsoleWorld) -> None:
+    csrf = sign_in(client, console_world, frozenset({APPROVER_ROLE}))
+    grid = client.get("/console/mailboxes").text
+    buttons = set(re.findall(r"<button[^>]*>([^<]*)</button>", grid))
+    assert buttons == {"Sign out", "Filter", "Approve"}
+    mailbox_id = console_world.mailboxes["bob@example.test"]
+    approve = {"action": "approve", "mailbox": mailbox_id, "csrf_token": csrf}
+    assert client.post("/console/mailboxes/bulk", data=approve).status_code == 200
+    assert client.post("/console/mailboxes/bulk", data={**approve, "action": "sync-now"}).status_code == 403
