@@ -23,6 +23,7 @@ from sync.scheduling.test_enable_queue import TestEnableWork
 from sync.services import Services, incoming_connectors
 from sync.store.names import Queue
 from tests.integration.console.conftest import (
+    DESKTOP,
     HOSTILE_INBOX,
     HOSTILE_SUBJECT,
     PHONE,
@@ -218,7 +219,10 @@ def test_the_profile_page_runs_test_and_enable_and_follows_it(
     page.get_by_role("link", name=test_profile.name).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(test_profile.name)
     expect(page.locator("#profile-mailboxes tbody tr")).to_have_count(2)
+    expect(page.locator("#share")).to_contain_text("1 of 2 mailboxes failed in the last hour")
     screenshot(page, "profile")
+    fits_a_phone(page, "profile")
+    page.set_viewport_size(DESKTOP)
     page.get_by_role("button", name="Test & Enable all mailboxes").click()
     expect(page.locator("#progress-text")).to_contain_text("0 of 2 tested")
     assert page.locator('meta[http-equiv="refresh"]').count() == 1  # the page polls while tests wait
