@@ -24,16 +24,17 @@ def sent_so_far(outbox: Outbox) -> Totals:
     return found
 
 
-def test_the_sweep_counts_each_sent_email_once(outbox: Outbox) -> None:
+def test_the_sweep_counts_each_sent_and_failed_email_once(outbox: Outbox) -> None:
     user, _ = outbox.mailbox()
     for n in range(3):
         outbox.submit(user, outbox.carol, subject=f"Counted {n}")
+    outbox.submit(user, "nobody@reject.test", subject="Refused")  # the test server refuses every recipient
     sender = outbox.sender()
-    assert [r.outcome for r in outbox.drain(sender)] == ["sent"] * 3
+    assert sorted(r.outcome for r in outbox.drain(sender)) == ["failed", "sent", "sent", "sent"]
     before = sent_so_far(outbox)
     outbox.clock.advance(minutes=GRACE_AND_A_BIT)
-    assert outbox.sweep(sender).run().removed == 3
+    assert outbox.sweep(sender).run().removed == 4
     outbox.clock.advance(minutes=GRACE_AND_A_BIT)
     assert outbox.sweep(sender).run().removed == 0  # removed from the index: never counted again
     after = sent_so_far(outbox)
-    assert (after.sent - before.sent, after.send_failed - before.send_failed) == (3, 0)
+    assert (after.sent - before.sent, after.send_failed - before.send_failed) == (3, 1)
