@@ -205,8 +205,10 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}  # a current phone's CSS width
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped: Playwright's sync API runs an event loop in the main thread while it is open, and other
+    modules' tests call asyncio.run (the Functions handler), which refuses to run inside a running loop."""
     if not CHROMIUM.exists():
         raise MissingDependencyError(f"{CHROMIUM} not found; `make setup` installs Debian's chromium")
     with sync_playwright() as playwright:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from pathlib import Path
 
@@ -39,7 +40,11 @@ def test_the_asgi_function_serves_the_console(console_world: ConsoleWorld) -> No
         trace_context = None
         retry_context = None
 
-    for path, expected in (("/console/signin", b"Sign in"), ("/console/static/console.css", b"--focus")):
-        request = func.HttpRequest(method="GET", url=f"https://sync.example{path}", body=b"", headers={})
-        response = asyncio.run(handler(request, Context()))
-        assert response.status_code == 200 and expected in response.get_body(), path
+    try:
+        for path, expected in (("/console/signin", b"Sign in"), ("/console/static/console.css", b"--focus")):
+            request = func.HttpRequest(method="GET", url=f"https://sync.example{path}", body=b"", headers={})
+            response = asyncio.run(handler(request, Context()))
+            assert response.status_code == 200 and expected in response.get_body(), path
+    finally:
+        del app, handler
+        gc.collect()  # its __del__ runs asyncio.run: now, not inside a later module's browser event loop
