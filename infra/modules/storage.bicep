@@ -41,6 +41,7 @@ var tableNames = [
   'CycleHistory'
   'SyncTotals'
   'UnresolvedIndex'
+  'NotTrackedIndex'
   'ConsoleSessions'
 ]
 var queueNames = [

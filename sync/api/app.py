@@ -23,6 +23,7 @@ from sync.api import (
     docs,
     emails,
     errors,
+    insights,
     mailbox_actions,
     mailboxes,
     monitoring,
@@ -96,6 +97,7 @@ def create_app(
     api.include_router(check_incoming.build_router())
     api.include_router(promote.build_router())
     api.include_router(monitoring.build_router())
+    api.include_router(insights.build_router())
     api.include_router(operations.build_router())  # before the CRUD routes: /mailboxes/health is a fixed path
     api.include_router(tracking_folders.build_router())
     api.include_router(mailboxes.build_router())

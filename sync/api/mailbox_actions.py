@@ -33,10 +33,7 @@ from sync.model.options import (
     TestStatus,
 )
 from sync.scheduling.scheduler import schedule_now
-from sync.scheduling.test_enable_queue import request_tests
-from sync.store.names import Queue as StorageQueue
-
-PROFILE_FILTER = "email_server_profile_id eq @p"
+from sync.scheduling.test_enable_queue import profile_progress, request_profile_tests
 
 
 class TestAndEnableRequest(BaseModel):
@@ -260,13 +257,8 @@ def build_router() -> APIRouter:
     def test_profile(profile_id: ItemId, ctx: Ctx, principal: Admin) -> ProfileTestRequested:
         """Queue a Test & Enable of each of the profile's mailboxes (as Dynamics' asynchronous job); the
         ``test-and-enable`` queue trigger runs them. Follow them with GET on the same path."""
-        ctx.store.get_profile(profile_id)
         now = ctx.clock()
-        queue = ctx.store.account.queue(StorageQueue.TEST_AND_ENABLE)
-        ids = [m.id for m in ctx.store.mailboxes.query(PROFILE_FILTER, {"p": profile_id})]
-        queued = request_tests(
-            ctx.store, ids, lambda w: queue.send_message(w.model_dump_json()), by=principal.id, now=now
-        )
+        queued = request_profile_tests(ctx.store, profile_id, by=principal.id, now=now)
         return ProfileTestRequested(
             profile_id=profile_id,
             requested_on=now,
@@ -289,23 +281,16 @@ def build_router() -> APIRouter:
         ] = None,
     ) -> ProfileTestProgress:
         """Each of the profile's mailboxes: tested since ``since`` (the request's ``requested_on``) or not yet."""
-        ctx.store.get_profile(profile_id)
-        rows = []
-        for m in ctx.store.mailboxes.query(PROFILE_FILTER, {"p": profile_id}):
-            last = m.test_and_enable_last_attempted_on
-            tested = last is not None and (since is None or last >= since)
-            rows.append(
-                MailboxTestProgress(mailbox_id=m.id, tested=tested, mailbox_status=m.mailbox_status, tested_on=last)
+        found = profile_progress(ctx.store, profile_id, since)
+        rows = [
+            MailboxTestProgress(
+                mailbox_id=m.mailbox_id, tested=m.tested, mailbox_status=m.status, tested_on=m.tested_on
             )
-        done = [r for r in rows if r.tested]
+            for m in found.mailboxes
+        ]
         return ProfileTestProgress(
-            profile_id=profile_id,
-            since=since,
-            total=len(rows),
-            pending=len(rows) - len(done),
-            succeeded=sum(r.mailbox_status == TestStatus.SUCCESS for r in done),
-            failed=sum(r.mailbox_status == TestStatus.FAILURE for r in done),
-            mailboxes=rows,
-        )
+            profile_id=profile_id, since=since, total=len(rows), pending=found.pending, succeeded=found.succeeded,
+            failed=found.failed, mailboxes=rows,
+        )  # fmt: skip
 
     return router

@@ -11,6 +11,9 @@ Two sources, each cheap to read:
   the snapshot; a request adds the buckets since, read live with the last hour's: one range query of about
   7 buckets (at most 112 rows, one page).
 
+The timer also saves how many mailboxes are failing (an error in the last hour) as its hour's sample, the
+dashboard's "failing mailboxes over time" (one upsert per tick).
+
 So a summary costs 2 Table requests (the snapshot and one page of totals) at 10 or 10,000 mailboxes. Should
 the timer stop, the live part grows to the whole day, at most 3 pages (4 requests). The timer's scan costs
 about one request per 1,000 mailboxes plus 3 pages of totals every 5 minutes. The states and the start of the
@@ -72,6 +75,7 @@ def build_snapshot(store: Store, now: datetime) -> dict[str, Any]:
     return {
         "as_of": now.isoformat(),
         "mailboxes": total,
+        "failing_last_hour": sum(bad for _, bad in per_profile.values()),
         "states": {w: {s.value: counts[w][s.value] for s in WorkloadState} for w in WORKLOADS},
         "failing_profiles": failing[:MAX_FAILING_PROFILES],
         "failing_profiles_total": len(failing),
@@ -82,6 +86,7 @@ def refresh_snapshot(store: Store, now: datetime) -> dict[str, Any]:
     """The timer's work: count the states and sum the day's email totals so far; save both in one row."""
     snapshot = {**build_snapshot(store, now), "earlier_emails": earlier_emails(store, now)}
     store.sync_totals.save_snapshot(snapshot)
+    store.sync_totals.save_failing(now, snapshot["failing_last_hour"], snapshot["mailboxes"])
     return snapshot
 
 

@@ -10,14 +10,21 @@ It reads the outbox index entries due now (``sync/store/outbox.py``), one point 
 - Sending with an expired lease: its sender died after claiming it, so the message may have been handed
   over. It is *not* resent: it becomes Failed with a DeliveryStatusUnknown alert (``docs/outgoing.md``);
 - Sending with a live lease: checked again when the lease ends.
+
+The emails it finds Sent or Failed are counted in the organization's totals (``SyncTotals``, in the 10 minutes
+they reached that state): the dashboard's send outcomes, for one totals write per 10 minutes swept, not per email.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from azure.core.exceptions import AzureError
+
+from sync.errors import ConcurrencyConflict
 from sync.model.email import Email
 from sync.model.fields import utcnow
 from sync.model.options import EmailStatus
@@ -26,6 +33,10 @@ from sync.outgoing.submit import LOST_MESSAGE_GRACE
 from sync.store.names import Table
 from sync.store.outbox import OutboxEntry, OutboxIndex
 from sync.store.store import Store
+from sync.store.sync_totals import Totals, bucket_key
+
+log = logging.getLogger(__name__)
+TOTALS_SHARD_ID = "outbox-sweep"  # the totals row the sweep adds to (a singleton timer: never contended by itself)
 
 
 @dataclass
@@ -54,10 +65,13 @@ class OutboxSweep:
         now = self.clock()
         report = SweepReport()
         done: list[OutboxEntry] = []
+        outcomes: dict[str, tuple[datetime, Totals]] = {}
         for entry in self.outbox.due(now):
             report.checked += 1
             email = self.store.emails.find(entry.email_id, "email")
             if email is None or email.status not in (EmailStatus.PENDING_SEND, EmailStatus.SENDING):
+                if email is not None and email.status in (EmailStatus.SENT, EmailStatus.FAILED):
+                    _count(outcomes, email)
                 done.append(entry)
             elif email.status is EmailStatus.SENDING:
                 lease = email.send_lease_expires_on
@@ -79,4 +93,22 @@ class OutboxSweep:
                 self.outbox.move(entry, due_on(email) + LOST_MESSAGE_GRACE)
                 report.waiting += 1
         report.removed = self.outbox.remove(done)
+        self._record(outcomes)
         return report
+
+    def _record(self, outcomes: dict[str, tuple[datetime, Totals]]) -> None:
+        """Statistics: a storage error is logged, never fails the sweep (its entries are removed already)."""
+        for when, totals in outcomes.values():
+            try:
+                self.store.sync_totals.add(TOTALS_SHARD_ID, when, totals)
+            except (AzureError, ConcurrencyConflict):
+                log.warning("the send outcomes of %s were not counted", bucket_key(when), exc_info=True)
+
+
+def _count(outcomes: dict[str, tuple[datetime, Totals]], email: Email) -> None:
+    when = email.modified_on  # the write of the outcome (sent on, or failed)
+    _, totals = outcomes.setdefault(bucket_key(when), (when, Totals()))
+    if email.status is EmailStatus.SENT:
+        totals.sent += 1
+    else:
+        totals.send_failed += 1

@@ -24,12 +24,15 @@ from pydantic import BaseModel, ConfigDict
 from sync.errors import ConcurrencyConflict, NotFound
 from sync.model import Mailbox
 from sync.model.fields import Str36, utcnow
+from sync.model.options import TestStatus
+from sync.store.names import Queue
 from sync.store.store import Store
 
 log = logging.getLogger(__name__)
 
 CLAIM = timedelta(minutes=15)  # a queued test is not queued again before this, unless it ran
 SCHEDULED_FILTER = "test_email_configuration_scheduled eq true"
+PROFILE_FILTER = "email_server_profile_id eq @p"
 
 
 class TestEnableWork(BaseModel):
@@ -85,6 +88,55 @@ def request_tests(
         enqueue(TestEnableWork(mailbox_id=mailbox.id, requested_on=now, by=by, automatic=False))
         queued.append(mailbox.id)
     return queued
+
+
+def request_profile_tests(store: Store, profile_id: str, *, by: str | None, now: datetime) -> list[str]:
+    """A profile's "Test & Enable Mailboxes": queue each of its mailboxes (NotFound for an unknown profile)."""
+    store.get_profile(profile_id)
+    queue = store.account.queue(Queue.TEST_AND_ENABLE)
+    ids = [m.id for m in store.mailboxes.query(PROFILE_FILTER, {"p": profile_id})]
+    return request_tests(store, ids, lambda w: queue.send_message(w.model_dump_json()), by=by, now=now)
+
+
+@dataclass(frozen=True)
+class MailboxProgress:
+    mailbox_id: str
+    name: str
+    tested: bool  # tested at or after the request
+    status: TestStatus  # its last test's result
+    tested_on: datetime | None
+
+
+@dataclass(frozen=True)
+class ProfileProgress:
+    """How far a profile's Test & Enable got, read from its mailboxes' rows (one filtered query)."""
+
+    profile_id: str
+    since: datetime | None
+    mailboxes: list[MailboxProgress]
+
+    @property
+    def pending(self) -> int:
+        return sum(not m.tested for m in self.mailboxes)
+
+    @property
+    def succeeded(self) -> int:
+        return sum(m.tested and m.status is TestStatus.SUCCESS for m in self.mailboxes)
+
+    @property
+    def failed(self) -> int:
+        return sum(m.tested and m.status is TestStatus.FAILURE for m in self.mailboxes)
+
+
+def profile_progress(store: Store, profile_id: str, since: datetime | None) -> ProfileProgress:
+    """Each mailbox of the profile: tested since ``since`` (the request's time; None: ever) or not yet."""
+    store.get_profile(profile_id)
+    rows = []
+    for m in store.mailboxes.query(PROFILE_FILTER, {"p": profile_id}):
+        last = m.test_and_enable_last_attempted_on
+        tested = last is not None and (since is None or last >= since)
+        rows.append(MailboxProgress(m.id, m.name, tested, m.mailbox_status, last))
+    return ProfileProgress(profile_id, since, rows)
 
 
 def _mark(mailbox: Mailbox, now: datetime) -> None:

@@ -41,6 +41,7 @@ class Table(StrEnum):
     CYCLE_HISTORY = "CycleHistory"
     SYNC_TOTALS = "SyncTotals"
     UNRESOLVED_INDEX = "UnresolvedIndex"
+    NOT_TRACKED_INDEX = "NotTrackedIndex"
     CONSOLE_SESSIONS = "ConsoleSessions"
 
 

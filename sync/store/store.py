@@ -10,7 +10,6 @@ from sync.model import (
     Contact,
     Email,
     EmailServerProfile,
-    ItemFailure,
     Lead,
     Mailbox,
     MailboxTrackingFolder,
@@ -33,6 +32,7 @@ from sync.store.cycle_history import CycleHistory
 from sync.store.due_index import DueIndex
 from sync.store.mailbox_addresses import MailboxAddresses
 from sync.store.names import Table
+from sync.store.not_tracked_index import ItemFailures, NotTrackedIndex
 from sync.store.repository import Repository
 from sync.store.sync_totals import SyncTotals
 from sync.store.token_cache import TokenCacheStore
@@ -66,7 +66,8 @@ class Store:
             account.table(Table.TRACKING_FOLDERS), MailboxTrackingFolder, schema.TRACKING_FOLDER_KEYS
         )
         self.alerts = Repository(account.table(Table.ALERTS), Alert, schema.ALERT_KEYS)
-        self.item_failures = Repository(account.table(Table.ITEM_FAILURES), ItemFailure, schema.ITEM_FAILURE_KEYS)
+        self.not_tracked_index = NotTrackedIndex(account.table(Table.NOT_TRACKED_INDEX))
+        self.item_failures = ItemFailures(account.table(Table.ITEM_FAILURES), self.not_tracked_index)
         self.address_index = AddressIndex(account.table(Table.ADDRESS_INDEX))
         self.mailbox_addresses = MailboxAddresses(account.table(Table.MAILBOX_ADDRESSES), self.find_mailbox)
         self.message_index = MessageIndex(account.table(Table.MESSAGE_INDEX))

@@ -3,13 +3,16 @@
 Table ``SyncTotals``: PartitionKey = ``t<yyyymmddHH><tens of minutes>`` (UTC), RowKey = a shard ``00``..``15`` chosen by
 the mailbox id, so concurrent workers of different mailboxes rarely touch the same row. Each row holds
 counters: ``cycles``, ``cycles_failed``, ``tracked``, ``not_tracked``, ``failed`` and one ``r_<Reason>`` per
-reason an email was not tracked. A cycle that did something adds to its row with a read and an ETag-checked
-merge (two requests; retried on a conflict); an idle cycle adds nothing and costs nothing.
+reason an email was not tracked; ``sent`` and ``send_failed`` are added by the outbox sweep, once per run and
+10 minutes, for the outgoing emails whose outcome it confirms (``sync/outgoing/sweep.py``). A cycle that did
+something adds to its row with a read and an ETag-checked merge (two requests; retried on a conflict); an idle
+cycle adds nothing and costs nothing.
 
 Reading the last day is one range query over 145 partitions of at most 16 rows (at most 2,320 rows: three
 pages of 1,000); the last hour is read from the same rows.
 The same table keeps the summary's mailbox-state snapshot (PartitionKey ``snapshot``), see
-``sync/operations/summary.py``.
+``sync/operations/summary.py``, and, per hour, the number of mailboxes failing at that hour's last snapshot
+(PartitionKey ``failing``, RowKey ``h<yyyymmddHH>``: one upsert per snapshot, 24 rows read for a day).
 """
 
 from __future__ import annotations
@@ -30,10 +33,11 @@ from sync.errors import ConcurrencyConflict
 
 SHARDS = 16  # rows per bucket: enough that a few hundred concurrent workers seldom meet on one row
 ATTEMPTS = 8
-COUNTERS = ("cycles", "cycles_failed", "tracked", "not_tracked", "failed")
+COUNTERS = ("cycles", "cycles_failed", "tracked", "not_tracked", "failed", "sent", "send_failed")
 REASON_PREFIX = "r_"
 SNAPSHOT_PARTITION = "snapshot"
 SNAPSHOT_ROW = "mailbox-states"
+FAILING_PARTITION = "failing"  # one row per hour: how many mailboxes were failing at the hour's last snapshot
 
 
 BUCKET = timedelta(minutes=10)
@@ -60,6 +64,8 @@ class Totals:
     tracked: int = 0
     not_tracked: int = 0
     failed: int = 0
+    sent: int = 0  # outgoing emails the outbox sweep found Sent, in the 10 minutes they were sent
+    send_failed: int = 0  # ... and Failed
     reasons: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: Totals) -> None:
@@ -122,6 +128,23 @@ class SyncTotals:
         for row in rows:
             hours.setdefault(str(row["PartitionKey"]), Totals()).add(_totals(row))
         return hours
+
+    # --- failing mailboxes per hour, sampled by the summary's timer -------------------------------------
+    def save_failing(self, when: datetime, failing: int, mailboxes: int) -> None:
+        """The hour's latest sample (last writer wins: the timer is a singleton)."""
+        self.table.upsert_entity(
+            {"PartitionKey": FAILING_PARTITION, "RowKey": f"h{when:%Y%m%d%H}", "failing": failing,
+             "mailboxes": mailboxes},
+            mode=UpdateMode.REPLACE,
+        )  # fmt: skip
+
+    def failing_between(self, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+        """``yyyymmddHH`` -> (failing, mailboxes) for the hours sampled from ``start`` to ``end`` (one query)."""
+        rows = self.table.query_entities(
+            "PartitionKey eq @pk and RowKey ge @lo and RowKey le @hi",
+            parameters={"pk": FAILING_PARTITION, "lo": f"h{start:%Y%m%d%H}", "hi": f"h{end:%Y%m%d%H}"},
+        )
+        return {str(r["RowKey"])[1:]: (int(r.get("failing") or 0), int(r.get("mailboxes") or 0)) for r in rows}
 
     # --- the summary's snapshot of mailbox states ------------------------------------------------------
     def save_snapshot(self, document: Mapping[str, Any]) -> None:
