@@ -22,8 +22,9 @@ from sync.model.options import ServerType, StateCode
 
 SHAPE = Shape(
     EmailServerProfile,
-    secrets=("incoming_password", "outgoing_password", "oauth_client_secret"),
+    secrets=("incoming_password", "outgoing_password", "oauth_client_secret", "google_service_account_key"),
     read_only=frozenset({"last_test_execution_status"}),
+    long_secrets=frozenset({"google_service_account_key"}),
 )
 
 
