@@ -41,6 +41,7 @@ var tableNames = [
   'CycleHistory'
   'SyncTotals'
   'UnresolvedIndex'
+  'PendingConsents'
 ]
 var queueNames = [
   'mailbox-work'

@@ -20,6 +20,7 @@ from sync.api import (
     act,
     activities,
     check_incoming,
+    consent,
     docs,
     emails,
     errors,
@@ -93,6 +94,7 @@ def create_app(
     api.include_router(profiles.build_router())
     api.include_router(mailbox_actions.build_router())  # before the CRUD routes: fixed paths first
     api.include_router(check_incoming.build_router())
+    api.include_router(consent.build_router())
     api.include_router(promote.build_router())
     api.include_router(monitoring.build_router())
     api.include_router(operations.build_router())  # before the CRUD routes: /mailboxes/health is a fixed path

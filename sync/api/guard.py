@@ -26,12 +26,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json"})
+OAUTH_CALLBACK_PATH = "/api/oauth/callback"  # the identity provider redirects a browser here: its state authenticates
+OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json", OAUTH_CALLBACK_PATH})
 OPEN_PREFIXES = ("/api/docs",)  # the documentation page and its assets
 
 
 def is_open(path: str) -> bool:
-    """Routes anyone may call: the health probe and the API documentation."""
+    """Routes anyone may call: the health probe, the API documentation and the OAuth consent callback."""
     return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
