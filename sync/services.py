@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
+import requests
+
 from sync.act.worker import ActWorker
+from sync.auth.consent_tokens import ConsentTokens
+from sync.auth.google import GoogleServiceAccountTokens
+from sync.auth.mail_tokens import CONSENT, GOOGLE, MailTokenSources
 from sync.auth.secrets import SecretBox
-from sync.auth.tokens import TokenProvider
+from sync.auth.tokens import TokenProvider, identity_provider_session
 from sync.incoming.worker import MailboxWorker
 from sync.mail.ews.connector import EwsConnector
 from sync.mail.ews.sending import EwsSender
@@ -79,6 +84,22 @@ class Services:
         """One per process: MSAL apps and their token caches stay warm between invocations."""
         return TokenProvider(
             self.store.token_cache, self.secret_box, self.settings.entra_authority, self.settings.extra_ca_file
+        )
+
+    @cached_property
+    def identity_session(self) -> requests.Session:
+        """Token endpoints other than MSAL's (Google, per-mailbox consent): the same CAs and egress checks."""
+        return identity_provider_session(self.settings.extra_ca_file)
+
+    @cached_property
+    def mail_tokens(self) -> MailTokenSources:
+        """One per process: OAuth access tokens of IMAP, POP3 and SMTP logins, by kind (``sync/auth/mail_tokens``)."""
+        session, authority = self.identity_session, self.settings.entra_authority
+        return MailTokenSources(
+            {
+                CONSENT: ConsentTokens(self.store, self.secret_box, session, microsoft_authority=authority),
+                GOOGLE: GoogleServiceAccountTokens(self.secret_box, session),
+            }
         )
 
     @cached_property

@@ -21,6 +21,8 @@ from sync.auth.secrets import SecretBox, open_field
 from sync.mail.errors import MailAuthenticationError
 from sync.model import EmailServerProfile
 from sync.model.fields import utcnow
+from sync.services import Services
+from sync.settings import Settings
 from sync.store import Store
 from tests.integration.oauth.test_consent import CLIENT_SECRET, new_mailbox, oauth_profile, sign_in
 
@@ -139,3 +141,14 @@ def test_a_consent_for_another_profile_or_endpoint_is_not_sent(
 
     assert refused.value.code == "OAuthConsentRequired"
     assert google_oauth.grants.grants == before
+
+
+def test_the_services_serve_a_consented_mailbox_from_its_consent(
+    consented: tuple[EmailServerProfile, str, str], oauth_settings: Settings, isolated_store: Store, box: SecretBox
+) -> None:
+    profile, mailbox_id, _ = consented
+    before = stored_refresh_token(isolated_store, box, mailbox_id)
+
+    token = Services(oauth_settings, isolated_store).mail_tokens.token(isolated_store.get_mailbox(mailbox_id), profile)
+
+    assert token and stored_refresh_token(isolated_store, box, mailbox_id) != before  # redeemed (and rotated)

@@ -17,6 +17,9 @@ from sync.mail.errors import MailAuthenticationError
 from sync.model import Mailbox
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EntityType
+from sync.services import Services
+from sync.settings import Settings
+from sync.store import Store
 from tests.integration.oauth.conftest import gmail_profile, new_address, with_service_account
 
 pytestmark = pytest.mark.integration
@@ -122,3 +125,16 @@ def test_a_missing_or_malformed_key_is_a_credentials_failure(
         GoogleServiceAccountTokens(box, session).token(mailbox(new_address()), profile)
 
     assert refused.value.code == code
+
+
+def test_the_services_serve_gmail_oauth_profiles_from_the_service_account(
+    google_oauth: GoogleOAuthServer, oauth_settings: Settings, isolated_store: Store, box: SecretBox
+) -> None:
+    account = google_oauth.grants.add_service_account("wired@p.iam.gserviceaccount.com")
+    profile = gmail_profile(google_oauth)
+    with_service_account(box, profile, account.key_file(google_oauth.token_url))
+    address = new_address()
+
+    token = Services(oauth_settings, isolated_store).mail_tokens.token(mailbox(address), profile)
+
+    assert claims(google_oauth, token)["sub"] == address
