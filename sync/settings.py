@@ -103,6 +103,12 @@ class Settings(BaseSettings):
         description="Allow a profile's token audience (aad_resource_id) and Graph URL outside the Microsoft "
         "clouds: Exchange on premises with hybrid modern authentication, or a test server.",
     )
+    allow_google_app_passwords: bool = Field(
+        default=False,
+        validation_alias=_env("SYNC_ALLOW_GOOGLE_APP_PASSWORDS"),
+        description="Let a profile log in to Google's mail servers with a password (an app password of a personal "
+        "account with 2-Step Verification). Off: Google ended password access in 2022 (R-PROV-16), Gmail OAuth.",
+    )
 
     allow_private_mail_hosts: bool = Field(
         default=False,

@@ -24,6 +24,7 @@ from sync.api import (
     docs,
     emails,
     errors,
+    gmail_profiles,
     mailbox_actions,
     mailboxes,
     monitoring,
@@ -91,6 +92,7 @@ def create_app(
 
     api = APIRouter(prefix="/api")
     api.include_router(organization.build_router())
+    api.include_router(gmail_profiles.build_router())  # before the CRUD routes: a fixed path
     api.include_router(profiles.build_router())
     api.include_router(mailbox_actions.build_router())  # before the CRUD routes: fixed paths first
     api.include_router(check_incoming.build_router())
