@@ -14,14 +14,15 @@ import smtplib
 import subprocess
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from devstack import process
 from devstack.certs import TestCA
 from devstack.errors import DevstackError, MissingDependencyError
+from devstack.oauth_trust import DEFAULT_AUDIENCES, OAuthAudience, public_keys_pem
 from devstack.ports import LOOPBACK, free_ports, wait_for_port
 
 MAIL_UID = MAIL_GID = 65534  # Dovecot refuses uid 0 for mail access ("userdb returned 0 as uid")
@@ -49,19 +50,21 @@ ssl_cert = <{ssl_cert}
 ssl_key = <{ssl_key}
 # Tests also log in over plaintext connections, as some real servers allow.
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 mail_location = maildir:{mail_dir}/%d/%n/Maildir
 default_internal_user = dovecot
 default_login_user = dovenull
 pop3_uidl_format = %08Xu%08Xv
 lmtp_save_to_detail_mailbox = no
 passdb {{
+  # No mechanisms filter here: LMTP's user lookups (no mechanism) would skip it. A token tried against it
+  # just does not match, and the oauth2 passdb below is asked next.
   driver = passwd-file
   # One passwd-file per user: Dovecot re-checks a given file at most once per second,
   # but a new user means a new file, which it reads at once.
   args = scheme=PLAIN username_format=%u {users_dir}/%u
 }}
-userdb {{
+{oauth_passdbs}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={mail_dir}/%d/%n
 }}
@@ -99,6 +102,29 @@ service lmtp {{
 }}
 """
 
+# SASL XOAUTH2 / OAUTHBEARER: one oauth2 passdb per accepted audience, each validating JWTs locally with the
+# keys of ``oauth_keys_dir`` (laid out as Dovecot looks them up: <azp>/<ALG>/<kid>, a PEM public key each).
+OAUTH_PASSDB_TEMPLATE = """\
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {path}
+}}
+"""
+# Dovecot (2.3.21, and Debian's 2.3.19 with its fixes) checks the token's aud against ``client_id``; a
+# ``scope`` setting would also require a scope claim, which app-only tokens lack. The user check compares
+# ``username_format`` expanded for the login user and for the token's claim: a constant format, as for app-only
+# tokens (which name no mailbox), makes every mailbox match, as an app with rights on every mailbox.
+OAUTH_CONFIG_TEMPLATE = """\
+introspection_mode = local
+local_validation_key_dict = fs:posix:prefix={keys_dir}/
+client_id = {audience}
+username_attribute = {username_attribute}
+username_format = {username_format}
+"""
+ANY_MAILBOX = "any-mailbox"
+NO_AZP = "default"  # the key directory of tokens without an azp claim
+
 
 class Dovecot:
     """One Dovecot master process serving IMAP(S), POP3(S) and LMTP on loopback.
@@ -118,6 +144,7 @@ class Dovecot:
         host: str = LOOPBACK,
         binary: str | None = None,
         startup_timeout: float = STARTUP_TIMEOUT_S,
+        oauth_audiences: Sequence[OAuthAudience] = DEFAULT_AUDIENCES,
     ) -> None:
         self.work_dir = work_dir
         self.ca = ca
@@ -131,6 +158,8 @@ class Dovecot:
         self.run_dir = work_dir / "run"
         self.log_path = work_dir / "dovecot.log"
         self.stderr_path = work_dir / "dovecot.stderr.log"  # before log_path is opened
+        self.oauth_audiences = tuple(oauth_audiences)
+        self.oauth_keys_dir = work_dir / "oauth-keys"
         (self.imap_port, self.imaps_port, self.pop3_port, self.pop3s_port,
          self.lmtp_port) = free_ports(5, host)  # fmt: skip
         self.users: dict[str, str] = {}
@@ -153,6 +182,7 @@ class Dovecot:
         self._check_traversable()
         for address in self.users:
             self._write_user(address)
+        self._write_oauth_configs()
         self.config_path.write_text(self._render_config())
         self._process = process.spawn(
             [binary, "-F", "-c", str(self.config_path)], cwd=self.work_dir, log_path=self.stderr_path
@@ -199,6 +229,22 @@ class Dovecot:
             self._write_user(address)
             if changed:
                 time.sleep(1.05 - time.time() % 1)
+
+    def trust_oauth_keys(self, jwks: Mapping[str, Any], clients: Iterable[str] = ()) -> None:
+        """Take tokens signed by the keys of ``jwks`` (an identity provider's JWKS), issued to ``clients``.
+
+        Dovecot looks a key up by the token's ``azp`` (its client), algorithm and key id, and caches it once
+        read, so keys can be added while it runs; a new key of the issuer has a new key id.
+        """
+        for client in {NO_AZP, *clients}:
+            for kid, (alg, pem) in public_keys_pem(jwks).items():
+                path = self.oauth_keys_dir / _key_path_part(client) / alg / _key_path_part(kid)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(pem)
+                path.chmod(0o644)
+        for directory in (self.oauth_keys_dir, *self.oauth_keys_dir.rglob("*")):
+            if directory.is_dir():
+                directory.chmod(0o755)
 
     def settle(self) -> None:
         """Nothing to wait for: Dovecot has stored every change by the time it answers the command."""
@@ -271,8 +317,28 @@ class Dovecot:
         tmp.replace(path)
         self._users_mtime = mtime
 
+    def _oauth_config_path(self, audience: OAuthAudience) -> Path:
+        return self.work_dir / f"oauth2-{audience.name}.conf.ext"
+
+    def _write_oauth_configs(self) -> None:
+        self.oauth_keys_dir.mkdir(exist_ok=True)
+        self.oauth_keys_dir.chmod(0o755)
+        for audience in self.oauth_audiences:
+            self._oauth_config_path(audience).write_text(
+                OAUTH_CONFIG_TEMPLATE.format(
+                    keys_dir=self.oauth_keys_dir,
+                    audience=audience.audience,
+                    username_attribute=audience.username_claim or "sub",
+                    username_format="%Lu" if audience.username_claim else ANY_MAILBOX,
+                )
+            )
+
     def _render_config(self) -> str:
         return CONFIG_TEMPLATE.format(
+            oauth_passdbs="".join(
+                OAUTH_PASSDB_TEMPLATE.format(path=self._oauth_config_path(audience))
+                for audience in self.oauth_audiences
+            ),
             run_dir=self.run_dir,
             instance_name=self.instance_name,
             host=self.host,
@@ -289,6 +355,12 @@ class Dovecot:
             pop3s_port=self.pop3s_port,
             lmtp_port=self.lmtp_port,
         )
+
+
+def _key_path_part(identifier: str) -> str:
+    """A client id or key id as Dovecot escapes it in a key path: '/' and '%' as %hex, a leading '.' doubled."""
+    escaped = identifier.replace("%", "%25").replace("/", "%2f")
+    return ".." + escaped if escaped.startswith(".") else escaped
 
 
 def _safe_name(address: str) -> bool:

@@ -4,10 +4,29 @@
 // them with extra form fields: aud, roles and wids (comma-separated), exp_offset (seconds from now), iss, tid.
 // Without aud, the audience is the resource of a '<resource>/.default' scope, as in Entra; tokens for Exchange
 // Online (EWS) then carry the full_access_as_app role unless roles is given.
+// Like Entra's app-only tokens, client-credentials tokens carry 'sub' (the service principal) and no 'scope'.
+// A client secret 'test-secret#stale-once#<anything>' is accepted too: the first token issued for it has already
+// expired (its 'exp' is in the past, its expires_in still says an hour), as a token a server stops taking early
+// (revoked, or a clock ahead); the tokens after it are good. Tests use it to see a refused token replaced.
 import { OAuth2Server } from 'oauth2-mock-server';
 
 const [port = '18443', tenant = 'tenant1', cert = 'cert.pem', key = 'key.pem'] = process.argv.slice(2);
 const CLIENTS = { 'test-client': 'test-secret' };
+const STALE_ONCE = '#stale-once#';
+const staleSecretsUsed = new Set();
+
+function knownSecret(clientId, secret) {
+  const expected = CLIENTS[clientId];
+  return expected !== undefined && (secret === expected || String(secret).startsWith(expected + STALE_ONCE));
+}
+
+function staleOnce(secret) {
+  if (!String(secret ?? '').includes(STALE_ONCE) || staleSecretsUsed.has(secret)) {
+    return false;
+  }
+  staleSecretsUsed.add(secret);
+  return true;
+}
 const EXCHANGE_ONLINE = 'https://outlook.office365.com';
 const DEFAULT_SUFFIX = '/.default';
 
@@ -30,6 +49,10 @@ server.service.on('beforeTokenSigning', (token, req) => {
   token.payload.aud = body.aud ?? resource ?? 'api://sync-admin';
   token.payload.tid = body.tid ?? tenant;
   token.payload.oid = '00000000-0000-0000-0000-00000000000a';
+  if (body.grant_type === 'client_credentials') {
+    token.payload.sub = token.payload.oid;
+    delete token.payload.scope;
+  }
   token.payload.azp = body.client_id;
   token.payload.roles = body.roles ? String(body.roles).split(',') : [];
   if (body.wids) {
@@ -44,11 +67,17 @@ server.service.on('beforeTokenSigning', (token, req) => {
   if (body.iss) {
     token.payload.iss = body.iss;
   }
+  if (body.grant_type === 'client_credentials' && knownSecret(body.client_id, body.client_secret) && staleOnce(body.client_secret)) {
+    const now = Math.floor(Date.now() / 1000);
+    token.payload.exp = now - 120;
+    token.payload.iat = now - 3720;
+    token.payload.nbf = now - 3730;
+  }
 });
 
 server.service.on('beforeResponse', (resp, req) => {
   // the mock does not check client secrets by itself
-  if (req.body?.grant_type === 'client_credentials' && CLIENTS[req.body.client_id] !== req.body.client_secret) {
+  if (req.body?.grant_type === 'client_credentials' && !knownSecret(req.body.client_id, req.body.client_secret)) {
     resp.statusCode = 401;
     resp.body = { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' };
   }

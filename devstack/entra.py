@@ -82,6 +82,14 @@ class EntraMock:
     ) -> None:
         self.stop()
 
+    def jwks(self) -> dict[str, Any]:
+        """The tenant's signing keys as published (``discovery/v2.0/keys``): what a resource server trusts."""
+        context = ssl.create_default_context(cafile=str(self.ca.ca_cert))
+        url = f"{self.authority}/{self.tenant}/discovery/v2.0/keys"
+        with urllib.request.urlopen(url, timeout=10, context=context) as response:
+            document: dict[str, Any] = json.load(response)
+        return document
+
     def token(self, **claims: Any) -> str:
         """An access token from the client-credentials grant; ``claims`` shape it (aud, roles, exp_offset, iss)."""
         form = {

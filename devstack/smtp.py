@@ -1,14 +1,19 @@
 """An SMTP submission server (aiosmtpd) that records what it accepts.
 
 Two listeners share one record: a submission port that requires STARTTLS before AUTH
-and an implicit-TLS port. Tests prove exactly-once delivery by counting recorded
-messages per Message-ID; with ``relay_to_lmtp`` each accepted message also lands in
-Dovecot, so a test can follow it from SMTP to IMAP/POP3.
+and an implicit-TLS port. Both take passwords (PLAIN, LOGIN) and OAuth bearer tokens (XOAUTH2, OAUTHBEARER)
+validated as JWTs with the keys of the identity providers the server is told to trust (``trust_oauth_keys``).
+Tests prove exactly-once delivery by counting recorded messages per Message-ID; with ``relay_to_lmtp`` each
+accepted message also lands in Dovecot, so a test can follow it from SMTP to IMAP/POP3.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import collections
+import json
 import logging
 import smtplib
 import threading
@@ -19,18 +24,29 @@ from types import TracebackType
 from typing import Any, Self
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from devstack.certs import SERVER_HOSTNAME, TestCA
+from devstack.oauth_trust import BearerValidator, TokenRefused, parse_bearer_response
 from devstack.ports import LOOPBACK, free_ports
 
 READY_TIMEOUT_S = 10.0  # aiosmtpd's default of 1 s is tight on a busy 2-core runner
 RELAY_TIMEOUT_S = 10.0
 AUTH_MECHANISMS = ("PLAIN", "LOGIN")
+OAUTH_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
+AUTH_LINE_LIMIT = 12288  # RFC 4954 §4: an AUTH line with a bearer token is far longer than 512 octets
 OK = "250 2.0.0 Message accepted"
 TEMP_FAILURE = "451 4.3.0 Relay to mailbox failed, try again later"
 # aiosmtpd itself sets the deprecated Session.login_data on every AUTH and logs a warning.
 _LOGIN_DATA_NOISE = "Session.login_data is deprecated"
+
+
+@dataclass(frozen=True)
+class OAuthLogin:
+    """Who logged in with a bearer token, and how; the token itself is not kept."""
+
+    login: bytes
+    mechanism: str
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,8 @@ class SmtpServer:
         host: str = LOOPBACK,
         relay_to_lmtp: tuple[str, int] | None = None,
         reject_domains: Collection[str] = (),
+        oauth: BearerValidator | None = None,
+        mechanisms: Collection[str] = (*AUTH_MECHANISMS, *OAUTH_MECHANISMS),
     ) -> None:
         self.ca = ca
         self.users: dict[str, str] = dict(users or {})
@@ -76,6 +94,19 @@ class SmtpServer:
         self._lock = threading.Lock()
         self._messages: list[ReceivedMessage] = []
         self._controllers: list[Controller] = []
+        self.oauth = oauth or BearerValidator()
+        self.mechanisms = frozenset(mechanism.upper() for mechanism in mechanisms)
+        self._logins: list[tuple[str, str]] = []
+
+    @property
+    def logins(self) -> list[tuple[str, str]]:
+        """Every successful bearer-token login so far, as (mechanism, user)."""
+        with self._lock:
+            return list(self._logins)
+
+    def trust_oauth_keys(self, jwks: Mapping[str, Any]) -> None:
+        """Take bearer tokens signed by the keys of ``jwks`` (an identity provider's published keys)."""
+        self.oauth.trust(jwks)
 
     @property
     def messages(self) -> list[ReceivedMessage]:
@@ -112,8 +143,9 @@ class SmtpServer:
             "ready_timeout": READY_TIMEOUT_S,
             "authenticator": self._authenticate,
             "auth_required": True,
+            "auth_exclude_mechanism": [m for m in (*AUTH_MECHANISMS, *OAUTH_MECHANISMS) if m not in self.mechanisms],
         }
-        submission = Controller(
+        submission = _SubmissionController(
             handler, port=self.submission_port, tls_context=context, require_starttls=True,
             auth_require_tls=True, **common,
         )  # fmt: skip
@@ -152,6 +184,29 @@ class SmtpServer:
                 return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False)  # aiosmtpd answers 535
 
+    async def _bearer_auth(self, server: SMTP, args: list[str], mechanism: str) -> AuthResult:
+        """XOAUTH2 / OAUTHBEARER: a refused token gets the JSON error challenge, then 535 with the reason."""
+        if len(args) == 2:
+            try:
+                response: Any = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 Can't decode base64")
+        else:
+            response = await server.challenge_auth("")
+            if response is MISSING:
+                return AuthResult(success=False, handled=True)
+        try:
+            user, token = parse_bearer_response(mechanism, response)
+            self.oauth.check(token, user)
+        except (ValueError, TokenRefused) as refused:
+            status = refused.status if isinstance(refused, TokenRefused) else "invalid_request"
+            error = {"status": _XOAUTH2_STATUS.get(status, "400"), "schemes": "bearer"}
+            await server.challenge_auth(json.dumps(error if mechanism == "XOAUTH2" else {"status": status}))
+            return AuthResult(success=False, handled=False, message=f"535 5.7.8 Authentication unsuccessful: {refused}")
+        with self._lock:
+            self._logins.append((mechanism, user))
+        return AuthResult(success=True, auth_data=OAuthLogin(user.encode(), mechanism))
+
     def _record(self, message: ReceivedMessage) -> None:
         with self._lock:
             self._messages.append(message)
@@ -178,11 +233,20 @@ class SmtpServer:
         return tuple(delivered)
 
 
+_XOAUTH2_STATUS = {"invalid_token": "401", "insufficient_scope": "403"}  # XOAUTH2 speaks HTTP-like statuses
+
+
 class _Handler:
     """aiosmtpd hooks; all state lives in the owning ``SmtpServer``."""
 
     def __init__(self, owner: SmtpServer) -> None:
         self.owner = owner
+
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802 - aiosmtpd's name
+        return await self.owner._bearer_auth(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server: SMTP, args: list[str]) -> AuthResult:  # noqa: N802 - aiosmtpd's name
+        return await self.owner._bearer_auth(server, args, "OAUTHBEARER")
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
@@ -222,7 +286,22 @@ class _Handler:
         return OK
 
 
-class _ImplicitTlsSMTP(SMTP):
+class _SubmissionSMTP(SMTP):
+    """aiosmtpd's SMTP with room for an AUTH line carrying a bearer token.
+
+    The stream's line limit is set from ``line_length_limit`` when the instance is made (it bounds message
+    lines too, a check the stand-in can do without); ``command_size_limits`` is a class-level dict that every
+    instance clears: each gets its own here.
+    """
+
+    line_length_limit = AUTH_LINE_LIMIT + 2  # and the CRLF
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit, AUTH=AUTH_LINE_LIMIT)
+
+
+class _ImplicitTlsSMTP(_SubmissionSMTP):
     """SMTP on a socket that is TLS from the first byte.
 
     aiosmtpd only counts STARTTLS as TLS, so ``auth_require_tls=True`` would refuse AUTH
@@ -232,6 +311,11 @@ class _ImplicitTlsSMTP(SMTP):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, auth_require_tls=True, **kwargs)
         self._auth_require_tls = False
+
+
+class _SubmissionController(Controller):
+    def factory(self) -> SMTP:
+        return _SubmissionSMTP(self.handler, **self.SMTP_kwargs)
 
 
 class _ImplicitTlsController(Controller):
@@ -253,7 +337,7 @@ def _silence_login_data_warning() -> None:
 def _login(session: Session) -> str | None:
     # session.auth_data, never session.login_data (deprecated, logs on every access)
     auth_data = session.auth_data
-    if session.authenticated and isinstance(auth_data, LoginPassword):
+    if session.authenticated and isinstance(auth_data, LoginPassword | OAuthLogin):
         return auth_data.login.decode("utf-8", "replace")
     return None
 
