@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,11 @@ import requests
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from devstack import Dovecot, SmtpServer
 from devstack.certs import TestCA
 from devstack.google_oauth import GoogleOAuthServer
+from devstack.google_oauth_grants import MAIL_SCOPE
+from devstack.oauth_trust import BearerValidator, OAuthAudience
 from sync.api.app import create_app
 from sync.api.context import ApiContext
 from sync.auth.secrets import SecretBox, seal_field
@@ -39,6 +43,42 @@ def google_oauth(test_ca: TestCA) -> Iterator[GoogleOAuthServer]:
         yield server
     finally:
         server.stop()
+
+
+GOOGLE_MAIL = OAuthAudience("google-mail", MAIL_SCOPE, username_claim="email")  # delegated: the token names its user
+
+
+@pytest.fixture(scope="module")
+def google_dovecot(stack_dir: Path, test_ca: TestCA) -> Iterator[Dovecot]:
+    """A Dovecot that takes the local Google server's tokens (XOAUTH2, OAUTHBEARER) for the user they name."""
+    server = Dovecot(stack_dir / f"dovecot-google-{uuid.uuid4().hex[:6]}", test_ca, {}, oauth_audiences=[GOOGLE_MAIL])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def google_smtp(test_ca: TestCA, google_dovecot: Dovecot) -> Iterator[SmtpServer]:
+    """Submission taking the same tokens, relaying into ``google_dovecot``."""
+    server = SmtpServer(
+        test_ca,
+        {},
+        relay_to_lmtp=(google_dovecot.host, google_dovecot.lmtp_port),
+        oauth=BearerValidator([GOOGLE_MAIL]),
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def trust(google_oauth: GoogleOAuthServer, dovecot: Dovecot, smtp: SmtpServer, *clients: str) -> None:
+    """The mail servers take tokens the local Google server signs for ``clients`` (their ``azp``)."""
+    dovecot.trust_oauth_keys(google_oauth.grants.jwks(), clients)
+    smtp.trust_oauth_keys(google_oauth.grants.jwks())
 
 
 @pytest.fixture(scope="module")
