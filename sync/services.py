@@ -14,7 +14,8 @@ import requests
 from sync.act.worker import ActWorker
 from sync.auth.consent_tokens import ConsentTokens
 from sync.auth.google import GoogleServiceAccountTokens
-from sync.auth.mail_tokens import CONSENT, GOOGLE, MailTokenSources
+from sync.auth.mail_tokens import CONSENT, GOOGLE, MICROSOFT, MailTokenSources
+from sync.auth.microsoft_mail_tokens import MicrosoftAppTokens
 from sync.auth.secrets import SecretBox
 from sync.auth.tokens import TokenProvider, identity_provider_session
 from sync.incoming.worker import MailboxWorker
@@ -52,6 +53,20 @@ def incoming_connectors(
     if exchange is not None:
         connectors.update({server_type: exchange for server_type in ServerType if server_type.is_exchange})
     return connectors
+
+
+def mail_token_sources(
+    settings: Settings, box: SecretBox, tokens: TokenProvider, store: Store, session: requests.Session
+) -> MailTokenSources:
+    """OAuth access tokens for IMAP, POP3 and SMTP logins, one source per kind (``sync/auth/mail_tokens.py``);
+    the admin API's Test & Enable uses the same. ``session``: the token session of Google and consents."""
+    return MailTokenSources(
+        {
+            MICROSOFT: MicrosoftAppTokens(tokens, box),
+            GOOGLE: GoogleServiceAccountTokens(box, session),
+            CONSENT: ConsentTokens(store, box, session, microsoft_authority=settings.entra_authority),
+        }
+    )
 
 
 class Services:
@@ -93,14 +108,7 @@ class Services:
 
     @cached_property
     def mail_tokens(self) -> MailTokenSources:
-        """One per process: OAuth access tokens of IMAP, POP3 and SMTP logins, by kind (``sync/auth/mail_tokens``)."""
-        session, authority = self.identity_session, self.settings.entra_authority
-        return MailTokenSources(
-            {
-                CONSENT: ConsentTokens(self.store, self.secret_box, session, microsoft_authority=authority),
-                GOOGLE: GoogleServiceAccountTokens(self.secret_box, session),
-            }
-        )
+        return mail_token_sources(self.settings, self.secret_box, self.tokens, self.store, self.identity_session)
 
     @cached_property
     def graph(self) -> GraphConnector:
@@ -126,7 +134,8 @@ class Services:
     @cached_property
     def worker(self) -> MailboxWorker:
         exchange = ExchangeMailboxes(self.ews, self.graph)
-        return MailboxWorker(self.store, self.settings, self.secret_box, incoming_connectors(exchange))
+        connectors = incoming_connectors(exchange)
+        return MailboxWorker(self.store, self.settings, self.secret_box, connectors, tokens=self.mail_tokens)
 
     @cached_property
     def outbox_queue(self) -> OutboxQueue:
@@ -142,6 +151,7 @@ class Services:
         return OutgoingSender(
             self.store, self.settings, self.secret_box, SmtpConnector(), self.outbox_queue, self.work_signer,
             exchange=ExchangeOutboxes(EwsSender(self.settings, self.secret_box, self.tokens), self.graph),
+            tokens=self.mail_tokens,
         )  # fmt: skip
 
     def enqueue_test(self) -> Callable[[TestEnableWork], None]:
@@ -167,6 +177,7 @@ class Services:
             exchange=ExchangeOutboxes(EwsSender(self.settings, self.secret_box, self.tokens), self.graph),
             act=self.ews,
             ca_file=self.settings.extra_ca_file,
+            tokens=self.mail_tokens,
         )
 
     def run_queued_test(self, work: TestEnableWork) -> str:

@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 
 from sync.act.records import ActRecords
 from sync.auth.consent_flow import ConsentFlow
+from sync.auth.mail_tokens import MailTokenSources
 from sync.auth.secrets import SecretBox
 from sync.auth.tokens import TokenProvider, identity_provider_session
 from sync.crm.records import RecordService
@@ -31,7 +32,7 @@ from sync.mailboxes.provisioning import Provisioning
 from sync.mailboxes.test_enable import SendMail, TestAndEnable, smtp_send
 from sync.model.fields import utcnow
 from sync.model.options import ServerType
-from sync.services import incoming_connectors
+from sync.services import incoming_connectors, mail_token_sources
 from sync.settings import Settings
 from sync.store.store import Store
 
@@ -84,6 +85,10 @@ class ApiContext:
         )  # fmt: skip
 
     @cached_property
+    def mail_tokens(self) -> MailTokenSources:
+        return mail_token_sources(self.settings, self.box, self.tokens, self.store, self.identity_session)
+
+    @cached_property
     def graph(self) -> GraphConnector:
         return GraphConnector(self.settings, self.box, self.tokens)
 
@@ -106,6 +111,7 @@ class ApiContext:
             ca_file=self.settings.extra_ca_file,
             clock=self.clock,
             profile_alerts=ProfileAlerts(self.store, AlertMailer(self.store, self.settings, self.clock), self.clock),
+            tokens=self.mail_tokens,
         )
 
 

@@ -16,7 +16,7 @@ a deployment without (say) Google support says so in the mailbox's alert instead
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final, Literal
 
 from sync.mail.errors import MailAuthenticationError
@@ -47,10 +47,41 @@ def profile_retrievals(profile: EmailServerProfile) -> frozenset[CredentialRetri
     return frozenset({profile.incoming_credential_retrieval, outgoing})
 
 
+def incoming_uses_oauth(profile: EmailServerProfile) -> bool:
+    """Whether the incoming server (IMAP, POP3) is logged in to with an OAuth access token."""
+    return (
+        profile.incoming_credential_retrieval in OAUTH_RETRIEVALS
+        or profile.incoming_authentication_protocol is AuthenticationProtocol.OAUTH
+    )
+
+
+def outgoing_uses_oauth(profile: EmailServerProfile) -> bool:
+    """Whether the outgoing server (SMTP) is logged in to with an OAuth access token."""
+    if profile.use_same_settings_for_outgoing:
+        return incoming_uses_oauth(profile)
+    return (
+        profile.outgoing_credential_retrieval in OAUTH_RETRIEVALS
+        or profile.outgoing_authentication_protocol is AuthenticationProtocol.OAUTH
+    )
+
+
 def uses_oauth(profile: EmailServerProfile) -> bool:
     """Whether the profile logs in (in either direction) with an OAuth access token."""
-    protocols = {profile.incoming_authentication_protocol, profile.outgoing_authentication_protocol}
-    return bool(profile_retrievals(profile) & OAUTH_RETRIEVALS) or AuthenticationProtocol.OAUTH in protocols
+    return incoming_uses_oauth(profile) or outgoing_uses_oauth(profile)
+
+
+def sasl_user(mailbox: Mailbox) -> str:
+    """Whom a token logs in as: the mailbox's username when set (Gmail's ``recent:`` form), else its address."""
+    return mailbox.username or mailbox.email_address or ""
+
+
+def token_fetch(source: AccessTokenSource, mailbox: Mailbox, profile: EmailServerProfile) -> Callable[[bool], str]:
+    """``fetch(force_refresh)`` of the mailbox's tokens, as the connectors ask for them."""
+
+    def fetch(force_refresh: bool) -> str:
+        return source.token(mailbox, profile, force_refresh=force_refresh)
+
+    return fetch
 
 
 def has_consent(mailbox: Mailbox) -> bool:

@@ -9,6 +9,9 @@ What MSAL 1.39 does for us, and what we add on top:
 - A token we hand out must outlive the work that carries it, so we want more room than MSAL's 5 minutes:
   a cached token with less than :data:`REFRESH_MARGIN` left is marked aging (``refresh_on`` set to now)
   and asked for again, so MSAL refreshes it with the same fallback.
+- ``force_refresh``: a mail server refused a token we handed out (revoked, or expired earlier than it said).
+  MSAL has no such switch for this flow, so the app's cached tokens for the scope are removed first and the
+  next request goes to Entra.
 - MSAL's cache lives in memory; the ``TokenCache`` table keeps it across cold starts. It is sealed with the
   deployment's key and bound to its row and to the client secret that filled it, so a caller holding
   another (wrong) secret never gets the tokens of the right one: it starts with an empty cache and is
@@ -138,12 +141,17 @@ class TokenProvider:
         self._apps: dict[tuple[str, str, str], _App] = {}
         self._apps_lock = threading.Lock()
 
-    def token(self, tenant_id: str, client_id: str, client_secret: str, scope: str) -> AccessToken:
-        """A token for ``scope`` (such as ``https://outlook.office365.com/.default``) with the app's own rights."""
+    def token(
+        self, tenant_id: str, client_id: str, client_secret: str, scope: str, *, force_refresh: bool = False
+    ) -> AccessToken:
+        """A token for ``scope`` (such as ``https://outlook.office365.com/.default``) with the app's own rights;
+        with ``force_refresh``, never one from the cache."""
         app = self._app(tenant_id, client_id, client_secret)
         with app.lock:  # one miss costs one request, not one per waiting thread
             try:
                 client = app.client or self._build(app, client_secret)
+                if force_refresh:
+                    _forget(app.cache, scope)
                 result = client.acquire_token_for_client(scopes=[scope])
                 if _expires_soon(result):
                     _mark_aging(app.cache, result["access_token"])
@@ -217,6 +225,12 @@ def _mark_aging(cache: Any, access_token: str) -> None:
     for entry in list(cache.search(access_tokens)):
         if entry.get("secret") == access_token:
             cache.modify(access_tokens, entry, {"refresh_on": str(int(time.time()) - 1)})
+
+
+def _forget(cache: Any, scope: str) -> None:
+    """Remove the cached access tokens for ``scope``: the next lookup asks Entra."""
+    for entry in list(cache.search(cache.CredentialType.ACCESS_TOKEN, target=[scope])):
+        cache.remove_at(entry)
 
 
 def _digest(client_secret: str) -> str:

@@ -73,6 +73,7 @@ from sync.model.mailbox import FolderWatermark, InProgressItem
 from sync.model.options import ProcessingState, ServerType
 from sync.operations.cycles import incoming_entry
 from sync.operations.recorder import CycleRecorder
+from sync.outgoing.port import AccessTokenSource
 from sync.scheduling import polling
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
@@ -124,8 +125,10 @@ class MailboxWorker:
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         connection_limit: IncomingConnectionLimit | None = None,
+        tokens: AccessTokenSource | None = None,
     ) -> None:
         self.store = store
+        self.tokens = tokens  # OAuth access tokens for IMAP/POP3 profiles that log in with them
         self.settings = settings
         self.box = box
         self.connectors = connectors
@@ -221,7 +224,10 @@ class MailboxWorker:
             return self.connection_limit.open(
                 mailbox, profile, lambda: exchange.open_mailbox(mailbox, profile, deadline=deadline)
             )
-        inbox, endpoint = connector, incoming_connection(mailbox, profile, self.box, self.settings.extra_ca_file)
+        inbox, endpoint = (
+            connector,
+            incoming_connection(mailbox, profile, self.box, self.settings.extra_ca_file, self.tokens),
+        )
         return self.connection_limit.open(mailbox, profile, lambda: inbox.open(endpoint))
 
     def _cycle(

@@ -46,7 +46,7 @@ from imapclient.imap4 import IMAP4WithTimeout
 from imapclient.tls import IMAP4_TLS
 from imapclient.tls import wrap_socket as tls_wrap_socket
 
-from sync.mail import egress
+from sync.mail import egress, sasl
 from sync.mail.errors import (
     MailAuthenticationError,
     MailServerError,
@@ -124,26 +124,60 @@ def _imap_kind(exc: imaplib.IMAP4.error, stage: Stage) -> Kind:
 
 
 class ImapConnector:
-    """Opens logged-in IMAP sessions: implicit TLS, STARTTLS, or plaintext only when ``tls == "none"``."""
+    """Opens logged-in IMAP sessions: implicit TLS, STARTTLS, or plaintext only when ``tls == "none"``.
+
+    A password logs in with LOGIN; an OAuth token (``settings.oauth``) with AUTHENTICATE and the first of
+    ``sasl_preference`` the server offers (``AUTH=`` capabilities).
+    """
+
+    def __init__(self, sasl_preference: tuple[str, ...] = sasl.PREFERENCE) -> None:
+        self.sasl_preference = sasl_preference
 
     def open(self, settings: ConnectionSettings) -> ImapSession:
         if settings.tls not in TLS_MODES:
             raise ValueError(f"unknown TLS mode {settings.tls!r}; expected one of {TLS_MODES}")
         where = f"IMAP {settings.host}:{settings.port}"
         client: Any = None
+        secret = settings.password
         try:
-            with typed_errors(map_imap_error, where, settings.password, "connect"):
+            with typed_errors(map_imap_error, where, secret, "connect"):
                 client = _connect(settings)
-            with typed_errors(map_imap_error, where, settings.password, "login"):
-                _check_login_allowed(client, settings, where)
-                client.login(settings.username, settings.password)
-                # LOGIN's answer carries the capabilities: caching them now spares a CAPABILITY round trip later.
+            if settings.oauth is not None:
+                secret = self._bearer_login(client, settings, where)
+            else:
+                with typed_errors(map_imap_error, where, secret, "login"):
+                    _check_login_allowed(client, settings, where)
+                    client.login(settings.username, settings.password)
+            with typed_errors(map_imap_error, where, secret, "login"):
+                # The login's answer carries the capabilities: caching them now spares a round trip later.
                 client.capabilities()
         except BaseException:
             if client is not None:
                 _shutdown(client)  # a failed login left open makes Dovecot stall the next one (~4 s)
             raise
-        return ImapSession(client, where, settings.password)
+        return ImapSession(client, where, secret)
+
+    def _bearer_login(self, client: Any, settings: ConnectionSettings, where: str) -> str:
+        """AUTHENTICATE with a token (a refused one is replaced once); returns the token that logged in."""
+        assert settings.oauth is not None
+        with typed_errors(map_imap_error, where, settings.password, "login"):
+            offered = [name.decode()[len("AUTH=") :] for name in client.capabilities() if name.startswith(b"AUTH=")]
+        mechanism = sasl.choose_mechanism(offered, self.sasl_preference)
+        if mechanism is None:
+            raise sasl.no_mechanism_error(where, offered)
+
+        def attempt(token: str) -> str:
+            exchange = sasl.BearerExchange(mechanism, settings.username, token, settings.host, settings.port)
+            with typed_errors(map_imap_error, where, token, "login"):
+                try:
+                    client.sasl_login(mechanism, exchange)
+                except imaplib.IMAP4.error as exc:
+                    if _token_refused(exc):
+                        raise exchange.refused(text_of(exc)) from None
+                    raise
+            return token
+
+        return sasl.login_with_token(settings.oauth, attempt, where)
 
 
 @dataclass(frozen=True)
@@ -359,6 +393,14 @@ def _connect(settings: ConnectionSettings) -> Any:
             _shutdown(client)
             raise
     return client
+
+
+def _token_refused(exc: imaplib.IMAP4.error) -> bool:
+    """A NO to AUTHENTICATE that is about the token, not a busy server or a dropped link."""
+    if isinstance(exc, imaplib.IMAP4.abort) or isinstance(exc.__context__, imaplib.IMAP4.abort):
+        return False
+    found = RESPONSE_CODE.search(text_of(exc))
+    return found is None or RESPONSE_CODES.get(found.group(1)) is LOGIN_REFUSED
 
 
 def _check_login_allowed(client: Any, settings: ConnectionSettings, where: str) -> None:

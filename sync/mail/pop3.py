@@ -17,6 +17,7 @@ headers; a plaintext link to a server without ``USER`` but with ``STLS`` is refu
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import poplib
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import BinaryIO, Self, cast
 
-from sync.mail import egress
+from sync.mail import egress, sasl
 from sync.mail.errors import (
     MailAuthenticationError,
     MailServerError,
@@ -45,6 +46,7 @@ from sync.model.mailbox import FolderWatermark
 MAX_LINE_BYTES = 150 * 1024 * 1024
 poplib._MAXLINE = max(poplib._MAXLINE, MAX_LINE_BYTES)  # type: ignore[attr-defined]
 
+MAX_SASL_ROUNDS = 3  # initial response, error acknowledgement, and one spare: a bearer exchange needs no more
 LIST_EACH_MAX = 10  # up to this many new messages, one small LIST each; above, one LIST of the whole maildrop
 EOF_TEXT = "-ERR EOF"  # what poplib raises when the server closes the connection
 NO_STLS = ("-ERR STLS not supported by server", "-ERR CAPA not supported by server")  # poplib's own texts
@@ -130,6 +132,10 @@ class _Pop3(poplib.POP3):
             _close_quietly(self)
             raise
 
+    def sasl_step(self, line: str) -> bytes:
+        """One line of a SASL exchange; the answer is "+OK ..." or a "+ <challenge>" (-ERR raises error_proto)."""
+        return cast(bytes, self._shortcmd(line))  # type: ignore[attr-defined]  # poplib's own, untyped
+
     def _create_socket(self, timeout: object) -> socket.socket:
         sock = egress.connect(self.host, self.port, self._connect_timeout)  # a checked address only
         if self._implicit_tls is None:
@@ -144,7 +150,14 @@ def _close_quietly(client: poplib.POP3) -> None:
 
 
 class Pop3Connector:
-    """Opens logged-in POP3 sessions: implicit TLS, STLS, or plaintext only when ``tls == "none"``."""
+    """Opens logged-in POP3 sessions: implicit TLS, STLS, or plaintext only when ``tls == "none"``.
+
+    A password logs in with USER/PASS; an OAuth token (``settings.oauth``) with AUTH (RFC 5034) and the first
+    of ``sasl_preference`` the server lists in ``CAPA``'s SASL line.
+    """
+
+    def __init__(self, sasl_preference: tuple[str, ...] = sasl.PREFERENCE) -> None:
+        self.sasl_preference = sasl_preference
 
     def open(self, settings: ConnectionSettings) -> Pop3Session:
         if settings.tls not in TLS_MODES:
@@ -160,15 +173,63 @@ class Pop3Connector:
             with typed_errors(map_pop3_error, where, settings.password, "connect"):
                 capabilities = _capabilities(client)
             with typed_errors(map_pop3_error, where, settings.password, "login"):
-                _check_login_allowed(capabilities, settings, where)
+                if settings.oauth is None:
+                    _check_login_allowed(capabilities, settings, where)
                 if "UTF8" in capabilities:
                     _enable_utf8(client, where)
+            if settings.oauth is not None:
+                secret = self._bearer_login(client, settings, capabilities.get("SASL", []), where)
+                return Pop3Session(client, where, secret)
+            with typed_errors(map_pop3_error, where, settings.password, "login"):
                 client.user(settings.username)
                 client.pass_(settings.password)
         except BaseException:
             _close_quietly(client)
             raise
         return Pop3Session(client, where, settings.password)
+
+    def _bearer_login(self, client: _Pop3, settings: ConnectionSettings, offered: list[str], where: str) -> str:
+        """AUTH with a token (a refused one is replaced once); returns the token that logged in."""
+        assert settings.oauth is not None
+        mechanism = sasl.choose_mechanism(offered, self.sasl_preference)
+        if mechanism is None:
+            raise sasl.no_mechanism_error(where, offered)
+
+        def attempt(token: str) -> str:
+            exchange = sasl.BearerExchange(mechanism, settings.username, token, settings.host, settings.port)
+            with typed_errors(map_pop3_error, where, token, "login"):
+                try:
+                    answer = client.sasl_step(f"AUTH {mechanism}")
+                    for _ in range(MAX_SASL_ROUNDS):
+                        if not _is_challenge(answer):
+                            break
+                        response = exchange(base64.b64decode(answer[1:].strip() or b""))
+                        answer = client.sasl_step(base64.b64encode(response).decode("ascii"))
+                except poplib.error_proto as exc:
+                    if _token_refused(exc):
+                        raise exchange.refused(text_of(exc)) from None
+                    raise
+            if _is_challenge(answer):
+                raise PermanentMailError(
+                    f"{where}: the server did not end the {mechanism} exchange", code="ProtocolError"
+                )
+            return token
+
+        return sasl.login_with_token(settings.oauth, attempt, where)
+
+
+def _is_challenge(answer: bytes) -> bool:
+    """A SASL continuation ("+ <base64>") rather than the final "+OK"."""
+    return answer == b"+" or answer.startswith(b"+ ")
+
+
+def _token_refused(exc: poplib.error_proto) -> bool:
+    """An -ERR to AUTH that is about the token, not a busy server or a dropped link."""
+    text = text_of(exc)
+    if not text.startswith("-ERR") or text == EOF_TEXT:
+        return False
+    found = RESPONSE_CODE.match(text)
+    return found is None or RESPONSE_CODES.get(found.group(1)) is LOGIN_REFUSED
 
 
 def _capabilities(client: poplib.POP3) -> dict[str, list[str]]:

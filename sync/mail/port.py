@@ -12,7 +12,7 @@ afterwards (category, move to "Undeliverable").
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,15 +29,20 @@ TRACKED_PREFIX = "folder:"  # a tracked folder's watermark key is this plus the 
 
 @dataclass(frozen=True)
 class ConnectionSettings:
-    """Where and how to connect; the password is plaintext here and lives only in memory."""
+    """Where and how to connect; the password is plaintext here and lives only in memory.
+
+    With ``oauth`` set the login is SASL XOAUTH2 / OAUTHBEARER with the tokens it fetches (``password`` is
+    unused): ``oauth(force_refresh)``, see ``sync/mail/sasl.py``.
+    """
 
     host: str
     port: int
     username: str
-    password: str
+    password: str = field(repr=False)
     tls: str  # "implicit" | "starttls" | "none"
     timeout_seconds: float | None
     ca_file: str | None = None  # extra CA to trust (private CA / test CA); None = system trust
+    oauth: Callable[[bool], str] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

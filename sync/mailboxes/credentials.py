@@ -2,12 +2,16 @@
 
 ``Credentials Specified by a User or Queue`` uses the mailbox's own username and password, and only when
 the mailbox allows it (``allowemailconnectortousecredentials``); ``Credentials Specified in Email Server
-Profile`` uses the profile's. Other retrieval modes (OAuth, server-to-server) belong to the Exchange
-connectors and are refused here with a permanent error that says so.
+Profile`` uses the profile's. The OAuth modes (Gmail OAuth, Azure AD OAuth, hybrid modern auth, or the OAuth
+authentication protocol) log in with SASL XOAUTH2 / OAUTHBEARER and the tokens of the deployment's
+:class:`~sync.outgoing.port.AccessTokenSource` (``sync/auth/mail_tokens.py``). Other modes
+(server-to-server, Windows integrated) belong to the Exchange connectors and are refused here with a
+permanent error that says so.
 """
 
 from __future__ import annotations
 
+from sync.auth.mail_tokens import NO_SOURCE_CODE, incoming_uses_oauth, sasl_user, token_fetch
 from sync.auth.secrets import SecretBox, open_field
 from sync.errors import SecretError
 from sync.mail.errors import MailAuthenticationError, PermanentMailError
@@ -15,6 +19,7 @@ from sync.mail.port import ConnectionSettings
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import CredentialRetrieval, ServerType
 from sync.model.profile import TlsMode
+from sync.outgoing.port import AccessTokenSource
 
 DEFAULT_PORTS = {
     (ServerType.IMAP_SMTP, TlsMode.IMPLICIT): 993,
@@ -28,13 +33,34 @@ _TLS_NAMES = {TlsMode.IMPLICIT: "implicit", TlsMode.STARTTLS: "starttls", TlsMod
 
 
 def incoming_connection(
-    mailbox: Mailbox, profile: EmailServerProfile, box: SecretBox, ca_file: str | None = None
+    mailbox: Mailbox,
+    profile: EmailServerProfile,
+    box: SecretBox,
+    ca_file: str | None = None,
+    tokens: AccessTokenSource | None = None,
 ) -> ConnectionSettings:
     """The incoming endpoint and credentials of ``mailbox``; raises a typed MailServerError if unusable."""
     if not profile.incoming_server_location:
         raise PermanentMailError(
             f"the email server profile {profile.name} has no incoming server location",
             code="InvalidIncomingEmailServerProfileConfiguration",
+        )
+    port = profile.incoming_port or DEFAULT_PORTS.get((profile.server_type, profile.incoming_tls), 993)
+    if incoming_uses_oauth(profile):
+        if tokens is None:
+            raise MailAuthenticationError(
+                f"the profile {profile.name} uses OAuth, and no OAuth token source is configured",
+                code=NO_SOURCE_CODE,
+            )
+        return ConnectionSettings(
+            host=profile.incoming_server_location,
+            port=port,
+            username=sasl_user(mailbox),
+            password="",
+            tls=_TLS_NAMES[profile.incoming_tls],
+            timeout_seconds=profile.connection_timeout_seconds,
+            ca_file=ca_file,
+            oauth=token_fetch(tokens, mailbox, profile),
         )
     mode = profile.incoming_credential_retrieval
     try:
@@ -60,7 +86,6 @@ def incoming_connection(
         raise MailAuthenticationError(
             f"no username or password is set for the mailbox {mailbox.name}", code="CredentialsMissing"
         )
-    port = profile.incoming_port or DEFAULT_PORTS.get((profile.server_type, profile.incoming_tls), 993)
     return ConnectionSettings(
         host=profile.incoming_server_location,
         port=port,

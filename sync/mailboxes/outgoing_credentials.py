@@ -3,8 +3,9 @@
 The outgoing twin of ``credentials.py``. With "use same settings for outgoing" (the default) the profile's
 incoming credential choice applies to sending too. ``Credentials Specified by a User or Queue`` uses the
 mailbox's own login (only when the mailbox allows it); ``Credentials Specified in Email Server Profile``
-the profile's; ``Anonymous`` none; the OAuth choices (or the OAuth authentication protocol) send an
-XOAUTH2 access token from the :class:`~sync.outgoing.port.AccessTokenSource` the deployment provides.
+the profile's; ``Anonymous`` none; the OAuth choices (or the OAuth authentication protocol) log in with
+SASL XOAUTH2 / OAUTHBEARER and access tokens from the :class:`~sync.outgoing.port.AccessTokenSource` the
+deployment provides, asked for when a connection opens.
 
 N-12 counts connections per mailbox when the mailbox's own credentials are used, else per profile:
 that is the endpoint's ``scope``.
@@ -14,24 +15,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sync.auth.mail_tokens import NO_SOURCE_CODE, outgoing_uses_oauth, sasl_user, token_fetch
 from sync.auth.secrets import SecretBox, open_field
 from sync.errors import SecretError
 from sync.mail.errors import MailAuthenticationError, PermanentMailError
 from sync.mailboxes.credentials import mailbox_password
 from sync.model import EmailServerProfile, Mailbox
-from sync.model.options import AuthenticationProtocol, CredentialRetrieval
+from sync.model.options import CredentialRetrieval
 from sync.model.profile import TlsMode
 from sync.outgoing.port import AccessTokenSource, SmtpEndpoint, TlsName
 
 AUTH_ERROR_CODE = "OutgoingEmailAuthenticationError"
 DEFAULT_SMTP_PORTS = {TlsMode.IMPLICIT: 465, TlsMode.STARTTLS: 587, TlsMode.NONE: 25}  # N-31
-OAUTH_RETRIEVALS = frozenset(
-    {
-        CredentialRetrieval.GMAIL_OAUTH,
-        CredentialRetrieval.AZURE_AD_OAUTH,
-        CredentialRetrieval.EXCHANGE_HYBRID_MODERN_AUTH,
-    }
-)
 _TLS_NAMES: dict[TlsMode, TlsName] = {TlsMode.IMPLICIT: "implicit", TlsMode.STARTTLS: "starttls", TlsMode.NONE: "none"}
 
 
@@ -55,7 +50,6 @@ def outgoing_endpoint(
         )
     same = profile.use_same_settings_for_outgoing
     mode = credential_retrieval(profile)
-    protocol = profile.incoming_authentication_protocol if same else profile.outgoing_authentication_protocol
     anonymous = SmtpEndpoint(
         host=profile.outgoing_server_location,
         port=profile.outgoing_port or DEFAULT_SMTP_PORTS[profile.outgoing_tls],
@@ -68,14 +62,13 @@ def outgoing_endpoint(
         max_connections=profile.max_concurrent_connections,
     )
     mailbox_scope = f"mailbox:{mailbox.id}"
-    if mode in OAUTH_RETRIEVALS or protocol is AuthenticationProtocol.OAUTH:
+    if outgoing_uses_oauth(profile):
         if tokens is None:
             raise MailAuthenticationError(
-                f"the profile {profile.name} uses OAuth, and no OAuth token source is configured", code=AUTH_ERROR_CODE
+                f"the profile {profile.name} uses OAuth, and no OAuth token source is configured", code=NO_SOURCE_CODE
             )
-        token = tokens.token(mailbox, profile)
-        username = mailbox.username or mailbox.email_address
-        return replace(anonymous, auth="xoauth2", username=username, oauth_token=token, scope=mailbox_scope)
+        fetch = token_fetch(tokens, mailbox, profile)  # asked when a connection opens, not for a pooled one
+        return replace(anonymous, auth="xoauth2", username=sasl_user(mailbox), oauth=fetch, scope=mailbox_scope)
     if mode is CredentialRetrieval.ANONYMOUS:
         return anonymous
     try:

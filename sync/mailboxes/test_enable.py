@@ -27,6 +27,7 @@ from email.utils import format_datetime, make_msgid
 from sync.act.org_stamp import OTHER_ORGANIZATION_CODE, ActClaimedByAnotherOrganization, check_claim
 from sync.act.organization_id import organization_id
 from sync.act.port import ActConnector
+from sync.auth.mail_tokens import NO_SOURCE_CODE, outgoing_uses_oauth, sasl_user, token_fetch
 from sync.auth.secrets import SecretBox, open_field
 from sync.errors import SecretError, ValidationFailed
 from sync.health.alerts import Alerts, AlertText, act_other_organization_text
@@ -55,7 +56,8 @@ from sync.model.options import (
     TestStatus,
 )
 from sync.model.profile import TlsMode
-from sync.outgoing.port import ExchangeSender
+from sync.outgoing.port import AccessTokenSource, ExchangeSender
+from sync.outgoing.smtp import BearerLogin
 from sync.scheduling.act_scheduler import schedule_act_now
 from sync.scheduling.scheduler import schedule_now
 from sync.store.store import Store
@@ -88,6 +90,8 @@ CONFIGURATION_FIXES = {
     "CredentialsUnreadable": "set the password again: it was sealed with another SYNC_SECRET_ENCRYPTION_KEY",
     "InvalidIncomingEmailServerProfileConfiguration": "set incoming_server_location on the email server profile",
     "InvalidOutgoingEmailServerProfileConfiguration": "set outgoing_server_location on the email server profile",
+    "OAuthTokenSourceMissing": "this deployment has no OAuth token source for the profile's kind of login "
+    "(see docs/oauth-mail.md); or choose another credential retrieval for the profile",
     "UnsupportedCredentialRetrieval": "choose a credential retrieval the profile's server type supports "
     "(incoming_credential_retrieval / outgoing_credential_retrieval)",
 }
@@ -110,14 +114,34 @@ class TestReport:
 
 # --- the outgoing test's SMTP send (small on purpose: the outgoing area owns real sending) ---------------------
 def outgoing_connection(
-    mailbox: Mailbox, profile: EmailServerProfile, box: SecretBox, ca_file: str | None = None
+    mailbox: Mailbox,
+    profile: EmailServerProfile,
+    box: SecretBox,
+    ca_file: str | None = None,
+    tokens: AccessTokenSource | None = None,
 ) -> ConnectionSettings:
     """The SMTP endpoint and credentials of ``mailbox`` (R-PROV-8); the same credentials as incoming when the
-    profile says so (``usesamesettingsforoutgoingconnections``)."""
+    profile says so (``usesamesettingsforoutgoingconnections``); an OAuth profile's tokens come from ``tokens``."""
     if not profile.outgoing_server_location:
         raise PermanentMailError(
             f"the email server profile {profile.name} has no outgoing server location",
             code="InvalidOutgoingEmailServerProfileConfiguration",
+        )
+    port = profile.outgoing_port or SMTP_DEFAULT_PORTS[profile.outgoing_tls]
+    if outgoing_uses_oauth(profile):
+        if tokens is None:
+            raise MailAuthenticationError(
+                f"the profile {profile.name} uses OAuth, and no OAuth token source is configured", code=NO_SOURCE_CODE
+            )
+        return ConnectionSettings(
+            host=profile.outgoing_server_location,
+            port=port,
+            username=sasl_user(mailbox),
+            password="",
+            tls=_TLS_NAMES[profile.outgoing_tls],
+            timeout_seconds=profile.connection_timeout_seconds,
+            ca_file=ca_file,
+            oauth=token_fetch(tokens, mailbox, profile),
         )
     same = profile.use_same_settings_for_outgoing
     mode = profile.incoming_credential_retrieval if same else profile.outgoing_credential_retrieval
@@ -151,7 +175,7 @@ def outgoing_connection(
         )
     return ConnectionSettings(
         host=profile.outgoing_server_location,
-        port=profile.outgoing_port or SMTP_DEFAULT_PORTS[profile.outgoing_tls],
+        port=port,
         username=username,
         password=password,
         tls=_TLS_NAMES[profile.outgoing_tls],
@@ -174,8 +198,7 @@ def smtp_send(settings: ConnectionSettings, message: EmailMessage) -> None:
         with client:
             if settings.tls == "starttls":
                 client.starttls(context=context)
-            if settings.username:
-                client.login(settings.username, settings.password)
+            _login(client, settings, where)
             client.send_message(message)
     except smtplib.SMTPAuthenticationError as exc:
         raise MailAuthenticationError(
@@ -199,6 +222,14 @@ def smtp_send(settings: ConnectionSettings, message: EmailMessage) -> None:
         if mapped is None:
             raise
         raise mapped from None
+
+
+def _login(client: smtplib.SMTP, settings: ConnectionSettings, where: str) -> None:
+    """AUTH with a bearer token (OAuth profiles), a username and password, or not at all (anonymous)."""
+    if settings.oauth is not None:
+        BearerLogin(settings.username, settings.host, settings.port, settings.oauth)(client, where)
+    elif settings.username:
+        client.login(settings.username, settings.password)
 
 
 def connection_test_message(mailbox: Mailbox) -> EmailMessage:
@@ -234,8 +265,10 @@ class TestAndEnable:
         ca_file: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         profile_alerts: ProfileAlerts | None = None,
+        tokens: AccessTokenSource | None = None,
     ) -> None:
         self.store = store
+        self.tokens = tokens
         self.exchange = exchange
         self.act = act
         self.box = box
@@ -374,9 +407,9 @@ class TestAndEnable:
             return None  # Exchange and ACT settle their credentials with the connection itself
         try:
             if workload == "incoming":
-                incoming_connection(mailbox, profile, self.box, self.ca_file)
+                incoming_connection(mailbox, profile, self.box, self.ca_file, self.tokens)
             else:
-                outgoing_connection(mailbox, profile, self.box, self.ca_file)
+                outgoing_connection(mailbox, profile, self.box, self.ca_file, self.tokens)
         except MailServerError as exc:
             return Problem(workload, exc.code, str(exc), CONFIGURATION_FIXES.get(exc.code))
         return None
@@ -392,7 +425,7 @@ class TestAndEnable:
                 exchange = connector.open_mailbox(mailbox, profile)
                 exchange.probe()
                 return None
-            session = connector.open(incoming_connection(mailbox, profile, self.box, self.ca_file))
+            session = connector.open(incoming_connection(mailbox, profile, self.box, self.ca_file, self.tokens))
             try:
                 session.list_new(FolderWatermark(folder=INBOX), frozenset())
             finally:
@@ -409,7 +442,8 @@ class TestAndEnable:
                 outbox = self.exchange.open_outbox(mailbox, profile)
                 outbox.send(connection_test_message(mailbox).as_bytes(), save_copy=False)
                 return None
-            self.send(outgoing_connection(mailbox, profile, self.box, self.ca_file), connection_test_message(mailbox))
+            settings = outgoing_connection(mailbox, profile, self.box, self.ca_file, self.tokens)
+            self.send(settings, connection_test_message(mailbox))
         except MailServerError as exc:
             return Problem("outgoing", exc.code, str(exc))
         return None

@@ -36,7 +36,11 @@ class NoConnectionSlot(TransientMailError):
 
 @dataclass(frozen=True)
 class SmtpEndpoint:
-    """Where and how to connect; secrets are plaintext here and live only in memory (never in repr)."""
+    """Where and how to connect; secrets are plaintext here and live only in memory (never in repr).
+
+    ``auth == "xoauth2"`` logs in with a bearer token (SASL XOAUTH2 or OAUTHBEARER, whichever the server
+    offers) from ``oauth(force_refresh)``, asked only when a connection is opened.
+    """
 
     host: str
     port: int
@@ -44,7 +48,7 @@ class SmtpEndpoint:
     auth: AuthName
     username: str | None
     password: str | None = field(default=None, repr=False)
-    oauth_token: str | None = field(default=None, repr=False)
+    oauth: Callable[[bool], str] | None = field(default=None, repr=False, compare=False)
     timeout_seconds: float | None = None
     ca_file: str | None = None
     scope: str = ""  # what N-12 counts connections per: a profile, or a mailbox with its own credentials
@@ -52,7 +56,8 @@ class SmtpEndpoint:
 
     @property
     def secret(self) -> str:
-        return self.password or self.oauth_token or ""
+        """The password, for redaction (a token is redacted by the session that used it)."""
+        return self.password or ""
 
     @property
     def pool_key(self) -> tuple[str, int, str, str, str]:

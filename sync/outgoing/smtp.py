@@ -1,4 +1,4 @@
-"""SMTP outgoing connector (smtplib): implicit TLS or STARTTLS, AUTH PLAIN/LOGIN or XOAUTH2.
+"""SMTP outgoing connector (smtplib): implicit TLS or STARTTLS, AUTH PLAIN/LOGIN, or XOAUTH2 / OAUTHBEARER.
 
 Errors are typed here, at the boundary (``sync/mail/errors.py``): socket, DNS and TLS failures as the
 incoming connectors type them (``sync/mail/transport.py``); refused credentials as
@@ -17,11 +17,12 @@ from __future__ import annotations
 import re
 import smtplib
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cache
 
-from sync.mail import egress
+from sync.mail import egress, sasl
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
 from sync.mail.transport import Stage, client_tls_context, map_network_error, redact, typed_errors
 from sync.model.address_syntax import is_mailbox
@@ -60,6 +61,11 @@ def map_smtp_error(exc: BaseException, where: str, stage: Stage) -> MailServerEr
 
 
 class SmtpConnector:
+    """Opens authenticated SMTP sessions; an OAuth login uses the first of ``sasl_preference`` EHLO offers."""
+
+    def __init__(self, sasl_preference: tuple[str, ...] = sasl.PREFERENCE) -> None:
+        self.sasl_preference = sasl_preference
+
     def open(self, endpoint: SmtpEndpoint) -> SmtpSession:
         where = f"SMTP {endpoint.host}:{endpoint.port}"
         timeout = endpoint.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
@@ -79,13 +85,57 @@ class SmtpConnector:
                         raise PermanentMailError(f"{where}: the server does not offer STARTTLS", code="NoStartTls")
                     client.starttls(context=client_tls_context(endpoint.ca_file))
                     client.ehlo()
-            with typed_errors(map_smtp_error, where, endpoint.secret, "login"):
-                _authenticate(client, endpoint, where)
+            if endpoint.auth == "xoauth2":
+                secret = self._bearer_login(client, endpoint, where)
+            else:
+                secret = endpoint.secret
+                with typed_errors(map_smtp_error, where, secret, "login"):
+                    _authenticate(client, endpoint, where)
         except BaseException:
             if client is not None:
                 _close(client)
             raise
-        return SmtpSession(client, where, endpoint.secret)
+        return SmtpSession(client, where, secret)
+
+    def _bearer_login(self, client: smtplib.SMTP, endpoint: SmtpEndpoint, where: str) -> str:
+        if endpoint.oauth is None:
+            raise MailAuthenticationError(f"{where}: OAuth login without a token source", code=AUTH_ERROR_CODE)
+        login = BearerLogin(endpoint.username or "", endpoint.host, endpoint.port, endpoint.oauth, self.sasl_preference)
+        return login(client, where)
+
+
+@dataclass(frozen=True)
+class BearerLogin:
+    """AUTH XOAUTH2 / OAUTHBEARER (whichever EHLO offers first in ``preference``) on an smtplib client.
+
+    A refused token is replaced once (``sync/mail/sasl.py``); returns the token that logged in.
+    """
+
+    user: str
+    host: str
+    port: int
+    fetch: Callable[[bool], str] = field(repr=False)
+    preference: tuple[str, ...] = sasl.PREFERENCE
+
+    def __call__(self, client: smtplib.SMTP, where: str) -> str:
+        client.ehlo_or_helo_if_needed()
+        offered = client.esmtp_features.get("auth", "").upper().split()
+        mechanism = sasl.choose_mechanism(offered, self.preference)
+        if mechanism is None:
+            raise sasl.no_mechanism_error(where, offered)
+
+        def attempt(token: str) -> str:
+            exchange = sasl.BearerExchange(mechanism, self.user, token, self.host, self.port)
+            with typed_errors(map_smtp_error, where, token, "login"):
+                try:
+                    client.auth(mechanism, lambda challenge=None: exchange(challenge).decode("utf-8"))
+                except smtplib.SMTPAuthenticationError as exc:
+                    if exc.smtp_code != TEMPORARY_AUTH_FAILURE:
+                        raise exchange.refused(_text(exc)) from None
+                    raise
+            return token
+
+        return sasl.login_with_token(self.fetch, attempt, where)
 
 
 class SmtpSession:
@@ -163,16 +213,6 @@ def _authenticate(client: smtplib.SMTP, endpoint: SmtpEndpoint, where: str) -> N
     if endpoint.auth == "none":
         return
     offered = client.esmtp_features.get("auth", "").upper().split()
-    if endpoint.auth == "xoauth2":
-        if "XOAUTH2" not in offered:
-            raise MailAuthenticationError(f"{where}: the server does not offer AUTH XOAUTH2", code=AUTH_ERROR_CODE)
-        line = f"user={endpoint.username}\x01auth=Bearer {endpoint.oauth_token}\x01\x01"
-
-        def xoauth2(challenge: bytes | None = None) -> str:
-            return line if challenge is None else ""  # after an error challenge, an empty line ends the exchange
-
-        client.auth("XOAUTH2", xoauth2)
-        return
     mechanism = next((m for m in PASSWORD_MECHANISMS if m in offered), None)
     if mechanism is None:
         raise MailAuthenticationError(

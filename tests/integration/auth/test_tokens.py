@@ -158,3 +158,15 @@ def test_a_cached_token_close_to_expiry_is_refreshed(
         assert new_provider().token(TENANT, CLIENT_ID, CLIENT_SECRET, scope).value == token.value  # written back
     else:
         assert lifetime <= left
+
+
+def test_a_forced_refresh_asks_entra_again_and_keeps_the_new_token(new_provider: Provider, scope: str) -> None:
+    """A mail server refused the token: the cached one must not be served again, here or after a cold start."""
+    provider = new_provider()
+    provider.token(TENANT, CLIENT_ID, CLIENT_SECRET, scope)
+    renewed = provider.token(TENANT, CLIENT_ID, CLIENT_SECRET, scope, force_refresh=True)
+    assert provider.counter.total(TOKEN_REQUESTS) == 2
+    assert provider.token(TENANT, CLIENT_ID, CLIENT_SECRET, scope).value == renewed.value
+    assert provider.counter.total(TOKEN_REQUESTS) == 2  # the new one is cached again
+    cold = new_provider()
+    assert cold.token(TENANT, CLIENT_ID, CLIENT_SECRET, scope).value == renewed.value

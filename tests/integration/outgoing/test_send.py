@@ -185,7 +185,7 @@ def test_auth_login_when_plain_is_not_offered_and_xoauth2(outbox: Outbox) -> Non
             ca_file=outbox.settings.extra_ca_file,
         )
         SmtpConnector().open(base).close()
-        oauth = replace(base, auth="xoauth2", username="o@example.test", password=None, oauth_token="tok")
+        oauth = replace(base, auth="xoauth2", username="o@example.test", password=None, oauth=lambda _renew: "tok")
         SmtpConnector().open(oauth).close()
         assert server.logins == [("LOGIN", "a@example.test"), ("XOAUTH2", "o@example.test")]
     finally:
