@@ -23,8 +23,8 @@ from sync.services import Services
 from sync.settings import Settings
 from sync.store import Store
 from tests.integration.api.conftest import ADMIN
-from tests.integration.oauth.conftest import new_address, trust
-from tests.integration.oauth.test_consent import CALLBACK, CLIENT_SECRET, sign_in
+from tests.integration.oauth.conftest import CALLBACK, new_address, trust
+from tests.integration.oauth.test_consent import CLIENT_SECRET, sign_in
 
 pytestmark = pytest.mark.integration
 
