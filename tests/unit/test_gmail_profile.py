@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from sync.auth.mail_tokens import MailTokenSources
+from sync.auth.secrets import SecretBox
+from sync.mailboxes.credentials import incoming_connection
 from sync.mailboxes.gmail import gmail_defaults, is_google_mail_host, password_login_refusal, pop3_login_name
-from sync.model import EmailServerProfile
-from sync.model.options import AuthenticationProtocol, CredentialRetrieval, ServerType
+from sync.model import EmailServerProfile, Mailbox
+from sync.model.fields import EntityRef
+from sync.model.options import AuthenticationProtocol, CredentialRetrieval, EntityType, ServerType
 from sync.model.profile import TlsMode
 
 
@@ -79,3 +83,19 @@ def test_recent_mode_prefixes_the_pop3_login_once() -> None:
     assert pop3_login_name(pop3.model_copy(update={"pop3_recent_mode": False}), "a@x.test") == "a@x.test"
     imap = gmail().model_copy(update={"pop3_recent_mode": True})
     assert pop3_login_name(imap, "a@x.test") == "a@x.test"  # IMAP has no recent mode
+
+
+def test_a_gmail_pop3_mailbox_logs_in_as_recent_address_and_imap_as_the_address() -> None:
+    mailbox = Mailbox(
+        name="Alice",
+        email_address="alice@example.test",
+        owner=EntityRef(type=EntityType.SYSTEM_USER, id="u1"),
+    )
+    box = SecretBox(b"k" * 32)
+    tokens = MailTokenSources({})  # not asked: the token is fetched when the connection logs in
+
+    pop3 = incoming_connection(mailbox, gmail(ServerType.POP3_SMTP), box, tokens=tokens)
+    imap = incoming_connection(mailbox, gmail(), box, tokens=tokens)
+
+    assert pop3.username == "recent:alice@example.test"
+    assert imap.username == "alice@example.test"
