@@ -26,16 +26,15 @@ from sync.auth import consent_provider as provider
 from sync.auth.consent_store import record_refresh_token
 from sync.auth.mail_tokens import uses_oauth
 from sync.auth.oauth_endpoint import request_token
-from sync.auth.secrets import SecretBox, open_field, seal_field
+from sync.auth.secrets import SecretBox, open_field, secret_context
 from sync.errors import ConcurrencyConflict, NotFound, SyncError, ValidationFailed
 from sync.mail.errors import MailServerError
 from sync.model import Mailbox
 from sync.model.consent import PendingConsent
-from sync.model.fields import SealedSecret, utcnow
+from sync.model.fields import new_id, utcnow
 from sync.store.store import Store
 
 CONSENT_TTL = timedelta(minutes=10)  # time to sign in and consent; a code is worth little after that
-PLACEHOLDER = SealedSecret("aesgcm1:")  # replaced by the sealed verifier before the row is written
 
 
 class ConsentFailed(SyncError):
@@ -90,17 +89,18 @@ class ConsentFlow:
         chosen = provider.consent_provider(profile, self.microsoft_authority)
         state, verifier = provider.new_state(), provider.new_verifier()
         expires_on = self.clock() + CONSENT_TTL
+        pending_id = new_id()
         pending = PendingConsent(
+            id=pending_id,
             state_digest=state_digest(state),
             mailbox_id=mailbox.id,
             profile_id=profile.id,
-            code_verifier=PLACEHOLDER,
+            code_verifier=self.box.seal(verifier, secret_context(PendingConsent.__name__, pending_id, "code_verifier")),
             redirect_uri=redirect_uri,
             token_endpoint=chosen.token_endpoint,
             expires_on=expires_on,
             requested_by=by,
         )
-        seal_field(self.box, pending, "code_verifier", verifier)
         self.store.pending_consents.insert(pending)
         url = provider.authorize_url(
             chosen,
