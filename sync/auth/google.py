@@ -50,6 +50,7 @@ class GoogleServiceAccountTokens:
         self.session = session
         self.clock = clock
         self._credentials: dict[tuple[str, str, str], service_account.Credentials] = {}
+        self._locks: dict[tuple[str, str, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
     def token(self, mailbox: Mailbox, profile: EmailServerProfile, *, force_refresh: bool = False) -> str:
@@ -62,14 +63,18 @@ class GoogleServiceAccountTokens:
         key = self._key(profile)
         endpoint = profile.oauth_token_endpoint or GOOGLE_TOKEN_ENDPOINT
         entry = (hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest(), endpoint, address.lower())
-        with self._lock:  # one refresh at a time: a burst of connections costs one token request
+        with self._lock_of(entry):  # one refresh per mailbox at a time: a burst of connections costs one request
             credentials = self._credentials.get(entry)
             if credentials is None:
                 credentials = self._build(key, endpoint, address, profile)
                 self._credentials[entry] = credentials
             if force_refresh or not credentials.token or self._expires_soon(credentials):
-                self._refresh(credentials, key, address)
+                self._refresh(credentials, endpoint, key, address)
             return str(credentials.token)
+
+    def _lock_of(self, entry: tuple[str, str, str]) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(entry, threading.Lock())
 
     def _key(self, profile: EmailServerProfile) -> dict[str, Any]:
         try:
@@ -117,7 +122,9 @@ class GoogleServiceAccountTokens:
             return True
         return expiry.replace(tzinfo=UTC) - REFRESH_MARGIN <= self.clock()
 
-    def _refresh(self, credentials: service_account.Credentials, key: dict[str, Any], address: str) -> None:
+    def _refresh(
+        self, credentials: service_account.Credentials, endpoint: str, key: dict[str, Any], address: str
+    ) -> None:
         try:
             credentials.refresh(Request(session=self.session))  # type: ignore[no-untyped-call]
         except google_errors.RefreshError as exc:
@@ -125,7 +132,7 @@ class GoogleServiceAccountTokens:
         except google_errors.TransportError as exc:
             cause = exc.__cause__ or (exc.args[0] if exc.args else None)
             if isinstance(cause, requests.RequestException):
-                raise error_from_exception(cause, credentials._token_uri) from None
+                raise error_from_exception(cause, endpoint) from None
             raise TransientMailError(
                 f"Google's token endpoint did not answer ({type(exc).__name__})", code="IdentityProviderUnavailable"
             ) from None

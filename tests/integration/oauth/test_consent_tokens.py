@@ -19,7 +19,7 @@ from sync.auth.consent_tokens import ConsentTokens
 from sync.auth.oauth_endpoint import ConsentRevoked
 from sync.auth.secrets import SecretBox, open_field
 from sync.mail.errors import MailAuthenticationError
-from sync.model import EmailServerProfile
+from sync.model import EmailServerProfile, Mailbox
 from sync.model.fields import utcnow
 from sync.services import Services
 from sync.settings import Settings
@@ -152,3 +152,36 @@ def test_the_services_serve_a_consented_mailbox_from_its_consent(
     token = Services(oauth_settings, isolated_store).mail_tokens.token(isolated_store.get_mailbox(mailbox_id), profile)
 
     assert token and stored_refresh_token(isolated_store, box, mailbox_id) != before  # redeemed (and rotated)
+
+
+class RotatedMeanwhile(ConsentTokens):
+    """A worker whose redemption comes just after another worker rotated the refresh token it had read."""
+
+    def __init__(self, other: ConsentTokens, store: Store, box: SecretBox, session: requests.Session) -> None:
+        super().__init__(store, box, session)
+        self.other: ConsentTokens | None = other
+
+    def _redeem(self, mailbox: Mailbox, profile: EmailServerProfile, refresh_token: str) -> str:
+        if self.other is not None:
+            other, self.other = self.other, None
+            other.token(mailbox, profile)  # the other worker redeems (and rotates) the same token first
+        return super()._redeem(mailbox, profile, refresh_token)
+
+
+def test_the_loser_of_a_rotation_race_redeems_the_winners_token_instead_of_calling_it_revoked(
+    consented: tuple[EmailServerProfile, str, str],
+    isolated_store: Store,
+    box: SecretBox,
+    session: requests.Session,
+    google_oauth: GoogleOAuthServer,
+) -> None:
+    profile, mailbox_id, address = consented
+    winner = ConsentTokens(isolated_store, box, session)
+    loser = RotatedMeanwhile(winner, isolated_store, box, session)
+
+    token = loser.token(isolated_store.get_mailbox(mailbox_id), profile)
+
+    assert token
+    assert google_oauth.grants.live_refresh_tokens(address) == 1
+    redeemed_again = ConsentTokens(isolated_store, box, session).token(isolated_store.get_mailbox(mailbox_id), profile)
+    assert redeemed_again  # what is stored is the live one

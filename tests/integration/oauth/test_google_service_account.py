@@ -9,11 +9,12 @@ import jwt
 import pytest
 import requests
 
+from devstack import free_port
 from devstack.google_oauth import GoogleOAuthServer
 from devstack.google_oauth_grants import JWT_BEARER, MAIL_SCOPE
 from sync.auth.google import GoogleServiceAccountTokens
 from sync.auth.secrets import SecretBox, seal_field
-from sync.mail.errors import MailAuthenticationError
+from sync.mail.errors import MailAuthenticationError, TransientMailError
 from sync.model import Mailbox
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EntityType
@@ -138,3 +139,16 @@ def test_the_services_serve_gmail_oauth_profiles_from_the_service_account(
     token = Services(oauth_settings, isolated_store).mail_tokens.token(mailbox(address), profile)
 
     assert claims(google_oauth, token)["sub"] == address
+
+
+def test_an_unreachable_token_endpoint_is_transient(
+    google_oauth: GoogleOAuthServer, box: SecretBox, session: requests.Session
+) -> None:
+    account = google_oauth.grants.add_service_account("offline@p.iam.gserviceaccount.com")
+    profile = gmail_profile(google_oauth, oauth_token_endpoint=f"https://localhost:{free_port()}/token")
+    with_service_account(box, profile, account.key_file(google_oauth.token_url))
+
+    with pytest.raises(TransientMailError) as unreachable:
+        GoogleServiceAccountTokens(box, session).token(mailbox(new_address()), profile)
+
+    assert unreachable.value.code == "IdentityProviderUnavailable"
