@@ -137,6 +137,8 @@ class ImapConnector:
         if settings.tls not in TLS_MODES:
             raise ValueError(f"unknown TLS mode {settings.tls!r}; expected one of {TLS_MODES}")
         where = f"IMAP {settings.host}:{settings.port}"
+        if settings.oauth is not None:
+            sasl.check_encrypted(settings.tls, where)
         client: Any = None
         secret = settings.password
         try:

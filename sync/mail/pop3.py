@@ -163,6 +163,8 @@ class Pop3Connector:
         if settings.tls not in TLS_MODES:
             raise ValueError(f"unknown TLS mode {settings.tls!r}; expected one of {TLS_MODES}")
         where = f"POP3 {settings.host}:{settings.port}"
+        if settings.oauth is not None:
+            sasl.check_encrypted(settings.tls, where)
         context = client_tls_context(settings.ca_file) if settings.tls != "none" else None
         with typed_errors(map_pop3_error, where, settings.password, "connect"):
             client = _Pop3(settings, context if settings.tls == "implicit" else None)

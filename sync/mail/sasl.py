@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, TypeVar
 
-from sync.mail.errors import MailAuthenticationError, TransientMailError
+from sync.mail.errors import MailAuthenticationError, SecureConnectionRequired, TransientMailError
 
 XOAUTH2: Final = "XOAUTH2"
 OAUTHBEARER: Final = "OAUTHBEARER"
@@ -180,6 +180,19 @@ def refusal_error(
         )
     again = " a newly issued one too" if renewed else ""
     return MailAuthenticationError(f"{where}: the server refused the OAuth token{again}: {words}", code=REFUSED_CODE)
+
+
+def check_encrypted(tls: str, where: str) -> None:
+    """Refuse to send a bearer token over an unencrypted link (``tls == "none"``).
+
+    Unlike a password, an app-only token opens every mailbox the app was granted, and any host on the path
+    could replay it until it expires: no profile setting sends one in the clear.
+    """
+    if tls == "none":
+        raise SecureConnectionRequired(
+            f"{where}: an OAuth token is sent only over an encrypted connection; use implicit TLS or STARTTLS",
+            code="SecureConnectionRequired",
+        )
 
 
 def no_mechanism_error(where: str, offered: Iterable[str]) -> MailAuthenticationError:

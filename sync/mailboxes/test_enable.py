@@ -37,6 +37,7 @@ from sync.incoming.classify import GENERATED_HEADER
 from sync.mail import egress
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
 from sync.mail.port import ConnectionSettings, ExchangeConnector, IncomingConnector
+from sync.mail.sasl import check_encrypted
 from sync.mail.transport import client_tls_context, map_network_error, redact
 from sync.mailboxes.credentials import incoming_connection, mailbox_password
 from sync.mailboxes.eligibility import approval_required
@@ -187,6 +188,8 @@ def outgoing_connection(
 def smtp_send(settings: ConnectionSettings, message: EmailMessage) -> None:
     """Submit one message over SMTP; failures become typed mail errors without the password in them."""
     where = f"SMTP {settings.host}:{settings.port}"
+    if settings.oauth is not None:
+        check_encrypted(settings.tls, where)
     timeout = settings.timeout_seconds or 60.0
     try:
         context = client_tls_context(settings.ca_file)

@@ -68,6 +68,8 @@ class SmtpConnector:
 
     def open(self, endpoint: SmtpEndpoint) -> SmtpSession:
         where = f"SMTP {endpoint.host}:{endpoint.port}"
+        if endpoint.auth == "xoauth2":
+            sasl.check_encrypted(endpoint.tls, where)
         timeout = endpoint.timeout_seconds or DEFAULT_TIMEOUT_SECONDS
         client: smtplib.SMTP | None = None
         try:

@@ -20,7 +20,7 @@ from sync.auth.mail_tokens import MICROSOFT, MailTokenSources
 from sync.auth.microsoft_mail_tokens import MicrosoftAppTokens
 from sync.auth.secrets import SecretBox
 from sync.auth.tokens import TOKEN_REQUESTS, TokenProvider
-from sync.mail.errors import MailAuthenticationError
+from sync.mail.errors import MailAuthenticationError, SecureConnectionRequired
 from sync.mail.imap import ImapConnector
 from sync.mail.pop3 import Pop3Connector
 from sync.mail.sasl import OAUTHBEARER, XOAUTH2
@@ -29,6 +29,7 @@ from sync.mailboxes.outgoing_credentials import outgoing_endpoint
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import ServerType
+from sync.model.profile import TlsMode
 from sync.outgoing.port import Envelope
 from sync.outgoing.smtp import SmtpConnector
 from sync.store import Store
@@ -170,3 +171,30 @@ def test_a_token_for_another_audience_is_refused_with_the_servers_words(
     token = tokens.token(mailbox, profile)  # the one refused, from the cache
     signature = token.rsplit(".", 1)[1]
     assert signature not in str(refused.value) and signature not in caplog.text
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_token_is_never_sent_over_an_unencrypted_connection(
+    protocol: str,
+    oauth_mail_servers: tuple[Dovecot, SmtpServer],  # noqa: F811 - a fixture
+    mail_user: MailUser,
+    secret_box: SecretBox,
+    test_ca: TestCA,
+) -> None:
+    """The servers would take it in the clear: the connector refuses before connecting, asking for no token."""
+    dovecot, smtp = oauth_mail_servers
+    plaintext = {"incoming_port": dovecot.pop3_port if protocol == "pop3" else dovecot.imap_port}
+    plaintext |= {"incoming_tls": TlsMode.NONE, "outgoing_port": smtp.submission_port, "outgoing_tls": TlsMode.NONE}
+    plaintext["allow_plaintext"] = True  # the profile allows it; a token still is not sent
+    mailbox, profile = _setup(protocol, secret_box, oauth_mail_servers, mail_user, **plaintext)
+    asked: list[bool] = []
+
+    class Tokens:
+        def token(self, mailbox: Mailbox, profile: EmailServerProfile, *, force_refresh: bool = False) -> str:
+            asked.append(force_refresh)
+            return "never-sent"
+
+    tokens = MailTokenSources({MICROSOFT: Tokens()})
+    with pytest.raises(SecureConnectionRequired, match="only over an encrypted connection"):
+        _login(protocol, XOAUTH2, mailbox, profile, secret_box, tokens, test_ca)
+    assert asked == []
