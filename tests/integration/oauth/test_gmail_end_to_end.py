@@ -32,14 +32,23 @@ JWT_START = "eyJ"  # every JWT (a token of the local server) begins so
 
 
 def gmail_profile_on_local_servers(
-    admin: TestClient, google_oauth: GoogleOAuthServer, dovecot: Dovecot, smtp: SmtpServer, **secrets: Any
+    admin: TestClient,
+    google_oauth: GoogleOAuthServer,
+    dovecot: Dovecot,
+    smtp: SmtpServer,
+    *,
+    pop3: bool = False,
+    **secrets: Any,
 ) -> str:
-    """A profile made by the Gmail template, then pointed at the local servers (secrets given again with them)."""
-    created = admin.post("/api/profiles/gmail", json={"name": "Gmail", **secrets})
+    """A profile made by the Gmail template, then pointed at the local servers (secrets given again with them).
+
+    Dovecot has no recent mode: a POP3 profile logs in with the plain address here."""
+    created = admin.post("/api/profiles/gmail", json={"name": "Gmail", "pop3": pop3, **secrets})
     assert created.status_code == 201, created.text
     local = {
         "incoming_server_location": "localhost",
-        "incoming_port": dovecot.imaps_port,
+        "incoming_port": dovecot.pop3s_port if pop3 else dovecot.imaps_port,
+        "pop3_recent_mode": False,
         "outgoing_server_location": "localhost",
         "outgoing_port": smtp.submission_port,
         "oauth_authorize_endpoint": google_oauth.authorize_url,
@@ -67,7 +76,9 @@ def no_token_in(*texts: str) -> None:
         assert JWT_START not in text and "1//" not in text
 
 
+@pytest.mark.parametrize("pop3", [False, True], ids=["imap", "pop3"])
 def test_a_gmail_profile_passes_test_and_enable_by_domain_wide_delegation(
+    pop3: bool,
     admin: TestClient,
     google_oauth: GoogleOAuthServer,
     google_dovecot: Dovecot,
@@ -79,7 +90,7 @@ def test_a_gmail_profile_passes_test_and_enable_by_domain_wide_delegation(
     trust(google_oauth, google_dovecot, google_smtp, account.client_id)
     key = json.dumps(account.key_file("https://oauth2.googleapis.com/token"))
     profile_id = gmail_profile_on_local_servers(
-        admin, google_oauth, google_dovecot, google_smtp, google_service_account_key=key
+        admin, google_oauth, google_dovecot, google_smtp, pop3=pop3, google_service_account_key=key
     )
     mailbox_id, address = gmail_mailbox(admin, google_dovecot, profile_id)
 
