@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
+import requests
+
 from sync.act.worker import ActWorker
-from sync.auth.mail_tokens import MICROSOFT, MailTokenSources
+from sync.auth.consent_tokens import ConsentTokens
+from sync.auth.google import GoogleServiceAccountTokens
+from sync.auth.mail_tokens import CONSENT, GOOGLE, MICROSOFT, MailTokenSources
 from sync.auth.microsoft_mail_tokens import MicrosoftAppTokens
 from sync.auth.secrets import SecretBox
-from sync.auth.tokens import TokenProvider
+from sync.auth.tokens import TokenProvider, identity_provider_session
 from sync.incoming.worker import MailboxWorker
 from sync.mail.ews.connector import EwsConnector
 from sync.mail.ews.sending import EwsSender
@@ -51,10 +55,18 @@ def incoming_connectors(
     return connectors
 
 
-def mail_token_sources(settings: Settings, box: SecretBox, tokens: TokenProvider) -> MailTokenSources:
+def mail_token_sources(
+    settings: Settings, box: SecretBox, tokens: TokenProvider, store: Store, session: requests.Session
+) -> MailTokenSources:
     """OAuth access tokens for IMAP, POP3 and SMTP logins, one source per kind (``sync/auth/mail_tokens.py``);
-    the admin API's Test & Enable uses the same."""
-    return MailTokenSources({MICROSOFT: MicrosoftAppTokens(tokens, box)})
+    the admin API's Test & Enable uses the same. ``session``: the token session of Google and consents."""
+    return MailTokenSources(
+        {
+            MICROSOFT: MicrosoftAppTokens(tokens, box),
+            GOOGLE: GoogleServiceAccountTokens(box, session),
+            CONSENT: ConsentTokens(store, box, session, microsoft_authority=settings.entra_authority),
+        }
+    )
 
 
 class Services:
@@ -90,8 +102,13 @@ class Services:
         )
 
     @cached_property
+    def identity_session(self) -> requests.Session:
+        """Token endpoints other than MSAL's (Google, per-mailbox consent): the same CAs and egress checks."""
+        return identity_provider_session(self.settings.extra_ca_file)
+
+    @cached_property
     def mail_tokens(self) -> MailTokenSources:
-        return mail_token_sources(self.settings, self.secret_box, self.tokens)
+        return mail_token_sources(self.settings, self.secret_box, self.tokens, self.store, self.identity_session)
 
     @cached_property
     def graph(self) -> GraphConnector:

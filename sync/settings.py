@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         description="https base URL of the identity provider that issues the mail connectors' app-only tokens "
         "(default https://login.microsoftonline.com); a local mock in tests.",
     )
+    oauth_redirect_uri: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_OAUTH_REDIRECT_URI"),
+        description="The redirect URI of per-mailbox OAuth consents, as registered with Google and Entra ID "
+        "(https://<app>/api/oauth/callback); unset: derived from the request that starts the consent.",
+    )
 
     sdk_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="WARNING",
@@ -96,6 +102,12 @@ class Settings(BaseSettings):
         validation_alias=_env("SYNC_ALLOW_CUSTOM_TOKEN_AUDIENCES"),
         description="Allow a profile's token audience (aad_resource_id) and Graph URL outside the Microsoft "
         "clouds: Exchange on premises with hybrid modern authentication, or a test server.",
+    )
+    allow_google_app_passwords: bool = Field(
+        default=False,
+        validation_alias=_env("SYNC_ALLOW_GOOGLE_APP_PASSWORDS"),
+        description="Let a profile log in to Google's mail servers with a password (an app password of a personal "
+        "account with 2-Step Verification). Off: Google ended password access in 2022 (R-PROV-16), Gmail OAuth.",
     )
 
     allow_private_mail_hosts: bool = Field(
@@ -326,6 +338,13 @@ class Settings(BaseSettings):
     def _blank_means_not_configured(cls, value: str | None) -> str | None:
         """A deployment without an app registration sets these empty (infra/modules/functionapp.bicep)."""
         return value.strip() or None if value is not None else None
+
+    @field_validator("oauth_redirect_uri")
+    @classmethod
+    def _redirect_is_https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://localhost", "http://127.0.0.1")):
+            raise ValueError("must be an https:// URL (codes travel in it); http only for localhost")
+        return value or None
 
     @field_validator("api_authority", "entra_authority")
     @classmethod

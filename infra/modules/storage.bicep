@@ -43,6 +43,7 @@ var tableNames = [
   'UnresolvedIndex'
   'NotTrackedIndex'
   'ConsoleSessions'
+  'PendingConsents'
 ]
 var queueNames = [
   'mailbox-work'

@@ -20,9 +20,11 @@ from sync.api import (
     act,
     activities,
     check_incoming,
+    consent,
     docs,
     emails,
     errors,
+    gmail_profiles,
     insights,
     mailbox_actions,
     mailboxes,
@@ -92,9 +94,11 @@ def create_app(
 
     api = APIRouter(prefix="/api")
     api.include_router(organization.build_router())
+    api.include_router(gmail_profiles.build_router())  # before the CRUD routes: a fixed path
     api.include_router(profiles.build_router())
     api.include_router(mailbox_actions.build_router())  # before the CRUD routes: fixed paths first
     api.include_router(check_incoming.build_router())
+    api.include_router(consent.build_router())
     api.include_router(promote.build_router())
     api.include_router(monitoring.build_router())
     api.include_router(insights.build_router())

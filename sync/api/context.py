@@ -12,12 +12,14 @@ from datetime import datetime
 from functools import cached_property
 from typing import Annotated
 
+import requests
 from fastapi import Depends, Request
 
 from sync.act.records import ActRecords
+from sync.auth.consent_flow import ConsentFlow
 from sync.auth.mail_tokens import MailTokenSources
 from sync.auth.secrets import SecretBox
-from sync.auth.tokens import TokenProvider
+from sync.auth.tokens import TokenProvider, identity_provider_session
 from sync.crm.records import RecordService
 from sync.health.notifications import AlertMailer
 from sync.health.profile_alerts import ProfileAlerts
@@ -71,8 +73,20 @@ class ApiContext:
         )
 
     @cached_property
+    def identity_session(self) -> requests.Session:
+        """Token endpoints other than MSAL's (consent, Google): the same CAs and egress checks."""
+        return identity_provider_session(self.settings.extra_ca_file)
+
+    @property
+    def consents(self) -> ConsentFlow:
+        return ConsentFlow(
+            self.store, self.box, self.identity_session, microsoft_authority=self.settings.entra_authority,
+            clock=self.clock,
+        )  # fmt: skip
+
+    @cached_property
     def mail_tokens(self) -> MailTokenSources:
-        return mail_token_sources(self.settings, self.box, self.tokens)
+        return mail_token_sources(self.settings, self.box, self.tokens, self.store, self.identity_session)
 
     @cached_property
     def graph(self) -> GraphConnector:

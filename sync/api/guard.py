@@ -26,13 +26,17 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json"})
+OAUTH_CALLBACK_PATH = "/api/oauth/callback"  # the identity provider redirects a browser here: its state authenticates
+OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json", OAUTH_CALLBACK_PATH})
 OPEN_PREFIXES = ("/api/docs",)  # the documentation page and its assets
 CONSOLE_PREFIX = "/console"  # the browser console authenticates its own requests (sessions, sync.console.access)
 
 
 def is_open(path: str) -> bool:
-    """Routes this door does not guard: the health probe, the API documentation, and the console (its own door)."""
+    """Routes this door does not guard: the health probe, the API docs, the OAuth callback and the console.
+
+    The consent callback is authenticated by its one-time state, the console by its own sessions.
+    """
     return (
         path in OPEN_PATHS
         or path.startswith(OPEN_PREFIXES)

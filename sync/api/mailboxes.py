@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sync.api.context import ApiContext
 from sync.api.resources import Resource, Shape, crud_router
+from sync.auth.consent_store import forget_consent
 from sync.errors import ValidationFailed
 from sync.mailboxes import start_date
 from sync.model import Mailbox
@@ -42,7 +43,8 @@ SHAPE = Shape(
     Mailbox,
     secrets=("password",),
     read_only=frozenset(Mailbox.model_fields) - WRITABLE - {"password"},
-    hidden=frozenset({"watermarks", "in_progress"}),  # cursors, UID lists, the dead-cycle marker: internal
+    # cursors, UID lists, the dead-cycle marker: internal; the consent's refresh token: a secret, never shown
+    hidden=frozenset({"watermarks", "in_progress", "oauth_refresh_token"}),
 )
 UNLINKED = ""  # the profile a password given while the mailbox had none is for: no profile at all
 _FOLLOWED = (
@@ -86,6 +88,8 @@ def _save(ctx: ApiContext, stored: Mailbox, changed: Mailbox) -> Mailbox:
         changed.password_profile_id = new_profile or UNLINKED
     elif new_profile and new_profile not in (stored.email_server_profile_id, changed.password_profile_id):
         changed.password = None  # given for another profile's servers: never sent to this one's
+    if new_profile not in (stored.email_server_profile_id, changed.oauth_refresh_token_profile_id):
+        forget_consent(changed)  # a consent is given to one profile's OAuth client: it does not move along
     profiles = (store.find_profile(stored.email_server_profile_id or ""), store.find_profile(new_profile or ""))
     reread = start_date.apply_mailbox_change(
         stored, changed, profiles, now=ctx.clock(), max_days=ctx.settings.process_since_max_days

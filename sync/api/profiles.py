@@ -16,19 +16,22 @@ from sync.api.resources import Resource, Shape, crud_router
 from sync.auth.audiences import AudienceNotAllowed, check_token_audience
 from sync.errors import ValidationFailed
 from sync.mailboxes import start_date
+from sync.mailboxes.gmail import password_login_refusal
 from sync.mailboxes.repointing import moves_mailbox_credentials, secrets_to_clear
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import ServerType, StateCode
 
 SHAPE = Shape(
     EmailServerProfile,
-    secrets=("incoming_password", "outgoing_password", "oauth_client_secret"),
+    secrets=("incoming_password", "outgoing_password", "oauth_client_secret", "google_service_account_key"),
     read_only=frozenset({"last_test_execution_status"}),
+    long_secrets=frozenset({"google_service_account_key"}),
 )
 
 
 def _insert(ctx: ApiContext, body: BaseModel) -> EmailServerProfile:
     profile = SHAPE.build(body, ctx.box)
+    _check_google_needs_oauth(ctx, profile)
     _check_audience(ctx, profile)
     _check_start_date(ctx, profile.process_emails_received_after)
     return ctx.store.profiles.insert(profile)
@@ -36,6 +39,7 @@ def _insert(ctx: ApiContext, body: BaseModel) -> EmailServerProfile:
 
 def _save(ctx: ApiContext, stored: EmailServerProfile, changed: EmailServerProfile) -> EmailServerProfile:
     """Save a PATCH; a moved endpoint drops the secrets given for the old one, the mailboxes' passwords too."""
+    _check_google_needs_oauth(ctx, changed)
     _check_audience(ctx, changed)
     if changed.process_emails_received_after != stored.process_emails_received_after:
         _check_start_date(ctx, changed.process_emails_received_after)
@@ -61,6 +65,15 @@ def _clear_mailbox_passwords(ctx: ApiContext, profile_id: str) -> None:
     for mailbox in ctx.store.mailboxes.query("email_server_profile_id eq @p", {"p": profile_id}):
         if mailbox.password is not None:
             ctx.store.mailboxes.modify(mailbox.id, "mailbox", forget)
+
+
+def _check_google_needs_oauth(ctx: ApiContext, profile: EmailServerProfile) -> None:
+    """R-PROV-16: Google's servers take OAuth; a password login there is refused unless app passwords are allowed."""
+    if ctx.settings.allow_google_app_passwords:
+        return
+    refusal = password_login_refusal(profile)
+    if refusal is not None:
+        raise ValidationFailed(refusal, field="incoming_credential_retrieval")
 
 
 def _check_audience(ctx: ApiContext, profile: EmailServerProfile) -> None:

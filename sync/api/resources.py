@@ -47,6 +47,10 @@ IfMatch = Annotated[
 ]
 
 
+SECRET_CHARS = 250  # a password or client secret
+LONG_SECRET_CHARS = 8192  # a service account's JSON key is about 2,400 characters
+
+
 @dataclass(frozen=True)
 class Shape(Generic[E]):
     """How an entity type appears in the API."""
@@ -56,6 +60,7 @@ class Shape(Generic[E]):
     read_only: frozenset[str] = frozenset()  # system-managed: shown, never written through the API
     create_only: frozenset[str] = frozenset()  # set on create, fixed afterwards
     hidden: frozenset[str] = frozenset()  # internal bookkeeping not worth showing
+    long_secrets: frozenset[str] = frozenset()  # secrets longer than a password: a key file (up to 8 KiB)
     _models: dict[str, type[BaseModel]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -113,7 +118,14 @@ class Shape(Generic[E]):
 
     def _secret_inputs(self) -> dict[str, Any]:
         return {
-            s: (SecretStr | None, Field(default=None, max_length=250, description="Write-only; null clears it."))
+            s: (
+                SecretStr | None,
+                Field(
+                    default=None,
+                    max_length=LONG_SECRET_CHARS if s in self.long_secrets else SECRET_CHARS,
+                    description="Write-only; null clears it.",
+                ),
+            )
             for s in self.secrets
         }
 

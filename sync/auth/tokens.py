@@ -284,3 +284,10 @@ def _http_session(ca_file: str | None, timeout_seconds: float, counter: RequestC
     session.trust_env = False  # no REQUESTS_CA_BUNDLE / proxy variables: the identity provider is reached directly
     session.mount("https://", _Transport(ca_file, timeout_seconds, counter))
     return session
+
+
+def identity_provider_session(
+    ca_file: str | None, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS, counter: RequestCounter | None = None
+) -> requests.Session:
+    """A session for other token endpoints (Google, consent): the same CAs, timeout, count and egress checks."""
+    return _http_session(ca_file, timeout_seconds, counter or RequestCounter())

@@ -16,6 +16,7 @@ from sync.auth.secrets import SecretBox, open_field
 from sync.errors import SecretError
 from sync.mail.errors import MailAuthenticationError, PermanentMailError
 from sync.mail.port import ConnectionSettings
+from sync.mailboxes.gmail import pop3_login_name
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import CredentialRetrieval, ServerType
 from sync.model.profile import TlsMode
@@ -55,7 +56,7 @@ def incoming_connection(
         return ConnectionSettings(
             host=profile.incoming_server_location,
             port=port,
-            username=sasl_user(mailbox),
+            username=pop3_login_name(profile, sasl_user(mailbox)),  # Gmail's recent mode (R-PROV-16)
             password="",
             tls=_TLS_NAMES[profile.incoming_tls],
             timeout_seconds=profile.connection_timeout_seconds,
@@ -89,7 +90,7 @@ def incoming_connection(
     return ConnectionSettings(
         host=profile.incoming_server_location,
         port=port,
-        username=username,
+        username=pop3_login_name(profile, username),
         password=password,
         tls=_TLS_NAMES[profile.incoming_tls],
         timeout_seconds=profile.connection_timeout_seconds,

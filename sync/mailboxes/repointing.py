@@ -20,9 +20,11 @@ INCOMING_ENDPOINT = frozenset({"incoming_server_location", "incoming_port", "inc
 OUTGOING_ENDPOINT = frozenset(
     {"outgoing_server_location", "outgoing_port", "outgoing_tls", "use_same_settings_for_outgoing"}
 )
-TOKEN_AUDIENCE = frozenset({"exchange_online_tenant_id", "oauth_client_id", "aad_resource_id"})
+TOKEN_AUDIENCE = frozenset(
+    {"exchange_online_tenant_id", "oauth_client_id", "aad_resource_id", "oauth_token_endpoint"}
+)  # the token endpoint receives the client secret and the service account's signed assertions
 
-PROFILE_SECRETS = ("incoming_password", "outgoing_password", "oauth_client_secret")
+PROFILE_SECRETS = ("incoming_password", "outgoing_password", "oauth_client_secret", "google_service_account_key")
 
 
 def changed_fields(stored: EmailServerProfile, changed: EmailServerProfile, names: Iterable[str]) -> set[str]:
@@ -36,7 +38,8 @@ def protecting_fields(secret: str, stored: EmailServerProfile, changed: EmailSer
     if secret == "outgoing_password":
         same = stored.use_same_settings_for_outgoing or changed.use_same_settings_for_outgoing
         return SHARED_ENDPOINT | OUTGOING_ENDPOINT | (INCOMING_ENDPOINT if same else frozenset())
-    # the client secret's tokens go wherever mail is read or sent, for the audience and tenant named
+    # the client secret's (and the service account's) tokens go wherever mail is read or sent, for the audience,
+    # tenant and token endpoint named
     return SHARED_ENDPOINT | INCOMING_ENDPOINT | OUTGOING_ENDPOINT | TOKEN_AUDIENCE
 
 

@@ -96,6 +96,15 @@ class Mailbox(Entity):
     password_profile_id: Str36 | None = None
     """The profile the password was given for: it goes to that profile's servers only (empty: set before this
     was recorded). Moving the mailbox to another profile by any path does not carry the password along."""
+    oauth_refresh_token: Sealed | None = None
+    """A refresh token from a per-mailbox OAuth consent (write-only, never shown): the mailbox then logs in to
+    IMAP, POP3 and SMTP with the access tokens it yields, whatever the profile's own OAuth source."""
+    oauth_refresh_token_profile_id: Str36 | None = None
+    """The profile whose OAuth client the consent was given to; the refresh token is used with that profile only."""
+    oauth_refresh_token_endpoint: Str2048 | None = None
+    """The token endpoint that issued the refresh token: it is sent nowhere else."""
+    oauth_consented_on: datetime | None = None
+    """When the mailbox's OAuth consent was recorded (or its refresh token last rotated)."""
 
     # approval and Test & Enable (R-APP-*, R-TE-*)
     approval: EmailAddressApproval = EmailAddressApproval.PENDING_APPROVAL

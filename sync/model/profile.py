@@ -66,6 +66,20 @@ class EmailServerProfile(Entity):
     graph_url: Str2084 | None = None  # Microsoft Graph's base URL; None: https://graph.microsoft.com/v1.0
     """Microsoft Graph's base URL (national clouds); none: https://graph.microsoft.com/v1.0."""
 
+    # OAuth for IMAP, POP3 and SMTP (R-PROV-8, R-PROV-16): the identity provider's endpoints and Google's key
+    oauth_authorize_endpoint: Str2084 | None = None
+    """Where an administrator consents for a mailbox (authorization code with PKCE); none: Google's for Gmail OAuth
+    profiles, else Microsoft Entra ID's for exchange_online_tenant_id."""
+    oauth_token_endpoint: Str2084 | None = None
+    """Where codes, refresh tokens and service-account assertions are exchanged for access tokens; none: Google's
+    (https://oauth2.googleapis.com/token) for Gmail OAuth profiles, else Microsoft Entra ID's for the tenant."""
+    google_service_account_key: Sealed | None = None
+    """The JSON key of the Google Cloud service account with domain-wide delegation that Gmail OAuth profiles
+    log in with, impersonating each mailbox's address (write-only)."""
+    pop3_recent_mode: bool = False
+    """Gmail's POP3 "recent mode": log in as recent:<address>, so Gmail lists the last 30 days of mail even when
+    another client already downloaded it (R-PROV-16). Default: no; the Gmail template turns it on for POP3."""
+
     # incoming
     incoming_server_location: Str2084 | None = None
     """The incoming (IMAP, POP3 or EWS) server's host name or URL."""
@@ -141,6 +155,10 @@ class EmailServerProfile(Entity):
     @property
     def oauth_client_secret_is_set(self) -> bool:
         return self.oauth_client_secret is not None
+
+    @property
+    def google_service_account_key_is_set(self) -> bool:
+        return self.google_service_account_key is not None
 
     @property
     def is_active(self) -> bool:

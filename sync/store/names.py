@@ -43,6 +43,7 @@ class Table(StrEnum):
     UNRESOLVED_INDEX = "UnresolvedIndex"
     NOT_TRACKED_INDEX = "NotTrackedIndex"
     CONSOLE_SESSIONS = "ConsoleSessions"
+    PENDING_CONSENTS = "PendingConsents"
 
 
 class Queue(StrEnum):

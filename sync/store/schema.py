@@ -30,6 +30,8 @@
 |                 |                            | and ``<workload>|head``  | partition (``store/cycle_history.py``)  |
 | SyncTotals      | ``t<yyyymmddHH><10 min>``  | shard ``00``..``15``     | counters per 10 minutes; the summary's  |
 |                 | and ``snapshot``           |                          | snapshot (``store/sync_totals.py``)     |
+| PendingConsents | sha256(OAuth state)        | ``consent``              | the consent callback: a point read by   |
+|                 |                            |                          | the state it gets back                  |
 
 The due index (``store/due_index.py``) and the correlation indexes (``store/correlation_index.py``)
 document their own keys.
@@ -58,6 +60,7 @@ from sync.model import (
     SystemUser,
 )
 from sync.model.act import Appointment, SyncFilter, Task
+from sync.model.consent import PendingConsent
 from sync.model.fields import EntityRef
 from sync.store.keys import hashed_key
 from sync.store.repository import KeyScheme
@@ -65,6 +68,7 @@ from sync.store.repository import KeyScheme
 ORGANIZATION_KEYS: KeyScheme[OrganizationSettings] = KeyScheme(lambda o: "organization", lambda o: "settings")
 PROFILE_KEYS: KeyScheme[EmailServerProfile] = KeyScheme(lambda p: p.id, lambda p: "profile")
 MAILBOX_KEYS: KeyScheme[Mailbox] = KeyScheme(lambda m: m.id, lambda m: "mailbox")
+CONSENT_KEYS: KeyScheme[PendingConsent] = KeyScheme(lambda c: c.state_digest, lambda c: "consent")
 USER_KEYS: KeyScheme[SystemUser] = KeyScheme(lambda r: r.id, lambda r: "record")
 QUEUE_KEYS: KeyScheme[Queue] = KeyScheme(lambda r: r.id, lambda r: "record")
 CONTACT_KEYS: KeyScheme[Contact] = KeyScheme(lambda r: r.id, lambda r: "record")

@@ -19,6 +19,7 @@ from sync.model import (
     SystemUser,
 )
 from sync.model.act import Appointment, SyncFilter, Task
+from sync.model.consent import PendingConsent
 from sync.model.options import EntityType
 from sync.model.records import EmailEnabled
 from sync.settings import Settings
@@ -78,6 +79,7 @@ class Store:
         self.due_index = DueIndex(account.table(Table.DUE_INDEX))
         self.act_due_index = DueIndex(account.table(Table.ACT_DUE_INDEX))
         self.token_cache = TokenCacheStore(account.table(Table.TOKEN_CACHE))
+        self.pending_consents = Repository(account.table(Table.PENDING_CONSENTS), PendingConsent, schema.CONSENT_KEYS)
         self.blobs = BlobStore(account)
         self.cycle_history = CycleHistory(account.table(Table.CYCLE_HISTORY))
         self.sync_totals = SyncTotals(account.table(Table.SYNC_TOTALS))

@@ -1,0 +1,167 @@
+"""Per-mailbox OAuth consent: the authorization code flow with PKCE, started by an administrator.
+
+1. :meth:`ConsentFlow.start` checks that the mailbox's profile logs in with OAuth and names an OAuth client,
+   keeps a :class:`~sync.model.consent.PendingConsent` (state digest, sealed PKCE verifier, redirect URI, the
+   token endpoint, an expiry of :data:`CONSENT_TTL`) and answers the provider's authorize URL.
+2. The person who owns the mailbox signs in there and consents; the provider redirects to the callback with
+   the code and the state.
+3. :meth:`ConsentFlow.finish` claims the pending consent once (ETag), refuses it when expired or when the
+   mailbox moved to another profile meanwhile, exchanges the code (with the verifier) at the token endpoint
+   recorded at the start, and stores the refresh token sealed on the mailbox. The access token it came with
+   is dropped: the token source asks for its own when a connection needs one.
+
+Nothing here returns or logs a code, verifier, state or token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+
+from sync.auth import consent_provider as provider
+from sync.auth.consent_store import record_refresh_token
+from sync.auth.mail_tokens import uses_oauth
+from sync.auth.oauth_endpoint import request_token
+from sync.auth.secrets import SecretBox, open_field, secret_context
+from sync.errors import ConcurrencyConflict, NotFound, SyncError, ValidationFailed
+from sync.mail.errors import MailServerError
+from sync.model import Mailbox
+from sync.model.consent import PendingConsent
+from sync.model.fields import new_id, utcnow
+from sync.store.store import Store
+
+CONSENT_TTL = timedelta(minutes=10)  # time to sign in and consent; a code is worth little after that
+
+
+class ConsentFailed(SyncError):
+    """The callback cannot complete the consent (unknown, used or expired state, provider refusal)."""
+
+
+@dataclass(frozen=True)
+class StartedConsent:
+    authorize_url: str
+    redirect_uri: str
+    expires_on: datetime
+
+
+def state_digest(state: str) -> str:
+    return hashlib.sha256(state.encode("utf-8")).hexdigest()
+
+
+class ConsentFlow:
+    def __init__(
+        self,
+        store: Store,
+        box: SecretBox,
+        session: requests.Session,
+        *,
+        microsoft_authority: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.box = box
+        self.session = session
+        self.microsoft_authority = microsoft_authority
+        self.clock = clock
+
+    def start(
+        self, mailbox_id: str, redirect_uri: str, *, by: str | None = None, login_hint: str | None = None
+    ) -> StartedConsent:
+        mailbox = self.store.get_mailbox(mailbox_id)
+        profile = self.store.find_profile(mailbox.email_server_profile_id or "")
+        if profile is None:
+            raise ValidationFailed("the mailbox has no email server profile to consent for", field="mailbox")
+        if not uses_oauth(profile):
+            raise ValidationFailed(
+                f"the profile {profile.name} does not log in with OAuth: set its credential retrieval to "
+                "gmail_oauth or azure_ad_oauth first",
+                field="email_server_profile_id",
+            )
+        if not profile.oauth_client_id:
+            raise ValidationFailed(
+                f"the profile {profile.name} names no OAuth client: set oauth_client_id (and oauth_client_secret)",
+                field="oauth_client_id",
+            )
+        chosen = provider.consent_provider(profile, self.microsoft_authority)
+        state, verifier = provider.new_state(), provider.new_verifier()
+        expires_on = self.clock() + CONSENT_TTL
+        pending_id = new_id()
+        pending = PendingConsent(
+            id=pending_id,
+            state_digest=state_digest(state),
+            mailbox_id=mailbox.id,
+            profile_id=profile.id,
+            code_verifier=self.box.seal(verifier, secret_context(PendingConsent.__name__, pending_id, "code_verifier")),
+            redirect_uri=redirect_uri,
+            token_endpoint=chosen.token_endpoint,
+            expires_on=expires_on,
+            requested_by=by,
+        )
+        self.store.pending_consents.insert(pending)
+        url = provider.authorize_url(
+            chosen,
+            client_id=profile.oauth_client_id,
+            redirect_uri=redirect_uri,
+            state=state,
+            verifier=verifier,
+            login_hint=login_hint or mailbox.email_address,
+        )
+        return StartedConsent(url, redirect_uri, expires_on)
+
+    def finish(self, state: str, code: str | None, error: str | None = None) -> Mailbox:
+        """Complete the consent the provider redirected back for; the mailbox with its new refresh token."""
+        pending = self._claim(state)
+        if error:
+            raise ConsentFailed(f"the identity provider did not grant access ({error[:100]}); start the consent again")
+        if not code:
+            raise ConsentFailed("the identity provider sent no authorization code; start the consent again")
+        mailbox = self.store.get_mailbox(pending.mailbox_id)
+        profile = self.store.find_profile(pending.profile_id)
+        if profile is None or mailbox.email_server_profile_id != profile.id or not profile.oauth_client_id:
+            raise ConsentFailed("the mailbox's email server profile changed since the consent started; start again")
+        if provider.token_endpoint(profile, self.microsoft_authority) != pending.token_endpoint:
+            raise ConsentFailed("the profile's token endpoint changed since the consent started; start again")
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": pending.redirect_uri,
+            "client_id": profile.oauth_client_id,
+            "code_verifier": open_field(self.box, pending, "code_verifier") or "",
+        }
+        secret = open_field(self.box, profile, "oauth_client_secret")
+        if secret:
+            form["client_secret"] = secret
+        try:
+            answer = request_token(self.session, pending.token_endpoint, form)
+        except MailServerError as exc:
+            raise ConsentFailed(f"the authorization code was not accepted: {exc}") from None
+        refresh_token = answer.get("refresh_token")
+        if not isinstance(refresh_token, str) or not refresh_token:
+            raise ConsentFailed("the identity provider granted no refresh token (offline access); start again")
+        now = self.clock()
+
+        def keep(stored: Mailbox) -> None:
+            record_refresh_token(
+                self.box, stored, refresh_token, profile_id=profile.id, token_endpoint=pending.token_endpoint, now=now
+            )
+
+        return self.store.mailboxes.modify(mailbox.id, "mailbox", keep)
+
+    def _claim(self, state: str) -> PendingConsent:
+        """The pending consent of ``state``, claimed for this one callback (used, unknown or expired: refused)."""
+        pending = self.store.pending_consents.find(state_digest(state), "consent") if state else None
+        if pending is None or pending.claimed:
+            raise ConsentFailed("this consent is unknown or was already used; start the consent again")
+        pending.claimed = True
+        try:
+            self.store.pending_consents.update(pending)
+        except (ConcurrencyConflict, NotFound):
+            raise ConsentFailed("this consent was already used; start the consent again") from None
+        self.store.pending_consents.delete(pending)
+        if pending.expires_on <= self.clock():
+            raise ConsentFailed("this consent expired; start the consent again")
+        return pending
