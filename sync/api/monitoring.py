@@ -38,8 +38,8 @@ FAILURE = Shape(ItemFailure)
 
 class HealthState(StrEnum):
     HEALTHY = "healthy"  # tested, enabled, last cycle fine
-    FAILING = "failing"  # errors, still retried
-    DISABLED = "disabled"  # a workload was disabled by an error or a failed test
+    FAILING = "failing"  # errors (retried, or they disabled incoming), or a failed Test & Enable: something to fix
+    DISABLED = "disabled"  # incoming switched off, no error pending
     NOT_TESTED = "not_tested"  # never passed Test & Enable
     INACTIVE = "inactive"  # deactivated, or not eligible for another reason
 
@@ -131,7 +131,8 @@ def mailbox_health(mailbox: Mailbox, reasons: list[str]) -> HealthState:
     if mailbox.mailbox_status is TestStatus.NOT_RUN and mailbox.incoming_status is TestStatus.NOT_RUN:
         return HealthState.NOT_TESTED
     if not mailbox.enabled_for_incoming or mailbox.incoming_status is TestStatus.FAILURE:
-        return HealthState.DISABLED
+        to_fix = mailbox.incoming_status is TestStatus.FAILURE or mailbox.last_sync_error_count > 0
+        return HealthState.FAILING if to_fix else HealthState.DISABLED
     if any(r not in ("postponed", "not_enabled") for r in reasons):
         return HealthState.INACTIVE
     if mailbox.last_sync_error_count > 0:

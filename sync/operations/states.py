@@ -6,9 +6,11 @@ The words are plain strings (not option-set numbers): they are this service's ow
 - ``inactive``: the mailbox is deactivated, or cannot run for a reason other than the workload's own switch
   (no profile, address not approved...);
 - ``not_tested``: Test & Enable never ran for the workload;
-- ``disabled``: the workload was switched off, or its test failed (an error disabled it);
-- ``failing``: it runs but its last attempts failed (incoming: an error since the last good cycle; outgoing:
-  sending is postponed after an error); ACT keeps no error on the mailbox, so it is never ``failing`` here;
+- ``failing``: its last Test & Enable failed, or its last attempts failed (incoming: an error since the last
+  good cycle, even one that disabled it; outgoing: sending is postponed after an error): an administrator has
+  something to fix, as Dynamics' "Failure" status says; ACT keeps no cycle error on the mailbox, so only a failed
+  test makes it ``failing``;
+- ``disabled``: the workload was switched off with no error pending;
 - ``healthy``: none of the above.
 """
 
@@ -56,8 +58,10 @@ def _state(
         return WorkloadState.INACTIVE
     if status is TestStatus.NOT_RUN:
         return WorkloadState.NOT_TESTED
-    if not enabled or status is TestStatus.FAILURE:
-        return WorkloadState.DISABLED
+    if status is TestStatus.FAILURE:
+        return WorkloadState.FAILING
+    if not enabled:
+        return WorkloadState.FAILING if failing else WorkloadState.DISABLED
     if any(reason not in OWN_SWITCHES for reason in verdict.reasons):
         return WorkloadState.INACTIVE
     return WorkloadState.FAILING if failing else WorkloadState.HEALTHY

@@ -51,7 +51,7 @@ def test_the_local_link_signs_in_and_shows_the_demo_mailboxes(page: Page, consol
 def test_a_wrong_password_shows_as_failing_in_the_servers_words(page: Page, console_server: ConsoleWorld) -> None:
     open_link(page, console_server)
     wrong = row(page, WRONG_PASSWORD_ADDRESS)
-    expect(wrong.locator('td[data-label="Incoming"]')).to_have_text("Disabled")
+    expect(wrong.locator('td[data-label="Incoming"]')).to_have_text("Failing")
     expect(wrong.locator('td[data-label="Incoming"] .state')).to_have_class(re.compile("tone-bad"))
     wrong.get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Walter Wrong")

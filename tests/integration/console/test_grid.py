@@ -22,8 +22,8 @@ def addresses(html: str) -> set[str]:
 
 def test_the_grid_filters_by_state(client: TestClient, console_world: ConsoleWorld) -> None:
     sign_in(client, console_world)
-    disabled = addresses(client.get("/console/mailboxes", params={"state": "disabled"}).text)
-    assert WRONG_PASSWORD_ADDRESS in disabled and "alice@example.test" not in disabled
+    failing = addresses(client.get("/console/mailboxes", params={"state": "failing"}).text)
+    assert WRONG_PASSWORD_ADDRESS in failing and "alice@example.test" not in failing
     everyone = addresses(client.get("/console/mailboxes", params={"state": "no-such-state"}).text)
     assert everyone >= {*DEMO_USERS, DEMO_QUEUE[0], DEMO_FORWARD}  # an unknown state filters nothing
 

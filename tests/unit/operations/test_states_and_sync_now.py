@@ -50,10 +50,15 @@ def test_a_tested_mailbox_is_healthy_and_act_it_does_not_use_is_not_used() -> No
     assert _states() == {"incoming": "healthy", "outgoing": "healthy", "act": "not_used"}
 
 
-def test_an_incoming_error_is_failing_and_a_disabled_workload_is_disabled() -> None:
+def test_an_incoming_error_is_failing_and_a_workload_switched_off_is_disabled() -> None:
     assert _states(last_sync_error_count=1)["incoming"] is WorkloadState.FAILING
     assert _states(enabled_for_incoming=False)["incoming"] is WorkloadState.DISABLED
-    assert _states(incoming_status=TestStatus.FAILURE)["incoming"] is WorkloadState.DISABLED
+
+
+def test_a_failed_test_or_an_error_that_disabled_the_workload_is_failing_not_disabled() -> None:
+    assert _states(incoming_status=TestStatus.FAILURE)["incoming"] is WorkloadState.FAILING
+    assert _states(enabled_for_incoming=False, last_sync_error_count=3)["incoming"] is WorkloadState.FAILING
+    assert _states(outgoing_status=TestStatus.FAILURE)["outgoing"] is WorkloadState.FAILING
 
 
 def test_postponed_sending_is_failing_and_an_untested_act_is_not_tested() -> None:
