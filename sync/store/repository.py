@@ -25,6 +25,9 @@ from sync.store.codec import decode, encode
 
 E = TypeVar("E", bound=Entity)
 
+# Characters Azure Tables refuses in PartitionKey and RowKey: no entity can have a key holding one. Azurite
+# answers a '/' in a point read with a 500, which the SDK retries for minutes, so such keys are never sent.
+FORBIDDEN_KEY_CHARACTERS = frozenset("/\\#?") | {chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))}
 MAX_BATCH_OPERATIONS = 100  # entity-group transactions: at most 100 operations, one partition
 
 
@@ -75,6 +78,10 @@ def _transaction_error(model: str, exc: TableTransactionError) -> StoreError:
     return StoreError(f"transaction on {model} failed: {code or exc}")
 
 
+def is_storable_key(key: str) -> bool:
+    return FORBIDDEN_KEY_CHARACTERS.isdisjoint(key)
+
+
 class Repository(Generic[E]):
     """Typed access to one table holding one entity type."""
 
@@ -85,6 +92,9 @@ class Repository(Generic[E]):
 
     # --- reads -------------------------------------------------------------------------------------
     def find(self, partition_key: str, row_key: str) -> E | None:
+        """The entity, or None; a key no entity can have (a caller's input, say) is not sent to storage."""
+        if not is_storable_key(partition_key) or not is_storable_key(row_key):
+            return None
         try:
             raw = self.table.get_entity(partition_key, row_key)
         except ResourceNotFoundError:
