@@ -5,6 +5,12 @@ mailbox opens it, signs in and consents; the provider redirects the browser to `
 needs no API key (a browser has none): the single-use, expiring state it carries is its authentication. The
 callback stores the refresh token encrypted on the mailbox; no answer ever carries a code, state or token.
 ``DELETE`` on the first path forgets the consent. Then Test & Enable, as after a new password.
+
+The console's mailbox page starts and forgets consents with the same functions (:func:`start_consent`,
+:func:`forget_mailbox_consent`); the callback of a consent started there answers the browser with a page that
+moves on to that mailbox page with the outcome in words (:mod:`sync.console.consent_outcome`), instead of JSON.
+That page moves on by itself rather than by a redirect: the console's session cookie is ``SameSite=Strict``, and
+a browser does not send it on a redirect chain the provider's page started.
 """
 
 from __future__ import annotations
@@ -13,15 +19,19 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sync.api.auth import Admin
-from sync.api.context import Ctx
+from sync.api.context import ApiContext, Ctx
 from sync.api.guard import OAUTH_CALLBACK_PATH
 from sync.api.resources import ItemId
-from sync.auth.consent_flow import ConsentFailed
+from sync.auth.consent_flow import ConsentFailed, StartedConsent
 from sync.auth.consent_store import forget_consent
+from sync.console import consent_outcome
+from sync.console.templating import render
 from sync.model import Mailbox
+from sync.model.consent import ConsentOrigin
 from sync.model.fields import EmailAddress
 
 MAX_QUERY_CHARS = 4096  # codes and states are short; anything longer is not from a provider
@@ -54,6 +64,51 @@ def redirect_uri(request: Request, configured: str | None) -> str:
     return configured or str(request.base_url).rstrip("/") + OAUTH_CALLBACK_PATH
 
 
+def start_consent(
+    ctx: ApiContext,
+    request: Request,
+    mailbox_id: str,
+    *,
+    by: str,
+    started_from: ConsentOrigin,
+    login_hint: str | None = None,
+) -> StartedConsent:
+    """Start a consent for the mailbox (the API's route and the console's button both come here)."""
+    return ctx.consents.start(
+        mailbox_id,
+        redirect_uri(request, ctx.settings.oauth_redirect_uri),
+        by=by,
+        login_hint=login_hint,
+        started_from=started_from,
+    )
+
+
+def forget_mailbox_consent(ctx: ApiContext, mailbox_id: str) -> Mailbox:
+    """Drop the mailbox's consent: it logs in with its profile's credentials again (run Test & Enable)."""
+
+    def drop(mailbox: Mailbox) -> None:
+        forget_consent(mailbox)
+
+    return ctx.store.mailboxes.modify(mailbox_id, "mailbox", drop)
+
+
+def back_to_console(request: Request, mailbox_id: str, failure: ConsentFailed | None) -> HTMLResponse:
+    """The page that sends the browser back to the console's mailbox page, telling how the consent ended."""
+    if failure is None:
+        path = consent_outcome.return_path(mailbox_id, None)
+    else:
+        path = consent_outcome.return_path(mailbox_id, failure.reason, failure.provider_error)
+    outcome = consent_outcome.message(*_outcome_words(failure))
+    status_code = status.HTTP_200_OK if failure is None else status.HTTP_400_BAD_REQUEST
+    return render(request, "consent_returned.html", status_code, person=None, next_url=path, outcome=outcome)
+
+
+def _outcome_words(failure: ConsentFailed | None) -> tuple[str, str]:
+    if failure is None:
+        return consent_outcome.RECORDED, ""
+    return failure.reason.value, failure.provider_error or ""
+
+
 def build_router() -> APIRouter:
     router = APIRouter(tags=["oauth consent"])
 
@@ -67,10 +122,12 @@ def build_router() -> APIRouter:
     ) -> ConsentStarted:
         """The URL to open to consent for the mailbox at its profile's identity provider (Google for Gmail OAuth
         profiles, else Microsoft Entra ID). The profile must log in with OAuth and name its OAuth client."""
-        started = ctx.consents.start(
+        started = start_consent(
+            ctx,
+            request,
             mailbox_id,
-            redirect_uri(request, ctx.settings.oauth_redirect_uri),
             by=principal.id,
+            started_from=ConsentOrigin.API,
             login_hint=body.login_hint if body else None,
         )
         return ConsentStarted(
@@ -84,15 +141,12 @@ def build_router() -> APIRouter:
     )
     def forget(mailbox_id: ItemId, ctx: Ctx, principal: Admin) -> None:
         """The mailbox logs in with its profile's credentials again (run Test & Enable)."""
-
-        def drop(mailbox: Mailbox) -> None:
-            forget_consent(mailbox)
-
-        ctx.store.mailboxes.modify(mailbox_id, "mailbox", drop)
+        forget_mailbox_consent(ctx, mailbox_id)
 
     @router.get(OAUTH_CALLBACK_PATH.removeprefix("/api"), response_model=ConsentRecorded, summary="OAuth callback")
     def callback(
         ctx: Ctx,
+        request: Request,
         state: Annotated[
             str, Query(max_length=MAX_QUERY_CHARS, description="The state the consent was started with.")
         ] = "",
@@ -102,12 +156,18 @@ def build_router() -> APIRouter:
         error: Annotated[
             str | None, Query(max_length=MAX_QUERY_CHARS, description="The provider's error (access_denied...).")
         ] = None,
-    ) -> ConsentRecorded:
-        """Where the identity provider sends the browser back after consent; open (the state authenticates it)."""
+    ) -> ConsentRecorded | HTMLResponse:
+        """Where the identity provider sends the browser back after consent; open (the state authenticates it).
+        A consent started on the console goes back to the console's mailbox page; one started here answers JSON."""
         try:
-            mailbox = ctx.consents.finish(state, code, error)
+            finished = ctx.consents.finish(state, code, error)
         except ConsentFailed as exc:
+            if exc.pending is not None and exc.pending.started_from == ConsentOrigin.CONSOLE:
+                return back_to_console(request, exc.pending.mailbox_id, exc)
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
+        mailbox = finished.mailbox
+        if finished.started_from == ConsentOrigin.CONSOLE:
+            return back_to_console(request, mailbox.id, None)
         return ConsentRecorded(
             mailbox_id=mailbox.id,
             consented_on=mailbox.oauth_consented_on,

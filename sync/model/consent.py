@@ -7,9 +7,17 @@ consent); the PKCE verifier is sealed. It is used once (an ETag-guarded claim) a
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sync.model.base import Entity
 from sync.model.fields import Sealed, Str36, Str80, Str256, Str2048
+
+
+class ConsentOrigin(StrEnum):
+    """Where a consent was started, so the callback answers the way its starter expects."""
+
+    API = "api"  # the admin API: the callback answers JSON
+    CONSOLE = "console"  # the console's mailbox page: the callback sends the browser back to it
 
 
 class PendingConsent(Entity):
@@ -25,5 +33,7 @@ class PendingConsent(Entity):
     token_endpoint: Str2048
     expires_on: datetime
     requested_by: Str256 | None = None
+    started_from: ConsentOrigin = ConsentOrigin.API
+    """Where the browser goes back to when the callback is done (no secret: it only picks the answer's form)."""
     claimed: bool = False
     """Set (by ETag) by the one callback that may use it."""
