@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from sync.api.context import ApiContext
-from sync.console import insight_pages, mailbox_page, mailbox_pages, signin
+from sync.console import consent_page, insight_pages, mailbox_page, mailbox_pages, signin
 from sync.console.errors import Refused, SignInRequired
 from sync.console.services import STATE_KEY, ConsoleServices
 from sync.console.templating import render
@@ -25,6 +25,7 @@ def install(app: FastAPI, context: ApiContext) -> None:
     app.include_router(signin.build_router())
     app.include_router(mailbox_pages.build_router())  # fixed paths (/mailboxes/bulk) before /mailboxes/{id}
     app.include_router(mailbox_page.build_router())
+    app.include_router(consent_page.build_router(mailbox_page.render_page))
     insight_pages.install(app)
 
     @app.exception_handler(SignInRequired)

@@ -1,5 +1,6 @@
 """A mailbox's page: its settings (editable where the API allows), its states and last Test & Enable, its alerts
-(dismiss), its recent cycles, the emails it did not track and why, and its quarantine (replay).
+(dismiss), its recent cycles, the emails it did not track and why, its quarantine (replay), and for a mailbox
+whose profile takes per-mailbox OAuth consent, the consent (:mod:`sync.console.consent_page`).
 
 Each change goes through the API's own code: the settings form is validated by the mailbox resource's update
 model and saved by its save function, so the console accepts exactly what ``PATCH /api/mailboxes/{id}`` accepts.
@@ -9,14 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from sync.api import mailboxes as mailbox_resource
 from sync.api.readable import option_name
-from sync.console import actions
+from sync.console import actions, consent_outcome
 from sync.console.access import Person, checked_form, current
+from sync.console.consent_page import consent_panel
 from sync.console.errors import Refused
 from sync.console.forms import Form
 from sync.console.grid import build_row
@@ -42,7 +44,8 @@ FLAGS = (
 )  # fmt: skip
 
 
-def _page(request: Request, person: Person, mailbox_id: str, **extra: Any) -> HTMLResponse:
+def render_page(request: Request, person: Person, mailbox_id: str, **extra: Any) -> HTMLResponse:
+    """The page of ``mailbox_id``; ``extra`` sets a result ``message`` or a list of ``problems``."""
     context = services(request).context
     store = context.store
     try:
@@ -56,6 +59,7 @@ def _page(request: Request, person: Person, mailbox_id: str, **extra: Any) -> HT
     not_tracked = [f for f in failures if f.reason != Reason.QUARANTINED.label]
     open_alerts = sum(not a.dismissed for a in alerts)
     tests = [("Incoming", mailbox.incoming_status), ("Outgoing", mailbox.outgoing_status), ("ACT", mailbox.act_status)]
+    consent = consent_panel(context, mailbox, profile)
     values: dict[str, Any] = {
         "person": person, "mailbox": mailbox, "profile": profile, "active": "mailboxes", "tests": tests,
         "row": build_row(mailbox, profile, store.get_organization(), context.clock(), open_alerts),
@@ -63,10 +67,12 @@ def _page(request: Request, person: Person, mailbox_id: str, **extra: Any) -> HT
         "not_tracked": not_tracked, "quarantined": quarantined, "profiles": list(store.profiles.query()),
         "methods": METHODS, "current_methods": {
             name: option_name(getattr(mailbox, name)) for name in METHODS
-        }, "message": None, "problems": [], "status_word": _status_word,
+        }, "message": None, "problems": [], "status_word": _status_word, "consent": consent,
     }  # fmt: skip
     values.update(extra)
-    return render(request, "mailbox.html", **values)
+    # the Connect form ends at the identity provider: a Content-Security-Policy of 'self' only would stop it there
+    also_post_to = (consent.authorize_origin,) if consent and person.can_change else ()
+    return render(request, "mailbox.html", form_action_also=also_post_to, **values)
 
 
 def _status_word(status: TestStatus) -> str:
@@ -92,22 +98,31 @@ def build_router() -> APIRouter:
     router = APIRouter(prefix="/console/mailboxes", include_in_schema=False)
 
     @router.get("/{mailbox_id}")
-    def mailbox_page(request: Request, mailbox_id: MailboxId) -> HTMLResponse:
-        return _page(request, current(request), mailbox_id)
+    def mailbox_page(
+        request: Request,
+        mailbox_id: MailboxId,
+        consent: Annotated[str, Query(max_length=32)] = "",
+        provider_error: Annotated[str, Query(max_length=64)] = "",
+    ) -> HTMLResponse:
+        """``consent`` (and ``provider_error``): how a consent started here ended, as the OAuth callback tells."""
+        person = current(request)
+        said = consent_outcome.message(consent, provider_error) if consent else None
+        message = actions.ActionResult(mailbox_id, "", said.ok, said.text) if said else None
+        return render_page(request, person, mailbox_id, message=message)
 
     @router.post("/{mailbox_id}/test-and-enable")
     async def run_test(request: Request, mailbox_id: MailboxId) -> HTMLResponse:
         person, _ = await checked_form(request)
         person.require_admin()
         result = actions.run_one(services(request).context, "test-and-enable", mailbox_id, person.principal)
-        return _page(request, person, mailbox_id, message=result)
+        return render_page(request, person, mailbox_id, message=result)
 
     @router.post("/{mailbox_id}/approve")
     async def approve(request: Request, mailbox_id: MailboxId) -> HTMLResponse:
         person, _ = await checked_form(request)
         person.require_approver()
         result = actions.run_one(services(request).context, "approve", mailbox_id, person.principal)
-        return _page(request, person, mailbox_id, message=result)
+        return render_page(request, person, mailbox_id, message=result)
 
     @router.post("/{mailbox_id}/settings")
     async def save_settings(request: Request, mailbox_id: MailboxId) -> HTMLResponse:
@@ -123,11 +138,11 @@ def build_router() -> APIRouter:
             save(context, stored, shape.merged(stored, body, context.box))
         except ValidationError as exc:
             problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-            return _page(request, person, mailbox_id, problems=problems)
+            return render_page(request, person, mailbox_id, problems=problems)
         except SyncError as exc:
-            return _page(request, person, mailbox_id, problems=[str(exc)])
+            return render_page(request, person, mailbox_id, problems=[str(exc)])
         done = actions.ActionResult(mailbox_id, stored.name, True, "settings saved")
-        return _page(request, person, mailbox_id, message=done)
+        return render_page(request, person, mailbox_id, message=done)
 
     @router.post("/{mailbox_id}/alerts/{code}/dismiss")
     async def dismiss(request: Request, mailbox_id: MailboxId, code: int) -> HTMLResponse:
@@ -141,7 +156,9 @@ def build_router() -> APIRouter:
             services(request).context.store.alerts.modify(mailbox_id, alert_row_key(code), dismissed)
         except NotFound:
             raise Refused(404, "This alert is gone.") from None
-        return _page(request, person, mailbox_id, message=actions.ActionResult(mailbox_id, "", True, "alert dismissed"))
+        return render_page(
+            request, person, mailbox_id, message=actions.ActionResult(mailbox_id, "", True, "alert dismissed")
+        )
 
     @router.post("/{mailbox_id}/quarantine/replay")
     async def replay(request: Request, mailbox_id: MailboxId) -> HTMLResponse:
@@ -151,9 +168,9 @@ def build_router() -> APIRouter:
         try:
             replayed = replay_quarantine(context.store, context.settings, mailbox_id)
         except SyncError as exc:
-            return _page(request, person, mailbox_id, problems=[str(exc)])
+            return render_page(request, person, mailbox_id, problems=[str(exc)])
         text = "; ".join(f"{r.message_key}: {r.outcome}" for r in replayed) or "nothing was quarantined"
-        return _page(
+        return render_page(
             request, person, mailbox_id, message=actions.ActionResult(mailbox_id, "", True, f"replayed: {text}")
         )
 

@@ -7,6 +7,7 @@ which none does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +51,18 @@ def build_environment() -> Environment:
 ENVIRONMENT = build_environment()
 
 
-def render(request: Request, template: str, status_code: int = 200, **values: Any) -> HTMLResponse:
-    """A page: the template with ``values`` plus the request, with the console's security headers."""
+def render(
+    request: Request, template: str, status_code: int = 200, *, form_action_also: Sequence[str] = (), **values: Any
+) -> HTMLResponse:
+    """A page: the template with ``values`` plus the request, with the console's security headers.
+
+    ``form_action_also``: origins a form of the page may end at besides the app (a form whose answer redirects
+    to an identity provider: browsers check ``form-action`` on the redirect too)."""
     html = ENVIRONMENT.get_template(template).render(request=request, **values)
-    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+    headers = SECURITY_HEADERS
+    if form_action_also:
+        policy = headers["Content-Security-Policy"].replace(
+            "form-action 'self'", " ".join(["form-action 'self'", *form_action_also])
+        )
+        headers = {**headers, "Content-Security-Policy": policy}
+    return HTMLResponse(html, status_code=status_code, headers=headers)
