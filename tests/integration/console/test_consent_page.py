@@ -289,5 +289,14 @@ def test_connect_and_forget_in_the_browser(browser: Browser, gmail: GmailWorld) 
         expect(page.locator("#result")).to_contain_text("Consent forgotten")
         expect(page.locator("#consent-state")).to_contain_text("No consent held")
         assert_no_secret(page.content(), *secrets)
+
+        gmail.google.grants.deny_consent = True  # the owner clicks "Cancel" at the provider
+        try:
+            page.get_by_role("button", name=CONNECT).click()
+            expect(page).to_have_url(re.compile(r"\?consent=denied&provider_error=access_denied$"))
+        finally:
+            gmail.google.grants.deny_consent = False
+        expect(page.locator("#result")).to_contain_text("refused access (or cancelled) (access_denied)")
+        screenshot(page, "mailbox-consent-refused")
     finally:
         context.close()
