@@ -9,8 +9,10 @@
 // expired (its 'exp' is in the past, its expires_in still says an hour), as a token a server stops taking early
 // (revoked, or a clock ahead); the tokens after it are good. Tests use it to see a refused token replaced.
 // People sign in with the authorization code grant (PKCE checked by the mock): the authorize endpoint signs in
-// at once the person its login_hint names (one of USERS; default the administrator), and the ID token of the code
+// at once the person its login_hint names (one of USERS, default the administrator; anyone else as a
+// member of the tenant without app roles), and the ID token of the code
 // carries that person's oid, name and app roles, as Entra puts a user's app role assignments in 'roles'.
+import { createHash } from 'node:crypto';
 import { OAuth2Server } from 'oauth2-mock-server';
 
 const [port = '18443', tenant = 'tenant1', cert = 'cert.pem', key = 'key.pem'] = process.argv.slice(2);
@@ -53,14 +55,17 @@ await server.issuer.keys.generate('RS256');
 server.service.on('beforeAuthorizeRedirect', (redirect, req) => {
   const code = redirect.url.searchParams.get('code');
   const hint = String(req.query.login_hint ?? DEFAULT_USER);
-  if (code && USERS[hint]) {
-    signedIn.set(code, { ...USERS[hint], preferred_username: hint });
-  } else if (code) {
-    redirect.url.searchParams.delete('code');
-    redirect.url.searchParams.set('error', 'access_denied');
-    redirect.url.searchParams.set('error_description', `AADSTS50034: The user account ${hint} does not exist.`);
+  if (code) {
+    signedIn.set(code, { ...(USERS[hint] ?? memberWithoutRoles(hint)), preferred_username: hint });
   }
 });
+
+function memberWithoutRoles(address) {
+  // anyone else is a member of the tenant with no app role (a mailbox's owner consenting for their mailbox)
+  const h = createHash('sha256').update(address).digest('hex');
+  const oid = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+  return { oid, name: address, roles: [] };
+}
 
 server.service.on('beforeTokenSigning', (token, req) => {
   const body = req.body ?? {};
