@@ -51,6 +51,7 @@ from exchangelib.items import SEND_TO_NONE
 from exchangelib.transport import BASIC
 from exchangelib.version import EXCHANGE_2013_SP1
 
+from bench import storage_rtt
 from bench.corpus import log
 from bench.ews import RemoteEws, plain_exchangelib
 from devstack.azurite import Azurite
@@ -366,6 +367,7 @@ def _named(counts: dict[EntityType, int]) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="CRM records to sync (default 1000)")
+    storage_rtt.add_option(parser)
     args = parser.parse_args(argv)
     n: int = args.n
     counts = mix(n)
@@ -376,12 +378,13 @@ def main(argv: list[str] | None = None) -> int:
         log("==> starting Azurite and the EWS test server")
         ca = TestCA.create(work_dir / "ca")
         azurite = servers.enter_context(Azurite(work_dir / "azurite", in_memory=True))
+        storage_url = servers.enter_context(storage_rtt.storage_connection(azurite, args.storage_rtt_ms))
         users = dict.fromkeys((ADDRESS, BASELINE_ADDRESS, BULK_ADDRESS), PASSWORD)
         ews = servers.enter_context(RemoteEws(ca, users, ""))  # Basic logins only: no token issuer
         for address in users:
             ews.add_mailbox(address)
         settings = load_settings(
-            storage_connection_string=azurite.connection_string,
+            storage_connection_string=storage_url,
             secret_encryption_key=new_key(),
             storage_prefix="bench" + uuid.uuid4().hex[:6],
             extra_ca_file=str(ca.ca_cert),
@@ -426,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "benchmark": "act",
         "n": n,
+        "storage_rtt_ms": args.storage_rtt_ms,
         "per_s": round(sync.per_s, 1),
         "baseline": BASELINE,
         "baseline_per_s": round(base, 1),
