@@ -38,6 +38,7 @@ from bench import storage_rtt
 from devstack.azurite import Azurite
 from devstack.certs import TestCA
 from devstack.smtp import SmtpServer
+from sync.api.emails import get_outgoing
 from sync.auth.secrets import new_key, seal_field
 from sync.crm.records import RecordService
 from sync.mailboxes.provisioning import Provisioning
@@ -46,10 +47,12 @@ from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EmailAddressApproval, EmailStatus, ServerType, TestStatus
 from sync.model.profile import TlsMode
 from sync.outgoing.compose import compose
+from sync.outgoing.counter_blocks import CounterBlocks
 from sync.outgoing.submit import LOST_MESSAGE_GRACE, DraftSpec, PartyInput
 from sync.outgoing.sweep import OutboxSweep
 from sync.services import Services
 from sync.store.names import Queue
+from sync.store.read_cache import ReadCache
 
 SENDER = "sales@example.test"
 PASSWORD = "secret"
@@ -106,8 +109,9 @@ def setup(services: Services, smtp: SmtpServer) -> tuple[SystemUser, list[Contac
 
 
 def queue_emails(services: Services, user: SystemUser, contacts: list[Contact], n: int) -> list[str]:
-    """Create and SendEmail ``n`` emails: each lands on ``outgoing-mail``."""
-    outgoing = services.outgoing_emails
+    """Create and SendEmail ``n`` emails as the admin API does (its read cache and counter block)."""
+    store = services.store
+    outgoing = get_outgoing(store, services.settings, ReadCache(store), CounterBlocks())
     ids = []
     for i in range(n):
         to = [PartyInput(ref=EntityRef(type=contacts[i % CONTACTS].entity_type, id=contacts[i % CONTACTS].id))]
