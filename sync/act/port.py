@@ -6,12 +6,13 @@ merges plain values and never sees exchangelib (or Graph) objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from sync.mail.errors import MailAuthenticationError, MailServerError, ServerBusy, TransientMailError
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import EntityType
 
@@ -64,6 +65,19 @@ class ItemChange:
 
 
 @dataclass(frozen=True)
+class NewItem:
+    """One item to create: what :meth:`ActMailbox.create` takes, for :meth:`ActMailbox.create_many`."""
+
+    object_type: EntityType
+    fields: Mapping[str, object]
+    crm_ref: str
+    send_invitations: bool = False
+
+
+Created = tuple[str, str] | Exception  # an item's (item id, change key), or why it was not created
+
+
+@dataclass(frozen=True)
 class ChangePage:
     changes: list[ItemChange]
     state: str | None  # the folder's sync state once this page is handled
@@ -84,6 +98,12 @@ class ActMailbox(Protocol):
     ) -> tuple[str, str]:
         """A new item stamped with ``crm_ref``; its (item id, change key). ``send_invitations``: Exchange sends the
         attendees of a new meeting their invitations (``sync/act/invitations.py`` decides, R-ACT-7)."""
+        ...
+
+    def create_many(self, items: Sequence[NewItem]) -> list[Created]:
+        """Several :meth:`create` calls in as few round trips as the API allows; one answer per item, in order. An
+        item's error is its answer (the others are still created); a mailbox's (credentials, throttling) is the
+        answer of every item not created yet."""
         ...
 
     def update(
@@ -135,3 +155,26 @@ def parse_crm_ref(text: str | None) -> tuple[EntityType, str] | None:
         return EntityType(int(parts[1])), parts[2]
     except ValueError:
         return None
+
+
+def create_each(mailbox: ActMailbox, items: Sequence[NewItem]) -> list[Created]:
+    """:meth:`ActMailbox.create_many` one create at a time, for an API without batched creates."""
+    answers: list[Created] = []
+    for position, new in enumerate(items):
+        try:
+            answers.append(
+                mailbox.create(new.object_type, new.fields, new.crm_ref, send_invitations=new.send_invitations)
+            )
+        except (MailServerError, ValueError) as exc:  # handed back as the item's answer; the cycle classifies it
+            answers.append(exc)
+            if stops_mailbox(exc):
+                answers += [exc] * (len(items) - position - 1)
+                break
+    return answers
+
+
+def stops_mailbox(exc: Exception) -> bool:
+    """The mailbox's error, not the item's: no further request of the cycle can succeed."""
+    if isinstance(exc, MailAuthenticationError | ServerBusy):
+        return True
+    return isinstance(exc, TransientMailError) and exc.code in ("ConnectFailure", "ErrorTimeoutExpired")

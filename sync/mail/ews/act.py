@@ -11,7 +11,7 @@ and DeleteItem, else SendToNone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -23,7 +23,18 @@ from exchangelib.properties import DistinguishedFolderId
 from exchangelib.properties import Mailbox as EwsMailbox
 from exchangelib.services import SyncFolderItems
 
-from sync.act.port import TYPE_OF, ActFolder, ChangeKind, ChangePage, ExchangeItem, ItemChange, OrgStamp
+from sync.act.port import (
+    TYPE_OF,
+    ActFolder,
+    ChangeKind,
+    ChangePage,
+    Created,
+    ExchangeItem,
+    ItemChange,
+    NewItem,
+    OrgStamp,
+    create_each,
+)
 from sync.mail.errors import MessageGone
 from sync.mail.ews import act_items, org_stamp
 from sync.mail.ews.session import EwsSession
@@ -137,6 +148,9 @@ class EwsActMailbox:
         setattr(item, STAMP, crm_ref)
         self.session.call(lambda: _save(item, send=send_invitations), "CreateItem")
         return str(item.id), str(item.changekey)
+
+    def create_many(self, items: Sequence[NewItem]) -> list[Created]:
+        return create_each(self, items)
 
     def update(
         self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object], *,

@@ -3,18 +3,22 @@ invitations tied to attendees, throttling, expired delta links and the cost in c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
+from azure.data.tables import TableClient
 
 from devstack import TestCA
 from devstack.entra import EntraMock
+from sync.act import link_writes
 from sync.act.port import ActFolder, crm_ref
 from sync.act.worker import ActWorker
 from sync.auth.secrets import SecretBox
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.mail.graph.act import GraphActMailbox
 from sync.mailboxes.test_enable import TestAndEnable
+from sync.model import ExchangeItemLookup
 from sync.model.act import Recurrence, RecurrenceKind, Task
 from sync.model.fields import utcnow
 from sync.model.mailbox import Mailbox
@@ -28,7 +32,6 @@ from sync.model.options import (
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.settings import Settings
 from sync.store import Store
-from sync.store.act_links import ActLinks
 from tests.graph.server import GraphServer
 from tests.integration.act.conftest import ALICE, SOON, ActWorld, graph_world
 
@@ -204,15 +207,17 @@ def test_a_todo_task_created_before_a_crash_is_found_by_its_linked_resource(
         pass
 
     task = act.records.create(Task(subject="Send the quote", owner_user_id=act.user.id))
-    original = ActLinks.attach
+    original = link_writes.write_rows
 
-    def dies(self: ActLinks, *args: object, **kwargs: object) -> object:
-        raise Crash
+    def dies_attaching(table: TableClient, rows: Sequence[link_writes.Row]) -> None:
+        if any(isinstance(row, ExchangeItemLookup) for row in rows):  # the write that links the created items
+            raise Crash
+        original(table, rows)
 
-    monkeypatch.setattr(ActLinks, "attach", dies)
+    monkeypatch.setattr(link_writes, "write_rows", dies_attaching)
     with pytest.raises(Crash):
         act.cycle()
-    monkeypatch.setattr(ActLinks, "attach", original)
+    monkeypatch.setattr(link_writes, "write_rows", original)
     [created] = act.graph.pim_items(ALICE, "todoTask")
     assert created.linked[0]["externalId"] == crm_ref(EntityType.TASK, task.id)
 
