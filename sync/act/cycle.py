@@ -111,6 +111,7 @@ class ActCycle:
         self.links = store.act_links
         self.index = LinkIndex(self.links, mailbox.id)
         self._addresses: dict[EntityRef, str | None] = {}
+        self._unlinked_removals = 0  # in the page being pulled
         self.save_watermark = save_watermark or self._save_watermark
         self.report = ActReport(mailbox.id)
 
@@ -128,9 +129,12 @@ class ActCycle:
         for page in self.exchange.pages(folder, watermark.sync_state):
             if not self.index.loaded and len(page.changes) >= LOAD_AT:
                 self.index.load()
+            self._unlinked_removals = 0
             for change in page.changes:
                 self.report.pulled += 1
                 self._item_guard(partial(self._pulled, change, TYPE_OF[folder]))
+            if self._unlinked_removals and folder is ActFolder.CALENDAR and self.exchange.removes_series_as_occurrences:
+                self._deleted_series()  # before the checkpoint: the removals are not reported again
             watermark = watermark.model_copy(update={"sync_state": page.state})
             self.save_watermark(key, watermark)
 
@@ -143,6 +147,8 @@ class ActCycle:
         if change.kind is ChangeKind.DELETE:
             if link is not None:
                 self._deleted_in_exchange(link)
+            else:
+                self._unlinked_removals += 1  # perhaps an occurrence of a deleted series: see _deleted_series
             return
         item = change.item
         assert item is not None
@@ -162,6 +168,18 @@ class ActCycle:
             self._forget(link)
             return
         self._merge(link, record, item)
+
+    def _deleted_series(self) -> None:
+        """Occurrences were removed that no link holds: a linked series may be gone. The linked appointments are
+        checked (``gone``, batched); one that is gone is an Exchange delete like any other (R-ACT-12)."""
+        linked = [
+            link for link in self.links.of_type(self.mailbox.id, EntityType.APPOINTMENT) if link.exchange_entry_id
+        ]
+        gone = self.exchange.gone(EntityType.APPOINTMENT, [link.exchange_entry_id or "" for link in linked])
+        for link in linked:
+            if link.exchange_entry_id in gone:
+                self.report.pulled += 1
+                self._item_guard(partial(self._deleted_in_exchange, link))
 
     def _our_lost_create(self, item: ExchangeItem) -> ExchangeSyncIdMapping | None:
         """An item we created whose link write was lost (a crash): attach it instead of tracking it anew."""

@@ -123,6 +123,16 @@ class ActMailbox(Protocol):
         """One item as it is now, or None when it is gone."""
         ...
 
+    @property
+    def removes_series_as_occurrences(self) -> bool:
+        """A deleted series may be reported only as its occurrences' removals, never by the id of its master
+        (Graph v1.0's calendarView delta): the cycle then checks its linked appointments with :meth:`gone`."""
+        ...
+
+    def gone(self, object_type: EntityType, item_ids: Sequence[str]) -> set[str]:
+        """Which of these items no longer exist, in as few round trips as the API allows."""
+        ...
+
     def probe(self) -> None:
         """Prove access to the three folders without changing anything (Test & Enable)."""
         ...

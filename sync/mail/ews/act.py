@@ -149,6 +149,17 @@ class EwsActMailbox:
         self.session.call(lambda: _save(item, send=send_invitations), "CreateItem")
         return str(item.id), str(item.changekey)
 
+    @property
+    def removes_series_as_occurrences(self) -> bool:
+        return False  # SyncFolderItems names the deleted series master
+
+    def gone(self, object_type: EntityType, item_ids: Sequence[str]) -> set[str]:
+        if not item_ids:
+            return set()
+        ids = [(item_id, None) for item_id in item_ids]
+        found = self.session.call(lambda: list(self.account.fetch(ids, only_fields=["id"])), "GetItem")
+        return {item_id for item_id, item in zip(item_ids, found, strict=True) if isinstance(item, Exception)}
+
     def create_many(self, items: Sequence[NewItem]) -> list[Created]:
         return create_each(self, items)
 

@@ -241,24 +241,28 @@ def test_a_todo_task_with_the_tracking_category_becomes_a_crm_task(act: ActWorld
     assert act.link(EntityType.TASK, tracked.id) is not None
 
 
-def test_a_series_deleted_in_outlook_is_not_seen_as_deleted_through_graph(act: ActWorld) -> None:
+def test_a_series_deleted_in_outlook_deletes_its_record_through_graph(act: ActWorld) -> None:
     """Graph v1.0's calendarView delta names the removed occurrences by their own ids only, never the series
-    master the link holds (docs/act.md): the record stays, and its next change finds the series gone."""
+    master the link holds: removals no link holds make the cycle check its linked appointments, and the gone
+    series is an Exchange delete (R-ACT-12: the user organizes it and it is to come, so the record goes)."""
     series = Recurrence(kind=RecurrenceKind.DAILY, start=SOON.date(), occurrences=3)
     meeting = act.meeting("Daily check-in", recurrence=series)
+    single = act.meeting(
+        "One-off", scheduled_start=SOON + timedelta(days=9), scheduled_end=SOON + timedelta(days=9, hours=1)
+    )
     act.cycle()
     master = act.link(EntityType.APPOINTMENT, meeting.id)
     assert master is not None
     act.graph.remove(ALICE, master)
+    calls = act.graph.calls["event.get"]
 
     report = act.cycle()
 
-    assert (report.deleted_in_crm, report.item_errors) == (0, 0)
-    assert act.store.appointments.find(meeting.id, "record") is not None
-    fresh = act.store.appointments.get(meeting.id, "record")
-    fresh.subject = "Daily check-in (renamed)"
-    act.records.update(fresh)
-    assert act.cycle().item_errors == 1  # the update finds the series gone, counted on the link and retried
+    assert (report.deleted_in_crm, report.item_errors) == (1, 0)
+    assert act.store.appointments.find(meeting.id, "record") is None
+    assert act.link(EntityType.APPOINTMENT, meeting.id) is None
+    assert act.link(EntityType.APPOINTMENT, single.id) is not None  # still there: untouched
+    assert act.graph.calls["event.get"] - calls == 3  # the one-off read back; both linked appointments checked
 
 
 def test_r_act_13_r_act_20_a_meeting_bob_organizes_keeps_him_as_organizer_through_graph(act: ActWorld) -> None:
