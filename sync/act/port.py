@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from sync.mail.errors import MailAuthenticationError, MailServerError, ServerBusy, TransientMailError
+from sync.mail.errors import MailAuthenticationError, ServerBusy, TransientMailError
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import EntityType
 
@@ -165,22 +165,6 @@ def parse_crm_ref(text: str | None) -> tuple[EntityType, str] | None:
         return EntityType(int(parts[1])), parts[2]
     except ValueError:
         return None
-
-
-def create_each(mailbox: ActMailbox, items: Sequence[NewItem]) -> list[Created]:
-    """:meth:`ActMailbox.create_many` one create at a time, for an API without batched creates."""
-    answers: list[Created] = []
-    for position, new in enumerate(items):
-        try:
-            answers.append(
-                mailbox.create(new.object_type, new.fields, new.crm_ref, send_invitations=new.send_invitations)
-            )
-        except (MailServerError, ValueError) as exc:  # handed back as the item's answer; the cycle classifies it
-            answers.append(exc)
-            if stops_mailbox(exc):
-                answers += [exc] * (len(items) - position - 1)
-                break
-    return answers
 
 
 def stops_mailbox(exc: Exception) -> bool:
