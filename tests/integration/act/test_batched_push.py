@@ -11,9 +11,9 @@ from azure.data.tables import TableClient
 
 from sync.act import link_writes
 from sync.model import ExchangeItemLookup, ExchangeSyncIdMapping
-from sync.model.act import Appointment
+from sync.model.act import Appointment, Recurrence, RecurrenceKind
 from sync.model.options import EntityType
-from tests.integration.act.conftest import ActWorld
+from tests.integration.act.conftest import SOON, ActWorld
 
 
 class Crash(BaseException):
@@ -144,3 +144,23 @@ def test_throttled_creates_of_a_batch_are_sent_again_alone_and_nothing_is_create
     assert (report.created_in_exchange, report.item_errors) == (3, 0)
     assert act.graph.calls["event.create"] == 5 and act.graph.calls["batch"] == 2  # 3 sent, 2 of them again
     _linked_once(act, meetings)
+
+
+def test_an_item_exchange_refuses_in_a_batched_create_is_its_own_error_and_the_others_are_linked(
+    ews_act: ActWorld,
+) -> None:
+    """EWS cannot write a yearly series with an interval: that one item fails in its CreateItem, not the others."""
+    act = ews_act
+    fine = _meetings(act, 2)
+    every_two_years = Recurrence(
+        kind=RecurrenceKind.YEARLY, interval=2, day_of_month=SOON.day, month=SOON.month, start=SOON.date()
+    )
+    refused = act.meeting("Biennial review", recurrence=every_two_years)
+
+    report = act.cycle()
+
+    assert (report.created_in_exchange, report.item_errors) == (2, 1)
+    assert act.ews.calls["CreateItem"] == 1  # the two meetings EWS can write, in one request
+    _linked_once(act, fine)
+    link = act.store.act_links.find(act.mailbox.id, EntityType.APPOINTMENT, refused.id)
+    assert link is not None and link.retries == 1 and "yearly" in (link.last_sync_error or "")
