@@ -10,6 +10,7 @@ import pytest
 from azure.data.tables import TableClient
 
 from sync.act import link_writes
+from sync.act.link_index import LOAD_AT
 from sync.model import ExchangeItemLookup, ExchangeSyncIdMapping
 from sync.model.act import Appointment, Recurrence, RecurrenceKind
 from sync.model.options import EntityType
@@ -164,3 +165,21 @@ def test_an_item_exchange_refuses_in_a_batched_create_is_its_own_error_and_the_o
     _linked_once(act, fine)
     link = act.store.act_links.find(act.mailbox.id, EntityType.APPOINTMENT, refused.id)
     assert link is not None and link.retries == 1 and "yearly" in (link.last_sync_error or "")
+
+
+def test_a_pull_of_many_changes_recognises_our_own_writes_from_one_read_of_the_links(act: ActWorld) -> None:
+    """From LOAD_AT changes in a page the cycle reads the mailbox's links once: our own creates coming back cost
+    no Table request each, and the one change made in Outlook among them still reaches the CRM."""
+    meetings = _meetings(act, LOAD_AT + 5)
+    act.cycle()
+    edited = act.link(EntityType.APPOINTMENT, meetings[7].id)
+    act.remote.edit(str(edited), subject="Meeting 7 (Outlook)")
+    counter = act.store.account.counter
+    before = counter.total("table")
+
+    report = act.cycle()
+
+    table_requests = counter.total("table") - before
+    assert report.pulled >= len(meetings) and (report.updated_in_crm, report.changes) == (1, 1)
+    assert act.store.appointments.get(meetings[7].id, "record").subject == "Meeting 7 (Outlook)"
+    assert table_requests < len(meetings)  # two point reads per change would be 2 x 25
