@@ -55,7 +55,7 @@ from exchangelib.items import SEND_TO_NONE
 from exchangelib.transport import BASIC
 from exchangelib.version import EXCHANGE_2013_SP1
 
-from bench import act_graph
+from bench import act_graph, storage_rtt
 from bench.corpus import log
 from bench.ews import RemoteEws, plain_exchangelib
 from devstack.azurite import Azurite
@@ -378,10 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="CRM records to sync (default 1000)")
     parser.add_argument("--api", choices=("ews", "graph"), default="ews", help="how Exchange is reached (default ews)")
+    storage_rtt.add_option(parser)
     args = parser.parse_args(argv)
     n: int = args.n
     if args.api == "graph":
-        return main_graph(n)
+        return main_graph(n, args.storage_rtt_ms)
     counts = mix(n)
     run_started = time.perf_counter()
     with contextlib.ExitStack() as servers:  # stops every server, in reverse order, however the run ends
@@ -390,12 +391,13 @@ def main(argv: list[str] | None = None) -> int:
         log("==> starting Azurite and the EWS test server")
         ca = TestCA.create(work_dir / "ca")
         azurite = servers.enter_context(Azurite(work_dir / "azurite", in_memory=True))
+        storage_url = servers.enter_context(storage_rtt.storage_connection(azurite, args.storage_rtt_ms))
         users = dict.fromkeys((ADDRESS, BASELINE_ADDRESS, BULK_ADDRESS), PASSWORD)
         ews = servers.enter_context(RemoteEws(ca, users, ""))  # Basic logins only: no token issuer
         for address in users:
             ews.add_mailbox(address)
         settings = load_settings(
-            storage_connection_string=azurite.connection_string,
+            storage_connection_string=storage_url,
             secret_encryption_key=new_key(),
             storage_prefix="bench" + uuid.uuid4().hex[:6],
             extra_ca_file=str(ca.ca_cert),
@@ -440,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "benchmark": "act",
         "n": n,
+        "storage_rtt_ms": args.storage_rtt_ms,
         "per_s": round(sync.per_s, 1),
         "baseline": BASELINE,
         "baseline_per_s": round(base, 1),
@@ -462,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def main_graph(n: int) -> int:
+def main_graph(n: int, storage_rtt_ms: float = 0.0) -> int:
     """The same sync into an Exchange Online mailbox through Microsoft Graph (``bench/act_graph.py``)."""
     counts = mix(n)
     run_started = time.perf_counter()
@@ -472,11 +475,12 @@ def main_graph(n: int) -> int:
         log("==> starting Azurite, the Entra ID mock and the Graph test server")
         ca = TestCA.create(work_dir / "ca")
         azurite = servers.enter_context(Azurite(work_dir / "azurite", in_memory=True))
+        storage_url = servers.enter_context(storage_rtt.storage_connection(azurite, storage_rtt_ms))
         entra, graph = act_graph.start(servers, work_dir, ca)
         for address in (ADDRESS, BASELINE_ADDRESS):
             graph.add_mailbox(address)
         settings = load_settings(
-            storage_connection_string=azurite.connection_string,
+            storage_connection_string=storage_url,
             secret_encryption_key=new_key(),
             storage_prefix="bench" + uuid.uuid4().hex[:6],
             extra_ca_file=str(ca.ca_cert),
@@ -517,6 +521,7 @@ def main_graph(n: int) -> int:
         "benchmark": "act",
         "api": "graph",
         "n": n,
+        "storage_rtt_ms": storage_rtt_ms,
         "per_s": round(sync.per_s, 1),
         "baseline": act_graph.BASELINE,
         "baseline_per_s": round(base, 1),

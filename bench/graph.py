@@ -55,6 +55,7 @@ from urllib.parse import quote
 
 import requests
 
+from bench import storage_rtt
 from bench.corpus import corpus_files, log, messages, trackable
 from bench.crm import stored_emails, track_all, user_mailbox
 from devstack.azurite import Azurite
@@ -210,6 +211,7 @@ def token_source(tokens: TokenProvider) -> Callable[[], str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="messages in the mailbox (default 1000)")
+    storage_rtt.add_option(parser)
     args = parser.parse_args(argv)
     n: int = args.n
     run_started = time.perf_counter()
@@ -219,10 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         log("==> starting Azurite, the Entra ID mock and the Graph test server")
         ca = TestCA.create(work_dir / "ca")
         azurite = servers.enter_context(Azurite(work_dir / "azurite", in_memory=True))
+        storage_url = servers.enter_context(storage_rtt.storage_connection(azurite, args.storage_rtt_ms))
         entra = servers.enter_context(EntraMock(work_dir / "entra", ca, tenant=TENANT))
         graph = servers.enter_context(GraphServer(ca, f"{entra.authority}/{TENANT}/discovery/v2.0/keys"))
         settings = load_settings(
-            storage_connection_string=azurite.connection_string,
+            storage_connection_string=storage_url,
             secret_encryption_key=new_key(),
             storage_prefix="bench" + uuid.uuid4().hex[:6],
             extra_ca_file=str(ca.ca_cert),
@@ -270,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "benchmark": "graph",
         "n": n,
+        "storage_rtt_ms": args.storage_rtt_ms,
         "per_s": round(per_s, 1),
         "baseline": BASELINE,
         "baseline_per_s": round(base, 1),

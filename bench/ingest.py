@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
+from bench import storage_rtt
 from bench.messages import generate
 from devstack.stack import LocalStack
 from sync.auth.secrets import SecretBox, new_key, seal_field
@@ -106,12 +107,13 @@ def pipeline(store: Store, settings: Settings, box: SecretBox, mailbox: Mailbox,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=2000, help="messages per mailbox (default 2000)")
+    storage_rtt.add_option(parser)
     args = parser.parse_args(argv)
     n = args.n
     results: dict[str, dict[str, float]] = {}
-    with LocalStack(users={}) as stack:
+    with LocalStack(users={}) as stack, storage_rtt.storage_connection(stack.azurite, args.storage_rtt_ms) as conn:
         settings = load_settings(
-            storage_connection_string=stack.azurite.connection_string,
+            storage_connection_string=conn,
             secret_encryption_key=new_key(),
             storage_prefix="bench" + uuid.uuid4().hex[:6],
             extra_ca_file=str(stack.ca.ca_cert),
@@ -162,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "benchmark": "ingest",
         "n": n,
+        "storage_rtt_ms": args.storage_rtt_ms,
         "per_s": round(per_s, 1),
         "baseline": "fetch+parse, no storage",
         "baseline_per_s": round(base, 1),

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from azure.data.tables import UpdateMode
 
+from bench import storage_rtt
 from devstack.azurite import Azurite
 from sync.auth.secrets import new_key
 from sync.model import EmailServerProfile, Mailbox
@@ -90,8 +91,8 @@ def tick(store: Store, settings_prefix: str) -> tuple[float, int, int]:
     return elapsed, report.dispatched, counter.total("table") - before
 
 
-def run(azurite: Azurite, total: int, due: int, *, full: bool) -> tuple[float, int, int]:
-    settings = load_settings(storage_connection_string=azurite.connection_string, secret_encryption_key=new_key(),
+def run(storage: str, total: int, due: int, *, full: bool) -> tuple[float, int, int]:
+    settings = load_settings(storage_connection_string=storage, secret_encryption_key=new_key(),
                              storage_prefix="s" + uuid.uuid4().hex[:8])  # fmt: skip
     store = Store.from_settings(settings)
     store.account.ensure_created()
@@ -106,14 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--total", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=1_000)
     parser.add_argument("--full", action="store_true", help="also write the rows of mailboxes that are not due")
+    storage_rtt.add_option(parser)
     args = parser.parse_args(argv)
-    with Azurite(Path(tempfile.mkdtemp(prefix="bench-schedule-")), in_memory=True) as azurite:
-        base_s, base_dispatched, _ = run(azurite, args.due, args.due, full=True)
-        tick_s, dispatched, table_tx = run(azurite, args.total, args.due, full=args.full)
+    with (
+        Azurite(Path(tempfile.mkdtemp(prefix="bench-schedule-")), in_memory=True) as azurite,
+        storage_rtt.storage_connection(azurite, args.storage_rtt_ms) as storage,
+    ):
+        base_s, base_dispatched, _ = run(storage, args.due, args.due, full=True)
+        tick_s, dispatched, table_tx = run(storage, args.total, args.due, full=args.full)
     if dispatched != args.due or base_dispatched != args.due:
         raise SystemExit(f"expected {args.due} dispatched, got {dispatched} and {base_dispatched}")
     print(json.dumps({
-        "benchmark": "schedule", "n": args.total, "due": args.due, "tick_s": round(tick_s, 3),
+        "benchmark": "schedule", "n": args.total, "storage_rtt_ms": args.storage_rtt_ms, "due": args.due,
+        "tick_s": round(tick_s, 3),
         "baseline": f"the same tick with {args.due} mailboxes in total", "baseline_tick_s": round(base_s, 3),
         "ratio": round(tick_s / base_s, 3), "tx_per_due_mailbox": round(table_tx / args.due, 2),
         "full_mailbox_rows": args.full,

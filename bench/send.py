@@ -34,21 +34,25 @@ from typing import Any
 
 import azure.functions as func
 
+from bench import storage_rtt
 from devstack.azurite import Azurite
 from devstack.certs import TestCA
 from devstack.smtp import SmtpServer
+from sync.api.emails import get_outgoing
 from sync.auth.secrets import new_key, seal_field
 from sync.crm.records import RecordService
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Contact, EmailServerProfile, SystemUser
 from sync.model.fields import EntityRef, utcnow
-from sync.model.options import EmailAddressApproval, EmailStatus, ServerType
+from sync.model.options import EmailAddressApproval, EmailStatus, ServerType, TestStatus
 from sync.model.profile import TlsMode
 from sync.outgoing.compose import compose
+from sync.outgoing.counter_blocks import CounterBlocks
 from sync.outgoing.submit import LOST_MESSAGE_GRACE, DraftSpec, PartyInput
 from sync.outgoing.sweep import OutboxSweep
 from sync.services import Services
 from sync.store.names import Queue
+from sync.store.read_cache import ReadCache
 
 SENDER = "sales@example.test"
 PASSWORD = "secret"
@@ -69,6 +73,7 @@ def load_app(connection_string: str, prefix: str, ca_file: Path) -> ModuleType:
             "SYNC_SECRET_ENCRYPTION_KEY": new_key(),
             "SYNC_STORAGE_PREFIX": prefix,
             "SYNC_EXTRA_CA_FILE": str(ca_file),
+            "SYNC_ALLOW_LOOPBACK_MAIL_HOSTS": "true",  # aiosmtpd listens on 127.0.0.1
         }
     )
     sys.modules.pop("function_app", None)
@@ -92,6 +97,7 @@ def setup(services: Services, smtp: SmtpServer) -> tuple[SystemUser, list[Contac
     mailbox = store.get_mailbox(mailbox.id)
     mailbox.email_server_profile_id, mailbox.approval = profile.id, EmailAddressApproval.APPROVED
     mailbox.allow_credentials_for_email_processing, mailbox.username = True, SENDER
+    mailbox.outgoing_status = TestStatus.SUCCESS  # as after a Test & Enable (R-OUT-3)
     seal_field(services.secret_box, mailbox, "password", PASSWORD)
     store.mailboxes.update(mailbox)
     records = RecordService(store)
@@ -103,8 +109,9 @@ def setup(services: Services, smtp: SmtpServer) -> tuple[SystemUser, list[Contac
 
 
 def queue_emails(services: Services, user: SystemUser, contacts: list[Contact], n: int) -> list[str]:
-    """Create and SendEmail ``n`` emails: each lands on ``outgoing-mail``."""
-    outgoing = services.outgoing_emails
+    """Create and SendEmail ``n`` emails as the admin API does (its read cache and counter block)."""
+    store = services.store
+    outgoing = get_outgoing(store, services.settings, ReadCache(store), CounterBlocks())
     ids = []
     for i in range(n):
         to = [PartyInput(ref=EntityRef(type=contacts[i % CONTACTS].entity_type, id=contacts[i % CONTACTS].id))]
@@ -164,13 +171,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1000, help="emails (default 1000)")
     parser.add_argument("--concurrency", type=int, default=HOST_BATCH, help="invocations at once (default 16)")
+    storage_rtt.add_option(parser)
     args = parser.parse_args(argv)
     n = args.n
     work = Path(tempfile.mkdtemp(prefix="bench-send-"))
     try:
         ca = TestCA.create(work / "ca")
-        with Azurite(work / "azurite", in_memory=True) as azurite, SmtpServer(ca) as smtp:
-            app = load_app(azurite.connection_string, "bench" + uuid.uuid4().hex[:6], ca.ca_cert)
+        with (
+            Azurite(work / "azurite", in_memory=True) as azurite,
+            storage_rtt.storage_connection(azurite, args.storage_rtt_ms) as storage,
+            SmtpServer(ca) as smtp,
+        ):
+            app = load_app(storage, "bench" + uuid.uuid4().hex[:6], ca.ca_cert)
             services: Services = app.services
             counter = services.store.account.counter
             user, contacts = setup(services, smtp)
@@ -211,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "benchmark": "send",
         "n": n,
+        "storage_rtt_ms": args.storage_rtt_ms,
         "per_s": round(per_s, 1),
         "baseline": "plain smtplib loop, one connection, the same composed messages",
         "baseline_per_s": round(base, 1),

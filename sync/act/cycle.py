@@ -33,14 +33,15 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property, partial
 
+from sync.act import batch_create, invitations, link_writes
 from sync.act import fields as canonical
-from sync.act import invitations
 from sync.act.conflict import Direction, Side, resolve
 from sync.act.filters import ActRecord, matches, rule_for
+from sync.act.link_index import LOAD_AT, LinkIndex
 from sync.act.port import (
     TYPE_OF,
     ActFolder,
@@ -48,6 +49,7 @@ from sync.act.port import (
     ChangeKind,
     ExchangeItem,
     ItemChange,
+    NewItem,
     crm_ref,
     parse_crm_ref,
 )
@@ -63,12 +65,14 @@ from sync.model.fields import SYSTEM_USER, EntityRef, normalize_address
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import EntityType, ParticipationType
 from sync.store.act_links import conflict_key, mark_synced
+from sync.store.overlap import overlap
 from sync.store.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_ITEM_RETRIES = 5  # R-REC-9 / R-ERR-8: item-level errors are retried in later cycles, then recorded
 WATERMARK_PREFIX = "act:"
+PUSH_CHUNK = 100  # pending links pushed together: their records read overlapped, their creates batched
 
 
 @dataclass
@@ -105,6 +109,9 @@ class ActCycle:
         self.filters = dict(filters or {})
         self.records = ActRecords(store)
         self.links = store.act_links
+        self.index = LinkIndex(self.links, mailbox.id)
+        self._addresses: dict[EntityRef, str | None] = {}
+        self._unlinked_removals = 0  # in the page being pulled
         self.save_watermark = save_watermark or self._save_watermark
         self.report = ActReport(mailbox.id)
 
@@ -120,17 +127,28 @@ class ActCycle:
         key = f"{WATERMARK_PREFIX}{folder.value}"
         watermark = self.mailbox.watermarks.get(key) or FolderWatermark(folder=key)
         for page in self.exchange.pages(folder, watermark.sync_state):
+            if not self.index.loaded and len(page.changes) >= LOAD_AT:
+                self.index.load()
+            self._unlinked_removals = 0
             for change in page.changes:
                 self.report.pulled += 1
                 self._item_guard(partial(self._pulled, change, TYPE_OF[folder]))
+            if self._unlinked_removals and folder is ActFolder.CALENDAR and self.exchange.removes_series_as_occurrences:
+                self._deleted_series()  # before the checkpoint: the removals are not reported again
             watermark = watermark.model_copy(update={"sync_state": page.state})
             self.save_watermark(key, watermark)
 
     def _pulled(self, change: ItemChange, object_type: EntityType) -> None:
-        link = self.links.by_item(self.mailbox.id, change.item_id)
+        known = self.index.get(change.item_id) if self.index.loaded else None
+        if known is not None and change.item is not None and known.change_key == change.item.change_key:
+            return  # our own write coming back, recognised without a read
+        # not in a loaded index: not linked (it knows every link of the mailbox)
+        link = None if self.index.loaded and known is None else self.links.by_item(self.mailbox.id, change.item_id)
         if change.kind is ChangeKind.DELETE:
             if link is not None:
                 self._deleted_in_exchange(link)
+            else:
+                self._unlinked_removals += 1  # perhaps an occurrence of a deleted series: see _deleted_series
             return
         item = change.item
         assert item is not None
@@ -147,9 +165,21 @@ class ActCycle:
             return  # our own write coming back
         record = self._record(link.object_type, link.object_id)
         if record is None:  # the record went while the item stayed: the link has nothing to sync (R-ACT-4)
-            self.links.forget(link)
+            self._forget(link)
             return
         self._merge(link, record, item)
+
+    def _deleted_series(self) -> None:
+        """Occurrences were removed that no link holds: a linked series may be gone. The linked appointments are
+        checked (``gone``, batched); one that is gone is an Exchange delete like any other (R-ACT-12)."""
+        linked = [
+            link for link in self.links.of_type(self.mailbox.id, EntityType.APPOINTMENT) if link.exchange_entry_id
+        ]
+        gone = self.exchange.gone(EntityType.APPOINTMENT, [link.exchange_entry_id or "" for link in linked])
+        for link in linked:
+            if link.exchange_entry_id in gone:
+                self.report.pulled += 1
+                self._item_guard(partial(self._deleted_in_exchange, link))
 
     def _our_lost_create(self, item: ExchangeItem) -> ExchangeSyncIdMapping | None:
         """An item we created whose link write was lost (a crash): attach it instead of tracking it anew."""
@@ -162,6 +192,7 @@ class ActCycle:
         record = self._record(link.object_type, link.object_id)
         synced = record.version_number if record else None
         attached = self.links.attach(link, item.item_id, item.change_key, synced_version=synced)
+        self.index.attached(attached)
         return None if record is None else attached
 
     def _copy_of_linked(self, item: ExchangeItem) -> bool:
@@ -183,6 +214,7 @@ class ActCycle:
             if not isinstance(record, Contact):
                 record.modified_by = self._author(record)
             version = self.records.update(record).version_number
+            self._addresses.pop(EntityRef(type=record.entity_type, id=record.id), None)  # an address may have changed
             self.report.updated_in_crm += 1
         change_key = item.change_key
         to_exchange, invite = decided.to_exchange, False
@@ -205,7 +237,7 @@ class ActCycle:
             self.records.delete(record)
             self.report.deleted_in_crm += 1
             self.report.changes += 1
-        self.links.forget(link)
+        self._forget(link)
 
     def _exchange_delete_propagates(self, record: ActRecord) -> bool:
         """R-ACT-12: not for closed or past appointments, nor when the user is not the organizer; R-ACT-18:
@@ -276,19 +308,45 @@ class ActCycle:
         link = self.links.find(self.mailbox.id, created.entity_type, created.id) or ExchangeSyncIdMapping(
             mailbox_id=self.mailbox.id, object_id=created.id, object_type=created.entity_type
         )
-        self.links.attach(link, item.item_id, item.change_key, synced_version=created.version_number)
+        self.index.attached(
+            self.links.attach(link, item.item_id, item.change_key, synced_version=created.version_number)
+        )
         self.report.created_in_crm += 1
         self.report.changes += 1
 
     # --- CRM → Exchange -----------------------------------------------------------------------------
     def _push(self) -> None:
-        for link in list(self.links.pending(self.mailbox.id)):
-            if link.retries >= MAX_ITEM_RETRIES and link.crm_version == link.failed_version:
-                continue  # failed too often at this version: left until the record changes again
-            self._item_guard(partial(self._pushed, link), link=link)
+        due = [
+            link
+            for link in self.links.pending(self.mailbox.id)
+            if not (link.retries >= MAX_ITEM_RETRIES and link.crm_version == link.failed_version)
+        ]  # one failed too often at its version is left until the record changes again
+        for start in range(0, len(due), PUSH_CHUNK):
+            self._push_chunk(due[start : start + PUSH_CHUNK])
 
-    def _pushed(self, link: ExchangeSyncIdMapping) -> None:
-        record = None if link.deleted_in_crm else self._record(link.object_type, link.object_id)
+    def _push_chunk(self, links: list[ExchangeSyncIdMapping]) -> None:
+        """Records read with their reads overlapped; updates and deletes one by one; creates together."""
+        records = overlap([partial(self._read_for_push, link) for link in links])
+        creates: list[batch_create.PlannedCreate] = []
+        for link, record in zip(links, records, strict=True):
+            self._item_guard(partial(self._pushed, link, record, creates), link=link)
+        self._create_all(creates)
+
+    def _read_for_push(self, link: ExchangeSyncIdMapping) -> ActRecord | Exception | None:
+        """The record of a pending link (None when gone); a failure is kept for that item's guard."""
+        if link.deleted_in_crm:
+            return None
+        try:
+            return self._record(link.object_type, link.object_id)
+        except Exception as exc:  # raised again inside the item's guard, as if read there
+            return exc
+
+    def _pushed(
+        self, link: ExchangeSyncIdMapping, read: ActRecord | Exception | None, creates: list[batch_create.PlannedCreate]
+    ) -> None:
+        if isinstance(read, Exception):
+            raise read
+        record = read
         if record is None or not matches(rule_for(link.object_type, self.filters), record, self.user_id):
             self._remove_from_exchange(link, record)
             return
@@ -308,15 +366,12 @@ class ActCycle:
             return
         values = self._fields(record)
         if link.exchange_entry_id is None:
-            started = link.model_copy(update={"create_started_on": self.now()})
-            started.with_etag(link.etag)
-            started = self.links.save(started)  # before the remote call: see the module docstring
-            item_id, change_key = self.exchange.create(
+            new = NewItem(
                 link.object_type, values, crm_ref(link.object_type, link.object_id),
                 send_invitations=meeting is not None and invitations.invite_on_create(meeting, self.now()),
             )  # fmt: skip
-            self.links.attach(started, item_id, change_key, synced_version=record.version_number)
-            self.report.created_in_exchange += 1
+            creates.append(batch_create.PlannedCreate(link, record.version_number, new))
+            return  # created with the others of its chunk: _create_all
         else:
             directions = canonical.DIRECTIONS.get(link.object_type, {})
             outgoing = {k: v for k, v in values.items() if directions.get(k, Direction.BOTH) is not Direction.TO_CRM}
@@ -330,6 +385,50 @@ class ActCycle:
             self._settle(link, record.version_number, change_key)
             self.report.updated_in_exchange += 1
         self.report.changes += 1
+
+    def _create_all(self, creates: list[batch_create.PlannedCreate]) -> None:
+        """The chunk's links marked started (one transaction), its items created (``create_many``), then the links
+        attached (one transaction per 50). A conflict (the CRM noted a change meanwhile) writes that step's rows one
+        at a time; the items created are linked before any item's error is raised."""
+        if not creates:
+            return
+        ready = self._mark_started(creates)
+        if not ready:
+            return
+        answers = self.exchange.create_many([planned.new for planned in ready])
+        made = [(p, a) for p, a in zip(ready, answers, strict=True) if not isinstance(a, Exception)]
+        rows = [row for planned, (item_id, key) in made for row in batch_create.attached(planned, item_id, key)]
+        try:
+            link_writes.write_rows(self.links.table, rows)
+        except ConcurrencyConflict:
+            for planned, (item_id, key) in made:
+                self._item_guard(partial(self._attach_one, planned, item_id, key), link=planned.link)
+        self.report.created_in_exchange += len(made)
+        self.report.changes += len(made)
+        for planned, answer in zip(ready, answers, strict=True):
+            if isinstance(answer, Exception):
+                self._item_guard(partial(_raise, answer), link=planned.link)
+
+    def _attach_one(self, planned: batch_create.PlannedCreate, item_id: str, change_key: str) -> None:
+        self.links.attach(planned.link, item_id, change_key, synced_version=planned.version)
+
+    def _mark_started(self, creates: list[batch_create.PlannedCreate]) -> list[batch_create.PlannedCreate]:
+        """Every link written with ``create_started_on`` before its create (see the module docstring)."""
+        now = self.now()
+        rows = [batch_create.started(planned.link, now) for planned in creates]
+        try:
+            link_writes.write_rows(self.links.table, rows)
+            return [replace(planned, link=row) for planned, row in zip(creates, rows, strict=True)]
+        except ConcurrencyConflict:
+            ready: list[batch_create.PlannedCreate] = []
+            for planned in creates:
+
+                def start(planned: batch_create.PlannedCreate = planned) -> None:
+                    saved = self.links.save(batch_create.started(planned.link, now))
+                    ready.append(replace(planned, link=saved))
+
+                self._item_guard(start, link=planned.link)
+            return ready
 
     def _writable(self, meeting: invitations.Meeting, changes: Mapping[str, object]) -> dict[str, object]:
         """R-ACT-9: a past meeting keeps its sensitive properties unless the organization says otherwise."""
@@ -370,7 +469,7 @@ class ActCycle:
             )
             self.report.deleted_in_exchange += 1
             self.report.changes += 1
-        self.links.forget(link)
+        self._forget(link)
 
     def _removal(self, link: ExchangeSyncIdMapping, record: ActRecord | None) -> invitations.Removal:
         if link.object_type is not EntityType.APPOINTMENT:
@@ -428,6 +527,10 @@ class ActCycle:
 
         self.links.apply(link, settled)
 
+    def _forget(self, link: ExchangeSyncIdMapping) -> None:
+        self.links.forget(link)
+        self.index.forgotten(link.exchange_entry_id)
+
     @staticmethod
     def _key(link: ExchangeSyncIdMapping) -> str:
         return f"c|{int(link.object_type)}|{link.object_id}"
@@ -461,10 +564,12 @@ class ActCycle:
             canonical.apply_contact(record, changes)
 
     def _address(self, ref: EntityRef) -> str | None:
-        found = self.store.find_record(ref.type, ref.id)
-        if found is None:
-            return None
-        return next((address for address in found.email_columns().values() if address), None)
+        """A party's address, read once a cycle (the organizer and regular attendees recur in every meeting)."""
+        if ref not in self._addresses:
+            found = self.store.find_record(ref.type, ref.id)
+            columns = found.email_columns().values() if found is not None else ()
+            self._addresses[ref] = next((address for address in columns if address), None)
+        return self._addresses[ref]
 
     def _organizer(self, item: ExchangeItem) -> ActivityParty:
         """The Exchange organizer (R-ACT-13): an attendee tracking a meeting is not its organizer (R-ACT-20). An
@@ -500,3 +605,7 @@ class ActCycle:
             m.watermarks = {**m.watermarks, key: watermark}
 
         self.mailbox = self.store.mailboxes.modify(self.mailbox.id, "mailbox", save)
+
+
+def _raise(exc: Exception) -> None:
+    raise exc

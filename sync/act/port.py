@@ -6,12 +6,13 @@ merges plain values and never sees exchangelib (or Graph) objects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from sync.mail.errors import MailAuthenticationError, ServerBusy, TransientMailError
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.options import EntityType
 
@@ -64,6 +65,19 @@ class ItemChange:
 
 
 @dataclass(frozen=True)
+class NewItem:
+    """One item to create: what :meth:`ActMailbox.create` takes, for :meth:`ActMailbox.create_many`."""
+
+    object_type: EntityType
+    fields: Mapping[str, object]
+    crm_ref: str
+    send_invitations: bool = False
+
+
+Created = tuple[str, str] | Exception  # an item's (item id, change key), or why it was not created
+
+
+@dataclass(frozen=True)
 class ChangePage:
     changes: list[ItemChange]
     state: str | None  # the folder's sync state once this page is handled
@@ -86,6 +100,12 @@ class ActMailbox(Protocol):
         attendees of a new meeting their invitations (``sync/act/invitations.py`` decides, R-ACT-7)."""
         ...
 
+    def create_many(self, items: Sequence[NewItem]) -> list[Created]:
+        """Several :meth:`create` calls in as few round trips as the API allows; one answer per item, in order. An
+        item's error is its answer (the others are still created); a mailbox's (credentials, throttling) is the
+        answer of every item not created yet."""
+        ...
+
     def update(
         self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object], *,
         send_invitations: bool = False,
@@ -101,6 +121,16 @@ class ActMailbox(Protocol):
 
     def get(self, object_type: EntityType, item_id: str) -> ExchangeItem | None:
         """One item as it is now, or None when it is gone."""
+        ...
+
+    @property
+    def removes_series_as_occurrences(self) -> bool:
+        """A deleted series may be reported only as its occurrences' removals, never by the id of its master
+        (Graph v1.0's calendarView delta): the cycle then checks its linked appointments with :meth:`gone`."""
+        ...
+
+    def gone(self, object_type: EntityType, item_ids: Sequence[str]) -> set[str]:
+        """Which of these items no longer exist, in as few round trips as the API allows."""
         ...
 
     def probe(self) -> None:
@@ -135,3 +165,10 @@ def parse_crm_ref(text: str | None) -> tuple[EntityType, str] | None:
         return EntityType(int(parts[1])), parts[2]
     except ValueError:
         return None
+
+
+def stops_mailbox(exc: Exception) -> bool:
+    """The mailbox's error, not the item's: no further request of the cycle can succeed."""
+    if isinstance(exc, MailAuthenticationError | ServerBusy):
+        return True
+    return isinstance(exc, TransientMailError) and exc.code in ("ConnectFailure", "ErrorTimeoutExpired")

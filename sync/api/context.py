@@ -32,8 +32,10 @@ from sync.mailboxes.provisioning import Provisioning
 from sync.mailboxes.test_enable import SendMail, TestAndEnable, smtp_send
 from sync.model.fields import utcnow
 from sync.model.options import ServerType
+from sync.outgoing.counter_blocks import CounterBlocks
 from sync.services import incoming_connectors, mail_token_sources
 from sync.settings import Settings
+from sync.store.read_cache import ReadCache
 from sync.store.store import Store
 
 
@@ -48,6 +50,16 @@ class ApiContext:
     @cached_property
     def store(self) -> Store:
         return self.store_factory()
+
+    @cached_property
+    def read_cache(self) -> ReadCache:
+        """The organization and mailbox rows the email routes read, kept as the workers keep them."""
+        return ReadCache(self.store)
+
+    @cached_property
+    def token_counters(self) -> CounterBlocks:
+        """Tracking-token counter values this instance reserved from the organization row."""
+        return CounterBlocks()
 
     @cached_property
     def box(self) -> SecretBox:

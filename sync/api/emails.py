@@ -37,6 +37,7 @@ from sync.errors import ConcurrencyConflict, NotFound, ValidationFailed
 from sync.model.email import MAX_TEXT_BODY_CHARS, Email, RecipientStatus
 from sync.model.fields import EntityRef, Str36
 from sync.model.options import EMAIL_ENABLED_TYPES, EmailStatus, EntityType, ParticipationType, Priority
+from sync.outgoing.counter_blocks import CounterBlocks
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.outgoing.submit import (
     AttachmentInput,
@@ -48,6 +49,7 @@ from sync.outgoing.submit import (
 )
 from sync.settings import Settings, load_settings
 from sync.store.names import Queue
+from sync.store.read_cache import ReadCache
 from sync.store.store import Store
 
 MAX_HTML_BODY_CHARS = 2_000_000  # larger bodies go to Blob storage (N-16 allows far more; requests stay sane)
@@ -87,10 +89,26 @@ def get_store(request: Request) -> Store:
     return context.store if context is not None else _store_from_environment()
 
 
+def get_read_cache(request: Request) -> ReadCache | None:
+    """The app's cache of organization and mailbox rows (none without a context: every call reads them)."""
+    context = getattr(request.app.state, "context", None)
+    return context.read_cache if context is not None else None
+
+
+def get_token_counters(request: Request) -> CounterBlocks | None:
+    """The app's reserved tracking-token counter values (none without a context: one write per token)."""
+    context = getattr(request.app.state, "context", None)
+    return context.token_counters if context is not None else None
+
+
 def get_outgoing(
-    store: Annotated[Store, Depends(get_store)], settings: Annotated[Settings, Depends(get_settings)]
+    store: Annotated[Store, Depends(get_store)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    cache: Annotated[ReadCache | None, Depends(get_read_cache)],
+    counters: Annotated[CounterBlocks | None, Depends(get_token_counters)],
 ) -> OutgoingEmails:
-    return OutgoingEmails(store, OutboxQueue(store.account.queue(Queue.OUTGOING_MAIL)), WorkSigner(settings.aes_key()))
+    queue = OutboxQueue(store.account.queue(Queue.OUTGOING_MAIL))
+    return OutgoingEmails(store, queue, WorkSigner(settings.aes_key()), cache=cache, counters=counters)
 
 
 Outgoing = Annotated[OutgoingEmails, Depends(get_outgoing)]

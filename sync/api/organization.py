@@ -56,6 +56,7 @@ def build_router() -> APIRouter:
         changed.with_etag(stored.etag)
         repo = ctx.store.organization
         saved = repo.update(changed) if stored.etag else repo.insert(changed)  # defaults until first saved
+        ctx.read_cache.put(("organization", ""), saved)  # this instance's email routes see it at once
         response.headers["ETag"] = saved.etag or ""
         return SHAPE.output(saved)
 

@@ -28,7 +28,7 @@ from sync.errors import AlreadyExists, ConcurrencyConflict, NotFound, SyncError,
 from sync.incoming.correlate import subject_key
 from sync.incoming.dedupe import message_key
 from sync.incoming.resolve import resolve_recipients
-from sync.model import Email, OrganizationSettings, Queue, SystemUser
+from sync.model import Email, Mailbox, OrganizationSettings, Queue, SystemUser
 from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta
 from sync.model.fields import EntityRef, normalize_address, utcnow
 from sync.model.lookups import EmailSummary
@@ -36,9 +36,12 @@ from sync.model.options import EmailDirection, EmailStatus, EntityType, Particip
 from sync.model.records import EmailEnabled
 from sync.outgoing import state, tokens
 from sync.outgoing.compose import ComposeError, mail_address, message_id_for
+from sync.outgoing.counter_blocks import CounterBlocks
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.store.names import Container, Table
 from sync.store.outbox import OutboxIndex
+from sync.store.overlap import overlap
+from sync.store.read_cache import ReadCache
 from sync.store.schema import owned_mailbox_id
 from sync.store.store import Store
 
@@ -93,19 +96,34 @@ class DraftSpec:
 
 
 class OutgoingEmails:
+    """Create and SendEmail; ``cache`` (the admin API's) serves the organization and mailbox rows it reads.
+
+    Without a cache every call reads them afresh; with one, an administrator's change to them reaches the
+    API within the cache's lifetime, as it reaches the workers and the sender (``ReadCache``). With
+    ``counters``, tracking-token counter values come from a block this process reserved (``CounterBlocks``).
+    """
+
     def __init__(
-        self, store: Store, queue: OutboxQueue, signer: WorkSigner, clock: Callable[[], datetime] = utcnow
+        self,
+        store: Store,
+        queue: OutboxQueue,
+        signer: WorkSigner,
+        clock: Callable[[], datetime] = utcnow,
+        cache: ReadCache | None = None,
+        counters: CounterBlocks | None = None,
     ) -> None:
         self.store = store
         self.queue = queue
         self.signer = signer
         self.clock = clock
+        self.cache = cache
+        self.counters = counters
         self.outbox = OutboxIndex(store.account.table(Table.OUTBOX))
 
     # --- drafts -------------------------------------------------------------------------------------
     def create_draft(self, spec: DraftSpec) -> Email:
         """A Draft email activity from ``spec``; ValidationFailed (with the field) for bad input."""
-        org = self.store.get_organization()
+        org = self._organization()
         sender_record, sender_party = self._sender(spec.sender)
         acting = self._acting_user(spec.owner_user_id)
         self._check_send_as(sender_record, acting)
@@ -153,13 +171,13 @@ class OutgoingEmails:
             )
         if tracking_token is not None and not _TOKEN.match(tracking_token):
             raise ValidationFailed("a tracking token is 1-50 characters without spaces", field="tracking_token")
-        org = self.store.get_organization()
+        org = self._organization()
         self._check_recipients(email, org)
         sender_ref = self._sender_ref(email)
         sender_record, _ = self._sender(sender_ref)
         acting = self._acting_user(_owner_party_id(email))
         self._check_send_as(sender_record, acting)
-        mailbox = self.store.find_mailbox(owned_mailbox_id(sender_ref))
+        mailbox = self._mailbox(owned_mailbox_id(sender_ref))
         if mailbox is None:
             raise ValidationFailed(f"the {_type_name(sender_ref.type)} in From has no mailbox", field="from")
         now = self.clock()
@@ -170,13 +188,15 @@ class OutgoingEmails:
             email.message_id = message_id_for(email.id, email.sender or "")
         email.sender_mailbox_id = mailbox.id
         email.submitted_by = (mailbox.email_address or "")[:250] or None
-        self._index(email, org, mailbox.id)
         if not issue_send:  # R-OUT-2: the client sent it already
+            self._index(email, org, mailbox.id)
             email.status = EmailStatus.SENT
             email.sent_on = now
             return self._save(email)
         due = max(now, email.delayed_email_send_time or now)
-        self.outbox.add(email.id, due + LOST_MESSAGE_GRACE)
+        # the indexes and the outbox entry are independent of each other: written together, all before
+        # Pending Send (a failure of any leaves the email as it was, with nothing queued)
+        self._index(email, org, mailbox.id, also=lambda: self.outbox.add(email.id, due + LOST_MESSAGE_GRACE))
         if email.status is EmailStatus.FAILED:
             state.reopen(email)
         email.status = EmailStatus.PENDING_SEND
@@ -319,14 +339,30 @@ class OutgoingEmails:
         return metas
 
     def _new_token(self, user: SystemUser | None) -> str:
-        """Take the next counter (and, the first time, the user's number) from the organization row."""
-        taken: dict[str, int] = {}
+        """The next counter (from this process's block, if it has one) and the user's number (taken once)."""
         needs_number = user is not None and user.tracking_token_user_number is None
+        if self.counters is not None and not needs_number:
+            org, counter = self.counters.next(lambda size: self._take_from_organization(size, False)[:2])
+            taken_user = None
+        else:
+            org, counters, taken_user = self._take_from_organization(1, needs_number)
+            counter = counters[0]
+        sequence = 0
+        if user is not None:
+            sequence = user.tracking_token_user_number or 0
+            if taken_user is not None:
+                sequence = self._assign_user_number(user.id, taken_user)
+        return tokens.format_token(org, sequence, counter)
+
+    def _take_from_organization(
+        self, count: int, user_number: bool
+    ) -> tuple[OrganizationSettings, list[int], int | None]:
+        """``count`` counter values (and a user's number) in one ETag-checked write of the organization row."""
+        taken: dict[str, list[int]] = {}
 
         def take(org: OrganizationSettings) -> None:
-            taken["counter"] = tokens.take_counter(org)
-            if needs_number:
-                taken["user"] = tokens.take_user_sequence(org)
+            taken["counters"] = [tokens.take_counter(org) for _ in range(count)]
+            taken["user"] = [tokens.take_user_sequence(org)] if user_number else []
 
         try:
             org = self.store.organization.modify("organization", "settings", take, attempts=50)
@@ -334,12 +370,7 @@ class OutgoingEmails:
             with contextlib.suppress(AlreadyExists):
                 self.store.organization.insert(OrganizationSettings())
             org = self.store.organization.modify("organization", "settings", take, attempts=50)
-        sequence = 0
-        if user is not None:
-            sequence = user.tracking_token_user_number or taken.get("user", 0)
-            if needs_number:
-                sequence = self._assign_user_number(user.id, taken["user"])
-        return tokens.format_token(org, sequence, taken["counter"])
+        return org, taken["counters"], next(iter(taken["user"]), None)
 
     def _assign_user_number(self, user_id: str, number: int) -> int:
         def assign(user: SystemUser) -> None:
@@ -349,8 +380,16 @@ class OutgoingEmails:
         stored = self.store.users.modify(user_id, "record", assign)
         return stored.tracking_token_user_number or number
 
-    def _index(self, email: Email, org: OrganizationSettings, mailbox_id: str) -> None:
-        """Message-ID and token -> this email, before the email can go out (R-COR-2/3)."""
+    def _organization(self) -> OrganizationSettings:
+        return self.cache.organization() if self.cache is not None else self.store.get_organization()
+
+    def _mailbox(self, mailbox_id: str) -> Mailbox | None:
+        return self.cache.mailbox(mailbox_id) if self.cache is not None else self.store.find_mailbox(mailbox_id)
+
+    def _index(
+        self, email: Email, org: OrganizationSettings, mailbox_id: str, also: Callable[[], object] | None = None
+    ) -> None:
+        """Message-ID and token -> this email, before the email can go out (R-COR-2/3); ``also`` alongside."""
         summary = EmailSummary(
             email_id=email.id,
             regarding=email.regarding,
@@ -358,10 +397,14 @@ class OutgoingEmails:
             subject_key=subject_key(email.subject, org),
             direction=EmailDirection.OUTGOING,
         )
+        writes: list[Callable[[], object]] = [also] if also is not None else []
         if email.message_id:
-            self.store.message_index.claim(message_key(email.message_id, b""), summary, mailbox_id)
+            message = message_key(email.message_id, b"")
+            writes.append(lambda: self.store.message_index.claim(message, summary, mailbox_id))
         if email.tracking_token:
-            self.store.token_index.add(email.tracking_token, summary)
+            token = email.tracking_token
+            writes.append(lambda: self.store.token_index.add(token, summary))
+        overlap(writes)
 
     def _save(self, email: Email) -> Email:
         try:

@@ -11,21 +11,33 @@ and DeleteItem, else SendToNone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 from exchangelib import CalendarItem, Contact
 from exchangelib.extended_properties import ExternId
-from exchangelib.items import ID_ONLY, SEND_TO_ALL_AND_SAVE_COPY, SEND_TO_NONE, Item, Task
+from exchangelib.items import ID_ONLY, SAVE_ONLY, SEND_TO_ALL_AND_SAVE_COPY, SEND_TO_NONE, Item, Task
 from exchangelib.properties import DistinguishedFolderId
 from exchangelib.properties import Mailbox as EwsMailbox
 from exchangelib.services import SyncFolderItems
 
-from sync.act.port import TYPE_OF, ActFolder, ChangeKind, ChangePage, ExchangeItem, ItemChange, OrgStamp
-from sync.mail.errors import MessageGone
+from sync.act.port import (
+    TYPE_OF,
+    ActFolder,
+    ChangeKind,
+    ChangePage,
+    Created,
+    ExchangeItem,
+    ItemChange,
+    NewItem,
+    OrgStamp,
+    stops_mailbox,
+)
+from sync.mail.errors import MailServerError, MessageGone
 from sync.mail.ews import act_items, org_stamp
+from sync.mail.ews.errors import translate
 from sync.mail.ews.session import EwsSession
 from sync.model.options import EntityType
 
@@ -137,6 +149,69 @@ class EwsActMailbox:
         setattr(item, STAMP, crm_ref)
         self.session.call(lambda: _save(item, send=send_invitations), "CreateItem")
         return str(item.id), str(item.changekey)
+
+    @property
+    def removes_series_as_occurrences(self) -> bool:
+        return False  # SyncFolderItems names the deleted series master
+
+    def gone(self, object_type: EntityType, item_ids: Sequence[str]) -> set[str]:
+        if not item_ids:
+            return set()
+        ids = [(item_id, None) for item_id in item_ids]
+        found = self.session.call(lambda: list(self.account.fetch(ids, only_fields=["id"])), "GetItem")
+        return {item_id for item_id, item in zip(item_ids, found, strict=True) if isinstance(item, Exception)}
+
+    def create_many(self, items: Sequence[NewItem]) -> list[Created]:
+        """One CreateItem per folder and invitation choice (exchangelib's ``bulk_create``, 100 items a request); an
+        item EWS refuses is that item's answer, a failed request every one of its items'."""
+        answers: dict[int, Created] = {}
+        groups: dict[tuple[EntityType, bool], list[int]] = {}
+        for position, new in enumerate(items):
+            groups.setdefault((new.object_type, new.send_invitations), []).append(position)
+        for (object_type, send), positions in groups.items():
+            if any(stops_mailbox(a) for a in answers.values() if isinstance(a, Exception)):
+                answers |= {p: next(a for a in answers.values() if isinstance(a, Exception)) for p in positions}
+                continue
+            answers |= self._create_group(object_type, send, [(p, items[p]) for p in positions])
+        return [answers[p] for p in range(len(items))]
+
+    def _create_group(
+        self, object_type: EntityType, send: bool, group: list[tuple[int, NewItem]]
+    ) -> dict[int, Created]:
+        folder = self._home(object_type)
+        answers: dict[int, Created] = {}
+        built: list[tuple[int, Item]] = []
+        for position, new in group:
+            try:
+                item = act_items.new_item(object_type, new.fields, self.account, folder)
+            except ValueError as exc:
+                answers[position] = exc
+                continue
+            setattr(item, STAMP, new.crm_ref)
+            built.append((position, item))
+        if not built:
+            return answers
+        options: dict[str, Any] = {"message_disposition": SAVE_ONLY}
+        if object_type is EntityType.APPOINTMENT:
+            options["send_meeting_invitations"] = SEND_TO_ALL_AND_SAVE_COPY if send else SEND_TO_NONE
+        try:
+            results = self.session.call(
+                lambda: list(self.account.bulk_create(folder, [item for _, item in built], **options)), "CreateItem"
+            )
+        except MailServerError as exc:
+            return answers | {position: exc for position, _ in built}
+        for (position, _), result in zip(built, results, strict=True):
+            if isinstance(result, Exception):
+                answers[position] = translate(result, what="CreateItem")
+            else:
+                answers[position] = (str(result.id), str(result.changekey))
+        return answers
+
+    def _home(self, object_type: EntityType) -> Any:
+        """The folder new items of this type go to."""
+        if object_type is EntityType.APPOINTMENT:
+            return self.account.calendar
+        return self.account.contacts if object_type is EntityType.CONTACT else self.account.tasks
 
     def update(
         self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object], *,

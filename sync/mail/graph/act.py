@@ -27,13 +27,23 @@ from __future__ import annotations
 import logging
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from sync.act.port import TYPE_OF, ActFolder, ChangeKind, ChangePage, ExchangeItem, ItemChange, OrgStamp
+from sync.act.port import (
+    TYPE_OF,
+    ActFolder,
+    ChangeKind,
+    ChangePage,
+    Created,
+    ExchangeItem,
+    ItemChange,
+    NewItem,
+    OrgStamp,
+)
 from sync.mail.backoff import BackOff
 from sync.mail.errors import MailServerError, MessageGone, PermanentMailError, ServerBusy
 from sync.mail.graph import act_contacts, act_events, act_org_stamp, act_state, act_tasks
@@ -205,23 +215,94 @@ class GraphActMailbox:
                 return None
             raise
 
+    @property
+    def removes_series_as_occurrences(self) -> bool:
+        return True  # calendarView delta removes a deleted series' occurrences, never its master
+
+    def gone(self, object_type: EntityType, item_ids: Sequence[str]) -> set[str]:
+        """One GET of each id (``$select=id``) in ``$batch``es of 20: a 404 is gone; throttled ones are asked again."""
+        missing: set[str] = set()
+        pending = list(item_ids)
+
+        def check() -> None:
+            nonlocal pending
+            calls = [BatchRequest("GET", f"{self._item_url(object_type, i)}?$select=id") for i in pending]
+            throttled: ServerBusy | None = None
+            left = []
+            for item_id, answer in zip(pending, self.client.batch(calls), strict=True):
+                error = answer.error()
+                if isinstance(error, ServerBusy):
+                    left.append(item_id)
+                    throttled = throttled or error
+                elif error is not None:
+                    if not _gone(error):
+                        raise error
+                    missing.add(item_id)
+            pending = left
+            if throttled is not None:
+                raise throttled
+
+        if pending:
+            self._call(check, "act.gone")
+        return missing
+
     def create(
         self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str, *, send_invitations: bool = False
     ) -> tuple[str, str]:
-        body = self._body(object_type, fields, fields.keys(), send_invitations)
-        if object_type is EntityType.TASK:
+        body = self._new_body(NewItem(object_type, fields, crm_ref, send_invitations))
+        created = self._call(lambda: self.client.post(self._collection(object_type), body), "act.create")
+        return _created(object_type, created)
+
+    def create_many(self, items: Sequence[NewItem]) -> list[Created]:
+        """The items POSTed in ``$batch``es of 20. Throttled ones (429) are sent again after the Retry-After,
+        alone, so an item is never created twice; one refused is that item's answer."""
+        answers: dict[int, Created] = {}
+        pending = list(range(len(items)))
+
+        def create() -> None:
+            nonlocal pending
+            calls = [
+                BatchRequest("POST", self._collection(items[i].object_type), self._new_body(items[i])) for i in pending
+            ]
+            throttled: ServerBusy | None = None
+            left = []
+            for position, answer in zip(pending, self.client.batch(calls), strict=True):
+                error = answer.error()
+                if isinstance(error, ServerBusy):
+                    left.append(position)
+                    throttled = throttled or error
+                    continue
+                try:
+                    if error is not None:
+                        raise error
+                    answers[position] = _created(items[position].object_type, answer.body)
+                except MailServerError as exc:
+                    answers[position] = exc
+            pending = left
+            if throttled is not None:
+                raise throttled
+
+        try:
+            if pending:
+                self._call(create, "act.create")
+        except MailServerError as exc:  # the mailbox's: every item not created has it as its answer
+            for position in pending:
+                answers.setdefault(position, exc)
+        return [answers[i] for i in range(len(items))]
+
+    def _new_body(self, new: NewItem) -> dict[str, Any]:
+        """A new item's body, stamped with the record it is made for."""
+        body = self._body(new.object_type, new.fields, new.fields.keys(), new.send_invitations)
+        if new.object_type is EntityType.TASK:
             body["linkedResources"] = [
-                {"applicationName": TASK_APP, "externalId": crm_ref, "displayName": body.get("title", "")}
+                {"applicationName": TASK_APP, "externalId": new.crm_ref, "displayName": body.get("title", "")}
             ]
         else:
             body["singleValueExtendedProperties"] = [
-                {"id": STAMP, "value": crm_ref},
+                {"id": STAMP, "value": new.crm_ref},
                 *body.get("singleValueExtendedProperties", []),
             ]
-        created = self._call(lambda: self.client.post(self._collection(object_type), body), "act.create")
-        if not created or "id" not in created:
-            raise PermanentMailError(f"{object_type.name.lower()} create: Graph answered without the item")
-        return str(created["id"]), _change_key(object_type, created)
+        return body
 
     def update(
         self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object], *,
@@ -330,6 +411,12 @@ class GraphActMailbox:
             object_type, "linkedResources"
         )
         return f"{url}?$expand={urllib.parse.quote(expand, safe='$=(),')}"
+
+
+def _created(object_type: EntityType, created: Any) -> tuple[str, str]:
+    if not isinstance(created, dict) or "id" not in created:
+        raise PermanentMailError(f"{object_type.name.lower()} create: Graph answered without the item")
+    return str(created["id"]), _change_key(object_type, created)
 
 
 def _default_list(lists: list[Any]) -> str:

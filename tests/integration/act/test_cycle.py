@@ -4,18 +4,19 @@ EWS (the EWS test server) and once through Microsoft Graph (the Graph test serve
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
+from azure.data.tables import TableClient
 
+from sync.act import link_writes
 from sync.act.port import crm_ref
 from sync.incoming.marks import TRACKED_CATEGORY
-from sync.model import Contact
+from sync.model import Contact, ExchangeItemLookup
 from sync.model.act import Appointment, FilterRule, Recurrence, RecurrenceKind, SyncFilter, Task, TaskStatus
 from sync.model.options import EntityType
-from sync.store.act_links import ActLinks
 from tests.integration.act.conftest import SOON, ActWorld
 from tests.integration.act.remote import RemoteItem
 
@@ -150,15 +151,17 @@ def test_a_crash_after_exchange_created_the_item_leaves_no_duplicate(
         pass
 
     meeting = act.meeting("Crash test")
-    original = ActLinks.attach
+    original = link_writes.write_rows
 
-    def dies(self: ActLinks, *args: object, **kwargs: object) -> object:
-        raise Crash
+    def dies_attaching(table: TableClient, rows: Sequence[link_writes.Row]) -> None:
+        if any(isinstance(row, ExchangeItemLookup) for row in rows):  # the write that links the created items
+            raise Crash
+        original(table, rows)
 
-    monkeypatch.setattr(ActLinks, "attach", dies)
+    monkeypatch.setattr(link_writes, "write_rows", dies_attaching)
     with pytest.raises(Crash):
         act.cycle()
-    monkeypatch.setattr(ActLinks, "attach", original)
+    monkeypatch.setattr(link_writes, "write_rows", original)
     assert len(act.remote.items("calendar")) == 1 and act.link(EntityType.APPOINTMENT, meeting.id) is None
 
     report = act.cycle()

@@ -3,18 +3,22 @@ invitations tied to attendees, throttling, expired delta links and the cost in c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
+from azure.data.tables import TableClient
 
 from devstack import TestCA
 from devstack.entra import EntraMock
+from sync.act import link_writes
 from sync.act.port import ActFolder, crm_ref
 from sync.act.worker import ActWorker
 from sync.auth.secrets import SecretBox
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.mail.graph.act import GraphActMailbox
 from sync.mailboxes.test_enable import TestAndEnable
+from sync.model import ExchangeItemLookup
 from sync.model.act import Recurrence, RecurrenceKind, Task
 from sync.model.fields import utcnow
 from sync.model.mailbox import Mailbox
@@ -28,7 +32,6 @@ from sync.model.options import (
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.settings import Settings
 from sync.store import Store
-from sync.store.act_links import ActLinks
 from tests.graph.server import GraphServer
 from tests.integration.act.conftest import ALICE, SOON, ActWorld, graph_world
 
@@ -204,15 +207,17 @@ def test_a_todo_task_created_before_a_crash_is_found_by_its_linked_resource(
         pass
 
     task = act.records.create(Task(subject="Send the quote", owner_user_id=act.user.id))
-    original = ActLinks.attach
+    original = link_writes.write_rows
 
-    def dies(self: ActLinks, *args: object, **kwargs: object) -> object:
-        raise Crash
+    def dies_attaching(table: TableClient, rows: Sequence[link_writes.Row]) -> None:
+        if any(isinstance(row, ExchangeItemLookup) for row in rows):  # the write that links the created items
+            raise Crash
+        original(table, rows)
 
-    monkeypatch.setattr(ActLinks, "attach", dies)
+    monkeypatch.setattr(link_writes, "write_rows", dies_attaching)
     with pytest.raises(Crash):
         act.cycle()
-    monkeypatch.setattr(ActLinks, "attach", original)
+    monkeypatch.setattr(link_writes, "write_rows", original)
     [created] = act.graph.pim_items(ALICE, "todoTask")
     assert created.linked[0]["externalId"] == crm_ref(EntityType.TASK, task.id)
 
@@ -236,24 +241,28 @@ def test_a_todo_task_with_the_tracking_category_becomes_a_crm_task(act: ActWorld
     assert act.link(EntityType.TASK, tracked.id) is not None
 
 
-def test_a_series_deleted_in_outlook_is_not_seen_as_deleted_through_graph(act: ActWorld) -> None:
+def test_a_series_deleted_in_outlook_deletes_its_record_through_graph(act: ActWorld) -> None:
     """Graph v1.0's calendarView delta names the removed occurrences by their own ids only, never the series
-    master the link holds (docs/act.md): the record stays, and its next change finds the series gone."""
+    master the link holds: removals no link holds make the cycle check its linked appointments, and the gone
+    series is an Exchange delete (R-ACT-12: the user organizes it and it is to come, so the record goes)."""
     series = Recurrence(kind=RecurrenceKind.DAILY, start=SOON.date(), occurrences=3)
     meeting = act.meeting("Daily check-in", recurrence=series)
+    single = act.meeting(
+        "One-off", scheduled_start=SOON + timedelta(days=9), scheduled_end=SOON + timedelta(days=9, hours=1)
+    )
     act.cycle()
     master = act.link(EntityType.APPOINTMENT, meeting.id)
     assert master is not None
     act.graph.remove(ALICE, master)
+    calls = act.graph.calls["event.get"]
 
     report = act.cycle()
 
-    assert (report.deleted_in_crm, report.item_errors) == (0, 0)
-    assert act.store.appointments.find(meeting.id, "record") is not None
-    fresh = act.store.appointments.get(meeting.id, "record")
-    fresh.subject = "Daily check-in (renamed)"
-    act.records.update(fresh)
-    assert act.cycle().item_errors == 1  # the update finds the series gone, counted on the link and retried
+    assert (report.deleted_in_crm, report.item_errors) == (1, 0)
+    assert act.store.appointments.find(meeting.id, "record") is None
+    assert act.link(EntityType.APPOINTMENT, meeting.id) is None
+    assert act.link(EntityType.APPOINTMENT, single.id) is not None  # still there: untouched
+    assert act.graph.calls["event.get"] - calls == 3  # the one-off read back; both linked appointments checked
 
 
 def test_r_act_13_r_act_20_a_meeting_bob_organizes_keeps_him_as_organizer_through_graph(act: ActWorld) -> None:
