@@ -17,6 +17,7 @@ meeting or a delete may change, is decided by ``sync/act/invitations.py`` (R-ACT
 item carries ``crm_ref``; the pull of the next cycle runs before any push and attaches such an item to
 its record, so a crash between CreateItem and the link write never makes a second item. Every other
 write is idempotent (an update re-sent writes the same values; a delete of a missing item is done).
+Pushes of different records run a few at a time (``PUSH_CONCURRENCY``); each record's steps keep this order.
 
 **Pull.** Items not linked become CRM records only when they carry the "Tracked to Dynamics 365" category
 (R-ACT-2; never contacts); changes of linked items go through the conflict policy; our own writes come
@@ -32,7 +33,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, partial
@@ -69,6 +72,7 @@ log = logging.getLogger(__name__)
 
 MAX_ITEM_RETRIES = 5  # R-REC-9 / R-ERR-8: item-level errors are retried in later cycles, then recorded
 WATERMARK_PREFIX = "act:"
+PUSH_CONCURRENCY = 4  # records pushed at once: their storage and Exchange round trips overlap
 
 
 @dataclass
@@ -107,6 +111,7 @@ class ActCycle:
         self.links = store.act_links
         self.save_watermark = save_watermark or self._save_watermark
         self.report = ActReport(mailbox.id)
+        self._counting = threading.Lock()  # pushes run PUSH_CONCURRENCY at a time
 
     def run(self) -> ActReport:
         self._decided()
@@ -121,7 +126,7 @@ class ActCycle:
         watermark = self.mailbox.watermarks.get(key) or FolderWatermark(folder=key)
         for page in self.exchange.pages(folder, watermark.sync_state):
             for change in page.changes:
-                self.report.pulled += 1
+                self._count(pulled=1)
                 self._item_guard(partial(self._pulled, change, TYPE_OF[folder]))
             watermark = watermark.model_copy(update={"sync_state": page.state})
             self.save_watermark(key, watermark)
@@ -138,7 +143,7 @@ class ActCycle:
             link = self._our_lost_create(item)
             if link is None:
                 if self._copy_of_linked(item):  # R-IN-9, R-ACT-19: a copy is not a second record
-                    self.report.copies_ignored += 1
+                    self._count(copies_ignored=1)
                     return
                 if TRACKED_CATEGORY in item.categories and object_type is not EntityType.CONTACT:  # R-ACT-2
                     self._track(item)
@@ -183,7 +188,7 @@ class ActCycle:
             if not isinstance(record, Contact):
                 record.modified_by = self._author(record)
             version = self.records.update(record).version_number
-            self.report.updated_in_crm += 1
+            self._count(updated_in_crm=1)
         change_key = item.change_key
         to_exchange, invite = decided.to_exchange, False
         if isinstance(record, Appointment):
@@ -194,17 +199,17 @@ class ActCycle:
             change_key = self.exchange.update(
                 link.object_type, item.item_id, item.change_key, to_exchange, send_invitations=invite
             )
-            self.report.updated_in_exchange += 1
-        self.report.conflicts += decided.conflict
-        self.report.changes += bool(decided.to_crm or to_exchange)
+            self._count(updated_in_exchange=1)
+        self._count(conflicts=decided.conflict)
+        self._count(changes=bool(decided.to_crm or to_exchange))
         self._settle(link, version, change_key, decision=decided.summary if decided.conflict else None)
 
     def _deleted_in_exchange(self, link: ExchangeSyncIdMapping) -> None:
         record = self._record(link.object_type, link.object_id)
         if record is not None and self._exchange_delete_propagates(record):
             self.records.delete(record)
-            self.report.deleted_in_crm += 1
-            self.report.changes += 1
+            self._count(deleted_in_crm=1)
+            self._count(changes=1)
         self.links.forget(link)
 
     def _exchange_delete_propagates(self, record: ActRecord) -> bool:
@@ -257,7 +262,7 @@ class ActCycle:
         Alerts(self.store).raise_alert(
             self.store.get_organization(), text, mailbox_ref(self.mailbox), mailbox_id=self.mailbox.id
         )
-        self.report.conflicts_held += 1
+        self._count(conflicts_held=1)
 
     def _track(self, item: ExchangeItem, *, check_conflicts: bool = True) -> None:
         """An Exchange item the user tracked with the category: a new CRM record, linked (R-ACT-2)."""
@@ -277,15 +282,30 @@ class ActCycle:
             mailbox_id=self.mailbox.id, object_id=created.id, object_type=created.entity_type
         )
         self.links.attach(link, item.item_id, item.change_key, synced_version=created.version_number)
-        self.report.created_in_crm += 1
-        self.report.changes += 1
+        self._count(created_in_crm=1)
+        self._count(changes=1)
 
     # --- CRM → Exchange -----------------------------------------------------------------------------
     def _push(self) -> None:
-        for link in list(self.links.pending(self.mailbox.id)):
-            if link.retries >= MAX_ITEM_RETRIES and link.crm_version == link.failed_version:
-                continue  # failed too often at this version: left until the record changes again
-            self._item_guard(partial(self._pushed, link), link=link)
+        """Each pending link's push; links are independent, so PUSH_CONCURRENCY of them run at once.
+
+        A link's own steps keep their order (its row is written before CreateItem); only different records'
+        round trips overlap. An error that stops the cycle is raised once the pushes in flight are done.
+        """
+        todo = [
+            link
+            for link in self.links.pending(self.mailbox.id)
+            # failed too often at this version: left until the record changes again
+            if not (link.retries >= MAX_ITEM_RETRIES and link.crm_version == link.failed_version)
+        ]
+        if not todo:
+            return
+        with ThreadPoolExecutor(min(PUSH_CONCURRENCY, len(todo)), thread_name_prefix="act-push") as pool:
+            futures = [pool.submit(self._item_guard, partial(self._pushed, link), link=link) for link in todo]
+            for future in futures:
+                future.exception()  # waits; the first error is raised below, after every push ended
+        for future in futures:
+            future.result()
 
     def _pushed(self, link: ExchangeSyncIdMapping) -> None:
         record = None if link.deleted_in_crm else self._record(link.object_type, link.object_id)
@@ -316,7 +336,7 @@ class ActCycle:
                 send_invitations=meeting is not None and invitations.invite_on_create(meeting, self.now()),
             )  # fmt: skip
             self.links.attach(started, item_id, change_key, synced_version=record.version_number)
-            self.report.created_in_exchange += 1
+            self._count(created_in_exchange=1)
         else:
             directions = canonical.DIRECTIONS.get(link.object_type, {})
             outgoing = {k: v for k, v in values.items() if directions.get(k, Direction.BOTH) is not Direction.TO_CRM}
@@ -328,8 +348,8 @@ class ActCycle:
                 link.object_type, link.exchange_entry_id, link.change_key or "", outgoing, send_invitations=invite
             )
             self._settle(link, record.version_number, change_key)
-            self.report.updated_in_exchange += 1
-        self.report.changes += 1
+            self._count(updated_in_exchange=1)
+        self._count(changes=1)
 
     def _writable(self, meeting: invitations.Meeting, changes: Mapping[str, object]) -> dict[str, object]:
         """R-ACT-9: a past meeting keeps its sensitive properties unless the organization says otherwise."""
@@ -355,8 +375,8 @@ class ActCycle:
             self.exchange.delete(
                 link.object_type, link.exchange_entry_id, send_cancellations=how is invitations.Removal.CANCEL
             )
-            self.report.deleted_in_exchange += 1
-            self.report.changes += 1
+            self._count(deleted_in_exchange=1)
+            self._count(changes=1)
         self.links.detach(link, version)
 
     def _remove_from_exchange(self, link: ExchangeSyncIdMapping, record: ActRecord | None) -> None:
@@ -368,8 +388,8 @@ class ActCycle:
             self.exchange.delete(
                 link.object_type, link.exchange_entry_id, send_cancellations=how is invitations.Removal.CANCEL
             )
-            self.report.deleted_in_exchange += 1
-            self.report.changes += 1
+            self._count(deleted_in_exchange=1)
+            self._count(changes=1)
         self.links.forget(link)
 
     def _removal(self, link: ExchangeSyncIdMapping, record: ActRecord | None) -> invitations.Removal:
@@ -399,8 +419,7 @@ class ActCycle:
             self._item_failed(link, exc)
 
     def _item_failed(self, link: ExchangeSyncIdMapping | None, exc: Exception) -> None:
-        self.report.item_errors += 1
-        self.report.errors.append(f"{type(exc).__name__}: {exc}"[:300])
+        self._count(item_errors=1, error=f"{type(exc).__name__}: {exc}"[:300])
         log.warning("mailbox %s: ACT item failed: %s", self.mailbox.id, exc)
         if link is None:
             return
@@ -427,6 +446,13 @@ class ActCycle:
                 stored.last_decision = decision[:2048]
 
         self.links.apply(link, settled)
+
+    def _count(self, *, error: str | None = None, **counts: int) -> None:
+        with self._counting:
+            for name, value in counts.items():
+                setattr(self.report, name, getattr(self.report, name) + value)
+            if error is not None:
+                self.report.errors.append(error)
 
     @staticmethod
     def _key(link: ExchangeSyncIdMapping) -> str:
