@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,12 +66,14 @@ from sync.model.fields import SYSTEM_USER, EntityRef, normalize_address
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import EntityType, ParticipationType
 from sync.store.act_links import conflict_key, mark_synced
+from sync.store.overlap import overlap
 from sync.store.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_ITEM_RETRIES = 5  # R-REC-9 / R-ERR-8: item-level errors are retried in later cycles, then recorded
 WATERMARK_PREFIX = "act:"
+_UNREAD = object()  # a link not read ahead of its change
 PUSH_CONCURRENCY = 4  # records pushed at once: their storage and Exchange round trips overlap
 
 
@@ -125,14 +127,30 @@ class ActCycle:
         key = f"{WATERMARK_PREFIX}{folder.value}"
         watermark = self.mailbox.watermarks.get(key) or FolderWatermark(folder=key)
         for page in self.exchange.pages(folder, watermark.sync_state):
+            known = self._links_of(page.changes)
             for change in page.changes:
                 self._count(pulled=1)
-                self._item_guard(partial(self._pulled, change, TYPE_OF[folder]))
+                self._item_guard(partial(self._pulled, change, TYPE_OF[folder], known.get(change.item_id, _UNREAD)))
             watermark = watermark.model_copy(update={"sync_state": page.state})
             self.save_watermark(key, watermark)
 
-    def _pulled(self, change: ItemChange, object_type: EntityType) -> None:
-        link = self.links.by_item(self.mailbox.id, change.item_id)
+    def _links_of(self, changes: Sequence[ItemChange]) -> dict[str, ExchangeSyncIdMapping | None]:
+        """The links of a page's items, read together (their round trips overlap) before the changes are applied.
+
+        Applying a change writes only its own item's link, so reading them first is reading them as they are
+        when each change comes; a page naming an item twice is read change by change instead.
+        """
+        ids = [change.item_id for change in changes]
+        if len(set(ids)) != len(ids):
+            return {}
+        found = overlap([partial(self.links.by_item, self.mailbox.id, item_id) for item_id in ids])
+        return dict(zip(ids, found, strict=True))
+
+    def _pulled(self, change: ItemChange, object_type: EntityType, known: object = _UNREAD) -> None:
+        """``known``: the item's link (or None) when the page's links were read ahead."""
+        if known is _UNREAD:
+            known = self.links.by_item(self.mailbox.id, change.item_id)
+        link = known if isinstance(known, ExchangeSyncIdMapping) else None
         if change.kind is ChangeKind.DELETE:
             if link is not None:
                 self._deleted_in_exchange(link)

@@ -97,3 +97,29 @@ def test_a_crash_after_one_create_with_others_in_flight_leaves_no_duplicate(act:
     assert report.created_in_exchange == 0
     assert _subjects(act) == [f"Crash {n}" for n in range(4)]
     assert all(act.link(EntityType.APPOINTMENT, m.id) for m in meetings)
+
+
+def test_the_links_of_a_pulled_page_are_read_together_and_our_own_writes_are_skipped(
+    act: ActWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(3):
+        act.meeting(f"Read back {n}")
+    assert _cycle(act).created_in_exchange == 3
+    real = act.store.act_links.by_item
+    calls: list[str] = []
+    second_read = threading.Event()
+    waited: list[bool] = []
+
+    def by_item(mailbox_id: str, item_id: str) -> Any:
+        calls.append(item_id)
+        if len(calls) == 2:
+            second_read.set()
+        if len(calls) == 1:  # read one by one, the second read could not start before this one ends
+            waited.append(second_read.wait(PATIENCE_S))
+        return real(mailbox_id, item_id)
+
+    monkeypatch.setattr(act.store.act_links, "by_item", by_item)
+    report = _cycle(act)  # the pull reads our three creates back
+
+    assert waited == [True]
+    assert report.pulled == 3 and report.changes == 0  # each recognised by its change key
