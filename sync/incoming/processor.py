@@ -57,7 +57,7 @@ from sync.mail.mime import ParsedMessage, parse_message
 from sync.mail.mime_guards import MessageOverLimit, MimeLimits
 from sync.mail.port import INBOX_CONTEXT, FolderContext, FolderRole
 from sync.model import Contact, Email, ItemFailure, Lead, Mailbox, OrganizationSettings, QueueItem
-from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta
+from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta, BlobRef
 from sync.model.fields import SYSTEM_USER, EntityRef, utcnow
 from sync.model.lookups import EmailSummary
 from sync.model.options import (
@@ -501,10 +501,12 @@ class IncomingProcessor:
     def _store_attachments(
         self, email_id: str, parsed: ParsedMessage
     ) -> tuple[list[AttachmentMeta], EmailNotification]:
-        """Attachments to Blob; blocked types and files over the upload limit are dropped (R-REC-5)."""
+        """Attachments to Blob, uploaded together; blocked types and files over the upload limit are dropped
+        (R-REC-5). All are stored before the email row that points at them is written."""
         blocked = {e.strip().lower() for e in self.org.blocked_attachments.split(";") if e.strip()}
         notification = EmailNotification.NONE
         metas: list[AttachmentMeta] = []
+        uploads: list[tuple[AttachmentMeta, Callable[[], BlobRef]]] = []
         for n, att in enumerate(parsed.attachments):
             name = att.file_name or f"attachment-{n + 1}"
             extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -519,8 +521,13 @@ class IncomingProcessor:
                 notification = EmailNotification.ATTACHMENTS_NOT_SAVED
             else:
                 blob_name = f"{email_id}/{n + 1}-{_SAFE_NAME.sub('_', name)[:100]}"
-                meta.blob = self.store.blobs.put(Container.ATTACHMENTS, blob_name, att.data, meta.mime_type)
+                upload = functools.partial(
+                    self.store.blobs.put, Container.ATTACHMENTS, blob_name, att.data, meta.mime_type
+                )
+                uploads.append((meta, upload))
             metas.append(meta)
+        for (meta, _), blob in zip(uploads, overlap([upload for _, upload in uploads]), strict=True):
+            meta.blob = blob
         return metas, notification
 
     def _queue_items(self, email: Email, recipients: list[ActivityParty]) -> None:

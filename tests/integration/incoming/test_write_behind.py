@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import make_msgid
 from typing import Any
 
 import pytest
@@ -133,3 +135,41 @@ def test_a_crash_with_writes_in_flight_never_checkpoints_past_an_unstored_messag
     assert report.reasons["AlreadyProcessed"] == 1  # the second message, stored before the crash
     assert report.tracked == 3
     assert [world.emails_with_message_id(f"<{mid}>") for mid in mids] == [1, 1, 1, 1]
+
+
+def test_the_attachments_of_an_email_are_uploaded_together_before_its_row(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    address = mailbox.email_address or ""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Carol <carol@fabrikam.test>", address, "Three files"
+    msg["Message-ID"] = make_msgid(domain="fabrikam.test")
+    msg.set_content("see attached")
+    for n in range(3):
+        msg.add_attachment(f"file {n}".encode() * 100, maintype="application", subtype="octet-stream",
+                           filename=f"f{n}.bin")  # fmt: skip
+    world.server.deliver(address, msg.as_bytes())
+    real_put = world.store.blobs.put
+    second_started = threading.Event()
+    waited: list[bool] = []
+    stored_before_row: list[bool] = []
+
+    def put(container: Any, name: str, data: bytes, *args: Any) -> Any:
+        if name.endswith("2-f1.bin"):
+            second_started.set()
+        if name.endswith("1-f0.bin"):  # one after the other, the second upload could not start first
+            waited.append(second_started.wait(PATIENCE_S))
+        return real_put(container, name, data, *args)
+
+    def before(email: Email) -> None:
+        stored_before_row.append(all(a.blob is not None for a in email.attachments))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(world.store.blobs, "put", put)
+        _hook_insert(world, patch, before)
+        report = world.cycle(mailbox)
+    assert report.tracked == 1 and waited == [True] and stored_before_row == [True]
+    (email,) = _emails(world, mailbox.id)
+    contents = [world.store.blobs.get(a.blob) for a in email.attachments if a.blob is not None]
+    assert contents == [f"file {n}".encode() * 100 for n in range(3)]
