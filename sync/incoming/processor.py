@@ -20,10 +20,13 @@ quarantines it (raw bytes kept, the limit as the reason) and goes on with the ne
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
 
@@ -48,11 +51,13 @@ from sync.incoming.reasons import Reason
 from sync.incoming.resolve import SenderResolution, resolve_recipients, resolve_sender
 from sync.incoming.sanitize import sanitize
 from sync.incoming.smart import address_hashes, smart_match, subject_signature
+from sync.incoming.write_behind import WriteBehind, email_key, signature_key, token_key
+from sync.incoming.write_behind import conversation_key as conversation_touch
 from sync.mail.mime import ParsedMessage, parse_message
 from sync.mail.mime_guards import MessageOverLimit, MimeLimits
 from sync.mail.port import INBOX_CONTEXT, FolderContext, FolderRole
 from sync.model import Contact, Email, ItemFailure, Lead, Mailbox, OrganizationSettings, QueueItem
-from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta
+from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta, BlobRef
 from sync.model.fields import SYSTEM_USER, EntityRef, utcnow
 from sync.model.lookups import EmailSummary
 from sync.model.options import (
@@ -67,6 +72,7 @@ from sync.model.profile import EmailServerProfile
 from sync.model.records import SystemUser
 from sync.settings import Settings
 from sync.store.names import Container
+from sync.store.overlap import overlap
 from sync.store.schema import owned_mailbox_id
 from sync.store.store import Store
 
@@ -85,6 +91,9 @@ class ItemOutcome:
     reason: Reason
     email_id: str | None = None
     message_key: str | None = None
+    # set when the writes went to the cycle's WriteBehind: the outcome once they are done (it may differ:
+    # a replay, a duplicate) or their error
+    pending: Future[ItemOutcome] | None = field(default=None, compare=False)
 
     @property
     def tracked(self) -> bool:
@@ -142,6 +151,7 @@ class IncomingProcessor:
         self.mailbox = mailbox
         self.profile = profile
         self.directory = directory or CycleDirectory(store)
+        self.write_behind: WriteBehind | None = None  # the worker's, while it runs a folder's messages
 
     # --- entry points -------------------------------------------------------------------------------
     def parse(self, raw: bytes) -> ParsedMessage:
@@ -313,6 +323,10 @@ class IncomingProcessor:
         forwarder: EntityRef | None, folder: FolderContext = INBOX_CONTEXT, categories: tuple[str, ...] = (),
     ) -> ItemOutcome:  # fmt: skip
         decided = self.decide(parsed, kind, forwarder, folder, categories)
+        behind = self.write_behind
+        if behind is not None and behind.conflicts(_read_keys(parsed, key, decided)):
+            behind.drain()  # it read what a write in flight changes: decide again on the stored state
+            decided = self.decide(parsed, kind, forwarder, folder, categories)
         reason, sender, recipients = decided.reason, decided.sender, decided.recipients
         tokens, conversation, correlation = decided.tokens, decided.conversation, decided.correlation
         org, directory = self.org, self.directory
@@ -356,27 +370,49 @@ class IncomingProcessor:
             parsed, email_id, sender.party, recipients, reason, decided.accepting, correlation, tokens,
             summary, received_on, sender.duplicate_unresolved, author,
         )  # fmt: skip
+
+        def write() -> ItemOutcome:
+            return self._store_email(email, parsed, key, received_on, folder, author, reason, decided, summary)
+
+        if behind is None:
+            return write()
+        touches = [email_key(email_id), *(token_key(t) for t in tokens[:1])]
+        if conversation:
+            touches.append(conversation_touch(conversation))
+        if decided.smart_signature:
+            touches.append(signature_key(decided.smart_signature))
+        return ItemOutcome(reason, email_id, key, pending=behind.submit(write, touches))
+
+    def _store_email(
+        self, email: Email, parsed: ParsedMessage, key: str, received_on: datetime | None, folder: FolderContext,
+        author: EntityRef, reason: Reason, decided: Decision, summary: EmailSummary,
+    ) -> ItemOutcome:  # fmt: skip
+        """The email row (the exactly-once claim), then its idempotent extras, overlapped."""
         existing: Email | None = None
         try:
             self.store.emails.insert(email)  # the insert decides: one request when the message is new
         except AlreadyExists:  # stored before: by another mailbox, or by this one before a crash
-            existing = self.store.get_email(email_id)
+            existing = self.store.get_email(email.id)
         if existing is not None:
             stored = self._stored_before(parsed, key, existing, received_on, folder, author)
             if isinstance(stored, ItemOutcome):
                 return stored
             email, reason = stored, Reason.ALREADY_PROCESSED  # a replay: finish the idempotent extras below
-        if tokens:
-            self.store.token_index.add(tokens[0], summary)
-        if conversation:
-            self.store.conversation_index.add(conversation, summary)
+        extras: list[Callable[[], object]] = []
+        if decided.tokens:
+            token = decided.tokens[0]
+            extras.append(lambda: self.store.token_index.add(token, summary))
+        if decided.conversation:
+            conversation = decided.conversation
+            extras.append(lambda: self.store.conversation_index.add(conversation, summary))
         if decided.smart_signature:
-            hashes = list(decided.smart_addresses)
-            self.store.smart_index.add(decided.smart_signature, summary, hashes, email.created_on)
+            signature, hashes, created = decided.smart_signature, list(decided.smart_addresses), email.created_on
+            extras.append(lambda: self.store.smart_index.add(signature, summary, hashes, created))
         for address in {p.address_used for p in email.parties if p.party is None and p.address_used}:
-            self.store.unresolved_index.add(address, email.id)  # a manual resolution finds it (R-RES-7)
-        self._queue_items(email, recipients)
-        return ItemOutcome(reason, email_id, key)
+            extras.append(functools.partial(self.store.unresolved_index.add, address, email.id))  # R-RES-7
+        extras.append(lambda: self._queue_items(email, decided.recipients))
+        overlap(extras)
+        return ItemOutcome(reason, email.id, key)
 
     def _stored_before(
         self, parsed: ParsedMessage, key: str, existing: Email, received_on: datetime | None,
@@ -465,10 +501,12 @@ class IncomingProcessor:
     def _store_attachments(
         self, email_id: str, parsed: ParsedMessage
     ) -> tuple[list[AttachmentMeta], EmailNotification]:
-        """Attachments to Blob; blocked types and files over the upload limit are dropped (R-REC-5)."""
+        """Attachments to Blob, uploaded together; blocked types and files over the upload limit are dropped
+        (R-REC-5). All are stored before the email row that points at them is written."""
         blocked = {e.strip().lower() for e in self.org.blocked_attachments.split(";") if e.strip()}
         notification = EmailNotification.NONE
         metas: list[AttachmentMeta] = []
+        uploads: list[tuple[AttachmentMeta, Callable[[], BlobRef]]] = []
         for n, att in enumerate(parsed.attachments):
             name = att.file_name or f"attachment-{n + 1}"
             extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -483,8 +521,13 @@ class IncomingProcessor:
                 notification = EmailNotification.ATTACHMENTS_NOT_SAVED
             else:
                 blob_name = f"{email_id}/{n + 1}-{_SAFE_NAME.sub('_', name)[:100]}"
-                meta.blob = self.store.blobs.put(Container.ATTACHMENTS, blob_name, att.data, meta.mime_type)
+                upload = functools.partial(
+                    self.store.blobs.put, Container.ATTACHMENTS, blob_name, att.data, meta.mime_type
+                )
+                uploads.append((meta, upload))
             metas.append(meta)
+        for (meta, _), blob in zip(uploads, overlap([upload for _, upload in uploads]), strict=True):
+            meta.blob = blob
         return metas, notification
 
     def _queue_items(self, email: Email, recipients: list[ActivityParty]) -> None:
@@ -629,3 +672,15 @@ class IncomingProcessor:
             if mailbox is not None and mailbox.incoming_method is IncomingDeliveryMethod.FORWARD_MAILBOX:
                 return ref, parsed.embedded_messages[0]
         return f"{forwarder_address} does not deliver through a forward mailbox"
+
+
+def _read_keys(parsed: ParsedMessage, key: str, decided: Decision) -> list[str]:
+    """What a decision read that a tracked email's writes can change (see :mod:`sync.incoming.write_behind`)."""
+    keys = [email_key(email_id_for(key)), *(token_key(t) for t in decided.tokens)]
+    if parsed.in_reply_to:
+        keys.append(email_key(email_id_for(message_key(parsed.in_reply_to, b""))))
+    if decided.conversation:
+        keys.append(conversation_touch(decided.conversation))
+    if decided.smart_signature:
+        keys.append(signature_key(decided.smart_signature))
+    return keys

@@ -29,6 +29,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,6 +47,7 @@ from sync.incoming.prefetch import Fetched, Prefetcher
 from sync.incoming.processor import IncomingProcessor, ItemOutcome
 from sync.incoming.reasons import Reason
 from sync.incoming.retries import ItemRetries
+from sync.incoming.write_behind import WriteBehind
 from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
 from sync.mail.mime_guards import MessageOverLimit
 from sync.mail.port import (
@@ -323,36 +325,9 @@ class MailboxWorker:
             return mailbox
         processor = cycle.processor(self, mailbox)
         room = max(self.settings.max_emails_per_cycle - cycle.handled, 0)
-        todo = listed[:room]
-        done: list[RemoteMessage] = []
-        settled: list[RemoteMessage] = []  # to delete, for delete-after-processing mailboxes
-        keys = list(watermark.processed_keys)
-        prefetcher = Prefetcher(
-            reader, todo, max_bytes=self.settings.max_incoming_email_bytes, parse=processor.parse,
-            skipped=self._skips(processor, todo),
-        )  # fmt: skip
-        with prefetcher:
-            for fetched in prefetcher:
-                if self.monotonic() - cycle.started > self.settings.worker_budget_seconds:
-                    break  # the rest stays on the server, unadvanced, for the next cycle
-                if fetched.error is not None:
-                    if not isinstance(fetched.error, TransientMailError):
-                        raise fetched.error
-                    cycle.stopped = fetched.error  # keep what is done; the next cycle continues from the watermark
-                    break
-                remote, progress = fetched.remote, (watermark, keys, deleting)
-                outcome, mailbox = self._processed(cycle, mailbox, reader, processor, fetched, progress)
-                cycle.count(fetched, outcome)
-                cycle.mark(remote, outcome)
-                watermark = reader.advance(watermark, remote)
-                if isinstance(reader, InboxReader) and remote.uid is None and remote.key not in keys:
-                    keys.append(remote.key)  # POP3: UIDLs are the only memory of what was processed
-                done.append(remote)
-                if mailbox.delete_emails_after_processing and outcome.reason.settled:
-                    settled.append(remote)
-                    deleting.append(remote.key)
-                if remote.sync_state is not None or len(done) % CHECKPOINT_EVERY == 0:
-                    mailbox = self._checkpoint(cycle.item, mailbox, key, watermark, keys, deleting)
+        run = _FolderRun(watermark, list(watermark.processed_keys), deleting)
+        mailbox = self._messages(cycle, mailbox, reader, processor, listed[:room], run)
+        watermark, keys, done, settled = run.watermark, run.keys, run.done, run.settled
         finished = len(done) == len(listed) and cycle.stopped is None
         report.more_pending = report.more_pending or not finished
         if finished:
@@ -361,6 +336,66 @@ class MailboxWorker:
         if settled:
             reader.delete(settled)
             report.deleted += len(settled)
+        return mailbox
+
+    def _messages(
+        self, cycle: _Cycle, mailbox: Mailbox, reader: FolderReader, processor: IncomingProcessor,
+        todo: Sequence[RemoteMessage], run: _FolderRun,
+    ) -> Mailbox:  # fmt: skip
+        """Decide the messages in order; their writes overlap (WriteBehind), each checkpoint waits for them."""
+        key = reader.context.key
+        prefetcher = Prefetcher(
+            reader, todo, max_bytes=self.settings.max_incoming_email_bytes, parse=processor.parse,
+            skipped=self._skips(processor, todo),
+        )  # fmt: skip
+        # a cycle after a dead one names each message before processing it: one at a time, no overlap
+        behind = None if cycle.careful else WriteBehind()
+        in_flight: list[tuple[Fetched, Future[ItemOutcome]]] = []
+
+        def record(fetched: Fetched, outcome: ItemOutcome) -> None:
+            cycle.count(fetched, outcome)
+            cycle.mark(fetched.remote, outcome)
+            if mailbox.delete_emails_after_processing and outcome.reason.settled:
+                run.settled.append(fetched.remote)
+                run.deleting.append(fetched.remote.key)
+
+        def written() -> None:
+            """Every write in flight finished and recorded: only then may a checkpoint cover its message."""
+            if behind is not None:
+                behind.drain()
+            for fetched, future in in_flight:
+                record(fetched, self._written(processor, fetched, reader.context, future))
+            in_flight.clear()
+
+        processor.write_behind = behind
+        try:
+            with prefetcher:
+                for fetched in prefetcher:
+                    if self.monotonic() - cycle.started > self.settings.worker_budget_seconds:
+                        break  # the rest stays on the server, unadvanced, for the next cycle
+                    if fetched.error is not None:
+                        if not isinstance(fetched.error, TransientMailError):
+                            raise fetched.error
+                        cycle.stopped = fetched.error  # keep what is done; the next cycle continues from there
+                        break
+                    remote, progress = fetched.remote, (run.watermark, run.keys, run.deleting)
+                    outcome, mailbox = self._processed(cycle, mailbox, reader, processor, fetched, progress)
+                    if outcome.pending is not None:
+                        in_flight.append((fetched, outcome.pending))
+                    else:
+                        record(fetched, outcome)
+                    run.watermark = reader.advance(run.watermark, remote)  # in memory; written() before a checkpoint
+                    if isinstance(reader, InboxReader) and remote.uid is None and remote.key not in run.keys:
+                        run.keys.append(remote.key)  # POP3: UIDLs are the only memory of what was processed
+                    run.done.append(remote)
+                    if remote.sync_state is not None or len(run.done) % CHECKPOINT_EVERY == 0:
+                        written()
+                        mailbox = self._checkpoint(cycle.item, mailbox, key, run.watermark, run.keys, run.deleting)
+                written()
+        finally:
+            processor.write_behind = None
+            if behind is not None:
+                behind.close()  # on an error too: no write outlives the cycle
         return mailbox
 
     def _skips(self, processor: IncomingProcessor, remotes: Sequence[RemoteMessage]) -> dict[str, Reason]:
@@ -373,6 +408,18 @@ class MailboxWorker:
             elif remote.revisit and remote.message_id and processor.tracked_here(remote.message_id):
                 skips[remote.key] = Reason.ALREADY_PROCESSED  # a change to an item this mailbox tracked
         return skips
+
+    def _written(
+        self, processor: IncomingProcessor, fetched: Fetched, folder: FolderContext, future: Future[ItemOutcome]
+    ) -> ItemOutcome:
+        """The outcome of writes that ran behind the decisions; their failure is handled as :meth:`_one`'s."""
+        try:
+            outcome: ItemOutcome = future.result()
+        except Exception as exc:  # one bad message never blocks the mailbox (R-REC-9)
+            log.exception("message %s of mailbox %s failed; it will be tried again", fetched.remote.key,
+                          processor.mailbox.id)  # fmt: skip
+            return self._retry_later(processor, fetched, folder, exc)
+        return outcome
 
     def _one(self, processor: IncomingProcessor, fetched: Fetched, folder: FolderContext) -> ItemOutcome:
         if fetched.skipped is not None:
@@ -389,13 +436,20 @@ class MailboxWorker:
             return self._quarantine(processor.mailbox, remote, raw, exc)
         except Exception as exc:  # one bad message never blocks the mailbox: keep its bytes, try later (R-REC-9)
             log.exception("message %s of mailbox %s failed; it will be tried again", remote.key, processor.mailbox.id)
-            parsed = fetched.parsed
-            failure = self.retries.first_failure(
-                processor.mailbox.id, remote, folder.key, raw, exc, subject=(parsed.subject or "") if parsed else "",
-                sender=parsed.from_[0].address if parsed and parsed.from_ else None,
-                message_id=parsed.message_id if parsed else None,
-            )  # fmt: skip
-            return ItemOutcome(Reason(failure.reason_code), None, failure.message_key)
+            return self._retry_later(processor, fetched, folder, exc)
+
+    def _retry_later(
+        self, processor: IncomingProcessor, fetched: Fetched, folder: FolderContext, exc: Exception
+    ) -> ItemOutcome:
+        """Keep the failed message's bytes and count its first try (sync.incoming.retries)."""
+        parsed, raw = fetched.parsed, fetched.raw or b""
+        failure = self.retries.first_failure(
+            processor.mailbox.id, fetched.remote, folder.key, raw, exc,
+            subject=(parsed.subject or "") if parsed else "",
+            sender=parsed.from_[0].address if parsed and parsed.from_ else None,
+            message_id=parsed.message_id if parsed else None,
+        )  # fmt: skip
+        return ItemOutcome(Reason(failure.reason_code), None, failure.message_key)
 
     def _processed(
         self, cycle: _Cycle, mailbox: Mailbox, reader: FolderReader, processor: IncomingProcessor, fetched: Fetched,
@@ -705,6 +759,17 @@ class _Cycle:
         found = mark_for(remote, outcome.reason, categorize=categorize, move_undelivered=move)
         if found is not None:
             self.marks.append(found)
+
+
+@dataclass
+class _FolderRun:
+    """A folder's progress within a cycle: the watermark in memory and what the checkpoints carry."""
+
+    watermark: FolderWatermark
+    keys: list[str]
+    deleting: list[str]
+    done: list[RemoteMessage] = field(default_factory=list)
+    settled: list[RemoteMessage] = field(default_factory=list)  # to delete, for delete-after-processing mailboxes
 
 
 def _remote(key: str) -> RemoteMessage:

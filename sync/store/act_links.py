@@ -25,6 +25,7 @@ from sync.errors import AlreadyExists, ConcurrencyConflict, StoreError
 from sync.model import ExchangeItemLookup, ExchangeSyncIdMapping, SchedulingConflict
 from sync.model.options import EntityType
 from sync.store.keys import hashed_key
+from sync.store.overlap import overlap
 from sync.store.repository import KeyScheme, Repository
 
 
@@ -143,21 +144,21 @@ class ActLinks:
         self, link: ExchangeSyncIdMapping, exchange_entry_id: str, change_key: str, *, synced_version: int | None = None
     ) -> ExchangeSyncIdMapping:
         """Record the item of ``link`` (one compare-and-swap; re-read and re-applied if the CRM wrote meanwhile),
-        and that Exchange has ``synced_version`` of the record; then the item's lookup row."""
+        and that Exchange has ``synced_version`` of the record; and the item's lookup row."""
 
         def attached(stored: ExchangeSyncIdMapping) -> None:
             stored.exchange_entry_id, stored.change_key, stored.create_started_on = exchange_entry_id, change_key, None
             if synced_version is not None:
                 mark_synced(stored, synced_version)
 
-        saved = self.apply(link, attached)
-        self.lookups.upsert(
-            ExchangeItemLookup(
-                mailbox_id=link.mailbox_id, exchange_entry_id=exchange_entry_id,
-                object_id=link.object_id, object_type=link.object_type,
-            )
+        lookup = ExchangeItemLookup(
+            mailbox_id=link.mailbox_id, exchange_entry_id=exchange_entry_id,
+            object_id=link.object_id, object_type=link.object_type,
         )  # fmt: skip
-        return saved
+        # independent writes, together: a lookup is trusted only when its link names the same item (by_item)
+        saved: list[ExchangeSyncIdMapping] = []
+        overlap([lambda: saved.append(self.apply(link, attached)), lambda: self.lookups.upsert(lookup)])
+        return saved[0]
 
     def apply(
         self, link: ExchangeSyncIdMapping, change: Callable[[ExchangeSyncIdMapping], None]

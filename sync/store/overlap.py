@@ -4,7 +4,8 @@ Against Azure every Table or Queue request is a network round trip; a path that 
 writes one by one pays them in sequence. ``overlap`` runs such calls on a small shared pool and waits for
 all of them: it returns only when every call has finished, so whatever comes after it (the write that
 must follow them all) still follows them all. The first failure is raised after the others are done,
-never while one is still in flight.
+never while one is still in flight. Called from one of the pool's own threads it runs the calls in turn
+(a pooled call waiting on calls queued behind it could wait forever).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+THREAD_PREFIX = "storage-overlap"
 MAX_IN_FLIGHT = 8  # requests one caller has in flight at once; the HTTP pool keeps 32 connections
 
 _lock = threading.Lock()
@@ -25,13 +27,13 @@ def _shared_pool() -> ThreadPoolExecutor:
     global _pool  # noqa: PLW0603 (one pool per process, created on first use)
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=4 * MAX_IN_FLIGHT, thread_name_prefix="storage-overlap")
+            _pool = ThreadPoolExecutor(max_workers=4 * MAX_IN_FLIGHT, thread_name_prefix=THREAD_PREFIX)
         return _pool
 
 
 def overlap(calls: Sequence[Callable[[], T]], *, limit: int = MAX_IN_FLIGHT) -> list[T]:
     """Every call's result, in order; at most ``limit`` in flight; all finished before anything is raised."""
-    if len(calls) <= 1:
+    if len(calls) <= 1 or threading.current_thread().name.startswith(THREAD_PREFIX):
         return [call() for call in calls]
     results: list[T] = []
     first_error: BaseException | None = None

@@ -1,0 +1,175 @@
+"""A cycle's email writes overlap (WriteBehind) while decisions, the watermark and exactly-once stay as before.
+
+Against the real mail servers and Azurite. The faults are deterministic: a write waits on an event another
+message's write or decision sets, or the process "dies" (:class:`Killed`) inside one write while others are
+in flight; nothing depends on timing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+import pytest
+
+from sync.incoming import worker as worker_module
+from sync.incoming.processor import IncomingProcessor
+from sync.model import Email
+from sync.model.options import CorrelationMethod, FilteringMethod
+from tests.integration.incoming.conftest import Killed, World, message
+
+pytestmark = pytest.mark.integration
+
+PATIENCE_S = 30  # how long a write waits for an event that the overlap must set (never reached when it works)
+
+
+def _emails(world: World, mailbox_id: str) -> list[Email]:
+    return list(world.store.emails.query("receiving_mailbox_id eq @m", {"m": mailbox_id}))
+
+
+def _hook_insert(
+    world: World,
+    patch: pytest.MonkeyPatch,
+    before: Callable[[Email], None],
+    after: Callable[[Email], None] | None = None,
+) -> None:
+    """Runs ``before`` and ``after`` around each email insert, which still goes to the real store."""
+    real = world.store.emails.insert
+
+    def insert(email: Email, *args: Any, **kwargs: Any) -> Email:
+        before(email)
+        stored = real(email, *args, **kwargs)
+        if after is not None:
+            after(email)
+        return stored
+
+    patch.setattr(world.store.emails, "insert", insert)
+
+
+def test_the_writes_of_several_messages_are_in_flight_at_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    address = mailbox.email_address or ""
+    for n in range(3):
+        world.server.deliver(address, message(address, subject=f"overlap {n}")[0])
+    second_started = threading.Event()
+    waited: list[bool] = []
+
+    def before(email: Email) -> None:
+        if email.subject == "overlap 1":
+            second_started.set()
+        if email.subject == "overlap 0":  # one at a time, the second write could not start before this one ends
+            waited.append(second_started.wait(PATIENCE_S))
+
+    with monkeypatch.context() as patch:
+        _hook_insert(world, patch, before)
+        report = world.cycle(mailbox)
+    assert waited == [True]
+    assert report.tracked == 3
+
+
+def test_a_reply_decided_while_its_original_is_being_written_still_correlates(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    address = mailbox.email_address or ""
+    original, original_mid = message(address, subject="Order 77")
+    reply, _ = message(address, subject="RE: Order 77", In_Reply_To=f"<{original_mid}>")
+    world.server.deliver(address, original)
+    world.server.deliver(address, reply)
+    reply_decided = threading.Event()
+    real_decide = IncomingProcessor.decide
+
+    def decide(self: IncomingProcessor, parsed: Any, *args: Any, **kwargs: Any) -> Any:
+        decision = real_decide(self, parsed, *args, **kwargs)
+        if parsed.subject == "RE: Order 77":
+            reply_decided.set()  # the original's row is not stored yet: this decision cannot have seen it
+        return decision
+
+    def before(email: Email) -> None:
+        if email.subject == "Order 77":
+            reply_decided.wait(PATIENCE_S)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(IncomingProcessor, "decide", decide)
+        _hook_insert(world, patch, before)
+        report = world.cycle(mailbox)
+    assert report.tracked == 2
+    emails = {e.subject: e for e in _emails(world, mailbox.id)}
+    answer = emails["RE: Order 77"]
+    assert answer.correlation_method is CorrelationMethod.IN_REPLY_TO  # decided again once the original was stored
+    assert answer.parent_activity_id == emails["Order 77"].id
+
+
+def test_a_crash_with_writes_in_flight_never_checkpoints_past_an_unstored_message(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    address = mailbox.email_address or ""
+    mids = []
+    for n in range(4):
+        raw, mid = message(address, subject=f"inflight {n}")
+        world.server.deliver(address, raw)
+        mids.append(mid)
+    second_stored = threading.Event()
+
+    def before(email: Email) -> None:
+        if email.subject == "inflight 0":  # dies once the next message is stored and its checkpoint is due
+            second_stored.wait(PATIENCE_S)
+            raise Killed
+
+    def after_second(email: Email) -> None:
+        if email.subject == "inflight 1":
+            second_stored.set()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(worker_module, "CHECKPOINT_EVERY", 2)  # a checkpoint falls due with the first write in flight
+        _hook_insert(world, patch, before, after_second)
+        with pytest.raises(Killed):
+            world.cycle(mailbox)
+    watermark = world.store.get_mailbox(mailbox.id).watermarks.get("INBOX")
+    assert watermark is None  # the checkpoint waited for the first message's write, which never finished
+    report = world.cycle(mailbox)  # the lease is taken again, as after its expiry
+    assert report.reasons["AlreadyProcessed"] == 1  # the second message, stored before the crash
+    assert report.tracked == 3
+    assert [world.emails_with_message_id(f"<{mid}>") for mid in mids] == [1, 1, 1, 1]
+
+
+def test_the_attachments_of_an_email_are_uploaded_together_before_its_row(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    address = mailbox.email_address or ""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Carol <carol@fabrikam.test>", address, "Three files"
+    msg["Message-ID"] = make_msgid(domain="fabrikam.test")
+    msg.set_content("see attached")
+    for n in range(3):
+        msg.add_attachment(f"file {n}".encode() * 100, maintype="application", subtype="octet-stream",
+                           filename=f"f{n}.bin")  # fmt: skip
+    world.server.deliver(address, msg.as_bytes())
+    real_put = world.store.blobs.put
+    second_started = threading.Event()
+    waited: list[bool] = []
+    stored_before_row: list[bool] = []
+
+    def put(container: Any, name: str, data: bytes, *args: Any) -> Any:
+        if name.endswith("2-f1.bin"):
+            second_started.set()
+        if name.endswith("1-f0.bin"):  # one after the other, the second upload could not start first
+            waited.append(second_started.wait(PATIENCE_S))
+        return real_put(container, name, data, *args)
+
+    def before(email: Email) -> None:
+        stored_before_row.append(all(a.blob is not None for a in email.attachments))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(world.store.blobs, "put", put)
+        _hook_insert(world, patch, before)
+        report = world.cycle(mailbox)
+    assert report.tracked == 1 and waited == [True] and stored_before_row == [True]
+    (email,) = _emails(world, mailbox.id)
+    contents = [world.store.blobs.get(a.blob) for a in email.attachments if a.blob is not None]
+    assert contents == [f"file {n}".encode() * 100 for n in range(3)]
