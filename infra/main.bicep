@@ -17,6 +17,9 @@ param adminApiClientId string = ''
 @description('Optional: tenant id of that app registration. Empty means the tenant of this subscription.')
 param adminApiTenantId string = ''
 
+@description('Optional: SYNC_GRAPH_NOTIFICATION_URL, https://<function app host>/api/push/graph. Set, Exchange Online mailboxes reached through Graph get change notifications (push); empty, polling only (docs/push.md).')
+param graphNotificationUrl string = ''
+
 @secure()
 @description('SYNC_SECRET_ENCRYPTION_KEY: base64 of 32 random bytes. The azd preprovision hook makes one per environment.')
 param secretEncryptionKey string
@@ -86,6 +89,7 @@ module app 'modules/functionapp.bicep' = {
     apiKeysSecretUri: vault.outputs.apiKeysSecretUri
     adminApiClientId: adminApiClientId
     adminApiTenantId: empty(adminApiTenantId) ? tenant().tenantId : adminApiTenantId
+    graphNotificationUrl: graphNotificationUrl
   }
 }
 

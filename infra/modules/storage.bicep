@@ -41,6 +41,7 @@ var tableNames = [
   'CycleHistory'
   'SyncTotals'
   'UnresolvedIndex'
+  'PushSubscriptions'
 ]
 var queueNames = [
   'mailbox-work'

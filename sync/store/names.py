@@ -41,6 +41,7 @@ class Table(StrEnum):
     CYCLE_HISTORY = "CycleHistory"
     SYNC_TOTALS = "SyncTotals"
     UNRESOLVED_INDEX = "UnresolvedIndex"
+    PUSH_SUBSCRIPTIONS = "PushSubscriptions"
 
 
 class Queue(StrEnum):
