@@ -10,6 +10,8 @@
 - ``schedule_test_and_enable`` (timer): queues scheduled Test & Enable runs and automatic re-tests;
 - ``run_test_and_enable`` (queue ``test-and-enable``): tests one mailbox (a profile's test fans out here).
 - ``refresh_summary`` (timer): counts the mailboxes' states for the organization summary.
+- ``renew_push_subscriptions`` (timer): renews Graph change notification subscriptions, re-creates lost ones;
+  Graph's notifications themselves arrive at ``/api/push/graph``, a route of the admin API (docs/push.md).
 """
 
 import logging
@@ -131,3 +133,14 @@ def _log_tick(timer: str, report: object) -> None:
 def refresh_summary(timer: func.TimerRequest) -> None:
     snapshot = refresh_snapshot(services.store, utcnow())
     logging.info("summary snapshot: %d mailboxes", snapshot["mailboxes"])
+
+
+@app.function_name(name="renew_push_subscriptions")
+@app.timer_trigger(schedule="%SYNC_PUSH_RENEW_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def renew_push_subscriptions(timer: func.TimerRequest) -> None:
+    report = services.push_subscriber.renew_due()
+    if report.renewed or report.created or report.removed or report.failed:
+        logging.info(
+            "push subscriptions: renewed=%d created=%d removed=%d failed=%d",
+            report.renewed, report.created, report.removed, report.failed,
+        )  # fmt: skip

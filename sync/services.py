@@ -27,6 +27,7 @@ from sync.outgoing.sender import OutgoingSender
 from sync.outgoing.smtp import SmtpConnector
 from sync.outgoing.submit import OutgoingEmails
 from sync.outgoing.sweep import OutboxSweep
+from sync.push.subscriber import PushSubscriber
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.test_enable_queue import TestEnableScheduler, TestEnableWork, handle
@@ -49,6 +50,16 @@ def incoming_connectors(
     return connectors
 
 
+def queue_sender(store: Store, queue: Queue) -> Callable[[WorkItem], None]:
+    """Puts a work item on ``queue`` (what the schedulers' claims send)."""
+    client = store.account.queue(queue)
+
+    def send(item: WorkItem) -> None:
+        client.send_message(item.model_dump_json())
+
+    return send
+
+
 class Services:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
@@ -63,12 +74,7 @@ class Services:
         return SecretBox(self.settings.aes_key())
 
     def enqueue_work(self) -> Callable[[WorkItem], None]:
-        queue = self.store.account.queue(Queue.MAILBOX_WORK)
-
-        def send(item: WorkItem) -> None:
-            queue.send_message(item.model_dump_json())
-
-        return send
+        return queue_sender(self.store, Queue.MAILBOX_WORK)
 
     @cached_property
     def scheduler(self) -> Scheduler:
@@ -91,12 +97,7 @@ class Services:
 
     @cached_property
     def act_scheduler(self) -> ActScheduler:
-        queue = self.store.account.queue(Queue.ACT_WORK)
-
-        def send(item: WorkItem) -> None:
-            queue.send_message(item.model_dump_json())
-
-        return ActScheduler(self.store, self.settings, send)
+        return ActScheduler(self.store, self.settings, queue_sender(self.store, Queue.ACT_WORK))
 
     @cached_property
     def act_worker(self) -> ActWorker:
@@ -136,6 +137,10 @@ class Services:
         return TestEnableScheduler(self.store, self.enqueue_test())
 
     @cached_property
+    def push_subscriber(self) -> PushSubscriber:
+        return PushSubscriber(self.store, self.secret_box, self.graph, self.settings.graph_notification_url)
+
+    @cached_property
     def test_and_enable(self) -> TestAndEnable:
         exchange = ExchangeMailboxes(self.ews, self.graph)
         return TestAndEnable(
@@ -146,6 +151,7 @@ class Services:
             exchange=ExchangeOutboxes(EwsSender(self.settings, self.secret_box, self.tokens), self.graph),
             act=self.ews,
             ca_file=self.settings.extra_ca_file,
+            push=self.push_subscriber.ensure,
         )
 
     def run_queued_test(self, work: TestEnableWork) -> str:

@@ -29,8 +29,14 @@ from sync.mailboxes.provisioning import Provisioning
 from sync.mailboxes.test_enable import SendMail, TestAndEnable, smtp_send
 from sync.model.fields import utcnow
 from sync.model.options import ServerType
-from sync.services import incoming_connectors
+from sync.push.receiver import PushReceiver
+from sync.push.subscriber import PushSubscriber
+from sync.push.wake import Waker
+from sync.scheduling.act_scheduler import ActScheduler
+from sync.scheduling.scheduler import Scheduler
+from sync.services import incoming_connectors, queue_sender
 from sync.settings import Settings
+from sync.store.names import Queue
 from sync.store.store import Store
 
 
@@ -77,6 +83,17 @@ class ApiContext:
     def exchange_sender(self) -> ExchangeOutboxes:
         return ExchangeOutboxes(EwsSender(self.settings, self.box, self.tokens), self.graph)
 
+    @cached_property
+    def push_subscriber(self) -> PushSubscriber:
+        return PushSubscriber(self.store, self.box, self.graph, self.settings.graph_notification_url, self.clock)
+
+    @cached_property
+    def push_receiver(self) -> PushReceiver:
+        """Graph's notifications wake mailboxes through the schedulers' own claims (one process-wide copy)."""
+        incoming = Scheduler(self.store, self.settings, queue_sender(self.store, Queue.MAILBOX_WORK))
+        act = ActScheduler(self.store, self.settings, queue_sender(self.store, Queue.ACT_WORK))
+        return PushReceiver(self.store, self.push_subscriber, Waker(self.store, incoming, act), self.clock)
+
     def test_and_enable(self) -> TestAndEnable:
         connectors = self.connectors
         if connectors is None:
@@ -92,6 +109,7 @@ class ApiContext:
             ca_file=self.settings.extra_ca_file,
             clock=self.clock,
             profile_alerts=ProfileAlerts(self.store, AlertMailer(self.store, self.settings, self.clock), self.clock),
+            push=self.push_subscriber.ensure,
         )
 
 
