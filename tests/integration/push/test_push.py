@@ -1,0 +1,205 @@
+"""Graph change notifications end to end: subscribed at Test & Enable, a message arrives, Graph POSTs, the
+mailbox is processed by the worker at once; and when notifications are lost, duplicated, late, forged, or the
+subscription needs renewal or is lifecycle-managed by Graph."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+import requests
+
+from sync.model.fields import utcnow
+from sync.push.subscriber import PushSubscriber
+from tests.integration.exchange.conftest import ALICE, message
+from tests.integration.push.conftest import PushWorld
+
+pytestmark = pytest.mark.integration
+
+WORKER = "process_mailbox"
+
+
+def test_test_and_enable_subscribes_the_mailbox_with_a_sealed_secret(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox()
+
+    subscription = push.subscription()
+    record = push.record(mailbox)
+    assert subscription.notification_url == push.url
+    assert subscription.lifecycle_url == push.url + "/lifecycle"
+    assert subscription.change_type == "created"
+    assert record.subscription_id == subscription.id
+    assert subscription.client_state and subscription.client_state not in record.client_state  # sealed at rest
+    assert push.context.push_subscriber.client_state(record) == subscription.client_state
+
+
+def test_a_new_message_is_processed_at_once_through_its_notification(push: PushWorld) -> None:
+    push.enabled_mailbox()
+    raw, message_id = message(ALICE)
+
+    push.graph.deliver(ALICE, raw)
+
+    assert [d.status for d in push.graph.notifier.deliveries] == [202]
+    assert push.drain()[WORKER] == 1  # no timer fired: the notification queued the cycle
+    assert len(push.deployment.emails(message_id)) == 1
+
+
+def test_a_duplicated_notification_costs_one_cycle(push: PushWorld) -> None:
+    push.enabled_mailbox()
+    push.graph.notifier.duplicate_next()
+    raw, message_id = message(ALICE)
+
+    push.graph.deliver(ALICE, raw)
+
+    assert [d.status for d in push.graph.notifier.deliveries] == [202, 202]
+    assert push.drain()[WORKER] == 1
+    assert len(push.deployment.emails(message_id)) == 1
+
+
+def test_a_lost_notification_is_made_up_for_by_polling(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox()
+    push.graph.notifier.lose_next()
+    raw, message_id = message(ALICE)
+
+    push.graph.deliver(ALICE, raw)
+    assert push.drain()[WORKER] == 0
+    assert push.deployment.emails(message_id) == []
+    push.poll(mailbox)
+
+    assert len(push.deployment.emails(message_id)) == 1
+
+
+def test_a_late_notification_after_polling_tracked_the_message_changes_nothing(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox()
+    push.graph.notifier.hold()
+    raw, message_id = message(ALICE)
+    push.graph.deliver(ALICE, raw)
+    push.poll(mailbox)
+    assert len(push.deployment.emails(message_id)) == 1
+
+    late = push.graph.notifier.release()
+
+    assert [d.status for d in late] == [202]
+    assert push.drain()[WORKER] == 1  # one more cycle, which finds nothing new
+    assert len(push.deployment.emails(message_id)) == 1
+
+
+def test_a_late_notification_still_wakes_the_mailbox(push: PushWorld) -> None:
+    push.enabled_mailbox()
+    push.graph.notifier.hold()
+    raw, message_id = message(ALICE)
+    push.graph.deliver(ALICE, raw)
+    assert push.drain()[WORKER] == 0
+
+    push.graph.notifier.release()
+
+    assert push.drain()[WORKER] == 1
+    assert len(push.deployment.emails(message_id)) == 1
+
+
+def test_the_timer_renews_a_subscription_well_before_it_expires(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox()
+    first = push.subscription()
+    later = utcnow() + timedelta(days=6)  # under two days of the seven left
+    ctx = push.context
+    timer = PushSubscriber(ctx.store, ctx.box, ctx.graph, push.url, clock=lambda: later)
+
+    report = timer.renew_due()
+
+    assert (report.renewed, report.created) == (1, 0)
+    renewed = push.subscription()
+    assert renewed.id == first.id and renewed.expires > first.expires + timedelta(days=5)
+    assert push.record(mailbox).expires_on == renewed.expires
+
+
+def test_the_timer_creates_again_a_subscription_graph_lost(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox()
+    lost = push.subscription()
+    push.graph.notifier.delete(lost.id)  # Graph forgot it: the renewal gets 404
+    later = utcnow() + timedelta(days=6)
+    ctx = push.context
+    timer = PushSubscriber(ctx.store, ctx.box, ctx.graph, push.url, clock=lambda: later)
+
+    report = timer.renew_due()
+
+    assert (report.renewed, report.created) == (0, 1)
+    fresh = push.subscription()
+    assert fresh.id != lost.id and push.record(mailbox).subscription_id == fresh.id
+    assert push.store.push_subscriptions.lookup(lost.id) is None
+    raw, message_id = message(ALICE)
+    push.graph.deliver(ALICE, raw)
+    assert push.drain()[WORKER] == 1
+    assert len(push.deployment.emails(message_id)) == 1
+
+
+def test_reauthorization_required_renews_the_subscription(push: PushWorld) -> None:
+    push.enabled_mailbox()
+    subscription = push.subscription()
+    push.graph.reset_calls()
+
+    answers = push.graph.notifier.lifecycle(subscription.id, "reauthorizationRequired")
+
+    assert [d.status for d in answers] == [202]
+    assert answers[0].url == push.url + "/lifecycle"
+    assert push.graph.calls["subscription.update"] == 1
+    assert push.drain()[WORKER] == 0  # a lifecycle event is no mail
+
+
+def test_subscription_removed_creates_a_new_subscription(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox()
+    removed = push.subscription()
+
+    answers = push.graph.notifier.lifecycle(removed.id, "subscriptionRemoved", forget=True)
+
+    assert [d.status for d in answers] == [202]
+    fresh = push.subscription()
+    assert fresh.id != removed.id and push.record(mailbox).subscription_id == fresh.id
+    raw, message_id = message(ALICE)
+    push.graph.deliver(ALICE, raw)
+    assert push.drain()[WORKER] == 1
+    assert len(push.deployment.emails(message_id)) == 1
+
+
+def test_missed_notifications_queue_a_full_cycle(push: PushWorld) -> None:
+    push.enabled_mailbox()
+    push.graph.notifier.lose_next()
+    raw, message_id = message(ALICE)
+    push.graph.deliver(ALICE, raw)
+
+    answers = push.graph.notifier.lifecycle(push.subscription().id, "missed")
+
+    assert [d.status for d in answers] == [202]
+    assert push.drain()[WORKER] == 1
+    assert len(push.deployment.emails(message_id)) == 1
+
+
+def test_a_forged_client_state_is_refused_and_never_logged(push: PushWorld, caplog: pytest.LogCaptureFixture) -> None:
+    push.enabled_mailbox()
+    forged = "forged-client-state-7f3a"
+    body = {"value": [{"subscriptionId": push.subscription().id, "clientState": forged, "changeType": "created"}]}
+
+    with caplog.at_level(logging.DEBUG):
+        answer = push.graph.notifier.post(push.url, body)
+
+    assert answer.status == 403
+    assert push.drain()[WORKER] == 0
+    assert "clientState does not match" in caplog.text
+    assert forged not in caplog.text
+    assert push.subscription().client_state not in caplog.text
+
+
+def test_an_unknown_subscription_is_refused(push: PushWorld) -> None:
+    push.enabled_mailbox()
+    body = {"value": [{"subscriptionId": "not-ours", "clientState": push.subscription().client_state}]}
+
+    assert push.graph.notifier.post(push.url, body).status == 403
+    assert push.drain()[WORKER] == 0
+
+
+def test_only_the_push_paths_are_open_and_they_answer_the_handshake(push: PushWorld) -> None:
+    echoed = requests.post(push.url, params={"validationToken": "a b&c"}, timeout=10)
+    assert echoed.status_code == 200 and echoed.text == "a b&c"
+    assert echoed.headers["content-type"].startswith("text/plain")
+    base = push.url.removesuffix("/push/graph")
+    assert requests.get(f"{base}/mailboxes", timeout=10).status_code == 401
+    assert requests.post(push.url, data=b"not json", timeout=10).status_code == 400
