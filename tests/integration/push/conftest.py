@@ -8,9 +8,9 @@ woken by a notification, never by the scheduler's tick; :meth:`PushWorld.poll` i
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -55,22 +55,28 @@ class PushWorld:
     graph: GraphServer
     context: ApiContext
     url: str
+    address: str = ALICE  # the current test's mailbox
+    mark: int = 0  # deliveries before the current test
+
+    def deliveries(self) -> list[int]:
+        """The statuses the app answered to the notifications of the current test."""
+        return [d.status for d in self.graph.notifier.deliveries[self.mark :]]
 
     @property
     def store(self) -> Store:
         return self.deployment.store
 
-    def enabled_mailbox(self, address: str = ALICE, **fields: object) -> Mailbox:
-        """A user mailbox through Graph, after a Test & Enable that passed (and subscribed it)."""
-        mailbox = self.deployment.user_mailbox(address)
+    def enabled_mailbox(self, **fields: object) -> Mailbox:
+        """The test's user mailbox through Graph, after a Test & Enable that passed (and subscribed it)."""
+        mailbox = self.deployment.user_mailbox(self.address)
         if fields:
             mailbox = self.store.mailboxes.modify(mailbox.id, "mailbox", lambda m: _set(m, fields))
         report = self.context.test_and_enable().run(mailbox.id)
         assert report.incoming is TestStatus.SUCCESS, report.problems
         return self.store.get_mailbox(mailbox.id)
 
-    def subscription(self, address: str = ALICE, kind: str = "messages") -> Subscription:
-        (found,) = [s for s in self.graph.notifier.subscriptions(address) if s.kind == kind]
+    def subscription(self, kind: str = "messages") -> Subscription:
+        (found,) = [s for s in self.graph.notifier.subscriptions(self.address) if s.kind == kind]
         return found
 
     def record(self, mailbox: Mailbox, kind: str = "mail") -> PushSubscription:
@@ -92,11 +98,10 @@ def _set(mailbox: Mailbox, fields: dict[str, object]) -> None:
         setattr(mailbox, name, value)
 
 
-@pytest.fixture
-def push(
-    settings: Settings, test_ca: TestCA, entra: EntraMock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[PushWorld]:
-    with deploy("graph", settings, test_ca, entra, monkeypatch) as world:
+@pytest.fixture(scope="module")
+def push_world(settings: Settings, test_ca: TestCA, entra: EntraMock) -> Iterator[PushWorld]:
+    """One deployment per module (starting one takes seconds); each test uses mailboxes of its own."""
+    with pytest.MonkeyPatch.context() as monkeypatch, deploy("graph", settings, test_ca, entra, monkeypatch) as world:
         assert isinstance(world.server, GraphDouble)
         port = free_port()
         url = f"http://127.0.0.1:{port}/api/push/graph"
@@ -111,3 +116,12 @@ def push(
         finally:
             server.should_exit = True
             thread.join(READY_TIMEOUT_S)
+
+
+@pytest.fixture
+def push(push_world: PushWorld) -> PushWorld:
+    """The module's deployment, with a mailbox address no other test uses (``push.address``)."""
+    push_world.address = f"u{uuid.uuid4().hex[:10]}@example.test"
+    push_world.graph.add_mailbox(push_world.address)
+    push_world.mark = len(push_world.graph.notifier.deliveries)
+    return push_world

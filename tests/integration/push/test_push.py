@@ -12,7 +12,7 @@ import requests
 
 from sync.model.fields import utcnow
 from sync.push.subscriber import PushSubscriber
-from tests.integration.exchange.conftest import ALICE, message
+from tests.integration.exchange.conftest import message
 from tests.integration.push.conftest import PushWorld
 
 pytestmark = pytest.mark.integration
@@ -35,11 +35,11 @@ def test_test_and_enable_subscribes_the_mailbox_with_a_sealed_secret(push: PushW
 
 def test_a_new_message_is_processed_at_once_through_its_notification(push: PushWorld) -> None:
     push.enabled_mailbox()
-    raw, message_id = message(ALICE)
+    raw, message_id = message(push.address)
 
-    push.graph.deliver(ALICE, raw)
+    push.graph.deliver(push.address, raw)
 
-    assert [d.status for d in push.graph.notifier.deliveries] == [202]
+    assert push.deliveries() == [202]
     assert push.drain()[WORKER] == 1  # no timer fired: the notification queued the cycle
     assert len(push.deployment.emails(message_id)) == 1
 
@@ -47,11 +47,11 @@ def test_a_new_message_is_processed_at_once_through_its_notification(push: PushW
 def test_a_duplicated_notification_costs_one_cycle(push: PushWorld) -> None:
     push.enabled_mailbox()
     push.graph.notifier.duplicate_next()
-    raw, message_id = message(ALICE)
+    raw, message_id = message(push.address)
 
-    push.graph.deliver(ALICE, raw)
+    push.graph.deliver(push.address, raw)
 
-    assert [d.status for d in push.graph.notifier.deliveries] == [202, 202]
+    assert push.deliveries() == [202, 202]
     assert push.drain()[WORKER] == 1
     assert len(push.deployment.emails(message_id)) == 1
 
@@ -59,9 +59,9 @@ def test_a_duplicated_notification_costs_one_cycle(push: PushWorld) -> None:
 def test_a_lost_notification_is_made_up_for_by_polling(push: PushWorld) -> None:
     mailbox = push.enabled_mailbox()
     push.graph.notifier.lose_next()
-    raw, message_id = message(ALICE)
+    raw, message_id = message(push.address)
 
-    push.graph.deliver(ALICE, raw)
+    push.graph.deliver(push.address, raw)
     assert push.drain()[WORKER] == 0
     assert push.deployment.emails(message_id) == []
     push.poll(mailbox)
@@ -72,8 +72,8 @@ def test_a_lost_notification_is_made_up_for_by_polling(push: PushWorld) -> None:
 def test_a_late_notification_after_polling_tracked_the_message_changes_nothing(push: PushWorld) -> None:
     mailbox = push.enabled_mailbox()
     push.graph.notifier.hold()
-    raw, message_id = message(ALICE)
-    push.graph.deliver(ALICE, raw)
+    raw, message_id = message(push.address)
+    push.graph.deliver(push.address, raw)
     push.poll(mailbox)
     assert len(push.deployment.emails(message_id)) == 1
 
@@ -87,8 +87,8 @@ def test_a_late_notification_after_polling_tracked_the_message_changes_nothing(p
 def test_a_late_notification_still_wakes_the_mailbox(push: PushWorld) -> None:
     push.enabled_mailbox()
     push.graph.notifier.hold()
-    raw, message_id = message(ALICE)
-    push.graph.deliver(ALICE, raw)
+    raw, message_id = message(push.address)
+    push.graph.deliver(push.address, raw)
     assert push.drain()[WORKER] == 0
 
     push.graph.notifier.release()
@@ -106,7 +106,7 @@ def test_the_timer_renews_a_subscription_well_before_it_expires(push: PushWorld)
 
     report = timer.renew_due()
 
-    assert (report.renewed, report.created) == (1, 0)
+    assert report.renewed >= 1 and report.failed == 0  # every subscription of the module's mailboxes
     renewed = push.subscription()
     assert renewed.id == first.id and renewed.expires > first.expires + timedelta(days=5)
     assert push.record(mailbox).expires_on == renewed.expires
@@ -122,12 +122,12 @@ def test_the_timer_creates_again_a_subscription_graph_lost(push: PushWorld) -> N
 
     report = timer.renew_due()
 
-    assert (report.renewed, report.created) == (0, 1)
+    assert report.created == 1 and report.failed == 0  # the others were renewed
     fresh = push.subscription()
     assert fresh.id != lost.id and push.record(mailbox).subscription_id == fresh.id
     assert push.store.push_subscriptions.lookup(lost.id) is None
-    raw, message_id = message(ALICE)
-    push.graph.deliver(ALICE, raw)
+    raw, message_id = message(push.address)
+    push.graph.deliver(push.address, raw)
     assert push.drain()[WORKER] == 1
     assert len(push.deployment.emails(message_id)) == 1
 
@@ -154,8 +154,8 @@ def test_subscription_removed_creates_a_new_subscription(push: PushWorld) -> Non
     assert [d.status for d in answers] == [202]
     fresh = push.subscription()
     assert fresh.id != removed.id and push.record(mailbox).subscription_id == fresh.id
-    raw, message_id = message(ALICE)
-    push.graph.deliver(ALICE, raw)
+    raw, message_id = message(push.address)
+    push.graph.deliver(push.address, raw)
     assert push.drain()[WORKER] == 1
     assert len(push.deployment.emails(message_id)) == 1
 
@@ -163,8 +163,8 @@ def test_subscription_removed_creates_a_new_subscription(push: PushWorld) -> Non
 def test_missed_notifications_queue_a_full_cycle(push: PushWorld) -> None:
     push.enabled_mailbox()
     push.graph.notifier.lose_next()
-    raw, message_id = message(ALICE)
-    push.graph.deliver(ALICE, raw)
+    raw, message_id = message(push.address)
+    push.graph.deliver(push.address, raw)
 
     answers = push.graph.notifier.lifecycle(push.subscription().id, "missed")
 
