@@ -194,7 +194,7 @@ class MailboxWorker:
         except MailServerError as exc:
             _close_quietly(session)
             return self._failed(item, report, self.store.get_mailbox(item.mailbox_id), profile, org, exc)
-        self._finish(item, report, mailbox, profile, self.clock(), deleted=True)
+        self._finish(item, report, mailbox, profile, self.clock(), deleted=True, cycle_started=now)
         return report
 
     def _throttled(
@@ -552,8 +552,12 @@ class MailboxWorker:
     def _finish(
         self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile | None,
         now: datetime, *, unschedule: bool = False, retry_at: datetime | None = None, deleted: bool = False,
+        cycle_started: datetime | None = None,
     ) -> None:  # fmt: skip
-        """Release the lease and set the next due time; moves the due row only when it must change."""
+        """Release the lease and set the next due time; moves the due row only when it must change.
+
+        A change notification that came after the cycle began (``push_pending_on``, docs/push.md) may name a
+        message the cycle did not see: the next cycle is then due at once."""
         got_mail = report.fetched > 0
         before = mailbox.due_row_key
         holder: dict[str, str | None] = {}
@@ -563,6 +567,9 @@ class MailboxWorker:
         def release(m: Mailbox) -> None:
             m.processing_state, m.host_id, m.lease_expires_on = ProcessingState.IDLE, None, None
             m.in_progress = None  # every message it named was processed: the cycle ended
+            pushed_late = bool(cycle_started and m.push_pending_on and m.push_pending_on > cycle_started)
+            if cycle_started is not None:
+                m.push_pending_on = None  # this cycle read what came before it began
             if deleted and any(w.pending_deletes for w in m.watermarks.values()):  # the server confirmed them
                 m.watermarks = {
                     k: w.model_copy(update={"pending_deletes": []}) if w.pending_deletes else w
@@ -587,6 +594,8 @@ class MailboxWorker:
                 )  # fmt: skip
                 if m.item_retries_due_on is not None:  # a waiting message is tried when due, however idle the box
                     due = max(min(due, m.item_retries_due_on), now)
+                if pushed_late:
+                    due = now
                 m.postpone_mailbox_processing_until = due
                 m.due_row_key = row_key(m.id, due)
             holder["key"] = m.due_row_key

@@ -19,10 +19,11 @@ from sync.scheduling.scheduler import Scheduler
 from sync.store.store import Store
 
 QUEUED = "queued"  # claimed: its work item is on the queue now
-BUSY = "running"  # a cycle holds the lease: it (or the poll after it) reads the change
+BUSY = "running"  # a cycle holds the lease and the mailbox is marked: that cycle, or the next at once, reads it
 RACED = "raced"  # another claimer changed the mailbox first: that claim runs the cycle
 REFUSED = "refused"  # the workload may not run now (eligibility); polling resumes it when it may
 GONE = "gone"  # the mailbox no longer exists
+ATTEMPTS = 5  # compare-and-swap rounds against a worker or a claimer writing the same row
 
 
 class Waker:
@@ -32,21 +33,28 @@ class Waker:
         self.act = act
 
     def wake(self, mailbox_id: str, workload: str, now: datetime) -> str:
-        """Claim ``workload`` ("incoming" or "act") of the mailbox and queue its cycle; returns what happened."""
-        mailbox = self.store.find_mailbox(mailbox_id)
-        if mailbox is None:
-            return GONE
-        profile = self.store.find_profile(mailbox.email_server_profile_id or "")
-        reasons = why_not(workload, mailbox, profile, self.store.get_organization(), now)
-        if RUNNING in reasons:
-            return BUSY
-        if reasons:
-            return REFUSED
-        try:
-            if workload == "incoming":
-                self.incoming.claim(mailbox, profile, now)
-            else:
-                self.act.claim(mailbox, now)
-        except ConcurrencyConflict:
-            return RACED
-        return QUEUED
+        """Claim ``workload`` ("incoming" or "act") of the mailbox and queue its cycle, or mark the running
+        incoming cycle; ``now`` is when the notification came. Returns what happened."""
+        org = self.store.get_organization()
+        for _ in range(ATTEMPTS):
+            mailbox = self.store.find_mailbox(mailbox_id)
+            if mailbox is None:
+                return GONE
+            profile = self.store.find_profile(mailbox.email_server_profile_id or "")
+            reasons = why_not(workload, mailbox, profile, org, now)
+            try:
+                if RUNNING in reasons:
+                    if workload == "incoming" and (mailbox.push_pending_on is None or mailbox.push_pending_on < now):
+                        mailbox.push_pending_on = now
+                        self.store.mailboxes.update(mailbox)
+                    return BUSY
+                if reasons:
+                    return REFUSED
+                if workload == "incoming":
+                    self.incoming.claim(mailbox, profile, now)
+                else:
+                    self.act.claim(mailbox, now)
+                return QUEUED
+            except ConcurrencyConflict:
+                continue  # the row changed (a claim, a worker's release): look again
+        return RACED

@@ -12,6 +12,7 @@ import requests
 
 from sync.model.fields import utcnow
 from sync.push.subscriber import PushSubscriber
+from sync.store.due_index import parse_row_key
 from tests.integration.exchange.conftest import message
 from tests.integration.push.conftest import PushWorld
 
@@ -203,3 +204,33 @@ def test_only_the_push_paths_are_open_and_they_answer_the_handshake(push: PushWo
     base = push.url.removesuffix("/push/graph")
     assert requests.get(f"{base}/mailboxes", timeout=10).status_code == 401
     assert requests.post(push.url, data=b"not json", timeout=10).status_code == 400
+
+
+def test_a_burst_before_the_cycle_starts_costs_one_cycle_and_no_early_next_one(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox()
+    first, first_id = message(push.address, subject="first")
+    second, second_id = message(push.address, subject="second")
+    push.graph.deliver(push.address, first)  # claims the mailbox and queues its cycle
+    push.graph.deliver(push.address, second)  # finds it claimed: marks it
+
+    assert push.drain()[WORKER] == 1
+    after = push.store.get_mailbox(mailbox.id)
+
+    assert len(push.deployment.emails(first_id)) == 1 and len(push.deployment.emails(second_id)) == 1
+    assert after.push_pending_on is None  # the cycle began after the mark: it read both
+    assert parse_row_key(after.due_row_key or "").due_on > utcnow() + timedelta(seconds=30)  # busy polling
+
+
+def test_a_notification_during_a_running_cycle_makes_the_next_cycle_due_at_once(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox()
+    raw, _ = message(push.address)
+    push.graph.deliver(push.address, raw)  # the cycle is queued
+    during = utcnow() + timedelta(minutes=5)  # a notification that comes after that cycle began
+
+    assert push.context.push_receiver.waker.wake(mailbox.id, "incoming", during) == "running"
+    assert push.store.get_mailbox(mailbox.id).push_pending_on == during
+    assert push.drain()[WORKER] == 1
+    after = push.store.get_mailbox(mailbox.id)
+
+    assert after.push_pending_on is None
+    assert parse_row_key(after.due_row_key or "").due_on <= utcnow()  # the next tick runs it
