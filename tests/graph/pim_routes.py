@@ -1,7 +1,8 @@
 """Events, contacts, To Do tasks and the Calendar folder: create, get, PATCH, DELETE, list, ``cancel``, ``instances``.
 
 - ``POST /users/{id}/events`` (or ``/calendar/events``) answers 201 with the event; the mailbox organizes it.
-  Graph always invites a new or changed event's attendees; ``sent_invitations`` records that for tests.
+  Graph invites a new event's attendees; ``GraphServer.invitations`` records what attendees were sent.
+- a PATCH of a meeting sends its attendees an update, and those taken off it a cancellation;
 - ``DELETE`` of a meeting on its organizer's calendar sends the attendees a cancellation ("If the event is a
   meeting, deleting the event on the organizer's calendar sends a cancellation message to the meeting
   attendees"); ``POST /events/{id}/cancel`` (organizer only) sends one with the ``comment``. Both remove it.
@@ -70,6 +71,7 @@ def update_event(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply
     changes, extended = checked("event", req.json(), creating=False)
     with ctx.state.pim(address) as pim:
         item, day = _event(pim, params["event"])
+        before = item.data.get("attendees")
         if day is not None:  # one occurrence: it becomes an exception of its series
             item.exceptions[day] = {**item.exceptions.get(day, {}), **changes}
         else:
@@ -79,6 +81,8 @@ def update_event(ctx: Context, req: Request, params: Mapping[str, str]) -> Reply
             if extended:
                 item.extended.update(extended)
         pim.touch(item)
+        if _addresses(before) - _addresses(item.data.get("attendees")):
+            ctx.state.note_invitation(address, item.id, "cancellation:")  # to the attendees taken off
         if item.data.get("attendees"):
             ctx.state.note_invitation(address, item.id, "update")
         return Reply.of_json(200, event_json(item, preferred_zone(req.headers), occurrence=day))
@@ -147,6 +151,10 @@ def _event(pim: PimStore, ref: str) -> tuple[PimItem, datetime.date | None]:
     if occurrence[1] in series.cancelled:
         raise ApiError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
     return series, occurrence[1]
+
+
+def _addresses(attendees: Any) -> set[str]:
+    return {str((a.get("emailAddress") or {}).get("address", "")).lower() for a in attendees or []}
 
 
 def _remove_event(pim: PimStore, ref: str) -> None:

@@ -1,12 +1,13 @@
 """A mailbox's calendar, contacts and To Do tasks through Microsoft Graph, for ACT sync (``sync/act/port.py``).
 
 Changes come from Graph's delta queries one page at a time, and each page's link (the ``@odata.nextLink``,
-then the round's ``@odata.deltaLink``) is the port's ``state``, checkpointed by the cycle after the page:
+then the round's ``@odata.deltaLink``, with the day its round began: ``act_state.py``) is the port's
+``state``, checkpointed by the cycle after the page:
 
-- calendar: ``calendarView/delta`` over a fixed window (:data:`CALENDAR_PAST` to :data:`CALENDAR_FUTURE`,
-  set when a round starts from scratch), the one event delta of Graph v1.0. It shows a series as its
-  occurrences and exceptions, each naming its ``seriesMasterId``: the series master is what syncs, so a
-  change to any occurrence reads as a change of the master;
+- calendar: ``calendarView/delta`` over a window (:data:`CALENDAR_PAST` to :data:`CALENDAR_FUTURE`, fixed
+  when a round starts from scratch and moved on every :data:`CALENDAR_REFRESH`), the one event delta of
+  Graph v1.0. It shows a series as its occurrences and exceptions, each naming its ``seriesMasterId``:
+  the series master is what syncs, so a change to any occurrence reads as a change of the master;
 - contacts: ``contacts/delta`` of the default contacts folder;
 - tasks: ``todo/lists/{id}/tasks/delta`` of the default To Do list.
 
@@ -27,7 +28,7 @@ import logging
 import re
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -35,7 +36,7 @@ from urllib.parse import quote
 from sync.act.port import TYPE_OF, ActFolder, ChangeKind, ChangePage, ExchangeItem, ItemChange, OrgStamp
 from sync.mail.backoff import BackOff
 from sync.mail.errors import MailServerError, MessageGone, PermanentMailError, ServerBusy
-from sync.mail.graph import act_contacts, act_events, act_org_stamp, act_tasks
+from sync.mail.graph import act_contacts, act_events, act_org_stamp, act_state, act_tasks
 from sync.mail.graph.client import BatchRequest, GraphClient
 from sync.mail.graph.errors import DeltaExpired
 from sync.model.options import EntityType
@@ -48,6 +49,7 @@ TASK_APP = "Dynamics 365 server-side synchronization"  # the applicationName of 
 PAGE_SIZE = 100  # changes per delta page: the checkpoint granularity, as for EWS
 CALENDAR_PAST = timedelta(days=365)  # the calendarView window of a delta round started from scratch...
 CALENDAR_FUTURE = timedelta(days=3 * 365)  # ...up to three years ahead
+CALENDAR_REFRESH = timedelta(days=30)  # a round older than this is finished, then one with today's window starts
 NOT_FOUND = frozenset({"ErrorItemNotFound", "itemNotFound", "ResourceNotFound", "ErrorInvalidIdMalformed"})
 EVENT_EXPAND = f"singleValueExtendedProperties($filter=id eq '{STAMP}' or id eq '{act_events.SILENT_ATTENDEES}')"
 TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?$")
@@ -75,8 +77,23 @@ class GraphActMailbox:
 
     # --- changes ------------------------------------------------------------------------------------
     def pages(self, folder: ActFolder, state: str | None) -> Iterator[ChangePage]:
+        """The changes since ``state``. A calendar round older than :data:`CALENDAR_REFRESH` is first followed to
+        its end (so no change it holds is lost), then a new round starts with the window moved to today."""
+        saved = act_state.decode(state)
+        today = self._clock().astimezone(UTC).date()
+        if saved is None:
+            yield from self._round(folder, None, today)
+            return
+        yield from self._round(folder, saved, today)
+        if folder is ActFolder.CALENDAR and today - saved.began > CALENDAR_REFRESH:
+            log.info("%s: the calendar window of %s moves on to %s", self.address, saved.began, today)
+            yield from self._round(folder, None, today)
+
+    def _round(self, folder: ActFolder, saved: act_state.DeltaState | None, today: date) -> Iterator[ChangePage]:
+        """One delta round: from ``saved`` to its end, or from scratch when None."""
         object_type = TYPE_OF[folder]
-        path, params = (state, None) if state else self._first(folder)
+        path, params = (saved.link, None) if saved else self._first(folder)
+        began = saved.began if saved else today
         headers = {"Prefer": f"odata.maxpagesize={PAGE_SIZE}"}
         while True:
             try:
@@ -85,10 +102,11 @@ class GraphActMailbox:
                 if params is not None:
                     raise
                 log.info("%s: the %s delta link expired; starting a full round", self.address, folder.value)
-                path, params = self._first(folder)
+                path, params, began = *self._first(folder), today
                 continue
             following = page.get("@odata.nextLink") or page.get("@odata.deltaLink")
-            yield ChangePage(self._changes(object_type, page.get("value") or []), following)
+            state = act_state.encode(act_state.DeltaState(str(following), began)) if following else None
+            yield ChangePage(self._changes(object_type, page.get("value") or []), state)
             if not page.get("@odata.nextLink"):
                 return
             path, params = str(following), None
@@ -174,13 +192,18 @@ class GraphActMailbox:
 
     # --- reads and writes ---------------------------------------------------------------------------
     def get(self, object_type: EntityType, item_id: str) -> ExchangeItem | None:
+        body = self._read_one(object_type, item_id)
+        return None if body is None else self._item(object_type, body)
+
+    def _read_one(self, object_type: EntityType, item_id: str) -> dict[str, Any] | None:
+        """The item as Graph has it now, or None when it is gone."""
+        url = self._item_url(object_type, item_id, expanded=True)
         try:
-            body = self._call(lambda: self.client.get(self._item_url(object_type, item_id, expanded=True)), "act.get")
+            return self._call(lambda: self.client.get(url), "act.get")
         except PermanentMailError as exc:
             if _gone(exc):
                 return None
             raise
-        return self._item(object_type, body)
 
     def create(
         self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str, *, send_invitations: bool = False
@@ -204,13 +227,19 @@ class GraphActMailbox:
         self, object_type: EntityType, item_id: str, change_key: str, changes: Mapping[str, object], *,
         send_invitations: bool = False,
     ) -> str:  # fmt: skip
+        """Change some fields; the new change key. A meeting whose attendees were invited keeps them as attendees
+        even when no invitation is asked for now: taking them off would send each a cancellation."""
         fields: Mapping[str, object] = changes
-        if _needs_current(object_type, changes):
-            current = self.get(object_type, item_id)
-            if current is None:
+        meeting = object_type is EntityType.APPOINTMENT and not set(act_events.ATTENDEES).isdisjoint(changes)
+        invite = send_invitations
+        if _needs_current(object_type, changes) or (meeting and not send_invitations):
+            current = self._read_one(object_type, item_id)
+            item = None if current is None else self._item(object_type, current)
+            if current is None or item is None:
                 raise MessageGone(f"the {object_type.name.lower()} item is gone from Exchange Online")
-            fields = {**current.fields, **changes}
-        body = self._body(object_type, fields, changes.keys(), send_invitations)
+            fields = {**item.fields, **changes}
+            invite = send_invitations or (meeting and bool(current.get("attendees")))
+        body = self._body(object_type, fields, changes.keys(), invite)
         if not body:
             return change_key  # nothing Graph can write (e.g. a To Do task's percent complete)
         url = self._item_url(object_type, item_id)
@@ -260,14 +289,15 @@ class GraphActMailbox:
             BatchRequest("GET", f"{self.user}/todo/lists"),
         ]
 
-        def probe() -> None:
-            for answer in self.client.batch(calls):
+        def probe() -> list[Any]:
+            answers = self.client.batch(calls)
+            for answer in answers:
                 error = answer.error()
                 if error is not None:
                     raise error
+            return list((answers[-1].body or {}).get("value") or [])
 
-        self._call(probe, "act.probe")
-        self._tasks()
+        self._task_list = _default_list(self._call(probe, "act.probe"))
 
     def read_org_stamp(self) -> OrgStamp | None:
         calendar = self._call(lambda: self.client.get(f"{self.user}/calendar", act_org_stamp.EXPAND), "calendar.get")
@@ -282,10 +312,7 @@ class GraphActMailbox:
         """The default To Do list's tasks (Outlook's Tasks folder), found once per session."""
         if self._task_list is None:
             lists = self._call(lambda: self.client.get(f"{self.user}/todo/lists"), "todo.lists").get("value") or []
-            default = next((t for t in lists if t.get("wellknownListName") == "defaultList"), None)
-            if default is None:
-                raise PermanentMailError("the mailbox has no default To Do list", code="TaskListMissing")
-            self._task_list = str(default["id"])
+            self._task_list = _default_list(lists)
         return f"{self.user}/todo/lists/{quote(self._task_list, safe='')}/tasks"
 
     def _collection(self, object_type: EntityType) -> str:
@@ -303,6 +330,14 @@ class GraphActMailbox:
             object_type, "linkedResources"
         )
         return f"{url}?$expand={urllib.parse.quote(expand, safe='$=(),')}"
+
+
+def _default_list(lists: list[Any]) -> str:
+    """The id of the default To Do list (Outlook's Tasks folder)."""
+    default = next((t for t in lists if isinstance(t, dict) and t.get("wellknownListName") == "defaultList"), None)
+    if default is None:
+        raise PermanentMailError("the mailbox has no default To Do list", code="TaskListMissing")
+    return str(default["id"])
 
 
 def _needs_current(object_type: EntityType, changes: Mapping[str, object]) -> bool:

@@ -9,7 +9,7 @@ import pytest
 
 from devstack import TestCA
 from devstack.entra import EntraMock
-from sync.act.port import crm_ref
+from sync.act.port import ActFolder, crm_ref
 from sync.act.worker import ActWorker
 from sync.auth.secrets import SecretBox
 from sync.incoming.marks import TRACKED_CATEGORY
@@ -18,7 +18,13 @@ from sync.mailboxes.test_enable import TestAndEnable
 from sync.model.act import Recurrence, RecurrenceKind, Task
 from sync.model.fields import utcnow
 from sync.model.mailbox import Mailbox
-from sync.model.options import EntityType, IncomingDeliveryMethod, OutgoingDeliveryMethod, TestStatus
+from sync.model.options import (
+    EntityType,
+    IncomingDeliveryMethod,
+    OutgoingDeliveryMethod,
+    ParticipationType,
+    TestStatus,
+)
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.settings import Settings
 from sync.store import Store
@@ -66,7 +72,7 @@ def test_test_and_enable_of_a_default_exchange_online_profile_tests_act_through_
     report = TestAndEnable(act.store, SecretBox(settings.aes_key()), {}, act=act.connector).run(act.mailbox.id)
 
     assert report.act is TestStatus.SUCCESS, report.problems
-    assert act.graph.calls["batch"] == 1 and act.graph.calls["todoLists.list"] >= 1  # the probe
+    assert act.graph.calls["batch"] == 1 and act.graph.calls["todoLists.list"] == 1  # the probe: one batch
     assert act.store.get_mailbox(act.mailbox.id).enabled_for_act is True
 
 
@@ -214,3 +220,122 @@ def test_a_todo_task_created_before_a_crash_is_found_by_its_linked_resource(
 
     assert report.created_in_exchange == 0 and len(act.graph.pim_items(ALICE, "todoTask")) == 1
     assert act.link(EntityType.TASK, task.id) == created.id
+
+
+def test_a_todo_task_with_the_tracking_category_becomes_a_crm_task(act: ActWorld) -> None:
+    mailbox = exchange(act)
+    lists = mailbox.client.get(f"/users/{ALICE}/todo/lists")["value"]
+    tasks = f"/users/{ALICE}/todo/lists/{lists[0]['id']}/tasks"
+    mailbox.client.post(tasks, {"title": "Call Carol back", "categories": [TRACKED_CATEGORY]})
+    mailbox.client.post(tasks, {"title": "Buy milk"})
+
+    report = act.cycle()
+
+    assert report.created_in_crm == 1
+    [tracked] = [t for t in act.store.tasks.query("subject eq 'Call Carol back'", {}) if t.owner_user_id == act.user.id]
+    assert act.link(EntityType.TASK, tracked.id) is not None
+
+
+def test_a_series_deleted_in_outlook_is_not_seen_as_deleted_through_graph(act: ActWorld) -> None:
+    """Graph v1.0's calendarView delta names the removed occurrences by their own ids only, never the series
+    master the link holds (docs/act.md): the record stays, and its next change finds the series gone."""
+    series = Recurrence(kind=RecurrenceKind.DAILY, start=SOON.date(), occurrences=3)
+    meeting = act.meeting("Daily check-in", recurrence=series)
+    act.cycle()
+    master = act.link(EntityType.APPOINTMENT, meeting.id)
+    assert master is not None
+    act.graph.remove(ALICE, master)
+
+    report = act.cycle()
+
+    assert (report.deleted_in_crm, report.item_errors) == (0, 0)
+    assert act.store.appointments.find(meeting.id, "record") is not None
+    fresh = act.store.appointments.get(meeting.id, "record")
+    fresh.subject = "Daily check-in (renamed)"
+    act.records.update(fresh)
+    assert act.cycle().item_errors == 1  # the update finds the series gone, counted on the link and retried
+
+
+def test_r_act_13_r_act_20_a_meeting_bob_organizes_keeps_him_as_organizer_through_graph(act: ActWorld) -> None:
+    start = SOON + timedelta(days=1)
+    act.graph.add_event(
+        ALICE, "Supplier review", start, start + timedelta(hours=1), categories=[TRACKED_CATEGORY],
+        _organizer={"name": "Bob", "address": "bob@fabrikam.test"},
+        attendees=[{"type": "required", "emailAddress": {"address": ALICE}}],
+    )  # fmt: skip
+
+    assert act.cycle().created_in_crm == 1
+
+    [record] = [
+        a for a in act.store.appointments.query("subject eq 'Supplier review'", {}) if a.owner_user_id == act.user.id
+    ]
+    assert record.organizer is not None and record.organizer.address_used == "bob@fabrikam.test"
+    assert [p.party for p in record.parties if p.participation is ParticipationType.REQUIRED_ATTENDEE] == [act.user]
+
+
+def test_r_act_19_a_copy_carrying_our_stamp_is_not_tracked_again_through_graph(act: ActWorld) -> None:
+    meeting = act.meeting("Kick-off")
+    act.cycle()
+    [original] = act.graph.pim_items(ALICE, "event")
+    with act.graph.state.pim(ALICE) as pim:  # Outlook's copy keeps every property, the CRM's stamp too
+        pim.add("event", "calendar", {**original.data, "categories": [TRACKED_CATEGORY]}, dict(original.extended))
+
+    report = act.cycle()
+
+    assert (report.copies_ignored, report.created_in_crm) == (1, 0)
+    assert act.link(EntityType.APPOINTMENT, meeting.id) == original.id
+
+
+def _changed_ids(mailbox: GraphActMailbox, state: str | None) -> tuple[set[str], str | None]:
+    ids: set[str] = set()
+    for page in mailbox.pages(ActFolder.CALENDAR, state):
+        ids |= {c.item_id for c in page.changes}
+        state = page.state
+    return ids, state
+
+
+def test_the_calendar_window_moves_on_after_a_month_without_losing_the_old_rounds_changes(act: ActWorld) -> None:
+    now = utcnow()
+    far = now + timedelta(days=3 * 365 + 200)  # beyond the window of a round that starts now
+    far_event = act.graph.add_event(ALICE, "Far ahead", far, far + timedelta(hours=1))
+    client = exchange(act).client
+    first, state = _changed_ids(GraphActMailbox(client, ALICE, clock=lambda: now), None)
+    near = act.graph.add_event(ALICE, "Next week", now + timedelta(days=7), now + timedelta(days=7, hours=1))
+
+    later, moved = _changed_ids(GraphActMailbox(client, ALICE, clock=lambda: now + timedelta(days=400)), state)
+
+    assert far_event not in first and {near, far_event} <= later  # the old round's change, then the new window
+    assert (
+        state is not None
+        and moved is not None
+        and moved.split("|")[1] == (now + timedelta(days=400)).date().isoformat()
+    )
+
+
+def test_a_state_ews_left_behind_starts_a_full_round_through_graph(act: ActWorld) -> None:
+    event = act.graph.add_event(ALICE, "Kept", SOON, SOON + timedelta(hours=1))
+
+    found, state = _changed_ids(exchange(act), "H4sIAAAAAAAEAO29B2AcSZYlJi9tynt")  # an EWS SyncFolderItems state
+
+    assert event in found and state is not None and state.startswith("graph|")
+
+
+def test_an_update_without_invitations_never_takes_invited_attendees_off(act: ActWorld) -> None:
+    """Taking attendees off a meeting sends them a cancellation: once invited, they stay attendees."""
+    mailbox = exchange(act)
+    item_id, change_key = mailbox.create(
+        EntityType.APPOINTMENT, meeting_fields("Invited"), CRM_REF, send_invitations=True
+    )
+    silent_id, silent_key = mailbox.create(EntityType.APPOINTMENT, meeting_fields("Silent"), CRM_REF)
+
+    changes = {"subject": "Invited (moved)", "required": ("bob@example.test", "carol@example.test"), "optional": ()}
+    mailbox.update(EntityType.APPOINTMENT, item_id, change_key, changes)
+    mailbox.update(EntityType.APPOINTMENT, silent_id, silent_key, changes | {"subject": "Silent (moved)"})
+
+    invited, silent = (next(e for e in act.graph.pim_items(ALICE, "event") if e.id == i) for i in (item_id, silent_id))
+    assert [a["emailAddress"]["address"] for a in invited.data["attendees"]] == [
+        "bob@example.test",
+        "carol@example.test",
+    ]
+    assert silent.data["attendees"] == []
+    assert [what for event, what in act.graph.invitations(ALICE)] == ["invitation", "update"]  # no cancellation

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sync.mail.graph import act_contacts, act_events, act_tasks
+from sync.mail.graph import act_contacts, act_events, act_state, act_tasks
 from sync.model.act import Recurrence, RecurrenceKind
 
 START = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
@@ -126,3 +126,14 @@ def test_a_todo_task_maps_status_and_dates_and_has_no_percent_complete() -> None
     assert body["status"] == "waitingOnOthers" and body["dueDateTime"]["dateTime"] == "2027-03-05T00:00:00"
     assert act_tasks.task_fields(body)["percent_complete"] == 0
     assert (done["status"], done["percent_complete"], done["complete_date"]) == ("Completed", 100, date(2027, 3, 4))
+
+
+def test_a_graph_delta_state_round_trips_and_anything_else_is_no_state() -> None:
+    state = act_state.DeltaState(
+        "https://graph.microsoft.com/v1.0/users/a/contacts/delta?$deltatoken=x|y", date(2027, 3, 1)
+    )
+
+    assert act_state.decode(act_state.encode(state)) == state
+    assert act_state.decode("H4sIAAAAAAAEAO29B2AcSZYlJi9tynt") is None  # an EWS sync state
+    assert act_state.decode("graph|not-a-day|https://graph.microsoft.com/v1.0/x") is None
+    assert act_state.decode(None) is None
