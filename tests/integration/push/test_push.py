@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from sync.model.fields import utcnow
+from sync.model.options import ActDeliveryMethod, TestStatus
 from sync.push.subscriber import PushSubscriber
 from sync.store.due_index import parse_row_key
 from tests.integration.exchange.conftest import message
@@ -234,3 +235,20 @@ def test_a_notification_during_a_running_cycle_makes_the_next_cycle_due_at_once(
 
     assert after.push_pending_on is None
     assert parse_row_key(after.due_row_key or "").due_on <= utcnow()  # the next tick runs it
+
+
+def test_act_resources_are_subscribed_and_an_outlook_change_queues_the_act_cycle(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox(act_method=ActDeliveryMethod.SERVER_SIDE_SYNC)
+    assert mailbox.act_status is TestStatus.SUCCESS
+
+    kinds = sorted(s.kind for s in push.graph.notifier.subscriptions(push.address))
+    assert kinds == ["contacts", "events", "messages", "tasks"]
+    assert push.subscription("events").change_type == "created,updated,deleted"
+    start = utcnow() + timedelta(days=1)
+
+    push.graph.add_event(push.address, "Planning", start, start + timedelta(hours=1))
+
+    assert push.deliveries() == [202]
+    handled = push.drain()
+    assert handled["process_act"] == 1 and handled[WORKER] == 0
+    assert push.store.get_mailbox(mailbox.id).act_host_id is None  # the ACT cycle ran and released its lease
