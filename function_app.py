@@ -3,6 +3,7 @@
 - ``http_app_func``: the admin API (one ASGI function covering every route under ``/api``);
 - ``schedule_mailboxes`` (timer): finds due mailboxes, claims them, fans out work items;
 - ``process_mailbox`` (queue ``mailbox-work``): runs one mailbox's incoming cycle.
+- ``process_pushed_mailbox`` (queue ``mailbox-push``): the same, for a cycle a Graph change notification asked for.
 - ``send_outgoing`` (queue ``outgoing-mail``): sends one Pending Send email, at most once;
 - ``outbox_sweep`` (timer): re-enqueues emails whose message was lost, fails claims whose sender died.
 - ``schedule_act`` (timer): claims the mailboxes whose appointment, contact and task sync is due;
@@ -61,7 +62,18 @@ def schedule_mailboxes(timer: func.TimerRequest) -> None:
 @app.function_name(name="process_mailbox")
 @app.queue_trigger(arg_name="msg", queue_name="mailbox-work", connection="AzureWebJobsStorage")
 def process_mailbox(msg: func.QueueMessage) -> None:
-    item = _parsed(WorkItem, msg, "mailbox-work")
+    _incoming_cycle(msg, "mailbox-work")
+
+
+@app.function_name(name="process_pushed_mailbox")
+@app.queue_trigger(arg_name="msg", queue_name="mailbox-push", connection="AzureWebJobsStorage")
+def process_pushed_mailbox(msg: func.QueueMessage) -> None:
+    """Its own queue, so a notified cycle never waits behind the polling wave of a scheduler tick."""
+    _incoming_cycle(msg, "mailbox-push")
+
+
+def _incoming_cycle(msg: func.QueueMessage, queue: str) -> None:
+    item = _parsed(WorkItem, msg, queue)
     if item is None:
         return
     started = time.monotonic()

@@ -21,6 +21,7 @@ from sync.mail.imap import ImapConnector
 from sync.mail.pop3 import Pop3Connector
 from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.mailboxes.test_enable import TestAndEnable, smtp_send
+from sync.model.fields import utcnow
 from sync.model.options import ServerType
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.outgoing.sender import OutgoingSender
@@ -28,6 +29,7 @@ from sync.outgoing.smtp import SmtpConnector
 from sync.outgoing.submit import OutgoingEmails
 from sync.outgoing.sweep import OutboxSweep
 from sync.push.subscriber import PushSubscriber
+from sync.push.wake import push_waker
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.test_enable_queue import TestEnableScheduler, TestEnableWork, handle
@@ -106,7 +108,11 @@ class Services:
     @cached_property
     def worker(self) -> MailboxWorker:
         exchange = ExchangeMailboxes(self.ews, self.graph)
-        return MailboxWorker(self.store, self.settings, self.secret_box, incoming_connectors(exchange))
+        waker = push_waker(self.store, self.settings)
+        return MailboxWorker(
+            self.store, self.settings, self.secret_box, incoming_connectors(exchange),
+            rewake=lambda mailbox_id: waker.wake(mailbox_id, "incoming", utcnow()),
+        )  # fmt: skip
 
     @cached_property
     def outbox_queue(self) -> OutboxQueue:

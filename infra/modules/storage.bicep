@@ -46,6 +46,8 @@ var tableNames = [
 var queueNames = [
   'mailbox-work'
   'mailbox-work-poison'
+  'mailbox-push'
+  'mailbox-push-poison'
   'outgoing-mail'
   'outgoing-mail-poison'
   'act-work'

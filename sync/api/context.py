@@ -31,12 +31,9 @@ from sync.model.fields import utcnow
 from sync.model.options import ServerType
 from sync.push.receiver import PushReceiver
 from sync.push.subscriber import PushSubscriber
-from sync.push.wake import Waker
-from sync.scheduling.act_scheduler import ActScheduler
-from sync.scheduling.scheduler import Scheduler
-from sync.services import incoming_connectors, queue_sender
+from sync.push.wake import push_waker
+from sync.services import incoming_connectors
 from sync.settings import Settings
-from sync.store.names import Queue
 from sync.store.store import Store
 
 
@@ -90,9 +87,7 @@ class ApiContext:
     @cached_property
     def push_receiver(self) -> PushReceiver:
         """Graph's notifications wake mailboxes through the schedulers' own claims (one process-wide copy)."""
-        incoming = Scheduler(self.store, self.settings, queue_sender(self.store, Queue.MAILBOX_WORK))
-        act = ActScheduler(self.store, self.settings, queue_sender(self.store, Queue.ACT_WORK))
-        return PushReceiver(self.store, self.push_subscriber, Waker(self.store, incoming, act), self.clock)
+        return PushReceiver(self.store, self.push_subscriber, push_waker(self.store, self.settings), self.clock)
 
     def test_and_enable(self) -> TestAndEnable:
         connectors = self.connectors

@@ -124,8 +124,11 @@ class MailboxWorker:
         clock: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
         connection_limit: IncomingConnectionLimit | None = None,
+        rewake: Callable[[str], object] | None = None,
     ) -> None:
+        """``rewake(mailbox_id)`` queues the next cycle at once when a notification came during this one."""
         self.store = store
+        self.rewake = rewake
         self.settings = settings
         self.box = box
         self.connectors = connectors
@@ -586,16 +589,12 @@ class MailboxWorker:
             if unschedule:
                 m.due_row_key = None
             else:
-                due = retry_at or (
-                    now + timedelta(minutes=self.settings.poll_busy_minutes) if (got_mail or report.more_pending)
-                    else polling.next_due(now, m.no_email_count, busy_minutes=self.settings.poll_busy_minutes,
-                                          idle_max_minutes=self.settings.poll_idle_max_minutes,
-                                          profile_min_minutes=profile.min_polling_interval_minutes if profile else 0)
-                )  # fmt: skip
+                due = retry_at or self._next_poll(m, report, profile, now)
                 if m.item_retries_due_on is not None:  # a waiting message is tried when due, however idle the box
                     due = max(min(due, m.item_retries_due_on), now)
                 if pushed_late:
                     due = now
+                    holder["pushed_late"] = "yes"
                 m.postpone_mailbox_processing_until = due
                 m.due_row_key = row_key(m.id, due)
             holder["key"] = m.due_row_key
@@ -611,10 +610,28 @@ class MailboxWorker:
                 self.store.due_index.remove(mailbox.id, before)
             else:
                 self.store.due_index.move(mailbox.id, before, _due_of(new_key))
+        if holder.get("pushed_late") and self.rewake is not None:
+            self.rewake(mailbox.id)  # due now anyway: the tick would take it within a minute, this takes it now
         if got_mail:
             self._purge_expired_failures(mailbox.id, now)
         if report.status == "processed" and mailbox.last_sync_error_count > 0:  # it had failed: it recovered
             self.profile_alerts.mailbox_recovered(self.organization(), mailbox.id, [mailbox.email_server_profile_id])
+
+    def _next_poll(
+        self, m: Mailbox, report: CycleReport, profile: EmailServerProfile | None, now: datetime
+    ) -> datetime:
+        """Adaptive polling; a mailbox whose messages are watched by push is polled at the idle cadence only
+        (notifications bring its mail: polling is the safety net, docs/push.md)."""
+        pushed = m.push_subscribed_until is not None and m.push_subscribed_until > now
+        if report.more_pending or (report.fetched > 0 and not pushed):
+            return now + timedelta(minutes=self.settings.poll_busy_minutes)
+        if pushed:
+            return now + timedelta(minutes=self.settings.poll_idle_max_minutes)
+        return polling.next_due(
+            now, m.no_email_count, busy_minutes=self.settings.poll_busy_minutes,
+            idle_max_minutes=self.settings.poll_idle_max_minutes,
+            profile_min_minutes=profile.min_polling_interval_minutes if profile else 0,
+        )  # fmt: skip
 
     def _failed(
         self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile,

@@ -143,6 +143,7 @@ class PushSubscriber:
         if forget:
             lost = PushSubscription(record.mailbox_id, record.kind, record.resource, record.client_state)
             self.store.push_subscriptions.save(lost, replaced=record.subscription_id)
+            self._mark(record.mailbox_id, record.kind, None)
             record = lost
         self._attempt(report, mailbox, profile, record.kind, record)
         return report
@@ -172,6 +173,7 @@ class PushSubscriber:
             if found is None:  # remember it is wanted, so the timer tries again
                 lost = PushSubscription(mailbox.id, kind, "", self._seal(mailbox.id, kind, _new_state()))
                 self.store.push_subscriptions.save(lost)
+            self._mark(mailbox.id, kind, None)  # no notifications: polling carries it at its usual cadence
 
     def _renew(self, api: GraphSubscriptions, record: PushSubscription) -> None:
         assert record.subscription_id is not None
@@ -180,6 +182,18 @@ class PushSubscriber:
             PushSubscription(record.mailbox_id, record.kind, record.resource, record.client_state,
                              record.subscription_id, expires)
         )  # fmt: skip
+        self._mark(record.mailbox_id, record.kind, expires)
+
+    def _mark(self, mailbox_id: str, kind: str, until: datetime | None) -> None:
+        """The mailbox's ``push_subscribed_until``: while set, its polling is only the safety net."""
+        if kind != MAIL:
+            return
+
+        def mark(mailbox: Mailbox) -> None:
+            mailbox.push_subscribed_until = until
+
+        if self.store.get_mailbox(mailbox_id).push_subscribed_until != until:
+            self.store.mailboxes.modify(mailbox_id, "mailbox", mark)
 
     def _create(
         self, api: GraphSubscriptions, address: str, mailbox: Mailbox, kind: str, found: PushSubscription | None
@@ -201,6 +215,7 @@ class PushSubscriber:
         )  # fmt: skip
         record = PushSubscription(mailbox.id, kind, path, sealed, created.subscription_id, created.expires_on)
         self.store.push_subscriptions.save(record, replaced=found.subscription_id if found else None)
+        self._mark(mailbox.id, kind, created.expires_on)
         if found is not None and found.subscription_id and found.subscription_id != created.subscription_id:
             api.delete(found.subscription_id)
 
@@ -208,6 +223,8 @@ class PushSubscriber:
         return str(self.box.seal(state, self._context(mailbox_id, kind)))
 
     def _remove(self, record: PushSubscription, mailbox: Mailbox | None, profile: EmailServerProfile | None) -> None:
+        if mailbox is not None:
+            self._mark(mailbox.id, record.kind, None)
         if record.subscription_id and mailbox is not None and profile is not None and profile.uses_graph:
             try:
                 api, _ = self.graph.open_subscriptions(mailbox, profile)

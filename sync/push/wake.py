@@ -16,6 +16,8 @@ from sync.errors import ConcurrencyConflict
 from sync.operations.sync_now import RUNNING, why_not
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.scheduling.scheduler import Scheduler
+from sync.settings import Settings
+from sync.store.names import Queue
 from sync.store.store import Store
 
 QUEUED = "queued"  # claimed: its work item is on the queue now
@@ -58,3 +60,13 @@ class Waker:
             except ConcurrencyConflict:
                 continue  # the row changed (a claim, a worker's release): look again
         return RACED
+
+
+def push_waker(store: Store, settings: Settings) -> Waker:
+    """Claims as the schedulers do; incoming cycles go to their own queue (``mailbox-push``), so a notified
+    cycle never waits behind the polling wave a scheduler tick queues."""
+    from sync.services import queue_sender  # noqa: PLC0415 (services imports this module's users)
+
+    incoming = Scheduler(store, settings, queue_sender(store, Queue.MAILBOX_PUSH))
+    act = ActScheduler(store, settings, queue_sender(store, Queue.ACT_WORK))
+    return Waker(store, incoming, act)

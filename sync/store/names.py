@@ -47,6 +47,8 @@ class Table(StrEnum):
 class Queue(StrEnum):
     MAILBOX_WORK = "mailbox-work"
     MAILBOX_WORK_POISON = "mailbox-work-poison"
+    MAILBOX_PUSH = "mailbox-push"  # cycles a change notification asked for: never behind a polling wave
+    MAILBOX_PUSH_POISON = "mailbox-push-poison"
     OUTGOING_MAIL = "outgoing-mail"
     OUTGOING_MAIL_POISON = "outgoing-mail-poison"
     ACT_WORK = "act-work"

@@ -19,7 +19,7 @@ from tests.integration.push.conftest import PushWorld
 
 pytestmark = pytest.mark.integration
 
-WORKER = "process_mailbox"
+WORKER = "process_pushed_mailbox"  # notified cycles have their own queue, mailbox-push
 
 
 def test_test_and_enable_subscribes_the_mailbox_with_a_sealed_secret(push: PushWorld) -> None:
@@ -156,6 +156,7 @@ def test_subscription_removed_creates_a_new_subscription(push: PushWorld) -> Non
     assert [d.status for d in answers] == [202]
     fresh = push.subscription()
     assert fresh.id != removed.id and push.record(mailbox).subscription_id == fresh.id
+    assert push.store.get_mailbox(mailbox.id).push_subscribed_until == fresh.expires
     raw, message_id = message(push.address)
     push.graph.deliver(push.address, raw)
     assert push.drain()[WORKER] == 1
@@ -219,10 +220,10 @@ def test_a_burst_before_the_cycle_starts_costs_one_cycle_and_no_early_next_one(p
 
     assert len(push.deployment.emails(first_id)) == 1 and len(push.deployment.emails(second_id)) == 1
     assert after.push_pending_on is None  # the cycle began after the mark: it read both
-    assert parse_row_key(after.due_row_key or "").due_on > utcnow() + timedelta(seconds=30)  # busy polling
+    assert parse_row_key(after.due_row_key or "").due_on > utcnow() + timedelta(seconds=30)  # no cycle at once
 
 
-def test_a_notification_during_a_running_cycle_makes_the_next_cycle_due_at_once(push: PushWorld) -> None:
+def test_a_notification_during_a_running_cycle_queues_the_next_cycle_when_it_ends(push: PushWorld) -> None:
     mailbox = push.enabled_mailbox()
     raw, _ = message(push.address)
     push.graph.deliver(push.address, raw)  # the cycle is queued
@@ -230,11 +231,23 @@ def test_a_notification_during_a_running_cycle_makes_the_next_cycle_due_at_once(
 
     assert push.context.push_receiver.waker.wake(mailbox.id, "incoming", during) == "running"
     assert push.store.get_mailbox(mailbox.id).push_pending_on == during
-    assert push.drain()[WORKER] == 1
-    after = push.store.get_mailbox(mailbox.id)
+    handled = push.drain()
 
-    assert after.push_pending_on is None
-    assert parse_row_key(after.due_row_key or "").due_on <= utcnow()  # the next tick runs it
+    assert handled[WORKER] == 2  # the cycle, then at its end the one the late notification asked for
+    assert handled["process_mailbox"] == 0
+    assert push.store.get_mailbox(mailbox.id).push_pending_on is None
+
+
+def test_a_subscribed_mailbox_is_polled_at_the_idle_cadence_only(push: PushWorld) -> None:
+    mailbox = push.enabled_mailbox()
+    assert mailbox.push_subscribed_until == push.subscription().expires
+    raw, _ = message(push.address)
+    push.graph.deliver(push.address, raw)
+
+    assert push.drain()[WORKER] == 1
+    due = parse_row_key(push.store.get_mailbox(mailbox.id).due_row_key or "").due_on
+    idle = timedelta(minutes=push.deployment.settings.poll_idle_max_minutes)
+    assert due > utcnow() + idle - timedelta(minutes=1)  # not the busy minute after mail: notifications bring it
 
 
 def test_act_resources_are_subscribed_and_an_outlook_change_queues_the_act_cycle(push: PushWorld) -> None:
