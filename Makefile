@@ -65,6 +65,7 @@ bench: setup
 	$(PY) -m bench.ews
 	$(PY) -m bench.hostile_mime
 	$(PY) -m bench.act
+	$(PY) -m bench.latency
 	$(PY) -m bench.summary
 	$(PY) -m bench.console_grid
 

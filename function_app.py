@@ -3,6 +3,7 @@
 - ``http_app_func``: the admin API and the console (one ASGI function covering every route: ``/api``, ``/console``);
 - ``schedule_mailboxes`` (timer): finds due mailboxes, claims them, fans out work items;
 - ``process_mailbox`` (queue ``mailbox-work``): runs one mailbox's incoming cycle.
+- ``process_pushed_mailbox`` (queue ``mailbox-push``): the same, for a cycle a Graph change notification asked for.
 - ``send_outgoing`` (queue ``outgoing-mail``): sends one Pending Send email, at most once;
 - ``outbox_sweep`` (timer): re-enqueues emails whose message was lost, fails claims whose sender died.
 - ``schedule_act`` (timer): claims the mailboxes whose appointment, contact and task sync is due;
@@ -10,6 +11,8 @@
 - ``schedule_test_and_enable`` (timer): queues scheduled Test & Enable runs and automatic re-tests;
 - ``run_test_and_enable`` (queue ``test-and-enable``): tests one mailbox (a profile's test fans out here).
 - ``refresh_summary`` (timer): counts the mailboxes' states for the organization summary.
+- ``renew_push_subscriptions`` (timer): renews Graph change notification subscriptions, re-creates lost ones;
+  Graph's notifications themselves arrive at ``/api/push/graph``, a route of the admin API (docs/push.md).
 """
 
 import logging
@@ -59,7 +62,18 @@ def schedule_mailboxes(timer: func.TimerRequest) -> None:
 @app.function_name(name="process_mailbox")
 @app.queue_trigger(arg_name="msg", queue_name="mailbox-work", connection="AzureWebJobsStorage")
 def process_mailbox(msg: func.QueueMessage) -> None:
-    item = _parsed(WorkItem, msg, "mailbox-work")
+    _incoming_cycle(msg, "mailbox-work")
+
+
+@app.function_name(name="process_pushed_mailbox")
+@app.queue_trigger(arg_name="msg", queue_name="mailbox-push", connection="AzureWebJobsStorage")
+def process_pushed_mailbox(msg: func.QueueMessage) -> None:
+    """Its own queue, so a notified cycle never waits behind the polling wave of a scheduler tick."""
+    _incoming_cycle(msg, "mailbox-push")
+
+
+def _incoming_cycle(msg: func.QueueMessage, queue: str) -> None:
+    item = _parsed(WorkItem, msg, queue)
     if item is None:
         return
     started = time.monotonic()
@@ -131,3 +145,14 @@ def _log_tick(timer: str, report: object) -> None:
 def refresh_summary(timer: func.TimerRequest) -> None:
     snapshot = refresh_snapshot(services.store, utcnow())
     logging.info("summary snapshot: %d mailboxes", snapshot["mailboxes"])
+
+
+@app.function_name(name="renew_push_subscriptions")
+@app.timer_trigger(schedule="%SYNC_PUSH_RENEW_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
+def renew_push_subscriptions(timer: func.TimerRequest) -> None:
+    report = services.push_subscriber.renew_due()
+    if report.renewed or report.created or report.removed or report.failed:
+        logging.info(
+            "push subscriptions: renewed=%d created=%d removed=%d failed=%d",
+            report.renewed, report.created, report.removed, report.failed,
+        )  # fmt: skip

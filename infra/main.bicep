@@ -19,6 +19,8 @@ param adminApiTenantId string = ''
 
 @description('Optional: versionless URI of a secret in this deployment\'s Key Vault holding a client secret of that app registration. Set, administrators sign in to the console at /console with Entra ID (docs/console.md).')
 param consoleClientSecretUri string = ''
+@description('Optional: SYNC_GRAPH_NOTIFICATION_URL, https://<function app host>/api/push/graph. Set, Exchange Online mailboxes reached through Graph get change notifications (push); empty, polling only (docs/push.md).')
+param graphNotificationUrl string = ''
 
 @secure()
 @description('SYNC_SECRET_ENCRYPTION_KEY: base64 of 32 random bytes. The azd preprovision hook makes one per environment.')
@@ -90,6 +92,7 @@ module app 'modules/functionapp.bicep' = {
     adminApiClientId: adminApiClientId
     adminApiTenantId: empty(adminApiTenantId) ? tenant().tenantId : adminApiTenantId
     consoleClientSecretUri: consoleClientSecretUri
+    graphNotificationUrl: graphNotificationUrl
   }
 }
 

@@ -27,12 +27,15 @@ from sync.mail.imap import ImapConnector
 from sync.mail.pop3 import Pop3Connector
 from sync.mail.port import ExchangeConnector, IncomingConnector
 from sync.mailboxes.test_enable import TestAndEnable, smtp_send
+from sync.model.fields import utcnow
 from sync.model.options import ServerType
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.outgoing.sender import OutgoingSender
 from sync.outgoing.smtp import SmtpConnector
 from sync.outgoing.submit import OutgoingEmails
 from sync.outgoing.sweep import OutboxSweep
+from sync.push.subscriber import PushSubscriber
+from sync.push.wake import push_waker
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.test_enable_queue import TestEnableScheduler, TestEnableWork, handle
@@ -69,6 +72,16 @@ def mail_token_sources(
     )
 
 
+def queue_sender(store: Store, queue: Queue) -> Callable[[WorkItem], None]:
+    """Puts a work item on ``queue`` (what the schedulers' claims send)."""
+    client = store.account.queue(queue)
+
+    def send(item: WorkItem) -> None:
+        client.send_message(item.model_dump_json())
+
+    return send
+
+
 class Services:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
@@ -83,12 +96,7 @@ class Services:
         return SecretBox(self.settings.aes_key())
 
     def enqueue_work(self) -> Callable[[WorkItem], None]:
-        queue = self.store.account.queue(Queue.MAILBOX_WORK)
-
-        def send(item: WorkItem) -> None:
-            queue.send_message(item.model_dump_json())
-
-        return send
+        return queue_sender(self.store, Queue.MAILBOX_WORK)
 
     @cached_property
     def scheduler(self) -> Scheduler:
@@ -120,12 +128,7 @@ class Services:
 
     @cached_property
     def act_scheduler(self) -> ActScheduler:
-        queue = self.store.account.queue(Queue.ACT_WORK)
-
-        def send(item: WorkItem) -> None:
-            queue.send_message(item.model_dump_json())
-
-        return ActScheduler(self.store, self.settings, send)
+        return ActScheduler(self.store, self.settings, queue_sender(self.store, Queue.ACT_WORK))
 
     @cached_property
     def act_worker(self) -> ActWorker:
@@ -134,8 +137,11 @@ class Services:
     @cached_property
     def worker(self) -> MailboxWorker:
         exchange = ExchangeMailboxes(self.ews, self.graph)
-        connectors = incoming_connectors(exchange)
-        return MailboxWorker(self.store, self.settings, self.secret_box, connectors, tokens=self.mail_tokens)
+        waker = push_waker(self.store, self.settings)
+        return MailboxWorker(
+            self.store, self.settings, self.secret_box, incoming_connectors(exchange), tokens=self.mail_tokens,
+            rewake=lambda mailbox_id: waker.wake(mailbox_id, "incoming", utcnow()),
+        )  # fmt: skip
 
     @cached_property
     def outbox_queue(self) -> OutboxQueue:
@@ -167,6 +173,10 @@ class Services:
         return TestEnableScheduler(self.store, self.enqueue_test())
 
     @cached_property
+    def push_subscriber(self) -> PushSubscriber:
+        return PushSubscriber(self.store, self.secret_box, self.graph, self.settings.graph_notification_url)
+
+    @cached_property
     def test_and_enable(self) -> TestAndEnable:
         exchange = ExchangeMailboxes(self.ews, self.graph)
         return TestAndEnable(
@@ -178,6 +188,7 @@ class Services:
             act=self.ews,
             ca_file=self.settings.extra_ca_file,
             tokens=self.mail_tokens,
+            push=self.push_subscriber.ensure,
         )
 
     def run_queued_test(self, work: TestEnableWork) -> str:

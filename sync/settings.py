@@ -201,6 +201,19 @@ class Settings(BaseSettings):
         "about one storage request per 1,000 mailboxes); the summary shows them as of that time.",
     )
 
+    push_renew_schedule: str = Field(
+        default="0 */30 * * * *",
+        validation_alias=_env("SYNC_PUSH_RENEW_SCHEDULE"),
+        description="When Graph change notification subscriptions are renewed well before they expire, and lost "
+        "ones re-created (docs/push.md); only runs with SYNC_GRAPH_NOTIFICATION_URL set.",
+    )
+    graph_notification_url: str | None = Field(
+        default=None,
+        validation_alias=_env("SYNC_GRAPH_NOTIFICATION_URL"),
+        description="Public https URL of this app's /api/push/graph route: Exchange Online mailboxes reached "
+        "through Graph get change notifications (push) there. Empty: push off, polling only (docs/push.md).",
+    )
+
     scheduler_concurrency: int = Field(
         default=8,
         ge=1,
@@ -346,6 +359,17 @@ class Settings(BaseSettings):
             raise ValueError("must be an https:// URL (codes travel in it); http only for localhost")
         return value or None
 
+    @field_validator("graph_notification_url")
+    @classmethod
+    def _notification_url_is_https(cls, value: str | None) -> str | None:
+        """Graph delivers only to https; loopback http is allowed for the local stack and tests."""
+        url = (value or "").strip()
+        if not url:
+            return None
+        if not (url.startswith("https://") or url.startswith(("http://127.0.0.1", "http://localhost"))):
+            raise ValueError("must be an https:// URL of the app's /api/push/graph route (empty: push off)")
+        return url
+
     @field_validator("api_authority", "entra_authority")
     @classmethod
     def _authority_is_https(cls, value: str | None) -> str | None:
@@ -361,7 +385,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "mailbox_schedule", "outbox_sweep_schedule", "act_schedule", "test_enable_schedule", "summary_schedule"
+        "mailbox_schedule",
+        "outbox_sweep_schedule",
+        "act_schedule",
+        "test_enable_schedule",
+        "summary_schedule",
+        "push_renew_schedule",
     )
     @classmethod
     def _is_ncrontab(cls, value: str) -> str:

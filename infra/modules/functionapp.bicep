@@ -26,6 +26,9 @@ param adminApiTenantId string = ''
 @description('Versionless URI of the Key Vault secret holding a client secret of that app registration, for the console\'s Entra ID sign-in; empty: the console is not offered.')
 param consoleClientSecretUri string = ''
 
+@description('Public https URL of the app route /api/push/graph (https://<default host name>/api/push/graph): Graph change notifications for Exchange Online mailboxes reached through Graph. Empty: push off, polling only (docs/push.md).')
+param graphNotificationUrl string = ''
+
 @description('Cap on scale-out, so a flood of queue messages cannot run up the bill; raise it for large tenants.')
 @minValue(1)
 @maxValue(1000)
@@ -77,6 +80,8 @@ var appSettings = {
   SYNC_ACT_SCHEDULE: '0 */1 * * * *'
   SYNC_TEST_ENABLE_SCHEDULE: '0 */5 * * * *'
   SYNC_SUMMARY_SCHEDULE: '0 */5 * * * *'
+  SYNC_PUSH_RENEW_SCHEDULE: '0 */30 * * * *'
+  SYNC_GRAPH_NOTIFICATION_URL: graphNotificationUrl
   SYNC_POLL_BUSY_MINUTES: '1'
   SYNC_POLL_IDLE_MAX_MINUTES: '12'
   SYNC_ACT_POLL_MIN_MINUTES: '5'

@@ -44,10 +44,13 @@ var tableNames = [
   'NotTrackedIndex'
   'ConsoleSessions'
   'PendingConsents'
+  'PushSubscriptions'
 ]
 var queueNames = [
   'mailbox-work'
   'mailbox-work-poison'
+  'mailbox-push'
+  'mailbox-push-poison'
   'outgoing-mail'
   'outgoing-mail-poison'
   'act-work'

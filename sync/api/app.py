@@ -33,6 +33,7 @@ from sync.api import (
     organization,
     profiles,
     promote,
+    push,
     records,
     sync_filters,
     tracking_folders,
@@ -111,6 +112,7 @@ def create_app(
     for router in act.build_routers():
         api.include_router(router)
     api.include_router(activities.build_router())
+    api.include_router(push.build_router())
     app.include_router(api)
     app.include_router(emails.router, dependencies=[Depends(require_admin)])  # create, send, tracking token
     install_console(app, app.state.context)  # the browser console under /console, with its own sign-in

@@ -33,6 +33,9 @@ from sync.mailboxes.test_enable import SendMail, TestAndEnable, smtp_send
 from sync.model.fields import utcnow
 from sync.model.options import ServerType
 from sync.outgoing.counter_blocks import CounterBlocks
+from sync.push.receiver import PushReceiver
+from sync.push.subscriber import PushSubscriber
+from sync.push.wake import push_waker
 from sync.services import incoming_connectors, mail_token_sources
 from sync.settings import Settings
 from sync.store.read_cache import ReadCache
@@ -108,6 +111,15 @@ class ApiContext:
     def exchange_sender(self) -> ExchangeOutboxes:
         return ExchangeOutboxes(EwsSender(self.settings, self.box, self.tokens), self.graph)
 
+    @cached_property
+    def push_subscriber(self) -> PushSubscriber:
+        return PushSubscriber(self.store, self.box, self.graph, self.settings.graph_notification_url, self.clock)
+
+    @cached_property
+    def push_receiver(self) -> PushReceiver:
+        """Graph's notifications wake mailboxes through the schedulers' own claims (one process-wide copy)."""
+        return PushReceiver(self.store, self.push_subscriber, push_waker(self.store, self.settings), self.clock)
+
     def test_and_enable(self) -> TestAndEnable:
         connectors = self.connectors
         if connectors is None:
@@ -124,6 +136,7 @@ class ApiContext:
             clock=self.clock,
             profile_alerts=ProfileAlerts(self.store, AlertMailer(self.store, self.settings, self.clock), self.clock),
             tokens=self.mail_tokens,
+            push=self.push_subscriber.ensure,
         )
 
 

@@ -2,7 +2,7 @@
 
 FastAPI reads and parses a JSON body before it runs a route's dependencies, so without this layer an anonymous
 caller learns from a 422 what a route expects, and any caller can make the app buffer a body of any size. This
-ASGI middleware therefore, for every route but the open ones:
+ASGI middleware therefore, for every route but the open ones (and Graph's push routes, which skip step 1):
 
 1. authenticates the caller (API key or Entra ID token, :mod:`sync.api.auth`): 401 before anything else, and
    the principal is handed to the route's role check so the credentials are not verified twice;
@@ -30,6 +30,13 @@ OAUTH_CALLBACK_PATH = "/api/oauth/callback"  # the identity provider redirects a
 OPEN_PATHS = frozenset({"/api/health", "/api/openapi.json", OAUTH_CALLBACK_PATH})
 OPEN_PREFIXES = ("/api/docs",)  # the documentation page and its assets
 CONSOLE_PREFIX = "/console"  # the browser console authenticates its own requests (sessions, sync.console.access)
+PUSH_PATHS = frozenset({"/api/push/graph", "/api/push/graph/lifecycle"})  # Graph calls these: see below
+
+
+def is_push(path: str) -> bool:
+    """Graph's change notifications: no API key or token (Graph has none of ours), each notification is
+    authenticated by its subscription's clientState instead (``sync/push/receiver.py``); the body limit holds."""
+    return path in PUSH_PATHS
 
 
 def is_open(path: str) -> bool:
@@ -58,12 +65,13 @@ class FrontDoor:
             await self.app(scope, receive, send)
             return
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        try:
-            principal = self._authenticate(headers)
-        except HTTPException as denied:
-            await _answer(send, denied.status_code, str(denied.detail), dict(denied.headers or {}))
-            return
-        scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
+        if not is_push(scope.get("path", "")):
+            try:
+                principal = self._authenticate(headers)
+            except HTTPException as denied:
+                await _answer(send, denied.status_code, str(denied.detail), dict(denied.headers or {}))
+                return
+            scope.setdefault("state", {})[PRINCIPAL_STATE] = principal
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await _answer(send, 413, self._too_large())

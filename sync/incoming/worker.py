@@ -128,9 +128,12 @@ class MailboxWorker:
         monotonic: Callable[[], float] = time.monotonic,
         connection_limit: IncomingConnectionLimit | None = None,
         tokens: AccessTokenSource | None = None,
+        rewake: Callable[[str], object] | None = None,
     ) -> None:
+        """``rewake(mailbox_id)`` queues the next cycle at once when a notification came during this one."""
         self.store = store
         self.tokens = tokens  # OAuth access tokens for IMAP/POP3 profiles that log in with them
+        self.rewake = rewake
         self.settings = settings
         self.box = box
         self.connectors = connectors
@@ -199,7 +202,7 @@ class MailboxWorker:
         except MailServerError as exc:
             _close_quietly(session)
             return self._failed(item, report, self.store.get_mailbox(item.mailbox_id), profile, org, exc)
-        self._finish(item, report, mailbox, profile, self.clock(), deleted=True)
+        self._finish(item, report, mailbox, profile, self.clock(), deleted=True, cycle_started=now)
         return report
 
     def _throttled(
@@ -612,8 +615,12 @@ class MailboxWorker:
     def _finish(
         self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile | None,
         now: datetime, *, unschedule: bool = False, retry_at: datetime | None = None, deleted: bool = False,
+        cycle_started: datetime | None = None,
     ) -> None:  # fmt: skip
-        """Release the lease and set the next due time; moves the due row only when it must change."""
+        """Release the lease and set the next due time; moves the due row only when it must change.
+
+        A change notification that came after the cycle began (``push_pending_on``, docs/push.md) may name a
+        message the cycle did not see: the next cycle is then due at once."""
         got_mail = report.fetched > 0
         before = mailbox.due_row_key
         holder: dict[str, str | None] = {}
@@ -623,6 +630,9 @@ class MailboxWorker:
         def release(m: Mailbox) -> None:
             m.processing_state, m.host_id, m.lease_expires_on = ProcessingState.IDLE, None, None
             m.in_progress = None  # every message it named was processed: the cycle ended
+            pushed_late = bool(cycle_started and m.push_pending_on and m.push_pending_on > cycle_started)
+            if cycle_started is not None:
+                m.push_pending_on = None  # this cycle read what came before it began
             if deleted and any(w.pending_deletes for w in m.watermarks.values()):  # the server confirmed them
                 m.watermarks = {
                     k: w.model_copy(update={"pending_deletes": []}) if w.pending_deletes else w
@@ -639,14 +649,12 @@ class MailboxWorker:
             if unschedule:
                 m.due_row_key = None
             else:
-                due = retry_at or (
-                    now + timedelta(minutes=self.settings.poll_busy_minutes) if (got_mail or report.more_pending)
-                    else polling.next_due(now, m.no_email_count, busy_minutes=self.settings.poll_busy_minutes,
-                                          idle_max_minutes=self.settings.poll_idle_max_minutes,
-                                          profile_min_minutes=profile.min_polling_interval_minutes if profile else 0)
-                )  # fmt: skip
+                due = retry_at or self._next_poll(m, report, profile, now)
                 if m.item_retries_due_on is not None:  # a waiting message is tried when due, however idle the box
                     due = max(min(due, m.item_retries_due_on), now)
+                if pushed_late:
+                    due = now
+                    holder["pushed_late"] = "yes"
                 m.postpone_mailbox_processing_until = due
                 m.due_row_key = row_key(m.id, due)
             holder["key"] = m.due_row_key
@@ -662,10 +670,28 @@ class MailboxWorker:
                 self.store.due_index.remove(mailbox.id, before)
             else:
                 self.store.due_index.move(mailbox.id, before, _due_of(new_key))
+        if holder.get("pushed_late") and self.rewake is not None:
+            self.rewake(mailbox.id)  # due now anyway: the tick would take it within a minute, this takes it now
         if got_mail:
             self._purge_expired_failures(mailbox.id, now)
         if report.status == "processed" and mailbox.last_sync_error_count > 0:  # it had failed: it recovered
             self.profile_alerts.mailbox_recovered(self.organization(), mailbox.id, [mailbox.email_server_profile_id])
+
+    def _next_poll(
+        self, m: Mailbox, report: CycleReport, profile: EmailServerProfile | None, now: datetime
+    ) -> datetime:
+        """Adaptive polling; a mailbox whose messages are watched by push is polled at the idle cadence only
+        (notifications bring its mail: polling is the safety net, docs/push.md)."""
+        pushed = m.push_subscribed_until is not None and m.push_subscribed_until > now
+        if report.more_pending or (report.fetched > 0 and not pushed):
+            return now + timedelta(minutes=self.settings.poll_busy_minutes)
+        if pushed:
+            return now + timedelta(minutes=self.settings.poll_idle_max_minutes)
+        return polling.next_due(
+            now, m.no_email_count, busy_minutes=self.settings.poll_busy_minutes,
+            idle_max_minutes=self.settings.poll_idle_max_minutes,
+            profile_min_minutes=profile.min_polling_interval_minutes if profile else 0,
+        )  # fmt: skip
 
     def _failed(
         self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile,

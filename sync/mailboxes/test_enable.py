@@ -254,6 +254,10 @@ def connection_test_message(mailbox: Mailbox) -> EmailMessage:
 
 
 # --- the service -------------------------------------------------------------------------------------------------
+Subscribe = Callable[[Mailbox, EmailServerProfile | None, list[str]], object]
+"""Called with the workloads that passed, to subscribe them to push (never fails the test: it logs)."""
+
+
 class TestAndEnable:
     __test__ = False  # not a pytest class
 
@@ -270,9 +274,11 @@ class TestAndEnable:
         clock: Callable[[], datetime] = utcnow,
         profile_alerts: ProfileAlerts | None = None,
         tokens: AccessTokenSource | None = None,
+        push: Subscribe | None = None,
     ) -> None:
         self.store = store
         self.tokens = tokens
+        self.push = push
         self.exchange = exchange
         self.act = act
         self.box = box
@@ -322,6 +328,9 @@ class TestAndEnable:
             report.mailbox = schedule_now(self.store, mailbox.id)  # poll it now rather than at the next sweep
         if report.act is TestStatus.SUCCESS:
             report.mailbox = schedule_act_now(self.store, mailbox.id)
+        passed = [name for name in ("incoming", "act") if getattr(report, name) is TestStatus.SUCCESS]
+        if self.push is not None and passed:
+            self.push(report.mailbox, profile, passed)  # Graph change notifications (docs/push.md)
         return report
 
     # --- steps --------------------------------------------------------------------------------------------------

@@ -177,6 +177,12 @@ class Mailbox(Entity):
     """When the ACT claim lapses if its worker stops."""
     lease_expires_on: datetime | None = None
     """When the processing claim lapses if its worker stops."""
+    push_subscribed_until: datetime | None = None  # the Graph subscription to its messages lives until then
+    """While its messages have a live change notification subscription (push), polling is only the safety net
+    and runs at the idle cadence (docs/push.md)."""
+    push_pending_on: datetime | None = None  # a change notification came while a cycle held the lease
+    """When a change notification arrived during a running cycle (push): if after the cycle began, the next
+    cycle is due at once."""
     processing_last_attempted_on: datetime | None = None
     """When processing was last attempted."""
     forced_unlock_count: int = Field(default=0, ge=0)

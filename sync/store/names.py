@@ -44,11 +44,14 @@ class Table(StrEnum):
     NOT_TRACKED_INDEX = "NotTrackedIndex"
     CONSOLE_SESSIONS = "ConsoleSessions"
     PENDING_CONSENTS = "PendingConsents"
+    PUSH_SUBSCRIPTIONS = "PushSubscriptions"
 
 
 class Queue(StrEnum):
     MAILBOX_WORK = "mailbox-work"
     MAILBOX_WORK_POISON = "mailbox-work-poison"
+    MAILBOX_PUSH = "mailbox-push"  # cycles a change notification asked for: never behind a polling wave
+    MAILBOX_PUSH_POISON = "mailbox-push-poison"
     OUTGOING_MAIL = "outgoing-mail"
     OUTGOING_MAIL_POISON = "outgoing-mail-poison"
     ACT_WORK = "act-work"

@@ -34,6 +34,7 @@ from sync.store.due_index import DueIndex
 from sync.store.mailbox_addresses import MailboxAddresses
 from sync.store.names import Table
 from sync.store.not_tracked_index import ItemFailures, NotTrackedIndex
+from sync.store.push_subscriptions import PushSubscriptions
 from sync.store.repository import Repository
 from sync.store.sync_totals import SyncTotals
 from sync.store.token_cache import TokenCacheStore
@@ -83,6 +84,7 @@ class Store:
         self.blobs = BlobStore(account)
         self.cycle_history = CycleHistory(account.table(Table.CYCLE_HISTORY))
         self.sync_totals = SyncTotals(account.table(Table.SYNC_TOTALS))
+        self.push_subscriptions = PushSubscriptions(account.table(Table.PUSH_SUBSCRIPTIONS))
 
     @classmethod
     def from_settings(cls, settings: Settings, counter: RequestCounter | None = None) -> Store:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tests.graph.notifications import Notifier
     from tests.graph.state import GraphState
 
 JSON = "application/json"
@@ -98,6 +99,7 @@ class Context:
 
     state: GraphState
     dispatch: Callable[[Request], Reply]
+    notifier: Notifier | None = None  # subscriptions and change notifications (``notifications.py``)
 
 
 Handler = Callable[[Context, Request, Mapping[str, str]], Reply]

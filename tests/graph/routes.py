@@ -11,7 +11,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-from tests.graph import batch, delta, items, pim_delta, pim_routes, send
+from tests.graph import batch, delta, items, notifications, pim_delta, pim_routes, send
 from tests.graph.api import Handler
 
 USER = r"/users/(?P<user>[^/]+)"
@@ -21,6 +21,7 @@ EVENT = r"(?:/calendar)?/events(?:/|\(')(?P<event>[^/'()]+)(?:'\))?"
 CONTACT = r"/contacts(?:/|\(')(?P<contact>[^/'()]+)(?:'\))?"
 TASK_LIST = r"/todo/lists(?:/|\(')(?P<list>[^/'()]+)(?:'\))?"
 TASK = r"/tasks(?:/|\(')(?P<task>[^/'()]+)(?:'\))?"
+SUBSCRIPTION = r"/subscriptions(?:/|\(')(?P<subscription>[^/'()]+)(?:'\))?"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,10 @@ ROUTES = (  # first match wins: the literal segments (delta, $value, move, send)
     _route("task.get", "GET", USER + TASK_LIST + TASK, pim_routes.get_task),
     _route("task.update", "PATCH", USER + TASK_LIST + TASK, pim_routes.update_task),
     _route("task.delete", "DELETE", USER + TASK_LIST + TASK, pim_routes.delete_task),
+    # change notifications (notifications.py)
+    _route("subscription.create", "POST", r"/subscriptions", notifications.create),
+    _route("subscription.update", "PATCH", SUBSCRIPTION, notifications.update),
+    _route("subscription.delete", "DELETE", SUBSCRIPTION, notifications.delete),
 )
 NAMES = frozenset(route.name for route in ROUTES)
 

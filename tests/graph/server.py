@@ -34,6 +34,7 @@ from tests.graph import routes
 from tests.graph.api import ApiError, Context, Reply, Request
 from tests.graph.auth import GRAPH_AUDIENCE, BearerCheck
 from tests.graph.faults import Faults
+from tests.graph.notifications import Notifier
 from tests.graph.pim_state import CALENDAR, CONTACTS, PimItem, parse_occurrence_id
 from tests.graph.pim_wire import render_moment
 from tests.graph.state import ROOT, GraphState, Message, SentMessage
@@ -62,7 +63,8 @@ class GraphServer:
         self._auth = BearerCheck(jwks_url, ca.ca_cert, audience)
         self._faults = Faults()
         self._traffic = Traffic(mailbox_concurrency)
-        self._context = Context(self.state, self._dispatch)
+        self.notifier = Notifier()  # subscriptions; notifies the changes made through the methods below
+        self._context = Context(self.state, self._dispatch, self.notifier)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -122,8 +124,10 @@ class GraphServer:
         categories: Sequence[str] = (),
         received: datetime.datetime | None = None,
     ) -> str:
-        """Puts a message into a folder (well-known name or id) as if it had arrived; returns its id."""
-        return self.state.deliver(address, mime, folder, categories=categories, received=received).id
+        """Puts a message into a folder (well-known name or id) as if it had arrived (and notifies); returns its id."""
+        message_id = self.state.deliver(address, mime, folder, categories=categories, received=received).id
+        self.notifier.changed(address, "messages", message_id)
+        return message_id
 
     def folder_id(self, address: str, folder: str) -> str:
         return self.state.folder(address, folder).id
@@ -161,11 +165,15 @@ class GraphServer:
             "categories": list(categories), "_organizer": {"name": address, "address": address}, **more,
         }  # fmt: skip
         with self.state.pim(address) as pim:
-            return pim.add("event", CALENDAR, data, {}).id
+            event_id = pim.add("event", CALENDAR, data, {}).id
+        self.notifier.changed(address, "events", event_id)
+        return event_id
 
     def add_contact(self, address: str, categories: Sequence[str] = (), **data: Any) -> str:
         with self.state.pim(address) as pim:
-            return pim.add("contact", CONTACTS, {**data, "categories": list(categories)}, {}).id
+            contact_id = pim.add("contact", CONTACTS, {**data, "categories": list(categories)}, {}).id
+        self.notifier.changed(address, "contacts", contact_id)
+        return contact_id
 
     def edit(self, address: str, item_id: str, **changes: Any) -> None:
         """The user changes Graph properties of an item in Outlook (an occurrence id makes an exception)."""

@@ -14,6 +14,7 @@ from sync.mail.graph.client import GraphClient
 from sync.mail.graph.endpoint import GraphEndpoint, graph_endpoint
 from sync.mail.graph.sending import GraphOutbox
 from sync.mail.graph.session import GraphSession
+from sync.mail.graph.subscriptions import GraphSubscriptions
 from sync.model import EmailServerProfile, Mailbox
 from sync.settings import Settings
 
@@ -48,6 +49,11 @@ class GraphConnector:
         """The mailbox's calendar, contacts and To Do tasks (ACT synchronization)."""
         endpoint = graph_endpoint(mailbox, profile, self.box)
         return GraphActMailbox(self._client(endpoint), endpoint.address, deadline=deadline)
+
+    def open_subscriptions(self, mailbox: Mailbox, profile: EmailServerProfile) -> tuple[GraphSubscriptions, str]:
+        """Change notification subscriptions with the mailbox's app, and the mailbox's address (push)."""
+        endpoint = graph_endpoint(mailbox, profile, self.box)
+        return GraphSubscriptions(self._client(endpoint)), endpoint.address
 
     def _client(self, endpoint: GraphEndpoint) -> GraphClient:
         key = (endpoint.base_url, endpoint.app)
