@@ -45,6 +45,8 @@ var tableNames = [
 var queueNames = [
   'mailbox-work'
   'mailbox-work-poison'
+  'mailbox-claims'
+  'mailbox-claims-poison'
   'outgoing-mail'
   'outgoing-mail-poison'
   'act-work'

@@ -46,6 +46,8 @@ class Table(StrEnum):
 class Queue(StrEnum):
     MAILBOX_WORK = "mailbox-work"
     MAILBOX_WORK_POISON = "mailbox-work-poison"
+    MAILBOX_CLAIMS = "mailbox-claims"
+    MAILBOX_CLAIMS_POISON = "mailbox-claims-poison"
     OUTGOING_MAIL = "outgoing-mail"
     OUTGOING_MAIL_POISON = "outgoing-mail-poison"
     ACT_WORK = "act-work"
