@@ -4,28 +4,26 @@ The timer does not claim: it sends one ``mailbox-claims`` message per due-index 
 A queue-triggered claimer (:meth:`Scheduler.claim_shard`) reads one page of its shard's due rows, hands the
 rest of the shard on as a new message *before* claiming its page (so a large backlog spreads over as many
 instances as it has pages), claims the page, and sends the claimed mailboxes' work items, several per
-queue message. Per due mailbox that is one storage request in the steady state:
+queue message. A claim is one storage request in the steady state:
 
 - **by ticket** (:mod:`sync.scheduling.ticket`): the due row carries what the worker that released the
   mailbox knew of it; the lease is one merge on the mailbox row conditional on that ETag, no read;
 - **by reading** (no ticket, or the mailbox, organization or profile changed since): read the mailbox,
   check its lease and eligibility, take the lease by ETag compare-and-swap, as the tick always did;
-- the due rows of a page move in entity-group transactions of 50 (100 operations), the work items go
-  ``SYNC_WORK_ITEMS_PER_MESSAGE`` to a queue message, and the page costs one query: a few hundredths of a
-  request per mailbox.
+- the page costs one query, the organization and each profile one read, and the work items go
+  ``SYNC_WORK_ITEMS_PER_MESSAGE`` to a queue message: a few hundredths of a request per mailbox.
 
 Claiming writes the lease (``host_id`` = a new lease id, ``lease_expires_on`` = now + function timeout +
-2 min) and moves the mailbox's due row to when it would be polled next if this cycle finds no mail; a
-worker that finds mail moves it sooner. A mailbox whose lease is still valid is left alone; an expired lease
-(a worker died) is broken and counted (``forced_unlock_count``). Mailboxes that are no longer eligible leave
-the schedule until a change (Test & Enable, approval, enabling) puts them back with :func:`schedule_now`.
+2 min) and leaves the due row where it is: the worker moves it to the next due time when it releases the
+lease. Until then a claimer that meets the row finds the mailbox busy and leaves it; a row still due when
+its lease has expired (the work item was lost, the worker died) is claimed again, breaking the lease, and
+counted (``forced_unlock_count``). Mailboxes that are no longer eligible leave the schedule until a change
+(Test & Enable, approval, enabling) puts them back with :func:`schedule_now`; a postponed one moves to its
+postpone time.
 
 Exactly one lease per claim, with any number of claimers on the same rows: a lease is only ever taken by a
 write conditional on the mailbox row's ETag, by ticket or after a read, so of two claimers of one due row
-one wins and the other sees the row changed. The due-row moves come after the lease: a transaction that
-fails because a concurrent claimer already moved one of its rows is applied move by move, which tolerates
-the gone row. A claimer that dies after taking leases leaves rows that point back at the mailbox: the next
-claim finds the lease and waits for it to expire, as for a dead worker.
+one wins and the other sees the row changed.
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ from sync.mailboxes.eligibility import Reason
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
 from sync.model.fields import utcnow
 from sync.model.options import ProcessingState
-from sync.scheduling import polling, ticket
+from sync.scheduling import ticket
 from sync.scheduling.work import ShardWork, WorkBatch, WorkItem
 from sync.settings import Settings
 from sync.store.due_index import DueEntry, Move, row_key
@@ -201,17 +199,14 @@ class Scheduler:
         if profile is None or not found.holds(org, profile, now):
             return None
         lease_id = str(uuid.uuid4())
-        predicted = self._predicted(now, found.no_email_count, profile)
-        lease = Lease(lease_id, now + timedelta(seconds=self.settings.lease_seconds), now,
-                      row_key(entry.mailbox_id, predicted))  # fmt: skip
+        lease = Lease(lease_id, now + timedelta(seconds=self.settings.lease_seconds), now)
         try:
             taken = self.leases.take_if_unchanged(entry.mailbox_id, found.mailbox_etag, found.version, lease)
         except NotFound:
             return _Outcome(("stale_rows",), [Move(entry.mailbox_id, entry.row_key, None)])
         if not taken:
-            return None  # the mailbox changed since the ticket was written
-        item = WorkItem(mailbox_id=entry.mailbox_id, lease_id=lease_id)
-        return _Outcome(("dispatched", "by_ticket"), [Move(entry.mailbox_id, entry.row_key, lease.due_row_key)], item)
+            return None  # the mailbox changed since the ticket was written (a lease taken is such a change)
+        return _Outcome(("dispatched", "by_ticket"), item=WorkItem(mailbox_id=entry.mailbox_id, lease_id=lease_id))
 
     def _by_reading(
         self, entry: DueEntry, org: OrganizationSettings, profile_of: Callable[[str], EmailServerProfile | None],
@@ -231,44 +226,34 @@ class Scheduler:
         profile = profile_of(mailbox.email_server_profile_id or "")
         verdict = eligibility.incoming(mailbox, profile, org, now)
         if verdict.eligible:
-            item, move = self._take(mailbox, profile, now)
-            return _Outcome(("dispatched", "leases_broken") if broken else ("dispatched",), [move], item)
+            item = self._take(mailbox, now)
+            return _Outcome(("dispatched", "leases_broken") if broken else ("dispatched",), item=item)
         if set(verdict.reasons) == {Reason.POSTPONED}:
             return _Outcome(("postponed",), [self._postpone(mailbox, entry)])
         return _Outcome(("unscheduled",), [self._unschedule(mailbox, entry, org, verdict.reasons)])
 
     def claim(self, mailbox: Mailbox, profile: EmailServerProfile | None, now: datetime | None = None) -> WorkItem:
-        """Take the lease on ``mailbox`` (as read, ETag-checked), move its due row and send its work item.
+        """Take the lease on ``mailbox`` (as read, ETag-checked) and send its work item.
 
+        ``profile`` is the mailbox's (kept for callers; a claim no longer predicts the next due time from it).
         Raises ConcurrencyConflict when the mailbox changed since it was read.
         """
-        item, move = self._take(mailbox, profile, now or self.clock())
-        self.store.due_index.apply_many([move])
+        del profile
+        item = self._take(mailbox, now or self.clock())
         self.send(item)
         return item
 
-    def _take(self, mailbox: Mailbox, profile: EmailServerProfile | None, now: datetime) -> tuple[WorkItem, Move]:
-        """The lease by compare-and-swap of the mailbox as read; the due-row move is the caller's to apply."""
+    def _take(self, mailbox: Mailbox, now: datetime) -> WorkItem:
+        """The lease by compare-and-swap of the mailbox as read. The due row stays where it is: while the lease
+        holds, claims find the mailbox busy; its worker moves the row when it releases the lease, and if no
+        worker ever does, the row is still due when the lease expires and the lease is broken."""
         lease_id = str(uuid.uuid4())
-        predicted = self._predicted(now, mailbox.no_email_count, profile)
-        previous_row = mailbox.due_row_key
         mailbox.processing_state = ProcessingState.PROCESSING
         mailbox.host_id = lease_id
         mailbox.lease_expires_on = now + timedelta(seconds=self.settings.lease_seconds)
         mailbox.processing_last_attempted_on = now
-        mailbox.due_row_key = row_key(mailbox.id, predicted)
         self.store.mailboxes.update(mailbox)
-        return WorkItem(mailbox_id=mailbox.id, lease_id=lease_id), Move(mailbox.id, previous_row, mailbox.due_row_key)
-
-    def _predicted(self, now: datetime, no_email_count: int, profile: EmailServerProfile | None) -> datetime:
-        """When the mailbox comes due again if this cycle finds no mail (its worker may move it sooner)."""
-        return polling.next_due(
-            now,
-            no_email_count + 1,
-            busy_minutes=self.settings.poll_busy_minutes,
-            idle_max_minutes=self.settings.poll_idle_max_minutes,
-            profile_min_minutes=profile.min_polling_interval_minutes if profile else 0,
-        )
+        return WorkItem(mailbox_id=mailbox.id, lease_id=lease_id)
 
     def _postpone(self, mailbox: Mailbox, entry: DueEntry) -> Move:
         until = max(t for t in (mailbox.postpone_mailbox_processing_until, mailbox.receiving_postponed_until) if t)

@@ -29,7 +29,6 @@ PREFIX = "t_"  # the due-index row's properties that hold the ticket
 class ClaimTicket:
     mailbox_etag: str
     version: int  # the mailbox's version_number at that ETag (a claim writes version + 1)
-    no_email_count: int  # for the claim's predicted next due time
     profile_id: str
     profile_etag: str | None
     org_etag: str | None  # None: the organization still has its defaults (no row)
@@ -50,7 +49,6 @@ class ClaimTicket:
         values: dict[str, Any] = {
             "etag": self.mailbox_etag,
             "version": self.version,
-            "idle": self.no_email_count,
             "profile": self.profile_id,
             "profile_etag": self.profile_etag,
             "org_etag": self.org_etag,
@@ -72,7 +70,6 @@ def issue(mailbox: Mailbox, profile: EmailServerProfile | None, org: Organizatio
     return ClaimTicket(
         mailbox_etag=mailbox.etag,
         version=mailbox.version_number,
-        no_email_count=mailbox.no_email_count,
         profile_id=profile.id,
         profile_etag=profile.etag,
         org_etag=org.etag,
@@ -82,16 +79,13 @@ def issue(mailbox: Mailbox, profile: EmailServerProfile | None, org: Organizatio
 
 def read(row: Mapping[str, Any]) -> ClaimTicket | None:
     """The ticket stored in a due-index row, if it has a complete one."""
-    etag, version, idle, profile_id = (row.get(PREFIX + n) for n in ("etag", "version", "idle", "profile"))
-    if not isinstance(etag, str) or not isinstance(profile_id, str):
-        return None
-    if not isinstance(version, int) or not isinstance(idle, int):
+    etag, version, profile_id = (row.get(PREFIX + n) for n in ("etag", "version", "profile"))
+    if not isinstance(etag, str) or not isinstance(profile_id, str) or not isinstance(version, int):
         return None
     not_before = row.get(PREFIX + "not_before")
     return ClaimTicket(
         mailbox_etag=etag,
         version=version,
-        no_email_count=idle,
         profile_id=profile_id,
         profile_etag=_text(row.get(PREFIX + "profile_etag")),
         org_etag=_text(row.get(PREFIX + "org_etag")),

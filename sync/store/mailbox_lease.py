@@ -1,6 +1,6 @@
 """Taking a mailbox's lease without reading its row: one merge, conditional on the ETag a claim ticket holds.
 
-The merge writes only the lease's properties (state, holder, expiry, the predicted due row), so it cannot
+The merge writes only the lease's properties (state, holder, expiry, when it was taken), so it cannot
 undo anyone's change: if anything changed the row since the ticket's ETag, Table storage refuses it
 (412) and the caller reads the mailbox instead. See :mod:`sync.scheduling.ticket`.
 """
@@ -25,7 +25,6 @@ class Lease:
     lease_id: str
     expires_on: datetime
     taken_on: datetime
-    due_row_key: str  # the row the mailbox comes due at next if its worker never reports
 
 
 class MailboxLeases:
@@ -41,7 +40,6 @@ class MailboxLeases:
             "host_id": lease.lease_id,
             "lease_expires_on": lease.expires_on.astimezone(UTC),
             "processing_last_attempted_on": lease.taken_on.astimezone(UTC),
-            "due_row_key": lease.due_row_key,
             "modified_on": lease.taken_on.astimezone(UTC),
             "version_number": version + 1,
         }

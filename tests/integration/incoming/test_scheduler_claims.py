@@ -12,7 +12,14 @@ import pytest
 from devstack.azurite import Azurite
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
 from sync.model.fields import EntityRef, utcnow
-from sync.model.options import EmailAddressApproval, EntityType, ProcessingState, ServerType
+from sync.model.options import (
+    EmailAddressApproval,
+    EmailConnectionChannel,
+    EntityType,
+    ProcessingState,
+    ServerType,
+    StateCode,
+)
 from sync.scheduling import scheduler as scheduler_module
 from sync.scheduling import ticket
 from sync.scheduling.scheduler import Scheduler, TickReport
@@ -114,8 +121,8 @@ def test_a_ticket_claims_with_one_request_per_mailbox(
         assert claimed.lease_expires_on == now + timedelta(seconds=settings.lease_seconds)
         assert claimed.processing_last_attempted_on == now
         assert claimed.name == "m" and claimed.approval is EmailAddressApproval.APPROVED  # merged, not replaced
-        assert store.due_index.exists(claimed.id, claimed.due_row_key or "")
-    assert list(store.due_index.due(now)) == []  # every due row moved on
+    again = scheduler.tick()  # the rows stay where they are until the workers move them: nobody claims twice
+    assert (again.busy, again.dispatched, again.by_ticket) == (120, 0, 0)
 
 
 def test_work_items_share_queue_messages(store: Store, settings: Settings, profile: EmailServerProfile) -> None:
@@ -133,42 +140,38 @@ def test_work_items_share_queue_messages(store: Store, settings: Settings, profi
 def test_a_ticket_is_void_once_its_rows_change(
     store: Store, settings: Settings, profile: EmailServerProfile, change: str
 ) -> None:
-    """Any change since the ticket sends the claim through the read path, which sees what changed."""
+    """A change since the ticket that makes the mailbox ineligible is seen: the claim reads the mailbox."""
     now = utcnow().replace(microsecond=0)
     mailbox = _due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=True)
     if change == "mailbox":
         mailbox.enabled_for_incoming = False
         store.mailboxes.update(mailbox)
     elif change == "organization":
-        store.organization.upsert(OrganizationSettings(require_approval_for_user_email=False))
+        store.organization.upsert(OrganizationSettings(email_connection_channel=EmailConnectionChannel.EMAIL_ROUTER))
     else:
-        profile.min_polling_interval_minutes = 30
+        profile.state = StateCode.INACTIVE
         store.profiles.update(profile)
     sent = Sent()
     report = _scheduler(store, settings, sent, now).tick()
-    assert report.by_ticket == 0
-    stored = store.get_mailbox(mailbox.id)
-    if change == "mailbox":
-        assert (report.unscheduled, sent.items()) == (1, []) and stored.due_row_key is None
-    else:
-        assert report.dispatched == 1
-    if change == "profile":  # the read path used the profile as it is now
-        assert stored.due_row_key == row_key(mailbox.id, now + timedelta(minutes=30))
+    assert (report.by_ticket, report.dispatched, report.unscheduled, sent.items()) == (0, 0, 1, [])
+    assert store.get_mailbox(mailbox.id).due_row_key is None
 
 
-def test_a_held_mailbox_is_never_claimed_by_an_old_ticket(
-    store: Store, settings: Settings, profile: EmailServerProfile
-) -> None:
-    """A row that still carries a ticket after the mailbox was claimed (a second row) finds the lease."""
+def test_a_consumed_ticket_finds_the_lease(store: Store, settings: Settings, profile: EmailServerProfile) -> None:
+    """The row keeps its ticket while the worker runs: the next claim's merge is refused, the read finds the
+    lease held; once the lease expired (the work item was lost) the read path breaks it."""
     now = utcnow().replace(microsecond=0)
     mailbox = _due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=True)
-    old_row = store.due_index.due_page(store.due_index.shard(mailbox.id), now, page_size=10)[0][0]
     sent = Sent()
-    assert _scheduler(store, settings, sent, now).tick().dispatched == 1
-    store.due_index.move(mailbox.id, None, old_row.due_on, old_row.properties)  # the ticketed row again
+    assert _scheduler(store, settings, sent, now).tick().by_ticket == 1
     report = _scheduler(store, settings, Sent(), now + timedelta(minutes=1)).tick()
-    assert report.by_ticket == 0 and report.dispatched == 0 and report.stale_rows == 1
+    assert (report.busy, report.dispatched, report.by_ticket) == (1, 0, 0)
     assert store.get_mailbox(mailbox.id).host_id == sent.items()[0].lease_id
+    late, again = now + timedelta(seconds=settings.lease_seconds + 1), Sent()
+    report = _scheduler(store, settings, again, late).tick()
+    assert (report.dispatched, report.leases_broken) == (1, 1)
+    broken = store.get_mailbox(mailbox.id)
+    assert broken.host_id == again.items()[0].lease_id and broken.forced_unlock_count == 1
 
 
 def test_a_deleted_mailbox_drops_its_row(store: Store, settings: Settings, profile: EmailServerProfile) -> None:
@@ -227,8 +230,6 @@ def test_concurrent_claimers_claim_each_mailbox_exactly_once(
     for item in items:
         claimed = store.get_mailbox(item.mailbox_id)
         assert claimed.host_id == item.lease_id and claimed.forced_unlock_count == 0
-        assert claimed.due_row_key is not None
-        assert store.due_index.exists(claimed.id, claimed.due_row_key)
-    assert list(store.due_index.due(now)) == []
+        assert claimed.due_row_key is not None and store.due_index.exists(claimed.id, claimed.due_row_key)
     rows = list(store.due_index.due(now + timedelta(days=1)))
     assert sorted(e.mailbox_id for e in rows) == sorted(m.id for m in mailboxes)  # one row each
