@@ -1,25 +1,27 @@
 """Benchmark: one scheduler tick and the claims it fans out, over many mailboxes of which some are due.
 
-The figure is the time from the timer's tick to the last due mailbox claimed (its lease taken, its due row
-moved, its work item on the ``mailbox-work`` queue), with ``--total`` mailboxes (default 100,000) of which
-``--due`` (default 10,000) are due. The tick runs as in Azure: the timer sends one ``mailbox-claims`` message
-per due-index shard to the real queue (Azurite), and ``--claimers`` threads play the Functions host's queue
-trigger instances, each taking a message, claiming its page (handing the rest of its shard on as a new
-message) and deleting it. Baseline, same run, fresh tables: the same tick with only the due mailboxes in
-total; ``ratio`` = tick_s / baseline_tick_s (lower is better). ``tx_per_due_mailbox`` counts every Table
-and Queue request of the tick (the claim queue's sends, receives and deletes too) per due mailbox.
+The figure is the time from the timer's tick to the last due mailbox claimed (its lease taken, its work
+item on the ``mailbox-work`` queue), with ``--total`` mailboxes (default 100,000) of which ``--due``
+(default 10,000) are due. The tick runs as in Azure: the timer sends one ``mailbox-claims`` message per
+due-index shard to the real queue (Azurite), and ``--instances`` processes, each handling ``--threads``
+messages at a time, play the Functions host's queue trigger instances: take a message, claim its page
+(handing the rest of the shard on as a new message), delete it. Baseline, same run, fresh tables: the same
+tick with only the due mailboxes in total; ``ratio`` = tick_s / baseline_tick_s (lower is better).
+``tx_per_due_mailbox`` counts every Table and Queue request of the tick (the claim queue's sends,
+receives, peeks and deletes too) per due mailbox.
 
 Due mailboxes are as a worker leaves them after a cycle: their due rows carry a claim ticket. With
 ``--no-tickets`` they are as ``schedule_now`` leaves them (each claim then reads the mailbox). The rows of
 mailboxes that are not due are written only with ``--full``: a tick never reads them.
 
-    python -m bench.schedule [--total 100000] [--due 10000] [--claimers 16] [--no-tickets] [--full]
+    python -m bench.schedule [--total 100000] [--due 10000] [--instances 4] [--threads 4] [--no-tickets] [--full]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import tempfile
 import threading
@@ -27,7 +29,7 @@ import time
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,7 @@ from sync.store.names import Queue
 
 BATCH = 100
 POPULATE_THREADS = 16
+WARM_UP = 500  # due mailboxes of an unreported first tick: Azurite's JIT warms up on it, not on the baseline
 IDLE_POLL_MIN_S, IDLE_POLL_MAX_S = 0.1, 2.0  # an idle queue trigger's polling back-off (host.json maxPollingInterval)
 
 
@@ -105,31 +108,43 @@ class Tick:
     work_items: int
 
 
-def tick(store: Store, settings: Settings, claimers: int) -> Tick:
-    """The timer's fan-out, then ``claimers`` host instances draining ``mailbox-claims`` until it is empty.
+@dataclass(frozen=True)
+class Shared:
+    """What the instances share: a count of claimers at work, one lock, and the signals to start and stop."""
 
-    An instance that finds the queue empty polls again after a growing pause (as the host does, up to
-    ``maxPollingInterval``); the figure ends when the last claim is done, not when the instances stop.
+    busy: Any  # multiprocessing.Value("i")
+    lock: Any  # multiprocessing.Lock
+    ready: Any  # multiprocessing.Semaphore(0): released by each instance once it can claim
+    go: Any  # multiprocessing.Event
+    done: Any  # multiprocessing.Event
+
+
+def instance(secrets: tuple[str, str, str], threads: int, shared: Shared, results: Any) -> None:
+    """One Functions instance: ``threads`` queue-trigger invocations at a time on ``mailbox-claims``.
+
+    An invocation that finds the queue empty polls again after a growing pause (as the host does, up to
+    ``maxPollingInterval``). The queue is drained when it is empty and no claimer anywhere is at work (a
+    claimer at work may still hand a page on); that is decided under the shared lock.
     """
-    services = Services(settings, store)
-    scheduler = services.scheduler
+    connection, key, prefix = secrets
+    settings = load_settings(storage_connection_string=connection, secret_encryption_key=key, storage_prefix=prefix)
+    store = Store.from_settings(settings)
+    scheduler = Services(settings, store).scheduler
     claims = store.account.queue(Queue.MAILBOX_CLAIMS)
-    report, lock = TickReport(), threading.Lock()
-    busy = [0]
+    report, lock, last = TickReport(), threading.Lock(), [0.0]
     counter = store.account.counter
-    last: list[tuple[float, int]] = []
 
-    def instance() -> None:
+    def loop() -> None:
         pause = IDLE_POLL_MIN_S
-        while True:
-            with lock:
-                busy[0] += 1
+        while not shared.done.is_set():
+            with shared.lock:
+                shared.busy.value += 1
             messages = list(claims.receive_messages(max_messages=1, visibility_timeout=300))
             if not messages:
-                with lock:
-                    busy[0] -= 1
-                    if busy[0] == 0:
-                        return  # the queue is empty and nobody is claiming a page that could hand more on
+                with shared.lock:
+                    shared.busy.value -= 1
+                    if shared.busy.value == 0 and not claims.peek_messages(max_messages=1):
+                        shared.done.set()
                 time.sleep(pause)
                 pause = min(pause * 2, IDLE_POLL_MAX_S)
                 continue
@@ -138,17 +153,53 @@ def tick(store: Store, settings: Settings, claimers: int) -> Tick:
             claims.delete_message(messages[0])
             with lock:
                 report.add(part)
-                busy[0] -= 1
-                last[:] = [(time.perf_counter(), counter.total("table", "queue"))]
+                last[0] = time.time()
+            with shared.lock:
+                shared.busy.value -= 1
 
+    store.get_organization()  # connected, and every module a claim needs imported
+    shared.ready.release()
+    shared.go.wait()
     before = counter.total("table", "queue")
-    started = time.perf_counter()
-    scheduler.fan_out()
-    with ThreadPoolExecutor(claimers) as pool:
-        for future in [pool.submit(instance) for _ in range(claimers)]:
-            future.result()
-    ended, requests = last[0]
-    return Tick(ended - started, report, requests - before, _work_items(store))
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            for future in [pool.submit(loop) for _ in range(threads)]:
+                future.result()
+    finally:  # the parent waits for every instance's figures, also when one failed
+        shared.done.set()
+        results.put((asdict(report), counter.total("table", "queue") - before, last[0]))
+
+
+def tick(store: Store, settings: Settings, instances: int, threads: int) -> Tick:
+    """The timer's fan-out, then ``instances`` processes claiming until the claims queue is drained."""
+    context = multiprocessing.get_context("spawn")
+    shared = Shared(context.Value("i", 0), context.Lock(), context.Semaphore(0), context.Event(), context.Event())
+    results = context.Queue()
+    assert settings.storage_connection_string is not None
+    secrets = (
+        settings.storage_connection_string.get_secret_value(),
+        settings.secret_encryption_key.get_secret_value(),
+        settings.storage_prefix,
+    )
+    processes = [context.Process(target=instance, args=(secrets, threads, shared, results)) for _ in range(instances)]
+    for process in processes:
+        process.start()
+    for _ in processes:  # the timer fires once every instance is up, as on a warm Functions app
+        shared.ready.acquire()
+    counter = store.account.counter
+    before = counter.total("table", "queue")
+    started = time.time()
+    Services(settings, store).scheduler.fan_out()
+    shared.go.set()
+    outcomes = [results.get() for _ in processes]
+    for process in processes:
+        process.join()
+    report = TickReport()
+    for fields_of, _, _ in outcomes:
+        report.add(TickReport(**fields_of))
+    requests = counter.total("table", "queue") - before + sum(r for _, r, _ in outcomes)
+    ended = max(end for _, _, end in outcomes)
+    return Tick(ended - started, report, requests, _work_items(store))
 
 
 def _work_items(store: Store) -> int:
@@ -162,7 +213,7 @@ def _work_items(store: Store) -> int:
         count += sum(len(parse_work(m.content)) for m in messages)
 
 
-def run(azurite: Azurite, total: int, due: int, *, full: bool, tickets: bool, claimers: int) -> Tick:
+def run(azurite: Azurite, total: int, due: int, *, full: bool, tickets: bool, instances: int, threads: int) -> Tick:
     settings = load_settings(storage_connection_string=azurite.connection_string, secret_encryption_key=new_key(),
                              storage_prefix="s" + uuid.uuid4().hex[:8])  # fmt: skip
     store = Store.from_settings(settings)
@@ -170,21 +221,24 @@ def run(azurite: Azurite, total: int, due: int, *, full: bool, tickets: bool, cl
     log(f"==> {total} mailboxes, {due} due: populating")
     populate(store, total, due, full=full, tickets=tickets)
     log("==> one tick")
-    return tick(store, settings, claimers)
+    return tick(store, settings, instances, threads)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--total", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=10_000)
-    parser.add_argument("--claimers", type=int, default=16, help="queue trigger instances claiming at once")
+    parser.add_argument("--instances", type=int, default=4, help="Functions instances (processes) claiming")
+    parser.add_argument("--threads", type=int, default=4, help="claim messages each instance handles at once")
     parser.add_argument("--no-tickets", action="store_true", help="due rows without claim tickets")
     parser.add_argument("--full", action="store_true", help="also write the rows of mailboxes that are not due")
     args = parser.parse_args(argv)
     tickets = not args.no_tickets
     with Azurite(Path(tempfile.mkdtemp(prefix="bench-schedule-")), in_memory=True) as azurite:
-        base = run(azurite, args.due, args.due, full=True, tickets=tickets, claimers=args.claimers)
-        measured = run(azurite, args.total, args.due, full=args.full, tickets=tickets, claimers=args.claimers)
+        scale = {"instances": args.instances, "threads": args.threads}
+        run(azurite, min(args.due, WARM_UP), min(args.due, WARM_UP), full=True, tickets=tickets, **scale)
+        base = run(azurite, args.due, args.due, full=True, tickets=tickets, **scale)
+        measured = run(azurite, args.total, args.due, full=args.full, tickets=tickets, **scale)
     for result in (base, measured):
         if result.report.dispatched != args.due or result.work_items != args.due:
             raise SystemExit(f"expected {args.due} claimed, got {result.report} and {result.work_items} work items")
@@ -195,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         "tx_per_due_mailbox": round(measured.requests / args.due, 3),
         "claimed_per_s": round(args.due / measured.seconds, 1), "by_ticket": measured.report.by_ticket,
         "claim_pages": measured.report.handed_on + 16, "work_messages": measured.report.messages,
-        "claimers": args.claimers, "tickets": tickets, "full_mailbox_rows": args.full,
+        "instances": args.instances, "threads_per_instance": args.threads, "tickets": tickets,
+        "full_mailbox_rows": args.full,
     }))  # fmt: skip
     return 0
 
