@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import pytest
 
+from sync.model.fields import utcnow
 from sync.model.options import FilteringMethod
 from sync.scheduling import ticket
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.work import WorkItem
-from sync.store.due_index import DueEntry
+from sync.store.due_index import DueEntry, row_key
 from tests.integration.incoming.conftest import World, message
 
 pytestmark = pytest.mark.integration
@@ -44,3 +45,16 @@ def test_a_cycle_leaves_a_ticket_the_next_claim_uses(world: World) -> None:
     again = world.worker().run(sent[0])  # the lease the ticket took is the worker's
     assert (again.status, again.listed) == ("processed", 0)
     assert ticket.read(_own_row(world, mailbox.id).properties or {}) is not None
+
+
+def test_the_next_due_time_is_set_at_the_end_of_the_cycle(world: World) -> None:
+    """R-SCH-2: the claim leaves the due row alone; the cycle's end (its clock) sets the next due time."""
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    world.server.deliver(mailbox.email_address or "", message(mailbox.email_address or "")[0])
+    scheduled = world.store.get_mailbox(mailbox.id).due_row_key
+    item = world.claim(mailbox)
+    assert world.store.get_mailbox(mailbox.id).due_row_key == scheduled
+    end = utcnow().replace(microsecond=0) + timedelta(minutes=7)  # a long cycle: it ends 7 minutes later
+    assert world.worker(clock=lambda: end).run(item).tracked == 1
+    busy = timedelta(minutes=world.settings.poll_busy_minutes)  # it found mail: polled again soon
+    assert world.store.get_mailbox(mailbox.id).due_row_key == row_key(mailbox.id, end + busy)
