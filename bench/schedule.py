@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +54,7 @@ from sync.store.names import Queue
 
 BATCH = 100
 POPULATE_THREADS = 16
+CLAIM_VISIBILITY_S = 30  # host.json visibilityTimeout
 WARM_UP = 500  # due mailboxes of an unreported first tick: Azurite's JIT warms up on it, not on the baseline
 IDLE_POLL_MIN_S, IDLE_POLL_MAX_S = 0.1, 2.0  # an idle queue trigger's polling back-off (host.json maxPollingInterval)
 
@@ -106,6 +109,26 @@ class Tick:
     report: TickReport
     requests: int
     work_items: int
+    claimer_cpu_s: float  # CPU time of the claiming instances
+    azurite_cpu_s: float  # CPU time of Azurite during the tick
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (Linux /proc)."""
+    total = 0.0
+    for candidate in [pid, *_children(pid)]:
+        with open(f"/proc/{candidate}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except OSError:
+        return []
 
 
 @dataclass(frozen=True)
@@ -139,38 +162,47 @@ def instance(secrets: tuple[str, str, str], threads: int, shared: Shared, result
         while not shared.done.is_set():
             with shared.lock:
                 shared.busy.value += 1
-            messages = list(claims.receive_messages(max_messages=1, visibility_timeout=300))
-            if not messages:
+            try:
+                handled = take_one()
+            except Exception:  # a failed claim: its message comes back after the visibility timeout
+                traceback.print_exc()
+                handled = True
+            finally:
                 with shared.lock:
                     shared.busy.value -= 1
                     if shared.busy.value == 0 and not claims.peek_messages(max_messages=1):
                         shared.done.set()
+            if handled:
+                pause = IDLE_POLL_MIN_S
+            else:
                 time.sleep(pause)
                 pause = min(pause * 2, IDLE_POLL_MAX_S)
-                continue
-            pause = IDLE_POLL_MIN_S
-            part = scheduler.claim_shard(ShardWork.model_validate_json(messages[0].content))
-            claims.delete_message(messages[0])
-            with lock:
-                report.add(part)
-                last[0] = time.time()
-            with shared.lock:
-                shared.busy.value -= 1
+
+    def take_one() -> bool:
+        messages = list(claims.receive_messages(max_messages=1, visibility_timeout=CLAIM_VISIBILITY_S))
+        if not messages:
+            return False
+        part = scheduler.claim_shard(ShardWork.model_validate_json(messages[0].content))
+        claims.delete_message(messages[0])
+        with lock:
+            report.add(part)
+            last[0] = time.time()
+        return True
 
     store.get_organization()  # connected, and every module a claim needs imported
     shared.ready.release()
     shared.go.wait()
-    before = counter.total("table", "queue")
+    before, cpu = counter.total("table", "queue"), time.process_time()
     try:
         with ThreadPoolExecutor(threads) as pool:
             for future in [pool.submit(loop) for _ in range(threads)]:
                 future.result()
     finally:  # the parent waits for every instance's figures, also when one failed
         shared.done.set()
-        results.put((asdict(report), counter.total("table", "queue") - before, last[0]))
+        results.put((asdict(report), counter.total("table", "queue") - before, last[0], time.process_time() - cpu))
 
 
-def tick(store: Store, settings: Settings, instances: int, threads: int) -> Tick:
+def tick(store: Store, settings: Settings, instances: int, threads: int, azurite_pid: int) -> Tick:
     """The timer's fan-out, then ``instances`` processes claiming until the claims queue is drained."""
     context = multiprocessing.get_context("spawn")
     shared = Shared(context.Value("i", 0), context.Lock(), context.Semaphore(0), context.Event(), context.Event())
@@ -187,19 +219,21 @@ def tick(store: Store, settings: Settings, instances: int, threads: int) -> Tick
     for _ in processes:  # the timer fires once every instance is up, as on a warm Functions app
         shared.ready.acquire()
     counter = store.account.counter
-    before = counter.total("table", "queue")
+    before, azurite_before = counter.total("table", "queue"), process_cpu_s(azurite_pid)
     started = time.time()
     Services(settings, store).scheduler.fan_out()
     shared.go.set()
     outcomes = [results.get() for _ in processes]
+    azurite_cpu = process_cpu_s(azurite_pid) - azurite_before
     for process in processes:
         process.join()
     report = TickReport()
-    for fields_of, _, _ in outcomes:
+    for fields_of, _, _, _ in outcomes:
         report.add(TickReport(**fields_of))
-    requests = counter.total("table", "queue") - before + sum(r for _, r, _ in outcomes)
-    ended = max(end for _, _, end in outcomes)
-    return Tick(ended - started, report, requests, _work_items(store))
+    requests = counter.total("table", "queue") - before + sum(r for _, r, _, _ in outcomes)
+    ended = max(end for _, _, end, _ in outcomes)
+    claimer_cpu = sum(cpu for _, _, _, cpu in outcomes)
+    return Tick(ended - started, report, requests, _work_items(store), claimer_cpu, azurite_cpu)
 
 
 def _work_items(store: Store) -> int:
@@ -221,7 +255,8 @@ def run(azurite: Azurite, total: int, due: int, *, full: bool, tickets: bool, in
     log(f"==> {total} mailboxes, {due} due: populating")
     populate(store, total, due, full=full, tickets=tickets)
     log("==> one tick")
-    return tick(store, settings, instances, threads)
+    assert azurite.pid is not None
+    return tick(store, settings, instances, threads, azurite.pid)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         "tx_per_due_mailbox": round(measured.requests / args.due, 3),
         "claimed_per_s": round(args.due / measured.seconds, 1), "by_ticket": measured.report.by_ticket,
         "claim_pages": measured.report.handed_on + 16, "work_messages": measured.report.messages,
+        "claimer_cpu_ms_per_claim": round(measured.claimer_cpu_s * 1000 / args.due, 2),
+        "azurite_cpu_ms_per_claim": round(measured.azurite_cpu_s * 1000 / args.due, 2),
         "instances": args.instances, "threads_per_instance": args.threads, "tickets": tickets,
         "full_mailbox_rows": args.full,
     }))  # fmt: skip
