@@ -186,7 +186,7 @@ def test_a_deleted_mailbox_drops_its_row(store: Store, settings: Settings, profi
 def test_a_page_hands_the_rest_of_its_shard_on(
     store: Store, settings: Settings, profile: EmailServerProfile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scheduler_module, "CLAIM_PAGE_SIZE", 4)
+    monkeypatch.setattr(scheduler_module, "CLAIM_PAGE_SIZE", 2)  # 40 rows in 16 shards: one shard has 3 or more
     now = utcnow().replace(microsecond=0)
     mailboxes = [_due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=True) for _ in range(40)]
     sent = Sent()
