@@ -65,6 +65,7 @@ class TickReport:
     unscheduled: int = 0
     stale_rows: int = 0
     conflicts: int = 0
+    errors: int = 0  # a storage error on one row: it stays due (a lease taken but unanswered expires)
     by_ticket: int = 0  # of the dispatched: claimed without reading the mailbox row
     handed_on: int = 0  # pages of the shard sent on to another claimer
     messages: int = 0  # work-item messages sent
@@ -175,6 +176,9 @@ class Scheduler:
                 return self._by_ticket(entry, org, profile_of, now) or self._by_reading(entry, org, profile_of, now)
             except ConcurrencyConflict:
                 return _Outcome(("conflicts",))  # someone else changed the mailbox: the next tick looks again
+            except Exception:  # one mailbox's storage error must not lose the page's other claims
+                log.exception("claiming mailbox %s failed; its row stays due", entry.mailbox_id)
+                return _Outcome(("errors",))
 
         with ThreadPoolExecutor(max_workers=self.settings.scheduler_concurrency) as pool:
             outcomes = list(pool.map(handle, entries))

@@ -8,6 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from azure.core.exceptions import ServiceResponseError
 
 from devstack.azurite import Azurite
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
@@ -28,6 +29,7 @@ from sync.services import Services
 from sync.settings import Settings
 from sync.store import Store
 from sync.store.due_index import row_key
+from sync.store.mailbox_lease import Lease, MailboxLeases
 from sync.store.names import Queue
 
 pytestmark = pytest.mark.integration
@@ -233,3 +235,28 @@ def test_concurrent_claimers_claim_each_mailbox_exactly_once(
         assert claimed.due_row_key is not None and store.due_index.exists(claimed.id, claimed.due_row_key)
     rows = list(store.due_index.due(now + timedelta(days=1)))
     assert sorted(e.mailbox_id for e in rows) == sorted(m.id for m in mailboxes)  # one row each
+
+
+def test_a_storage_error_on_one_row_loses_none_of_the_others(
+    store: Store, settings: Settings, profile: EmailServerProfile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection reset on one mailbox's merge (a deterministic fault) must not drop the page's other claims."""
+    now = utcnow().replace(microsecond=0)
+    mailboxes = [_due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=True) for _ in range(20)]
+    faulty = mailboxes[0].id
+    real = MailboxLeases.take_if_unchanged
+
+    def reset_once(self: MailboxLeases, mailbox_id: str, etag: str, version: int, lease: Lease) -> bool:
+        if mailbox_id == faulty:
+            raise ServiceResponseError("Connection reset by peer")
+        return real(self, mailbox_id, etag, version, lease)
+
+    monkeypatch.setattr(MailboxLeases, "take_if_unchanged", reset_once)
+    sent = Sent()
+    report = _scheduler(store, settings, sent, now).tick()
+    assert (report.errors, report.dispatched) == (1, 19)
+    assert sorted(i.mailbox_id for i in sent.items()) == sorted(m.id for m in mailboxes[1:])
+    monkeypatch.setattr(MailboxLeases, "take_if_unchanged", real)
+    again = Sent()
+    assert _scheduler(store, settings, again, now + timedelta(minutes=1)).tick().dispatched == 1  # still due
+    assert [i.mailbox_id for i in again.items()] == [faulty]
