@@ -1,8 +1,9 @@
 """Azure Functions entry points. Each trigger only parses its input and delegates to a service.
 
 - ``http_app_func``: the admin API and the console (one ASGI function covering every route: ``/api``, ``/console``);
-- ``schedule_mailboxes`` (timer): finds due mailboxes, claims them, fans out work items;
-- ``process_mailbox`` (queue ``mailbox-work``): runs one mailbox's incoming cycle.
+- ``schedule_mailboxes`` (timer): fans the due-index shards out to ``mailbox-claims``;
+- ``claim_mailboxes`` (queue ``mailbox-claims``): claims one page of a shard's due mailboxes, fans out work items;
+- ``process_mailbox`` (queue ``mailbox-work``): runs the incoming cycle of each mailbox of a message.
 - ``process_pushed_mailbox`` (queue ``mailbox-push``): the same, for a cycle a Graph change notification asked for.
 - ``send_outgoing`` (queue ``outgoing-mail``): sends one Pending Send email, at most once;
 - ``outbox_sweep`` (timer): re-enqueues emails whose message was lost, fails claims whose sender died.
@@ -29,8 +30,9 @@ from sync.mail import egress
 from sync.model.fields import utcnow
 from sync.operations.summary import refresh_snapshot
 from sync.outgoing.messages import OutgoingWork
+from sync.scheduling.batch_runner import run_each
 from sync.scheduling.test_enable_queue import TestEnableWork
-from sync.scheduling.work import WorkItem
+from sync.scheduling.work import ShardWork, WorkItem, parse_work
 from sync.services import Services
 from sync.settings import load_settings
 
@@ -56,26 +58,42 @@ def _parsed(model: type[M], msg: func.QueueMessage, queue: str) -> M | None:
 @app.function_name(name="schedule_mailboxes")
 @app.timer_trigger(schedule="%SYNC_MAILBOX_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def schedule_mailboxes(timer: func.TimerRequest) -> None:
-    _log_tick("scheduler tick", services.scheduler.tick())
+    report = services.scheduler.fan_out()  # the claimers log what they find
+    logging.debug("scheduler tick: %d shards sent to the claimers", report.shards)
+
+
+@app.function_name(name="claim_mailboxes")
+@app.queue_trigger(arg_name="msg", queue_name="mailbox-claims", connection="AzureWebJobsStorage")
+def claim_mailboxes(msg: func.QueueMessage) -> None:
+    work = _parsed(ShardWork, msg, "mailbox-claims")
+    if work is None:
+        return
+    _log_tick(f"scheduler claims {work.shard}", services.scheduler.claim_shard(work))
 
 
 @app.function_name(name="process_mailbox")
 @app.queue_trigger(arg_name="msg", queue_name="mailbox-work", connection="AzureWebJobsStorage")
 def process_mailbox(msg: func.QueueMessage) -> None:
-    _incoming_cycle(msg, "mailbox-work")
+    _incoming_cycles(msg, "mailbox-work")
 
 
 @app.function_name(name="process_pushed_mailbox")
 @app.queue_trigger(arg_name="msg", queue_name="mailbox-push", connection="AzureWebJobsStorage")
 def process_pushed_mailbox(msg: func.QueueMessage) -> None:
     """Its own queue, so a notified cycle never waits behind the polling wave of a scheduler tick."""
-    _incoming_cycle(msg, "mailbox-push")
+    _incoming_cycles(msg, "mailbox-push")
 
 
-def _incoming_cycle(msg: func.QueueMessage, queue: str) -> None:
-    item = _parsed(WorkItem, msg, queue)
-    if item is None:
+def _incoming_cycles(msg: func.QueueMessage, queue: str) -> None:
+    try:
+        items = parse_work(msg.get_body())
+    except ValidationError as exc:
+        logging.error("ignoring malformed %s message %s: %s", queue, msg.id, exc)
         return
+    run_each(items, _run_cycle, services.enqueue_work())
+
+
+def _run_cycle(item: WorkItem) -> None:
     started = time.monotonic()
     report = services.worker.run(item)
     logging.info(oplog.mailbox_cycle_line(report, time.monotonic() - started))

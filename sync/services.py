@@ -39,7 +39,7 @@ from sync.push.wake import push_waker
 from sync.scheduling.act_scheduler import ActScheduler
 from sync.scheduling.scheduler import Scheduler
 from sync.scheduling.test_enable_queue import TestEnableScheduler, TestEnableWork, handle
-from sync.scheduling.work import WorkItem
+from sync.scheduling.work import ShardWork, WorkBatch, WorkItem
 from sync.settings import Settings
 from sync.store.names import Queue
 from sync.store.store import Store
@@ -98,9 +98,28 @@ class Services:
     def enqueue_work(self) -> Callable[[WorkItem], None]:
         return queue_sender(self.store, Queue.MAILBOX_WORK)
 
+    def enqueue_work_batch(self) -> Callable[[WorkBatch], None]:
+        queue = self.store.account.queue(Queue.MAILBOX_WORK)
+
+        def send(batch: WorkBatch) -> None:
+            queue.send_message(batch.model_dump_json())
+
+        return send
+
+    def enqueue_claims(self) -> Callable[[ShardWork], None]:
+        queue = self.store.account.queue(Queue.MAILBOX_CLAIMS)
+
+        def send(work: ShardWork) -> None:
+            queue.send_message(work.model_dump_json())
+
+        return send
+
     @cached_property
     def scheduler(self) -> Scheduler:
-        return Scheduler(self.store, self.settings, self.enqueue_work())
+        return Scheduler(
+            self.store, self.settings, self.enqueue_work(),
+            send_batch=self.enqueue_work_batch(), send_shard=self.enqueue_claims(),
+        )  # fmt: skip
 
     @cached_property
     def tokens(self) -> TokenProvider:

@@ -221,6 +221,16 @@ class Settings(BaseSettings):
         validation_alias=_env("SYNC_SCHEDULER_CONCURRENCY"),
         description="Due mailboxes a scheduler tick claims at once (each claim is a few storage round trips).",
     )
+    work_items_per_message: int = Field(
+        default=8,
+        ge=1,
+        le=32,
+        validation_alias=_env("SYNC_WORK_ITEMS_PER_MESSAGE"),
+        description=(
+            "Claimed mailboxes per mailbox-work queue message: one Queue request for that many mailboxes; the "
+            "handler runs them concurrently, each on its own. 1 sends one message per mailbox."
+        ),
+    )
 
     # --- polling (spec §3.3, R-SCH-4/5/8) ----------------------------------------------------------
     poll_busy_minutes: Minutes = Field(default=1, validation_alias=_env("SYNC_POLL_BUSY_MINUTES"))

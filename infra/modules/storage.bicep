@@ -51,6 +51,8 @@ var queueNames = [
   'mailbox-work-poison'
   'mailbox-push'
   'mailbox-push-poison'
+  'mailbox-claims'
+  'mailbox-claims-poison'
   'outgoing-mail'
   'outgoing-mail-poison'
   'act-work'

@@ -76,7 +76,7 @@ from sync.model.options import ProcessingState, ServerType
 from sync.operations.cycles import incoming_entry
 from sync.operations.recorder import CycleRecorder
 from sync.outgoing.port import AccessTokenSource
-from sync.scheduling import polling
+from sync.scheduling import polling, ticket
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
 from sync.store.due_index import parse_row_key, row_key
@@ -660,7 +660,7 @@ class MailboxWorker:
             holder["key"] = m.due_row_key
 
         try:
-            self._save(item, mailbox, release)
+            saved = self._save(item, mailbox, release)
         except LeaseLost:
             report.status = "stale"
             return
@@ -668,8 +668,9 @@ class MailboxWorker:
         if new_key != before:
             if new_key is None:
                 self.store.due_index.remove(mailbox.id, before)
-            else:
-                self.store.due_index.move(mailbox.id, before, _due_of(new_key))
+            else:  # with a claim ticket: the next claim need not read the mailbox (sync/scheduling/ticket.py)
+                claim = ticket.issue(saved, profile, self.organization())
+                self.store.due_index.move(mailbox.id, before, _due_of(new_key), claim.properties() if claim else None)
         if holder.get("pushed_late") and self.rewake is not None:
             self.rewake(mailbox.id)  # due now anyway: the tick would take it within a minute, this takes it now
         if got_mail:

@@ -52,6 +52,8 @@ class Queue(StrEnum):
     MAILBOX_WORK_POISON = "mailbox-work-poison"
     MAILBOX_PUSH = "mailbox-push"  # cycles a change notification asked for: never behind a polling wave
     MAILBOX_PUSH_POISON = "mailbox-push-poison"
+    MAILBOX_CLAIMS = "mailbox-claims"
+    MAILBOX_CLAIMS_POISON = "mailbox-claims-poison"
     OUTGOING_MAIL = "outgoing-mail"
     OUTGOING_MAIL_POISON = "outgoing-mail-poison"
     ACT_WORK = "act-work"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import logging
 import sys
+import uuid
+from datetime import timedelta
 from types import ModuleType
 
 import azure.functions as func
@@ -15,7 +18,14 @@ from fastapi.testclient import TestClient
 
 from sync.api.app import create_app
 from sync.errors import ConfigurationError
+from sync.model import EmailServerProfile, Mailbox
+from sync.model.fields import EntityRef, utcnow
+from sync.model.options import EmailAddressApproval, EntityType, ServerType
+from sync.scheduling.scheduler import schedule_now
+from sync.scheduling.work import WorkBatch, WorkItem, parse_work
 from sync.settings import Settings, load_settings, setting_names
+from sync.store import Store
+from sync.store.names import Queue
 
 pytestmark = pytest.mark.integration
 
@@ -103,3 +113,56 @@ def test_the_summary_timer_saves_the_mailbox_states(function_app: ModuleType) ->
     snapshot = store.sync_totals.snapshot()
     assert snapshot is not None and set(snapshot["states"]) == {"incoming", "outgoing", "act"}
     assert snapshot["mailboxes"] == len(list(store.mailboxes.query()))
+
+
+@pytest.fixture
+def own_app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The app on storage of its own: its scheduler must find only this test's mailboxes due."""
+    assert settings.storage_connection_string is not None
+    monkeypatch.setenv("AzureWebJobsStorage", settings.storage_connection_string.get_secret_value())
+    monkeypatch.setenv("SYNC_SECRET_ENCRYPTION_KEY", settings.secret_encryption_key.get_secret_value())
+    monkeypatch.setenv("SYNC_STORAGE_PREFIX", "fa" + uuid.uuid4().hex[:8])
+    sys.modules.pop("function_app", None)
+    module = importlib.import_module("function_app")
+    module.services.store.account.ensure_created()
+    return module
+
+
+def test_the_timer_fans_out_and_the_claims_trigger_claims(own_app: ModuleType) -> None:
+    """Timer -> one mailbox-claims message per shard -> claim_mailboxes -> the work on mailbox-work."""
+    functions = {f.get_function_name(): f for f in own_app.app.get_functions()}
+    trigger = functions["claim_mailboxes"].get_trigger().get_dict_repr()
+    assert (trigger["type"], trigger["queueName"]) == ("queueTrigger", "mailbox-claims")
+    store = own_app.services.store
+    profile = store.profiles.insert(EmailServerProfile(name="IMAP", server_type=ServerType.IMAP_SMTP))
+    due = [_approved_mailbox(store, profile) for _ in range(3)]
+    functions["schedule_mailboxes"].get_user_function()(TimerRequest(past_due=False))
+    claims = store.account.queue(Queue.MAILBOX_CLAIMS)
+    messages = list(claims.receive_messages(max_messages=32))
+    assert len(messages) == 16
+    for message in messages:
+        functions["claim_mailboxes"].get_user_function()(
+            func.QueueMessage(id=message.id, body=message.content.encode())
+        )
+    work = store.account.queue(Queue.MAILBOX_WORK).receive_messages(max_messages=32)
+    items = [item for message in work for item in parse_work(message.content)]
+    assert sorted(i.mailbox_id for i in items) == sorted(m.id for m in due)
+    assert all(store.get_mailbox(i.mailbox_id).host_id == i.lease_id for i in items)
+
+
+def test_a_work_message_of_several_mailboxes_runs_each(own_app: ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    functions = {f.get_function_name(): f for f in own_app.app.get_functions()}
+    batch = WorkBatch(items=[WorkItem(mailbox_id=str(uuid.uuid4()), lease_id=str(uuid.uuid4())) for _ in range(3)])
+    functions["process_mailbox"].get_user_function()(func.QueueMessage(id="b1", body=batch.model_dump_json().encode()))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("mailbox cycle:")]
+    assert sorted(line.split()[2] for line in lines) == sorted(f"mailbox={i.mailbox_id}" for i in batch.items)
+    assert all("status=stale" in line for line in lines)
+
+
+def _approved_mailbox(store: Store, profile: EmailServerProfile) -> Mailbox:
+    mailbox = store.mailboxes.insert(Mailbox(
+        name="m", email_address=f"{uuid.uuid4().hex[:10]}@example.test", email_server_profile_id=profile.id,
+        owner=EntityRef(type=EntityType.SYSTEM_USER, id=str(uuid.uuid4())), approval=EmailAddressApproval.APPROVED,
+    ))  # fmt: skip
+    return schedule_now(store, mailbox.id, utcnow() - timedelta(minutes=1))

@@ -111,11 +111,11 @@ def test_pop3_mailbox_end_to_end_and_processed_uidls_are_skipped(world: World) -
     assert _inbox_count(world, mailbox.email_address or "") == 3  # a user mailbox never deletes
 
 
-def test_an_idle_cycle_costs_at_most_two_table_transactions(world: World) -> None:
+def test_an_idle_cycle_costs_at_most_three_table_transactions(world: World) -> None:
+    """Read the mailbox, release the lease, move the due row (with the next claim's ticket)."""
     mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
     world.server.deliver(mailbox.email_address or "", message(mailbox.email_address or "")[0])
-    # Frozen clocks, so a slow machine changes nothing: the settings cache lives a minute of monotonic time, and
-    # the due time the claim predicts for an idle cycle is the worker's only when both see the same time.
+    # A frozen monotonic clock, so a slow machine changes nothing: the settings cache lives a minute of it.
     now = utcnow()
     worker = world.worker(monotonic=lambda: 1000.0, clock=lambda: now)
     world.cycle(mailbox, worker)
@@ -124,7 +124,7 @@ def test_an_idle_cycle_costs_at_most_two_table_transactions(world: World) -> Non
     before = counter.total("table")
     report = worker.run(item)
     assert (report.status, report.listed) == ("processed", 0)
-    assert counter.total("table") - before <= 2
+    assert counter.total("table") - before <= 3
 
 
 def test_crash_after_storing_before_the_watermark_tracks_each_message_once(
