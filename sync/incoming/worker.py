@@ -664,19 +664,26 @@ class MailboxWorker:
         except LeaseLost:
             report.status = "stale"
             return
-        new_key = holder["key"]
-        if new_key != before:
-            if new_key is None:
-                self.store.due_index.remove(mailbox.id, before)
-            else:  # with a claim ticket: the next claim need not read the mailbox (sync/scheduling/ticket.py)
-                claim = ticket.issue(saved, profile, self.organization())
-                self.store.due_index.move(mailbox.id, before, _due_of(new_key), claim.properties() if claim else None)
+        self._move_due_row(saved, profile, before, holder["key"])
         if holder.get("pushed_late") and self.rewake is not None:
             self.rewake(mailbox.id)  # due now anyway: the tick would take it within a minute, this takes it now
         if got_mail:
             self._purge_expired_failures(mailbox.id, now)
         if report.status == "processed" and mailbox.last_sync_error_count > 0:  # it had failed: it recovered
             self.profile_alerts.mailbox_recovered(self.organization(), mailbox.id, [mailbox.email_server_profile_id])
+
+    def _move_due_row(
+        self, saved: Mailbox, profile: EmailServerProfile | None, before: str | None, new_key: str | None
+    ) -> None:
+        """The due row follows the mailbox's next due time, with a claim ticket: the next claim need not read
+        the mailbox (sync/scheduling/ticket.py)."""
+        if new_key == before:
+            return
+        if new_key is None:
+            self.store.due_index.remove(saved.id, before)
+        else:
+            claim = ticket.issue(saved, profile, self.organization())
+            self.store.due_index.move(saved.id, before, _due_of(new_key), claim.properties() if claim else None)
 
     def _next_poll(
         self, m: Mailbox, report: CycleReport, profile: EmailServerProfile | None, now: datetime
