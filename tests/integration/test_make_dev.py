@@ -3,7 +3,6 @@ the docs page is self-contained, and nothing it started outlives it."""
 
 from __future__ import annotations
 
-import http.cookiejar
 import json
 import os
 import queue
@@ -19,11 +18,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from devstack.dev import DevPorts
 from devstack.ports import free_ports
 from devstack.seed import DEMO_FORWARD, DEMO_QUEUE, DEMO_USERS
 from sync.settings import setting_names
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's, installed by `make setup`: no browser download
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "console"
 
 READY_TIMEOUT_S = 240.0  # Node, Dovecot, seeding and Test & Enable on a loaded 2-core runner
 STOP_TIMEOUT_S = 60.0
@@ -100,15 +103,22 @@ def _get(url: str, key: str | None = None) -> tuple[int, bytes]:
 
 
 def _console_opens_once(link: str, root: str) -> None:
-    """The printed link signs a browser in once and the console shows the demo mailboxes; a second use fails."""
+    """The printed link signs headless Chromium in once and the grid shows the demo mailboxes; a second use fails."""
     assert link.startswith(f"{root}/console/signin/link?token=")
-    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-    with browser.open(link, timeout=30) as signed_in:
-        assert signed_in.status == 200
-    with browser.open(f"{root}/console/mailboxes", timeout=30) as grid:
-        assert grid.geturl().endswith("/console/mailboxes")  # not sent to the sign-in page
-        html = grid.read().decode()
-    assert all(address in html for address in [*DEMO_USERS, DEMO_QUEUE[0], DEMO_FORWARD])
+    with sync_playwright() as playwright:
+        # --no-sandbox: tests run as root on CI, where Chromium refuses its sandbox
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = chromium.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(link)
+            page.goto(f"{root}/console/mailboxes")
+            assert page.url.endswith("/console/mailboxes")  # not sent to the sign-in page
+            shown = set(page.locator('td[data-label="Address"]').all_inner_texts())
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "make-dev-mailboxes-1280.png"), full_page=True)
+        finally:
+            chromium.close()
+    assert shown >= {*DEMO_USERS, DEMO_QUEUE[0], DEMO_FORWARD}
     with pytest.raises(urllib.error.HTTPError) as again:
         urllib.request.urlopen(link, timeout=30)
     assert again.value.code == 401
@@ -131,6 +141,9 @@ def test_make_dev_serves_the_demo_and_stops_everything(
     assert status == 200
     addresses = {item["email_address"] for item in json.loads(body)["items"]}
     assert addresses >= {*DEMO_USERS, DEMO_QUEUE[0], DEMO_FORWARD}
+    status, body = _get(f"{api}/mailboxes/health", key)
+    states = {item["name"]: {item[w] for w in ("incoming", "outgoing", "act")} for item in json.loads(body)["items"]}
+    assert all(used <= {"healthy", "not_used"} for used in states.values()), states  # Test & Enable passed
 
     _console_opens_once(console, api.removesuffix("/api"))
 
