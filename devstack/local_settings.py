@@ -35,6 +35,7 @@ def dev_values(
     values.pop("AzureWebJobsStorage__accountName", None)
     values.setdefault("SYNC_SECRET_ENCRYPTION_KEY", new_key())
     values["SYNC_EXTRA_CA_FILE"] = ca_file
+    values["SYNC_ALLOW_LOOPBACK_MAIL_HOSTS"] = "true"  # the local mail servers listen on 127.0.0.1
     previous = existing.get(DEV_DIGEST)
     kept = [
         entry.strip()

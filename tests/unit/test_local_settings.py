@@ -19,6 +19,7 @@ def test_the_first_run_makes_a_key_and_lists_its_api_key() -> None:
     assert values["SYNC_API_KEYS"] == f"{'1' * 64}:admin+approver"
     assert len(values["SYNC_SECRET_ENCRYPTION_KEY"]) == 44
     assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert values["SYNC_ALLOW_LOOPBACK_MAIL_HOSTS"] == "true"  # the local mail servers listen on 127.0.0.1
 
 
 def test_the_next_run_keeps_the_key_and_replaces_only_its_own_api_key() -> None:
