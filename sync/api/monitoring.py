@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -20,11 +19,13 @@ from sync.api.auth import Admin, Reader
 from sync.api.context import Ctx
 from sync.api.readable import OptionSet, choices
 from sync.api.resources import Continuation, ItemId, PageSize, Shape, query_page
+from sync.health.mailbox_state import HealthState, mailbox_state
 from sync.incoming.reasons import Reason
 from sync.incoming.replay import replay_quarantine
 from sync.mailboxes import eligibility
 from sync.model import Alert, ItemFailure, Mailbox
 from sync.model.options import AlertLevel, TestStatus
+from sync.operations.states import WorkloadState, workload_states
 from sync.store.due_index import parse_row_key
 from sync.store.schema import alert_row_key
 
@@ -34,14 +35,6 @@ PROFILE_ALERT_SHARE = 0.5  # "more than 50 % of the profile's mailboxes"
 
 ALERT = Shape(Alert)
 FAILURE = Shape(ItemFailure)
-
-
-class HealthState(StrEnum):
-    HEALTHY = "healthy"  # tested, enabled, last cycle fine
-    FAILING = "failing"  # errors (retried, or they disabled incoming), or a failed Test & Enable: something to fix
-    DISABLED = "disabled"  # incoming switched off, no error pending
-    NOT_TESTED = "not_tested"  # never passed Test & Enable
-    INACTIVE = "inactive"  # deactivated, or not eligible for another reason
 
 
 class LastError(BaseModel):
@@ -65,7 +58,14 @@ class MailboxHealth(BaseModel):
     name: str
     """The mailbox's name."""
     state: HealthState
-    """One word: healthy, failing, disabled, not_tested or inactive."""
+    """One word over the workloads the mailbox uses (not_used ones do not count), the worst first: failing,
+    not_tested, inactive, disabled (also when it uses none), else healthy."""
+    incoming: WorkloadState
+    """Incoming email's own word: healthy, failing, disabled, not_tested, inactive or not_used."""
+    outgoing: WorkloadState
+    """Outgoing email's own word, as incoming."""
+    act: WorkloadState
+    """Appointments, contacts and tasks: their own word, as incoming."""
     not_eligible_because: list[str]
     """Why the mailbox is not processed now, if it is not (e.g. not_approved, postponed)."""
     incoming_status: Annotated[int, OptionSet(TestStatus)]
@@ -124,22 +124,6 @@ def failed_recently(mailbox: Mailbox, now: datetime) -> bool:
     return bool(when and now - when <= FAILURE_WINDOW and mailbox.last_sync_error_count > 0)
 
 
-def mailbox_health(mailbox: Mailbox, reasons: list[str]) -> HealthState:
-    """One word for the admin grid; the figures beside it say why."""
-    if not mailbox.is_active:
-        return HealthState.INACTIVE
-    if mailbox.mailbox_status is TestStatus.NOT_RUN and mailbox.incoming_status is TestStatus.NOT_RUN:
-        return HealthState.NOT_TESTED
-    if not mailbox.enabled_for_incoming or mailbox.incoming_status is TestStatus.FAILURE:
-        to_fix = mailbox.incoming_status is TestStatus.FAILURE or mailbox.last_sync_error_count > 0
-        return HealthState.FAILING if to_fix else HealthState.DISABLED
-    if any(r not in ("postponed", "not_enabled") for r in reasons):
-        return HealthState.INACTIVE
-    if mailbox.last_sync_error_count > 0:
-        return HealthState.FAILING
-    return HealthState.HEALTHY
-
-
 def build_router() -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -147,7 +131,9 @@ def build_router() -> APIRouter:
     def get_mailbox_health(mailbox_id: ItemId, ctx: Ctx, _: Reader) -> MailboxHealth:
         mailbox = ctx.store.get_mailbox(mailbox_id)
         profile = ctx.store.find_profile(mailbox.email_server_profile_id or "")
-        verdict = eligibility.incoming(mailbox, profile, ctx.store.get_organization(), ctx.clock())
+        org, now = ctx.store.get_organization(), ctx.clock()
+        verdict = eligibility.incoming(mailbox, profile, org, now)
+        states = workload_states(mailbox, profile, org, now)
         reasons = [str(r) for r in verdict.reasons]
         error = None
         if mailbox.last_sync_error_count or mailbox.last_sync_error:
@@ -160,7 +146,8 @@ def build_router() -> APIRouter:
         return MailboxHealth(
             mailbox_id=mailbox.id,
             name=mailbox.name,
-            state=mailbox_health(mailbox, reasons),
+            state=mailbox_state(states),
+            **states,
             not_eligible_because=reasons,
             incoming_status=mailbox.incoming_status,
             outgoing_status=mailbox.outgoing_status,

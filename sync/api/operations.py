@@ -23,9 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sync.api.auth import Admin, Reader
 from sync.api.context import Ctx
-from sync.api.monitoring import HealthState, mailbox_health
 from sync.api.resources import Continuation, ItemId, PageSize, query_page
-from sync.mailboxes import eligibility
+from sync.health.mailbox_state import HealthState, mailbox_state
 from sync.model import EmailServerProfile
 from sync.operations.cycles import CycleEntry, Workload
 from sync.operations.states import WorkloadState, parse_state, workload_states
@@ -142,8 +141,7 @@ def build_router() -> APIRouter:
             if profile_id not in profiles:
                 profiles[profile_id] = ctx.store.find_profile(profile_id) if profile_id else None
             states = workload_states(mailbox, profiles[profile_id], org, now)
-            reasons = [str(r) for r in eligibility.incoming(mailbox, profiles[profile_id], org, now).reasons]
-            health = mailbox_health(mailbox, reasons)
+            health = mailbox_state(states)
             if not all(states[name] is wanted_state for name, wanted_state in wanted.items()):
                 continue
             if overall is not None and health is not overall:

@@ -14,8 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sync.api.monitoring import mailbox_health
-from sync.mailboxes import eligibility
+from sync.health.mailbox_state import mailbox_state
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
 from sync.model.activities import Alert
 from sync.model.options import EmailAddressApproval, EntityType
@@ -94,11 +93,10 @@ def build_row(
 ) -> GridRow:
     """One row — pure."""
     states = states_of(mailbox, profile, org, now)
-    reasons = [str(r) for r in eligibility.incoming(mailbox, profile, org, now).reasons]
     return GridRow(
         mailbox_id=mailbox.id, name=mailbox.name, owner_type=owner_type(mailbox),
         address=str(mailbox.email_address or ""), profile_name=profile.name if profile else "",
-        states=states, health=str(mailbox_health(mailbox, reasons)), approval=approval_word(mailbox.approval),
+        states=states, health=str(mailbox_state(states)), approval=approval_word(mailbox.approval),
         last_sync=mailbox.last_sync_started_on,
         next_due=parse_row_key(mailbox.due_row_key).due_on if mailbox.due_row_key else None,
         error=mailbox.last_sync_error if mailbox.last_sync_error_count else None, open_alerts=open_alerts,

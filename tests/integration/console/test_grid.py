@@ -134,3 +134,23 @@ def test_replay_with_nothing_quarantined_says_so(client: TestClient, console_wor
 def test_an_unknown_mailbox_is_404(client: TestClient, console_world: ConsoleWorld) -> None:
     sign_in(client, console_world)
     assert client.get("/console/mailboxes/no-such-mailbox").status_code == 404
+
+
+def test_an_outgoing_only_mailbox_is_judged_by_the_directions_it_uses(
+    client: TestClient, console_world: ConsoleWorld
+) -> None:
+    """Bob's incoming email comes through the forward mailbox: his own incoming is not used, and his mailbox's
+    word (the grid's row tone, the health API, the state filter) is his working outgoing email's, not disabled."""
+    bob = console_world.mailboxes["bob@example.test"]
+    with console_world.api() as api:
+        health = api.get(f"/api/mailboxes/{bob}/health").json()
+        listed = {
+            m["mailbox_id"]: m for m in api.get("/api/mailboxes/health", params={"state": "healthy"}).json()["items"]
+        }
+    assert health["state"] == "healthy" and listed[bob]["state"] == "healthy"
+    assert (health["incoming"], health["outgoing"]) == ("not_used", "healthy")
+    row = next(r for r in grid_page(console_world.store, GridFilter(search="bob@"), utcnow(), None).rows)
+    assert row.health == "healthy"
+    sign_in(client, console_world)
+    assert "bob@example.test" in addresses(client.get("/console/mailboxes", params={"state": "healthy"}).text)
+    assert "bob@example.test" not in addresses(client.get("/console/mailboxes", params={"state": "disabled"}).text)
