@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from sync.console import words
+from sync.insights.reason_words import reason_words
 
 # Pages may load only this app's own scripts, styles and images; no frame may embed them (clickjacking).
 SECURITY_HEADERS = {
@@ -45,6 +46,7 @@ def build_environment() -> Environment:
     env.filters["when"] = _when
     env.globals["state_word"] = words.state_word
     env.globals["state_tone"] = words.state_tone
+    env.globals["reason_words"] = reason_words
     return env
 
 

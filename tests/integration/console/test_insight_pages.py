@@ -134,6 +134,7 @@ def test_the_search_finds_an_email_by_sender_or_subject_across_mailboxes(
         assert page.status_code == 200, page.text
         assert "1 email found" in page.text and CREATE_CONTACT_HTML in page.text
         assert f"/console/mailboxes/{console_world.mailboxes[HOSTILE_INBOX]}" in page.text
+        assert 'filtering method</span> <small class="muted reason-code">NoCorrelationMatch</small>' in page.text
     nothing = client.get("/console/not-tracked", params={"by": "message_id", "q": "<nobody@nowhere.test>"})
     assert "No mailbox recorded such an email" in nothing.text and "Only the Inbox is evaluated" in nothing.text
 
@@ -180,7 +181,11 @@ def test_the_dashboard_draws_the_last_day(client: TestClient, console_world: Con
     page = client.get("/console/dashboard")
     assert page.status_code == 200, page.text
     assert page.text.count("<svg viewBox=") >= 3 and "<script" not in page.text.split("</head>")[1]
-    assert "<td>NoCorrelationMatch</td>" in page.text  # the hostile email, not tracked by a real cycle
+    reasons = page.text.split('id="reasons"')[1].split("</table>")[0]
+    # the hostile email, not tracked by a real cycle: in words, its code name beside them
+    assert "Not accepted by the owner&#39;s filtering method</span>" in reasons
+    assert '<small class="muted reason-code">NoCorrelationMatch</small>' in reasons
+    assert "<td>NoCorrelationMatch</td>" not in reasons
 
 
 # --- in the browser ---------------------------------------------------------------------------------------------
