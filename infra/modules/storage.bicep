@@ -45,6 +45,7 @@ var tableNames = [
   'ConsoleSessions'
   'PendingConsents'
   'PushSubscriptions'
+  'TestEnableIndex'
 ]
 var queueNames = [
   'mailbox-work'

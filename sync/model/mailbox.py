@@ -169,6 +169,8 @@ class Mailbox(Entity):
     """The claim that holds the mailbox while a worker processes it."""
     due_row_key: Str256 | None = None  # this mailbox's row in the due index (None: not scheduled)
     """The mailbox's place in the schedule; none when not scheduled."""
+    test_enable_row_key: Str256 | None = None  # the row in the Test & Enable index (None: no test scheduled)
+    """The mailbox's place in the scheduled Test & Enable index; none when no test is scheduled."""
     act_host_id: Str256 | None = None  # the lease id of the ACT claim that holds the mailbox
     """The claim that holds the mailbox while its ACT sync runs."""
     act_due_row_key: Str256 | None = None  # the row in the ACT due index (None: ACT not scheduled)

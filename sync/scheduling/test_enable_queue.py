@@ -8,8 +8,12 @@ puts a message. If the message is lost, the timer finds the still-scheduled mail
 and puts it again. A message is idempotent: it carries when it was requested, and a mailbox tested since then
 is not tested again (at-least-once delivery, overlapping ticks). Progress is read from the mailboxes' rows.
 
-The timer's query is one server-side-filtered scan of the Mailboxes table per tick (every 5 minutes by
-default), not a per-email path.
+The timer reads only what is due: the ``TestEnableIndex`` (``sync/store/test_enable_index.py``) holds a row per
+scheduled test at its postpone time, kept in step by every write of a mailbox, so a tick costs one range query
+per index shard plus, per due row, a point read of its mailbox and the claim: O(due), whatever the number of
+mailboxes. A row the mailbox no longer records (tested, rescheduled, claimed, deleted) is deleted when read.
+Deployments whose mailboxes were scheduled before the index existed are indexed once, by the first tick
+(:func:`index_scheduled_mailboxes`, the old filtered scan), which then leaves a marker row.
 """
 
 from __future__ import annotations
@@ -54,10 +58,11 @@ Enqueue = Callable[[TestEnableWork], object]
 class TestEnableTickReport:
     __test__ = False  # not a pytest class
 
-    scheduled: int = 0
+    scheduled: int = 0  # due index rows read
     queued: int = 0
     postponed: int = 0
     conflicts: int = 0
+    stale: int = 0  # index rows of a schedule that changed since (deleted)
 
 
 def _claim(store: Store, mailbox_id: str, now: datetime, *, ready: Callable[[Mailbox], bool]) -> Mailbox | None:
@@ -157,19 +162,39 @@ class TestEnableScheduler:
     def tick(self) -> TestEnableTickReport:
         now = self.clock()
         report = TestEnableTickReport()
-        for mailbox in self.store.mailboxes.query(SCHEDULED_FILTER):
+        index_scheduled_mailboxes(self.store)
+        for mailbox_id, key in self.store.test_enable_index.due(now):
             report.scheduled += 1
-            until = mailbox.postpone_test_email_configuration_until
-            if until is not None and until > now:
+            mailbox = self.store.find_mailbox(mailbox_id)
+            if mailbox is None or mailbox.test_enable_row_key != key:
+                self.store.test_enable_index.remove(mailbox_id, key)
+                report.stale += 1
+                continue
+            if not _due(mailbox, now):  # due later within the index's second
                 report.postponed += 1
                 continue
             claimed = _claim(self.store, mailbox.id, now, ready=lambda m: _due(m, now))
-            if claimed is None:
+            if claimed is None:  # changed meanwhile: the next tick reads its row again
                 report.conflicts += 1
                 continue
+            self.store.test_enable_index.remove(mailbox_id, key)  # the claim put the row of its own expiry
             self.enqueue(TestEnableWork(mailbox_id=claimed.id, requested_on=now))
             report.queued += 1
         return report
+
+
+def index_scheduled_mailboxes(store: Store) -> int:
+    """Once per deployment: index the mailboxes scheduled before the index existed (one filtered scan of
+    Mailboxes), then leave a marker row so no tick scans again. Returns how many were indexed."""
+    if store.test_enable_index.backfilled():
+        return 0
+    indexed = 0
+    for mailbox in store.mailboxes.query(SCHEDULED_FILTER):
+        if mailbox.test_enable_row_key is None:
+            store.mailboxes.modify(mailbox.id, "mailbox", lambda m: None)  # the write puts its index row
+            indexed += 1
+    store.test_enable_index.mark_backfilled()
+    return indexed
 
 
 def _due(mailbox: Mailbox, now: datetime) -> bool:

@@ -45,6 +45,7 @@ class Table(StrEnum):
     CONSOLE_SESSIONS = "ConsoleSessions"
     PENDING_CONSENTS = "PendingConsents"
     PUSH_SUBSCRIPTIONS = "PushSubscriptions"
+    TEST_ENABLE_INDEX = "TestEnableIndex"
 
 
 class Queue(StrEnum):

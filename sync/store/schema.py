@@ -33,8 +33,8 @@
 | PendingConsents | sha256(OAuth state)        | ``consent``              | the consent callback: a point read by   |
 |                 |                            |                          | the state it gets back                  |
 
-The due index (``store/due_index.py``) and the correlation indexes (``store/correlation_index.py``)
-document their own keys.
+The due index (``store/due_index.py``), the Test & Enable index (``store/test_enable_index.py``) and the
+correlation indexes (``store/correlation_index.py``) document their own keys.
 
 Owned mailboxes get a deterministic id derived from their owner (:func:`owned_mailbox_id`), so
 "one mailbox per owner" is enforced by the insert-if-absent of the mailbox row itself.

@@ -37,6 +37,7 @@ from sync.store.not_tracked_index import ItemFailures, NotTrackedIndex
 from sync.store.push_subscriptions import PushSubscriptions
 from sync.store.repository import Repository
 from sync.store.sync_totals import SyncTotals
+from sync.store.test_enable_index import MailboxRepository, TestEnableIndex
 from sync.store.token_cache import TokenCacheStore
 from sync.store.unresolved_index import UnresolvedIndex
 
@@ -52,7 +53,8 @@ class Store:
             account.table(Table.ORGANIZATION), OrganizationSettings, schema.ORGANIZATION_KEYS
         )
         self.profiles = Repository(account.table(Table.PROFILES), EmailServerProfile, schema.PROFILE_KEYS)
-        self.mailboxes = Repository(account.table(Table.MAILBOXES), Mailbox, schema.MAILBOX_KEYS)
+        self.test_enable_index = TestEnableIndex(account.table(Table.TEST_ENABLE_INDEX))
+        self.mailboxes: Repository[Mailbox] = MailboxRepository(account.table(Table.MAILBOXES), self.test_enable_index)
         self.users = Repository(account.table(Table.USERS), SystemUser, schema.USER_KEYS)
         self.queues = Repository(account.table(Table.QUEUES), Queue, schema.QUEUE_KEYS)
         self.contacts = Repository(account.table(Table.CONTACTS), Contact, schema.CONTACT_KEYS)
