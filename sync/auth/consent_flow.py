@@ -4,6 +4,8 @@
    (:func:`consent_refusal`, the rule the console also uses to offer the consent buttons), keeps a
    :class:`~sync.model.consent.PendingConsent` (state digest, sealed PKCE verifier, redirect URI, the token
    endpoint, an expiry of :data:`CONSENT_TTL`, where it was started) and answers the provider's authorize URL.
+   Its expiry goes into the table's expiry index first, and expired consents nobody came back for are removed
+   then (:mod:`sync.store.expiring_rows`).
 2. The person who owns the mailbox signs in there and consents; the provider redirects to the callback with
    the code and the state.
 3. :meth:`ConsentFlow.finish` claims the pending consent once (ETag), refuses it when expired or when the
@@ -153,6 +155,7 @@ class ConsentFlow:
             requested_by=by,
             started_from=started_from,
         )
+        self.store.pending_consent_expiry.note(pending.state_digest, "consent", expires_on, self.clock())
         self.store.pending_consents.insert(pending)
         url = provider.authorize_url(
             chosen,

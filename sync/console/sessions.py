@@ -9,7 +9,10 @@ cookie, the link's token, the sign-in's ``state``), so the table never holds a u
 - PartitionKey ``signin``: an Entra ID sign-in between the redirect to the identity provider and its callback
   (MSAL's flow with the PKCE verifier, sealed with the deployment's secret key).
 
-Expired rows are refused when read and deleted then; nothing else has to sweep them.
+Expired rows are refused when read and deleted then. A row never read again (a browser closed, a link not used,
+a sign-in abandoned at the identity provider) is removed by a later write: each new row records its expiry in
+the table's expiry index and sweeps a few expired rows (:mod:`sync.store.expiring_rows`), so the table holds
+about the live rows without a timer or a scan.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from azure.data.tables import TableClient, UpdateMode
 
 from sync.auth.secrets import SecretBox
 from sync.errors import StoreError
+from sync.store.expiring_rows import ExpiringRows
 
 SESSION_LIFETIME = timedelta(hours=8)  # a working day; then the administrator signs in again
 LINK_LIFETIME = timedelta(hours=8)  # the link `make dev` prints stays usable for a day's run, once
@@ -63,6 +67,7 @@ class SessionStore:
         self.table = table
         self.box = box
         self.clock = clock
+        self.expiring = ExpiringRows(table)
 
     # --- sessions --------------------------------------------------------------------------------------
     def open_session(self, user_id: str, name: str, roles: frozenset[str], via: str) -> tuple[str, ConsoleSession]:
@@ -126,6 +131,7 @@ class SessionStore:
     # --- rows ------------------------------------------------------------------------------------------
     def _create(self, partition: str, secret: str, fields: dict[str, Any]) -> None:
         try:
+            self.expiring.note(partition, digest(secret), fields["expires_on"], self.clock())
             self.table.create_entity({"PartitionKey": partition, "RowKey": digest(secret), **fields})
         except AzureError as exc:
             raise StoreError(f"the console's {partition} row could not be written: {type(exc).__name__}") from exc

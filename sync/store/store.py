@@ -31,6 +31,7 @@ from sync.store.blobs import BlobStore
 from sync.store.correlation_index import MessageIndex, SmartMatchIndex, SummaryIndex
 from sync.store.cycle_history import CycleHistory
 from sync.store.due_index import DueIndex
+from sync.store.expiring_rows import ExpiringRows
 from sync.store.mailbox_addresses import MailboxAddresses
 from sync.store.names import Table
 from sync.store.not_tracked_index import ItemFailures, NotTrackedIndex
@@ -83,6 +84,7 @@ class Store:
         self.act_due_index = DueIndex(account.table(Table.ACT_DUE_INDEX))
         self.token_cache = TokenCacheStore(account.table(Table.TOKEN_CACHE))
         self.pending_consents = Repository(account.table(Table.PENDING_CONSENTS), PendingConsent, schema.CONSENT_KEYS)
+        self.pending_consent_expiry = ExpiringRows(self.pending_consents.table)  # abandoned consents go
         self.blobs = BlobStore(account)
         self.cycle_history = CycleHistory(account.table(Table.CYCLE_HISTORY))
         self.sync_totals = SyncTotals(account.table(Table.SYNC_TOTALS))

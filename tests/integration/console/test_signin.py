@@ -4,9 +4,12 @@ and the real session table in Azurite."""
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from azure.data.tables import TableClient
 from fastapi.testclient import TestClient
 
 from sync.api.auth import APPROVER_ROLE
@@ -14,7 +17,8 @@ from sync.console.access import COOKIE
 from sync.console.local_link import link_url
 from sync.console.sessions import LINK_LIFETIME, SESSION_LIFETIME, SessionStore
 from sync.model.fields import utcnow
-from sync.store.names import Table
+from sync.store.account import StorageAccount
+from sync.store.names import Table, table_name
 from tests.integration.console.conftest import ADMINISTRATOR, READER, ConsoleWorld, sign_in
 
 pytestmark = pytest.mark.integration
@@ -134,3 +138,38 @@ def test_an_approver_approves_and_changes_nothing_else(client: TestClient, conso
     approve = {"action": "approve", "mailbox": mailbox_id, "csrf_token": csrf}
     assert client.post("/console/mailboxes/bulk", data=approve).status_code == 200
     assert client.post("/console/mailboxes/bulk", data={**approve, "action": "sync-now"}).status_code == 403
+
+
+@pytest.fixture
+def own_sessions_table(console_world: ConsoleWorld) -> Iterator[TableClient]:
+    """A sessions table of this test's own: its clock sweeps rows of other tests' clocks otherwise."""
+    account = StorageAccount(console_world.settings.model_copy(update={"storage_prefix": "x" + uuid.uuid4().hex[:8]}))
+    table = account.tables.create_table(table_name(account.prefix, Table.CONSOLE_SESSIONS))
+    yield table
+    table.delete_table()
+
+
+def test_rows_nobody_comes_back_for_are_removed_by_later_writes(
+    own_sessions_table: TableClient, console_world: ConsoleWorld
+) -> None:
+    """A closed browser's session, an unused link, an abandoned Entra ID sign-in: never read again, they go when
+    a later sign-in writes, and only once expired (the clock is injected)."""
+    start = utcnow()
+    at = [start]
+    sessions = SessionStore(own_sessions_table, console_world.console.sessions.box, lambda: at[0])
+    sessions.open_session("local:closed", "Ada", ADMINISTRATOR, "link")
+    sessions.mint_link("local:unused", "Ada", ADMINISTRATOR)
+    sessions.save_signin("abandoned-state", {"flow": "x"})
+    at[0] = start + SESSION_LIFETIME - timedelta(hours=1)
+    kept, _ = sessions.open_session("local:recent", "Bob", READER, "link")  # the sign-in's 10 minutes are over
+    assert kept_partitions(own_sessions_table) == ["link", "session", "session"]
+
+    at[0] = start + max(SESSION_LIFETIME, LINK_LIFETIME) + timedelta(seconds=1)
+    sessions.open_session("local:later", "Cy", READER, "link")
+    assert kept_partitions(own_sessions_table) == ["session", "session"]
+    assert sessions.session(kept) is not None
+    assert len(list(own_sessions_table.query_entities("PartitionKey eq 'expiry'"))) == 2  # one per live row
+
+
+def kept_partitions(table: TableClient) -> list[str]:
+    return sorted(str(row["PartitionKey"]) for row in table.list_entities() if row["PartitionKey"] != "expiry")

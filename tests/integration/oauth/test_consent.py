@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from devstack.certs import TestCA
 from devstack.google_oauth import GoogleOAuthServer
 from sync.api.context import ApiContext
+from sync.auth.consent_flow import CONSENT_TTL, state_digest
 from sync.auth.consent_store import FIELD
 from sync.auth.secrets import SecretBox, open_field, seal_field
 from sync.model import EmailServerProfile
@@ -215,3 +216,26 @@ def test_forgetting_a_consent(
     assert admin.delete(f"/api/mailboxes/{mailbox_id}/oauth-consent").status_code == 204
 
     assert isolated_store.get_mailbox(mailbox_id).oauth_refresh_token is None
+
+
+def test_an_abandoned_consent_is_removed_by_a_later_one_once_expired(
+    world: tuple[EmailServerProfile, str, str], admin: TestClient, context: ApiContext, isolated_store: Store
+) -> None:
+    """Nobody comes back to the callback of an abandoned consent, so no read expires it: the next consent
+    started after its expiry removes it (the clock is injected)."""
+    _, mailbox_id, _ = world
+
+    def started_state() -> str:
+        url = str(admin.post(f"/api/mailboxes/{mailbox_id}/oauth-consent").json()["authorize_url"])
+        return parse_qs(urlsplit(url).query)["state"][0]
+
+    abandoned = state_digest(started_state())
+    assert isolated_store.pending_consents.find(abandoned, "consent") is not None
+    later = utcnow() + CONSENT_TTL + timedelta(minutes=1)
+    context.clock = lambda: later
+    try:
+        current = state_digest(started_state())
+    finally:
+        context.clock = utcnow
+    assert isolated_store.pending_consents.find(abandoned, "consent") is None
+    assert isolated_store.pending_consents.find(current, "consent") is not None
