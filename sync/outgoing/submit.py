@@ -1,10 +1,11 @@
 """Email activities for sending: create a draft, SendEmail, GetTrackingTokenEmail (R-OUT-1/2/4/5, R-COR-13).
 
-SendEmail with ``issue_send`` (R-OUT-1) gives the email its tracking token and Message-ID, indexes both
-for correlation (so a reply is tracked even if it arrives before the sender records Sent), adds it to
-the outbox index, writes Pending Send and enqueues it, in that order: a crash at any point leaves
-either a Draft (the call failed; call again: the same Message-ID is reused) or a Pending Send email
-the outbox sweep finds. Without ``issue_send`` it is marked Sent as it is (R-OUT-2).
+SendEmail with ``issue_send`` (R-OUT-1) gives the email its tracking token and its Message-ID, which names
+the email (``message_ids``: a reply finds it with one read, no index row), indexes the token for
+correlation (so a reply is tracked even if it arrives before the sender records Sent), adds it to the
+outbox index, writes Pending Send and enqueues it, in that order: a crash at any point leaves either a
+Draft (the call failed; call again: the same Message-ID is reused) or a Pending Send email the outbox
+sweep finds. Without ``issue_send`` it is marked Sent as it is (R-OUT-2).
 
 Send-as (R-OUT-4), reduced to what this service can check: the *acting user* is the email's owner
 (``owner_user_id`` of the draft, else the From user). A user may send as another user only when that
@@ -37,6 +38,7 @@ from sync.model.records import EmailEnabled
 from sync.outgoing import state, tokens
 from sync.outgoing.compose import ComposeError, mail_address, message_id_for
 from sync.outgoing.counter_blocks import CounterBlocks
+from sync.outgoing.message_ids import email_id_named_by
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.store.names import Container, Table
 from sync.store.outbox import OutboxIndex
@@ -194,7 +196,7 @@ class OutgoingEmails:
             email.sent_on = now
             return self._save(email)
         due = max(now, email.delayed_email_send_time or now)
-        # the indexes and the outbox entry are independent of each other: written together, all before
+        # the index rows and the outbox entry are independent of each other: written together, all before
         # Pending Send (a failure of any leaves the email as it was, with nothing queued)
         self._index(email, org, mailbox.id, also=lambda: self.outbox.add(email.id, due + LOST_MESSAGE_GRACE))
         if email.status is EmailStatus.FAILED:
@@ -389,7 +391,8 @@ class OutgoingEmails:
     def _index(
         self, email: Email, org: OrganizationSettings, mailbox_id: str, also: Callable[[], object] | None = None
     ) -> None:
-        """Message-ID and token -> this email, before the email can go out (R-COR-2/3); ``also`` alongside."""
+        """Token (and a Message-ID that does not name the email) -> this email, before the email can go out
+        (R-COR-2/3); ``also`` alongside. A Message-ID SendEmail made names the email: it needs no row."""
         summary = EmailSummary(
             email_id=email.id,
             regarding=email.regarding,
@@ -398,7 +401,7 @@ class OutgoingEmails:
             direction=EmailDirection.OUTGOING,
         )
         writes: list[Callable[[], object]] = [also] if also is not None else []
-        if email.message_id:
+        if email.message_id and email_id_named_by(email.message_id) != email.id:
             message = message_key(email.message_id, b"")
             writes.append(lambda: self.store.message_index.claim(message, summary, mailbox_id))
         if email.tracking_token:
