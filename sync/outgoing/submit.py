@@ -98,10 +98,11 @@ class DraftSpec:
 
 
 class OutgoingEmails:
-    """Create and SendEmail; ``cache`` (the admin API's) serves the organization and mailbox rows it reads.
+    """Create and SendEmail; ``cache`` (the admin API's) serves the organization, mailbox and sender rows.
 
     Without a cache every call reads them afresh; with one, an administrator's change to them reaches the
-    API within the cache's lifetime, as it reaches the workers and the sender (``ReadCache``). With
+    API within the cache's lifetime, as it reaches the workers and the sender (``ReadCache``); the sender
+    still checks the sending mailbox's eligibility before each attempt. With
     ``counters``, tracking-token counter values come from a block this process reserved (``CounterBlocks``).
     """
 
@@ -218,7 +219,8 @@ class OutgoingEmails:
     def _sender(self, ref: EntityRef) -> tuple[SystemUser | Queue, ActivityParty]:
         if ref.type not in (EntityType.SYSTEM_USER, EntityType.QUEUE):
             raise ValidationFailed("an email is sent from a user or a queue", field="from")
-        record = self.store.find_record(ref.type, ref.id)
+        record = self.cache.record(ref.type, ref.id) if self.cache is not None else None
+        record = record or self.store.find_record(ref.type, ref.id)
         if not isinstance(record, (SystemUser, Queue)):
             raise ValidationFailed(f"no {_type_name(ref.type)} {ref.id}", field="from")
         address = record.internal_email_address if isinstance(record, SystemUser) else record.email_address
@@ -380,6 +382,8 @@ class OutgoingEmails:
                 user.tracking_token_user_number = number
 
         stored = self.store.users.modify(user_id, "record", assign)
+        if self.cache is not None:  # the next token of this process must not take a second number
+            self.cache.put_record(stored)
         return stored.tracking_token_user_number or number
 
     def _organization(self) -> OrganizationSettings:
