@@ -431,11 +431,19 @@ class IncomingProcessor:
             by_reply = by_reply or indexed_email(self.store, parsed.in_reply_to)
         by_token: list[EmailSummary] = []
         for token in tokens:
-            by_token = self.store.token_index.find(token)
+            by_token = self._still_stored(self.store.token_index.find(token))
             if by_token:
                 break
         by_conversation = self.store.conversation_index.find(conversation) if conversation and not by_reply else []
         return Candidates(by_in_reply_to=by_reply, by_token=by_token, by_conversation=by_conversation)
+
+    def _still_stored(self, by_token: list[EmailSummary]) -> list[EmailSummary]:
+        """The token's emails that exist, read only when it names several: a create-and-send that failed
+        before its insert leaves a row for a token no message carried, which a later email may reuse once
+        the counter wraps (R-COR-12); a token with one row was carried by that email, or by none."""
+        if len(by_token) < 2:
+            return by_token
+        return [s for s in by_token if self.store.emails.find(s.email_id, "email") is not None]
 
     # --- writing ------------------------------------------------------------------------------------
     def _build_email(

@@ -7,6 +7,11 @@ outbox index, writes Pending Send and enqueues it, in that order: a crash at any
 Draft (the call failed; call again: the same Message-ID is reused) or a Pending Send email the outbox
 sweep finds. Without ``issue_send`` it is marked Sent as it is (R-OUT-2).
 
+``create_and_send`` does both in one call (as Microsoft Graph's sendMail): the token row and the outbox
+entry first, then the email inserted as Pending Send, then its queue message. A failure before the insert
+stores no email and queues nothing; the rows it may leave are harmless (the token is in no message, the
+sweep drops an outbox entry whose email does not exist).
+
 Send-as (R-OUT-4), reduced to what this service can check: the *acting user* is the email's owner
 (``owner_user_id`` of the draft, else the From user). A user may send as another user only when that
 user allows others to send on their behalf (``allow_send_on_behalf``); the other user then appears in
@@ -126,6 +131,29 @@ class OutgoingEmails:
     # --- drafts -------------------------------------------------------------------------------------
     def create_draft(self, spec: DraftSpec) -> Email:
         """A Draft email activity from ``spec``; ValidationFailed (with the field) for bad input."""
+        email, _, _, _ = self._new_email(spec)
+        return self.store.emails.insert(email)
+
+    def create_and_send(self, spec: DraftSpec) -> Email:
+        """Create the email and SendEmail it in one call: inserted as Pending Send, then queued.
+
+        The same checks as :meth:`create_draft` then :meth:`send`; the token row and the outbox entry are
+        written (together) before the email, so nothing is queued, and no email stored, unless both are.
+        """
+        email, sender_record, acting, org = self._new_email(spec)
+        self._check_recipients(email, org)
+        mailbox = self._sending_mailbox(email, sender_record, acting)
+        now = self.clock()
+        self._ready_to_send(email, sender_record, acting, mailbox, None)
+        due = max(now, email.delayed_email_send_time or now)
+        self._index(email, org, mailbox.id, also=lambda: self.outbox.add(email.id, due + LOST_MESSAGE_GRACE))
+        email.status = EmailStatus.PENDING_SEND
+        written = self.store.emails.insert(email)
+        self.queue.put(self.signer.work(written), due - now)
+        return written
+
+    def _new_email(self, spec: DraftSpec) -> tuple[Email, SystemUser | Queue, SystemUser | None, OrganizationSettings]:
+        """The Draft ``spec`` describes (not stored), its From record, acting user and the organization."""
         org = self._organization()
         sender_record, sender_party = self._sender(spec.sender)
         acting = self._acting_user(spec.owner_user_id)
@@ -161,7 +189,7 @@ class OutgoingEmails:
             self._reply_to(email, spec.in_reply_to_email_id)
         self._body(email, spec.html_body)
         email.attachments = self._attachments(email.id, spec.attachments, org)
-        return self.store.emails.insert(email)
+        return email, sender_record, acting, org
 
     # --- SendEmail ----------------------------------------------------------------------------------
     def send(self, email_id: str, *, issue_send: bool = True, tracking_token: str | None = None) -> Email:
@@ -176,26 +204,19 @@ class OutgoingEmails:
             raise ValidationFailed("a tracking token is 1-50 characters without spaces", field="tracking_token")
         org = self._organization()
         self._check_recipients(email, org)
-        sender_ref = self._sender_ref(email)
-        sender_record, _ = self._sender(sender_ref)
+        sender_record, _ = self._sender(self._sender_ref(email))
         acting = self._acting_user(_owner_party_id(email))
-        self._check_send_as(sender_record, acting)
-        mailbox = self._mailbox(owned_mailbox_id(sender_ref))
-        if mailbox is None:
-            raise ValidationFailed(f"the {_type_name(sender_ref.type)} in From has no mailbox", field="from")
+        mailbox = self._sending_mailbox(email, sender_record, acting)
         now = self.clock()
-        email.tracking_token = tracking_token or email.tracking_token
-        if issue_send and email.tracking_token is None:
-            email.tracking_token = self._new_token(_token_user(email, sender_record, acting))
-        if issue_send and email.message_id is None:
-            email.message_id = message_id_for(email.id, email.sender or "")
-        email.sender_mailbox_id = mailbox.id
-        email.submitted_by = (mailbox.email_address or "")[:250] or None
         if not issue_send:  # R-OUT-2: the client sent it already
+            email.tracking_token = tracking_token or email.tracking_token
+            email.sender_mailbox_id = mailbox.id
+            email.submitted_by = (mailbox.email_address or "")[:250] or None
             self._index(email, org, mailbox.id)
             email.status = EmailStatus.SENT
             email.sent_on = now
             return self._save(email)
+        self._ready_to_send(email, sender_record, acting, mailbox, tracking_token)
         due = max(now, email.delayed_email_send_time or now)
         # the index rows and the outbox entry are independent of each other: written together, all before
         # Pending Send (a failure of any leaves the email as it was, with nothing queued)
@@ -216,6 +237,27 @@ class OutgoingEmails:
         return token, tokens.subject_with_token(subject, token, org.maximum_subject_length_on_mail_server)
 
     # --- helpers ------------------------------------------------------------------------------------
+    def _sending_mailbox(self, email: Email, sender: SystemUser | Queue, acting: SystemUser | None) -> Mailbox:
+        """The From user's or queue's mailbox (R-OUT-3), once send-as is allowed (R-OUT-4)."""
+        self._check_send_as(sender, acting)
+        sender_ref = self._sender_ref(email)
+        mailbox = self._mailbox(owned_mailbox_id(sender_ref))
+        if mailbox is None:
+            raise ValidationFailed(f"the {_type_name(sender_ref.type)} in From has no mailbox", field="from")
+        return mailbox
+
+    def _ready_to_send(
+        self, email: Email, sender: SystemUser | Queue, acting: SystemUser | None, mailbox: Mailbox, token: str | None
+    ) -> None:
+        """The token (``token``, the email's, or a new one), the Message-ID naming the email, the mailbox."""
+        email.tracking_token = token or email.tracking_token
+        if email.tracking_token is None:
+            email.tracking_token = self._new_token(_token_user(email, sender, acting))
+        if email.message_id is None:
+            email.message_id = message_id_for(email.id, email.sender or "")
+        email.sender_mailbox_id = mailbox.id
+        email.submitted_by = (mailbox.email_address or "")[:250] or None
+
     def _sender(self, ref: EntityRef) -> tuple[SystemUser | Queue, ActivityParty]:
         if ref.type not in (EntityType.SYSTEM_USER, EntityType.QUEUE):
             raise ValidationFailed("an email is sent from a user or a queue", field="from")
