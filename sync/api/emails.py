@@ -3,7 +3,9 @@
 Routes (mounted by the app with its authentication):
 
 - ``POST /api/emails`` — a Draft from a user or a queue to records or raw addresses, with HTML and/or text,
-  attachments (base64, stored in Blob) and a regarding record; 201 with the email;
+  attachments (base64, stored in Blob) and a regarding record; 201 with the email. With ``"send": true`` it
+  is created and sent in one call (as Microsoft Graph's sendMail): stored Pending Send and queued, the same
+  as creating it and then ``POST /api/emails/{id}/send``, at half the storage requests;
 - ``POST /api/emails/{id}/send`` — SendEmail: ``issue_send`` true queues it (Pending Send), false marks it
   Sent without sending (R-OUT-1/2); 409 when it is not a Draft or Failed outgoing email;
 - ``POST /api/emails/tracking-token`` — a new tracking token and the subject with it (R-COR-13/14);
@@ -198,6 +200,10 @@ class CreateEmail(BaseModel):
     priority: Annotated[int, OptionSet(Priority)] = Field(
         default=Priority.NORMAL, description="The email's importance."
     )
+    send: bool = Field(
+        default=False,
+        description="True: SendEmail it in the same call (stored Pending Send and queued, not as a Draft).",
+    )
 
 
 class SendEmailRequest(BaseModel):
@@ -387,7 +393,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def create_email(
     body: CreateEmail, outgoing: Outgoing, settings: Annotated[Settings, Depends(get_settings)]
 ) -> EmailView | JSONResponse:
-    """Create an outgoing email activity (Draft)."""
+    """Create an outgoing email activity (Draft), or create and send it in one call (``send``: Pending Send)."""
     recipients = len(body.to) + len(body.cc) + len(body.bcc)
     if recipients > settings.api_max_recipients:
         return _error(
@@ -416,7 +422,7 @@ def create_email(
         priority=Priority(body.priority),
     )
     try:
-        return EmailView.of(outgoing.create_draft(spec))
+        return EmailView.of(outgoing.create_and_send(spec) if body.send else outgoing.create_draft(spec))
     except (ValidationFailed, SendAsDenied) as exc:
         return _error(exc)
 

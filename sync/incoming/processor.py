@@ -50,6 +50,7 @@ from sync.incoming.owner import choose_owner
 from sync.incoming.reasons import Reason
 from sync.incoming.resolve import SenderResolution, resolve_recipients, resolve_sender
 from sync.incoming.sanitize import sanitize
+from sync.incoming.sent_lookup import find_sent, indexed_email, named_email, summary_of
 from sync.incoming.smart import address_hashes, smart_match, subject_signature
 from sync.incoming.write_behind import WriteBehind, email_key, signature_key, token_key
 from sync.incoming.write_behind import conversation_key as conversation_touch
@@ -127,17 +128,6 @@ class CheckResult:
     accepting: EntityRef | None = None
 
 
-def summary_of(email: Email, org: OrganizationSettings) -> EmailSummary:
-    """What correlation needs of a stored email."""
-    return EmailSummary(
-        email_id=email.id,
-        regarding=email.regarding,
-        owner=email.owner,
-        subject_key=subject_key(email.subject, org),
-        direction=email.direction,
-    )
-
-
 class IncomingProcessor:
     """Runs the pipeline for the messages of one mailbox cycle."""
 
@@ -186,12 +176,12 @@ class IncomingProcessor:
         parsed = self.parse_whole(raw, parsed)
         if folder.role in (FolderRole.SENT_ITEMS, FolderRole.PROMOTED):  # the CRM's own sent email: not again
             sent_key = message_key(parsed.message_id, raw)
-            claim = self.store.message_index.find(sent_key) if parsed.message_id else None
-            if claim is not None:
-                if folder.role is FolderRole.PROMOTED and folder.regarding not in (None, claim.summary.regarding):
-                    sent = self.store.get_email(claim.summary.email_id)
-                    self._set_regarding(sent, folder.regarding, self.mailbox.owner or SYSTEM_USER)
-                return ItemOutcome(Reason.ALREADY_PROCESSED, claim.summary.email_id, sent_key)
+            sent = find_sent(self.store, parsed.message_id, self.org) if parsed.message_id else None
+            if sent is not None:
+                if folder.role is FolderRole.PROMOTED and folder.regarding not in (None, sent.regarding):
+                    email = self.store.get_email(sent.email_id)
+                    self._set_regarding(email, folder.regarding, self.mailbox.owner or SYSTEM_USER)
+                return ItemOutcome(Reason.ALREADY_PROCESSED, sent.email_id, sent_key)
         forwarder: EntityRef | None = None
         outer = classify(parsed)
         if outer.kind is MessageClass.LOOP:  # our own mail (a Test & Enable email) is never unwrapped or tracked
@@ -432,20 +422,28 @@ class IncomingProcessor:
     def _candidates(self, parsed: ParsedMessage, tokens: list[str], conversation: str | None) -> Candidates:
         by_reply = None
         if parsed.in_reply_to:
-            reply_key = message_key(parsed.in_reply_to, b"")
-            replied = self.store.emails.find(email_id_for(reply_key), "email")  # an email received by the CRM
-            if replied is not None:
-                by_reply = summary_of(replied, self.org)
-            else:  # an email the CRM sent: its Message-ID is indexed when it is sent
-                claim = self.store.message_index.find(reply_key)
-                by_reply = claim.summary if claim else None
+            # an email the CRM sent (its Message-ID names it), else one it received (its id comes from the
+            # Message-ID's key), else one sent before Message-IDs named emails (the MessageIndex)
+            replied = named_email(self.store, parsed.in_reply_to) or self.store.emails.find(
+                email_id_for(message_key(parsed.in_reply_to, b"")), "email"
+            )
+            by_reply = summary_of(replied, self.org) if replied is not None else None
+            by_reply = by_reply or indexed_email(self.store, parsed.in_reply_to)
         by_token: list[EmailSummary] = []
         for token in tokens:
-            by_token = self.store.token_index.find(token)
+            by_token = self._still_stored(self.store.token_index.find(token))
             if by_token:
                 break
         by_conversation = self.store.conversation_index.find(conversation) if conversation and not by_reply else []
         return Candidates(by_in_reply_to=by_reply, by_token=by_token, by_conversation=by_conversation)
+
+    def _still_stored(self, by_token: list[EmailSummary]) -> list[EmailSummary]:
+        """The token's emails that exist, read only when it names several: a create-and-send that failed
+        before its insert leaves a row for a token no message carried, which a later email may reuse once
+        the counter wraps (R-COR-12); a token with one row was carried by that email, or by none."""
+        if len(by_token) < 2:
+            return by_token
+        return [s for s in by_token if self.store.emails.find(s.email_id, "email") is not None]
 
     # --- writing ------------------------------------------------------------------------------------
     def _build_email(

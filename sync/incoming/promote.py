@@ -19,6 +19,7 @@ from sync.errors import ValidationFailed
 from sync.incoming.dedupe import email_id_for, message_key, normalize_message_id
 from sync.incoming.processor import IncomingProcessor, ItemOutcome
 from sync.incoming.reasons import Reason
+from sync.incoming.sent_lookup import indexed_email, named_email
 from sync.mail.mime_guards import MessageOverLimit
 from sync.mail.port import FolderContext, FolderRole
 from sync.model import EmailServerProfile, Mailbox
@@ -72,9 +73,10 @@ class SingleMessages:
         if not normalize_message_id(message_id):
             raise ValidationFailed("is not a Message-ID", field="message_id")
         key = message_key(message_id, b"")
-        tracked = self.store.emails.find(email_id_for(key), "email")
-        claim = self.store.message_index.find(key) if tracked is None else None
-        email_id = tracked.id if tracked else (claim.summary.email_id if claim else None)
+        # sent by the CRM (the Message-ID names the email), received, or sent before Message-IDs named emails
+        tracked = named_email(self.store, message_id) or self.store.emails.find(email_id_for(key), "email")
+        indexed = indexed_email(self.store, message_id) if tracked is None else None
+        email_id = tracked.id if tracked else (indexed.email_id if indexed else None)
         if email_id is not None:
             return PromoteCheck(False, Reason.ALREADY_PROCESSED, key, email_id)
         return PromoteCheck(True, Reason.PROMOTED, key)

@@ -1,10 +1,16 @@
 """Email activities for sending: create a draft, SendEmail, GetTrackingTokenEmail (R-OUT-1/2/4/5, R-COR-13).
 
-SendEmail with ``issue_send`` (R-OUT-1) gives the email its tracking token and Message-ID, indexes both
-for correlation (so a reply is tracked even if it arrives before the sender records Sent), adds it to
-the outbox index, writes Pending Send and enqueues it, in that order: a crash at any point leaves
-either a Draft (the call failed; call again: the same Message-ID is reused) or a Pending Send email
-the outbox sweep finds. Without ``issue_send`` it is marked Sent as it is (R-OUT-2).
+SendEmail with ``issue_send`` (R-OUT-1) gives the email its tracking token and its Message-ID, which names
+the email (``message_ids``: a reply finds it with one read, no index row), indexes the token for
+correlation (so a reply is tracked even if it arrives before the sender records Sent), adds it to the
+outbox index, writes Pending Send and enqueues it, in that order: a crash at any point leaves either a
+Draft (the call failed; call again: the same Message-ID is reused) or a Pending Send email the outbox
+sweep finds. Without ``issue_send`` it is marked Sent as it is (R-OUT-2).
+
+``create_and_send`` does both in one call (as Microsoft Graph's sendMail): the token row and the outbox
+entry first, then the email inserted as Pending Send, then its queue message. A failure before the insert
+stores no email and queues nothing; the rows it may leave are harmless (the token is in no message, the
+sweep drops an outbox entry whose email does not exist).
 
 Send-as (R-OUT-4), reduced to what this service can check: the *acting user* is the email's owner
 (``owner_user_id`` of the draft, else the From user). A user may send as another user only when that
@@ -37,6 +43,7 @@ from sync.model.records import EmailEnabled
 from sync.outgoing import state, tokens
 from sync.outgoing.compose import ComposeError, mail_address, message_id_for
 from sync.outgoing.counter_blocks import CounterBlocks
+from sync.outgoing.message_ids import email_id_named_by
 from sync.outgoing.messages import OutboxQueue, WorkSigner
 from sync.store.names import Container, Table
 from sync.store.outbox import OutboxIndex
@@ -96,10 +103,11 @@ class DraftSpec:
 
 
 class OutgoingEmails:
-    """Create and SendEmail; ``cache`` (the admin API's) serves the organization and mailbox rows it reads.
+    """Create and SendEmail; ``cache`` (the admin API's) serves the organization, mailbox and sender rows.
 
     Without a cache every call reads them afresh; with one, an administrator's change to them reaches the
-    API within the cache's lifetime, as it reaches the workers and the sender (``ReadCache``). With
+    API within the cache's lifetime, as it reaches the workers and the sender (``ReadCache``); the sender
+    still checks the sending mailbox's eligibility before each attempt. With
     ``counters``, tracking-token counter values come from a block this process reserved (``CounterBlocks``).
     """
 
@@ -123,6 +131,29 @@ class OutgoingEmails:
     # --- drafts -------------------------------------------------------------------------------------
     def create_draft(self, spec: DraftSpec) -> Email:
         """A Draft email activity from ``spec``; ValidationFailed (with the field) for bad input."""
+        email, _, _, _ = self._new_email(spec)
+        return self.store.emails.insert(email)
+
+    def create_and_send(self, spec: DraftSpec) -> Email:
+        """Create the email and SendEmail it in one call: inserted as Pending Send, then queued.
+
+        The same checks as :meth:`create_draft` then :meth:`send`; the token row and the outbox entry are
+        written (together) before the email, so nothing is queued, and no email stored, unless both are.
+        """
+        email, sender_record, acting, org = self._new_email(spec)
+        self._check_recipients(email, org)
+        mailbox = self._sending_mailbox(email, sender_record, acting)
+        now = self.clock()
+        self._ready_to_send(email, sender_record, acting, mailbox, None)
+        due = max(now, email.delayed_email_send_time or now)
+        self._index(email, org, mailbox.id, also=lambda: self.outbox.add(email.id, due + LOST_MESSAGE_GRACE))
+        email.status = EmailStatus.PENDING_SEND
+        written = self.store.emails.insert(email)
+        self.queue.put(self.signer.work(written), due - now)
+        return written
+
+    def _new_email(self, spec: DraftSpec) -> tuple[Email, SystemUser | Queue, SystemUser | None, OrganizationSettings]:
+        """The Draft ``spec`` describes (not stored), its From record, acting user and the organization."""
         org = self._organization()
         sender_record, sender_party = self._sender(spec.sender)
         acting = self._acting_user(spec.owner_user_id)
@@ -158,7 +189,7 @@ class OutgoingEmails:
             self._reply_to(email, spec.in_reply_to_email_id)
         self._body(email, spec.html_body)
         email.attachments = self._attachments(email.id, spec.attachments, org)
-        return self.store.emails.insert(email)
+        return email, sender_record, acting, org
 
     # --- SendEmail ----------------------------------------------------------------------------------
     def send(self, email_id: str, *, issue_send: bool = True, tracking_token: str | None = None) -> Email:
@@ -173,28 +204,21 @@ class OutgoingEmails:
             raise ValidationFailed("a tracking token is 1-50 characters without spaces", field="tracking_token")
         org = self._organization()
         self._check_recipients(email, org)
-        sender_ref = self._sender_ref(email)
-        sender_record, _ = self._sender(sender_ref)
+        sender_record, _ = self._sender(self._sender_ref(email))
         acting = self._acting_user(_owner_party_id(email))
-        self._check_send_as(sender_record, acting)
-        mailbox = self._mailbox(owned_mailbox_id(sender_ref))
-        if mailbox is None:
-            raise ValidationFailed(f"the {_type_name(sender_ref.type)} in From has no mailbox", field="from")
+        mailbox = self._sending_mailbox(email, sender_record, acting)
         now = self.clock()
-        email.tracking_token = tracking_token or email.tracking_token
-        if issue_send and email.tracking_token is None:
-            email.tracking_token = self._new_token(_token_user(email, sender_record, acting))
-        if issue_send and email.message_id is None:
-            email.message_id = message_id_for(email.id, email.sender or "")
-        email.sender_mailbox_id = mailbox.id
-        email.submitted_by = (mailbox.email_address or "")[:250] or None
         if not issue_send:  # R-OUT-2: the client sent it already
+            email.tracking_token = tracking_token or email.tracking_token
+            email.sender_mailbox_id = mailbox.id
+            email.submitted_by = (mailbox.email_address or "")[:250] or None
             self._index(email, org, mailbox.id)
             email.status = EmailStatus.SENT
             email.sent_on = now
             return self._save(email)
+        self._ready_to_send(email, sender_record, acting, mailbox, tracking_token)
         due = max(now, email.delayed_email_send_time or now)
-        # the indexes and the outbox entry are independent of each other: written together, all before
+        # the index rows and the outbox entry are independent of each other: written together, all before
         # Pending Send (a failure of any leaves the email as it was, with nothing queued)
         self._index(email, org, mailbox.id, also=lambda: self.outbox.add(email.id, due + LOST_MESSAGE_GRACE))
         if email.status is EmailStatus.FAILED:
@@ -213,10 +237,32 @@ class OutgoingEmails:
         return token, tokens.subject_with_token(subject, token, org.maximum_subject_length_on_mail_server)
 
     # --- helpers ------------------------------------------------------------------------------------
+    def _sending_mailbox(self, email: Email, sender: SystemUser | Queue, acting: SystemUser | None) -> Mailbox:
+        """The From user's or queue's mailbox (R-OUT-3), once send-as is allowed (R-OUT-4)."""
+        self._check_send_as(sender, acting)
+        sender_ref = self._sender_ref(email)
+        mailbox = self._mailbox(owned_mailbox_id(sender_ref))
+        if mailbox is None:
+            raise ValidationFailed(f"the {_type_name(sender_ref.type)} in From has no mailbox", field="from")
+        return mailbox
+
+    def _ready_to_send(
+        self, email: Email, sender: SystemUser | Queue, acting: SystemUser | None, mailbox: Mailbox, token: str | None
+    ) -> None:
+        """The token (``token``, the email's, or a new one), the Message-ID naming the email, the mailbox."""
+        email.tracking_token = token or email.tracking_token
+        if email.tracking_token is None:
+            email.tracking_token = self._new_token(_token_user(email, sender, acting))
+        if email.message_id is None:
+            email.message_id = message_id_for(email.id, email.sender or "")
+        email.sender_mailbox_id = mailbox.id
+        email.submitted_by = (mailbox.email_address or "")[:250] or None
+
     def _sender(self, ref: EntityRef) -> tuple[SystemUser | Queue, ActivityParty]:
         if ref.type not in (EntityType.SYSTEM_USER, EntityType.QUEUE):
             raise ValidationFailed("an email is sent from a user or a queue", field="from")
-        record = self.store.find_record(ref.type, ref.id)
+        record = self.cache.record(ref.type, ref.id) if self.cache is not None else None
+        record = record or self.store.find_record(ref.type, ref.id)
         if not isinstance(record, (SystemUser, Queue)):
             raise ValidationFailed(f"no {_type_name(ref.type)} {ref.id}", field="from")
         address = record.internal_email_address if isinstance(record, SystemUser) else record.email_address
@@ -378,6 +424,8 @@ class OutgoingEmails:
                 user.tracking_token_user_number = number
 
         stored = self.store.users.modify(user_id, "record", assign)
+        if self.cache is not None:  # the next token of this process must not take a second number
+            self.cache.put_record(stored)
         return stored.tracking_token_user_number or number
 
     def _organization(self) -> OrganizationSettings:
@@ -389,7 +437,8 @@ class OutgoingEmails:
     def _index(
         self, email: Email, org: OrganizationSettings, mailbox_id: str, also: Callable[[], object] | None = None
     ) -> None:
-        """Message-ID and token -> this email, before the email can go out (R-COR-2/3); ``also`` alongside."""
+        """Token (and a Message-ID that does not name the email) -> this email, before the email can go out
+        (R-COR-2/3); ``also`` alongside. A Message-ID SendEmail made names the email: it needs no row."""
         summary = EmailSummary(
             email_id=email.id,
             regarding=email.regarding,
@@ -398,7 +447,7 @@ class OutgoingEmails:
             direction=EmailDirection.OUTGOING,
         )
         writes: list[Callable[[], object]] = [also] if also is not None else []
-        if email.message_id:
+        if email.message_id and email_id_named_by(email.message_id) != email.id:
             message = message_key(email.message_id, b"")
             writes.append(lambda: self.store.message_index.claim(message, summary, mailbox_id))
         if email.tracking_token:

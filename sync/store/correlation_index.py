@@ -9,9 +9,10 @@
 | EmailHashIndex    | subject signature (smart matching)   | email id    | smart matching (R-COR-15..18)            |
 
 Each row carries an :class:`EmailSummary`, so correlating needs no second read of the email.
-The MessageIndex row is also the claim that makes tracking exactly-once: it is inserted (insert if
-absent) *before* the email row, with the email id it will have, and lists every mailbox that has seen
-the message. A second mailbox that finds the row links itself instead of creating a duplicate.
+MessageIndex rows are the fallback of ``sync/incoming/sent_lookup.py``: a Message-ID SendEmail makes names
+its email and gets no row (one point read of the email finds it); SendEmail writes one only for a Message-ID
+it did not make, and the rows written before Message-IDs named emails stay readable. (A received message
+needs none either: its email's id is derived from its Message-ID, so the email row is its own claim.)
 """
 
 from __future__ import annotations

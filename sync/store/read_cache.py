@@ -1,8 +1,9 @@
-"""Reads of rows that change rarely (organization settings, profiles, mailboxes), kept a short while.
+"""Reads of rows that change rarely (organization settings, profiles, mailboxes, senders), kept a short while.
 
 A worker or sender runs many times per process; re-reading the organization and the profile on every
 run would double the storage cost of an idle mailbox cycle. Changes made by an administrator reach the
-running instances within ``seconds`` (a minute by default).
+running instances within ``seconds`` (a minute by default). The admin API also keeps the user or queue an
+email is sent from (:meth:`ReadCache.record`), read at every create and every send.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
+from sync.model.options import EntityType
+from sync.model.records import EmailEnabled
 from sync.store.store import Store
 
 T = TypeVar("T")
@@ -51,3 +54,12 @@ class ReadCache:
 
     def mailbox(self, mailbox_id: str) -> Mailbox | None:
         return self.get(("mailbox", mailbox_id), lambda: self.store.find_mailbox(mailbox_id))
+
+    def record(self, entity_type: EntityType, record_id: str) -> EmailEnabled | None:
+        return self.get(
+            ("record", f"{int(entity_type)}:{record_id}"), lambda: self.store.find_record(entity_type, record_id)
+        )
+
+    def put_record(self, record: EmailEnabled) -> None:
+        """Remember a record just written (a user's tracking-token number), so this process reads it back."""
+        self.put(("record", f"{int(record.entity_type)}:{record.id}"), record)

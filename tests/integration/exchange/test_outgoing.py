@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from sync.crm.records import RecordService
+from sync.incoming.dedupe import message_key
 from sync.model import Contact, Mailbox
 from sync.model.email import Email, RecipientStatus
 from sync.model.fields import EntityRef, utcnow
-from sync.model.options import EmailStatus, EntityType
+from sync.model.options import EmailDirection, EmailStatus, EntityType
 from sync.outgoing.submit import DraftSpec, OutgoingEmails, PartyInput
 from sync.outgoing.sweep import OutboxSweep
 from tests.integration.exchange.conftest import ALICE, BOB, Deployment
@@ -138,3 +139,20 @@ def test_a_sender_that_died_after_exchange_took_the_message_never_sends_it_twice
 
     assert deployment.store.get_email(email.id).status is EmailStatus.SENT
     assert len(deployment.server.sent()) == 1
+
+
+def test_our_email_found_in_sent_items_is_not_tracked_twice(deployment: Deployment) -> None:
+    """R-ACC-10 / R-IN-5: the Sent Items copy carries our Message-ID, which names the email (no index row)."""
+    org = deployment.store.get_organization()
+    org.auto_track_sent_folder_items = True
+    deployment.store.organization.upsert(org)
+    mailbox = deployment.user_mailbox(ALICE)
+    email = send_from(deployment, mailbox, "Proposal, sent and in Sent Items")
+    deployment.run()
+    assert email.message_id in deployment.server.message_ids(ALICE, "sentitems")
+    assert deployment.store.message_index.find(message_key(email.message_id or "", b"")) is None
+
+    deployment.cycle(mailbox)  # reads Alice's Sent Items
+
+    tracked = [deployment.store.get_email(i) for i in deployment.emails(email.message_id or "")]
+    assert [e.id for e in tracked if e.direction is EmailDirection.OUTGOING] == [email.id]
