@@ -39,6 +39,7 @@ def _reapply(fresh: R, stored: R, changed: R, skip: tuple[str, ...]) -> R:
 def _remove_owner(ctx: ApiContext, record: SystemUser | Queue) -> None:
     """The record, then its mailbox (and the mailbox's schedule row)."""
     ctx.records.delete(record)
+    ctx.read_cache.forget_record(record.entity_type, record.id)
     mailbox = ctx.store.find_mailbox(owned_mailbox_id(EntityRef(type=record.entity_type, id=record.id)))
     if mailbox is not None:
         ctx.store.mailboxes.delete(mailbox, if_unchanged=False)
@@ -56,7 +57,17 @@ def _insert_user(ctx: ApiContext, body: BaseModel) -> SystemUser:
     return ctx.store.get_user(user.id)
 
 
+def _cached(ctx: ApiContext, saved: R) -> R:
+    """A user or queue just written: this instance's email routes (which read them cached) see it at once."""
+    ctx.read_cache.put_record(saved)
+    return saved
+
+
 def _save_user(ctx: ApiContext, stored: SystemUser, changed: SystemUser) -> SystemUser:
+    return _cached(ctx, _write_user(ctx, stored, changed))
+
+
+def _write_user(ctx: ApiContext, stored: SystemUser, changed: SystemUser) -> SystemUser:
     if changed.internal_email_address == stored.internal_email_address and changed.state == stored.state:
         return ctx.records.update(changed)
     if changed.internal_email_address != stored.internal_email_address:
@@ -95,6 +106,10 @@ def _insert_queue(ctx: ApiContext, body: BaseModel) -> Queue:
 
 
 def _save_queue(ctx: ApiContext, stored: Queue, changed: Queue) -> Queue:
+    return _cached(ctx, _write_queue(ctx, stored, changed))
+
+
+def _write_queue(ctx: ApiContext, stored: Queue, changed: Queue) -> Queue:
     if changed.email_address == stored.email_address:
         return ctx.records.update(changed)
     ctx.provisioning.change_queue_address(stored.id, changed.email_address)

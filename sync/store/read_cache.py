@@ -63,3 +63,8 @@ class ReadCache:
     def put_record(self, record: EmailEnabled) -> None:
         """Remember a record just written (a user's tracking-token number), so this process reads it back."""
         self.put(("record", f"{int(record.entity_type)}:{record.id}"), record)
+
+    def forget_record(self, entity_type: EntityType, record_id: str) -> None:
+        """Drop a record this process deleted, so the next read finds it gone."""
+        with self._lock:
+            self._entries.pop(("record", f"{int(entity_type)}:{record_id}"), None)

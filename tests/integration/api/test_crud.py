@@ -208,6 +208,25 @@ def test_creating_a_user_creates_its_mailbox_and_address_changes_follow(
     assert admin.get(f"/api/mailboxes/{mailbox_id}").status_code == 404
 
 
+def test_a_user_changed_or_deleted_through_the_api_is_seen_at_once_by_its_email_routes(admin: TestClient) -> None:
+    """The email routes keep the From user cached; this instance's own writes of it replace the cached copy."""
+    user = created(admin.post("/api/users", json={"full_name": "Cal Ho", "internal_email_address": unique("cal")}))
+    contact = created(admin.post("/api/contacts", json={"last_name": "Roe", "email_address1": unique("roe")}))
+    email = {
+        "from": {"type": "systemuser", "id": user["id"]},
+        "to": [{"type": "contact", "id": contact["id"]}],
+        "subject": "Hello",
+        "send": True,
+    }
+    assert admin.post("/api/emails", json=email).status_code == 201  # the user is now cached
+    assert admin.patch(f"/api/users/{user['id']}", json={"state": 1}).status_code == 200
+    refused = admin.post("/api/emails", json=email)
+    assert refused.status_code == 422 and "is not active" in refused.text
+    assert admin.delete(f"/api/users/{user['id']}").status_code == 204
+    gone = admin.post("/api/emails", json=email)
+    assert gone.status_code == 422 and f"no systemuser {user['id']}" in gone.text
+
+
 def test_user_filters(admin: TestClient) -> None:
     created(
         admin.post(
