@@ -1,9 +1,10 @@
 """The email writes of a cycle overlapped, while every decision is still taken in order.
 
-Storing a tracked email is one insert (plus its idempotent index rows); against Azure each is a network
-round trip, and a cycle that waits for each before deciding the next message is latency-bound. Here the
-worker decides message after message as before and hands each one's writes to a small window of
-requests in flight. Three rules keep the guarantees of the sequential cycle:
+Storing a tracked email is its blobs (attachments, a very long body) and one insert (plus its idempotent
+index rows); against Azure each is a network round trip, and a cycle that waits for each before deciding
+the next message is latency-bound. Here the worker decides message after message as before and hands each
+one's writes to a small window of requests in flight. Four rules keep the guarantees of the sequential
+cycle:
 
 - a decision never reads what a write in flight will change: every write names the keys it touches (the
   email id, its tracking token, conversation and smart-matching signature), every decision names the
@@ -11,6 +12,7 @@ requests in flight. Three rules keep the guarantees of the sequential cycle:
 - the watermark is written only after the window is empty (:meth:`WriteBehind.drain`): a checkpoint
   never covers a message whose email row is not stored yet, so a crash re-fetches it and the
   insert-if-absent makes that a replay, never a second email;
+- an email's blobs and its row are one job, blobs first: the row never points at a blob not stored yet;
 - the window is bounded (``window`` writes): memory and connections stay flat.
 """
 

@@ -173,3 +173,75 @@ def test_the_attachments_of_an_email_are_uploaded_together_before_its_row(
     (email,) = _emails(world, mailbox.id)
     contents = [world.store.blobs.get(a.blob) for a in email.attachments if a.blob is not None]
     assert contents == [f"file {n}".encode() * 100 for n in range(3)]
+
+
+def test_the_next_message_is_decided_while_an_email_s_attachments_are_uploaded(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    address = mailbox.email_address or ""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Carol <carol@fabrikam.test>", address, "With a file"
+    msg["Message-ID"] = make_msgid(domain="fabrikam.test")
+    msg.set_content("see attached")
+    msg.add_attachment(b"contract" * 100, maintype="application", subtype="pdf", filename="contract.pdf")
+    world.server.deliver(address, msg.as_bytes())
+    world.server.deliver(address, message(address, subject="Next one")[0])
+    next_decided = threading.Event()
+    waited: list[bool] = []
+    blobs_stored_before_row: list[bool] = []
+    real_put, real_decide = world.store.blobs.put, IncomingProcessor.decide
+
+    def put(container: Any, name: str, data: bytes, *args: Any) -> Any:
+        if name.endswith("contract.pdf"):  # in the decision step, the next message could not be decided first
+            waited.append(next_decided.wait(PATIENCE_S))
+        return real_put(container, name, data, *args)
+
+    def decide(self: IncomingProcessor, parsed: Any, *args: Any, **kwargs: Any) -> Any:
+        decision = real_decide(self, parsed, *args, **kwargs)
+        if parsed.subject == "Next one":
+            next_decided.set()
+        return decision
+
+    def before(email: Email) -> None:
+        if email.attachments:  # the blob is in storage (not only named) when the row is written
+            contents = [world.store.blobs.get(a.blob) for a in email.attachments if a.blob is not None]
+            blobs_stored_before_row.append(contents == [b"contract" * 100])
+
+    with monkeypatch.context() as patch:
+        patch.setattr(world.store.blobs, "put", put)
+        patch.setattr(IncomingProcessor, "decide", decide)
+        _hook_insert(world, patch, before)
+        report = world.cycle(mailbox)
+    assert waited == [True]
+    assert blobs_stored_before_row == [True]
+    assert report.tracked == 2
+
+
+def test_a_failed_attachment_upload_stores_no_row_and_the_message_is_tried_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    address = mailbox.email_address or ""
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Carol <carol@fabrikam.test>", address, "Upload fails"
+    mid = make_msgid(domain="fabrikam.test")
+    msg["Message-ID"] = mid
+    msg.set_content("see attached")
+    msg.add_attachment(b"data" * 100, maintype="application", subtype="pdf", filename="broken.pdf")
+    world.server.deliver(address, msg.as_bytes())
+    world.server.deliver(address, message(address, subject="Fine")[0])
+    real_put = world.store.blobs.put
+
+    def put(container: Any, name: str, data: bytes, *args: Any) -> Any:
+        if name.endswith("broken.pdf"):
+            raise OSError("the blob service failed")
+        return real_put(container, name, data, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(world.store.blobs, "put", put)
+        report = world.cycle(mailbox)
+    assert (report.tracked, report.reasons["RetryPending"]) == (1, 1)
+    assert world.emails_with_message_id(mid) == 0  # no row that points at a blob that is not there
+    (failure,) = [f for f in world.store.item_failures.partition(mailbox.id) if f.reason == "RetryPending"]
+    assert failure.details is not None and "the blob service failed" in failure.details
