@@ -656,6 +656,7 @@ class IncomingProcessor:
             RecordService(self.store).create(record)
         except ValueError:
             return None
+        self.directory.forget(address)  # the next message from this sender resolves to the new record
         return EntityRef(type=record.entity_type, id=record.id)
 
     def _unwrap_forward(self, parsed: ParsedMessage, raw: bytes) -> tuple[EntityRef, bytes] | ItemOutcome:

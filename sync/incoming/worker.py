@@ -49,6 +49,7 @@ from sync.incoming.reasons import Reason
 from sync.incoming.retries import ItemRetries
 from sync.incoming.write_behind import WriteBehind
 from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
+from sync.mail.mime import ParsedMessage
 from sync.mail.mime_guards import MessageOverLimit
 from sync.mail.port import (
     INBOX_CONTEXT,
@@ -349,7 +350,7 @@ class MailboxWorker:
         key = reader.context.key
         prefetcher = Prefetcher(
             reader, todo, max_bytes=self.settings.max_incoming_email_bytes, parse=processor.parse,
-            skipped=self._skips(processor, todo),
+            skipped=self._skips(processor, todo), on_parsed=_reading_ahead(processor),
         )  # fmt: skip
         # a cycle after a dead one names each message before processing it: one at a time, no overlap
         behind = None if cycle.careful else WriteBehind()
@@ -817,6 +818,19 @@ def _follows_a_dead_cycle(mailbox: Mailbox) -> bool:
     """The tick broke an expired lease to claim this cycle (it stamps both times with its own)."""
     broken = mailbox.last_forced_unlock_on
     return broken is not None and broken == mailbox.processing_last_attempted_on
+
+
+def _reading_ahead(processor: IncomingProcessor) -> Callable[[ParsedMessage], object] | None:
+    """The address lookups of a parsed message's decision, started before its turn (not for a forward
+    mailbox: its decisions read the addresses of the forwarded message inside)."""
+    if processor.mailbox.is_forward_mailbox:
+        return None
+    directory = processor.directory
+
+    def read_ahead(parsed: ParsedMessage) -> int:
+        return directory.read_ahead(a.address for a in (*parsed.from_[:1], *parsed.to, *parsed.cc))
+
+    return read_ahead
 
 
 def _in_progress(marker: InProgressItem) -> Callable[[Mailbox], None]:
