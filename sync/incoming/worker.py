@@ -350,7 +350,7 @@ class MailboxWorker:
         todo: Sequence[RemoteMessage], run: _FolderRun,
     ) -> Mailbox:  # fmt: skip
         """Decide the messages in order; their writes overlap (WriteBehind); a checkpoint covers the messages
-        before the first whose writes are still in flight, and does not wait for them."""
+        before the first whose writes are still in flight (a page's end waits for all of them)."""
         key = reader.context.key
         prefetcher = Prefetcher(
             reader, todo, max_bytes=self.settings.max_incoming_email_bytes, parse=processor.parse,
@@ -374,12 +374,18 @@ class MailboxWorker:
             for fetched, future in window.all_in_flight():
                 record(fetched, self._written(processor, fetched, reader.context, future))
 
-        def stored_prefix() -> tuple[FolderWatermark, list[str]] | None:
-            """The progress up to the first message whose writes are still in flight, without waiting."""
+        def checkpoint(page_end: bool) -> Mailbox:
+            """A page's end (Exchange, pages of 100) once all of it is stored; otherwise the progress up to the
+            first message whose writes are still in flight, without waiting for them."""
+            if page_end:
+                written()
+                return self._checkpoint(cycle.item, mailbox, key, run.watermark, run.keys, run.deleting)
             for fetched, future in window.finished_at_head():
                 record(fetched, self._written(processor, fetched, reader.context, future))
             covered = window.covered()
-            return None if covered is None else (covered[0], run.keys[: covered[1]])
+            if covered is None:
+                return mailbox  # nothing stored since the last checkpoint
+            return self._checkpoint(cycle.item, mailbox, key, covered[0], run.keys[: covered[1]], run.deleting)
 
         processor.write_behind = behind
         try:
@@ -402,10 +408,7 @@ class MailboxWorker:
                     run.done.append(remote)
                     window.decided(fetched, outcome.pending, (run.watermark, len(run.keys)))
                     if remote.sync_state is not None or len(run.done) % CHECKPOINT_EVERY == 0:
-                        stored = stored_prefix()
-                        if stored is not None:
-                            watermark, keys = stored
-                            mailbox = self._checkpoint(cycle.item, mailbox, key, watermark, keys, run.deleting)
+                        mailbox = checkpoint(page_end=remote.sync_state is not None)
                 written()
         finally:
             processor.write_behind = None

@@ -11,8 +11,8 @@ cycle:
   keys it read, and a decision that read one of them waits for the window to empty and is taken again;
 - a checkpoint never covers a message whose email row is not stored yet: it covers the messages before
   the first one still in flight (:mod:`sync.incoming.checkpoint_progress`), without waiting for the
-  window, and the end of a folder waits for it (:meth:`WriteBehind.drain`); a crash re-fetches what was
-  not covered and the insert-if-absent makes that a replay, never a second email;
+  window, and the end of a folder or of an Exchange page waits for it (:meth:`WriteBehind.drain`); a
+  crash re-fetches what was not covered and the insert-if-absent makes that a replay, never a second email;
 - an email's blobs and its row are one job, blobs first: the row never points at a blob not stored yet;
 - the window is bounded (``window`` writes): memory and connections stay flat.
 """
