@@ -12,7 +12,9 @@ in process), over ``--pages`` pages followed by their continuation:
 
 ``ratio`` = page_s / baseline_page_s (lower is better); ``requests_per_page`` must not grow with the mailboxes.
 
-    python -m bench.console_grid [--mailboxes 10000] [--pages 10]
+Seeding talks to Azurite directly; the measured requests go as far from storage as ``--storage-rtt-ms`` puts it.
+
+    python -m bench.console_grid [--mailboxes 10000] [--pages 10] [--storage-rtt-ms 0]
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from bench import storage_rtt
 from bench.summary import seed_mailboxes
 from devstack.azurite import Azurite
 from sync.api.app import create_app
@@ -110,8 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mailboxes", type=int, default=10_000)
     parser.add_argument("--pages", type=int, default=10)
     parser.add_argument("--baseline-calls", type=int, default=2)
+    storage_rtt.add_option(parser)
     args = parser.parse_args(argv)
-    with Azurite(Path(tempfile.mkdtemp(prefix="bench-console-")), in_memory=True) as azurite:
+    with (
+        Azurite(Path(tempfile.mkdtemp(prefix="bench-console-")), in_memory=True) as azurite,
+        storage_rtt.storage_connection(azurite, args.storage_rtt_ms) as storage,
+    ):
         settings = load_settings(storage_connection_string=azurite.connection_string, secret_encryption_key=new_key(),
                                  storage_prefix="g" + uuid.uuid4().hex[:8])  # fmt: skip
         store = Store.from_settings(settings)
@@ -119,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"==> seeding {args.mailboxes} mailboxes and their alerts")
         seed_mailboxes(store, args.mailboxes)
         alerts = seed_alerts(store)
+        settings = settings.model_copy(update={"storage_connection_string": SecretStr(storage)})
+        store = Store.from_settings(settings)
         app = create_app(settings, lambda: store)
         with TestClient(app) as client:
             token = app.state.console.sessions.mint_link("bench", "Bench", LOCAL_ROLES)
@@ -134,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     if rows < min(args.mailboxes, PAGE_SIZE * args.pages) or search_rows == 0:
         raise SystemExit(f"the grid showed {rows} rows ({search_rows} searched)")
     print(json.dumps({
-        "benchmark": "console_grid", "n": args.mailboxes, "page_size": PAGE_SIZE, "pages": args.pages,
+        "benchmark": "console_grid", "n": args.mailboxes, "storage_rtt_ms": args.storage_rtt_ms,
+        "page_size": PAGE_SIZE, "pages": args.pages,
         "page_s": round(page_s, 4), "requests_per_page": requests,
         "baseline": "the first page built from a scan of every mailbox and open alert",
         "baseline_page_s": round(base_s, 3), "baseline_requests_per_page": base_requests,

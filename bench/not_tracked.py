@@ -17,7 +17,10 @@ Azurite answers a filtered scan in one request whatever the table's size; Azure 
 1,000 entities or 5 seconds per request and ends a page at each partition boundary a cross-partition query
 crosses, so there the baseline costs up to one request per mailbox with failures (``baseline_partitions``).
 
-    python -m bench.not_tracked [--mailboxes 10000] [--failures 50000] [--hits 5] [--calls 20]
+Seeding talks to Azurite directly; the measured writes and searches go as far from storage as
+``--storage-rtt-ms`` puts them.
+
+    python -m bench.not_tracked [--mailboxes 10000] [--failures 50000] [--hits 5] [--calls 20] [--storage-rtt-ms 0]
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from bench import storage_rtt
 from devstack.azurite import Azurite
 from sync.auth.secrets import new_key
 from sync.incoming.reasons import Reason
@@ -96,14 +102,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hits", type=int, default=5)
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--baseline-calls", type=int, default=3)
+    storage_rtt.add_option(parser)
     args = parser.parse_args(argv)
-    with Azurite(Path(tempfile.mkdtemp(prefix="bench-not-tracked-")), in_memory=True) as azurite:
+    with (
+        Azurite(Path(tempfile.mkdtemp(prefix="bench-not-tracked-")), in_memory=True) as azurite,
+        storage_rtt.storage_connection(azurite, args.storage_rtt_ms) as storage,
+    ):
         settings = load_settings(storage_connection_string=azurite.connection_string, secret_encryption_key=new_key(),
                                  storage_prefix="n" + uuid.uuid4().hex[:8])  # fmt: skip
         store = Store.from_settings(settings)
         store.account.ensure_created()
         log(f"==> seeding {args.mailboxes} mailboxes and {args.failures} item failures")
         ids = seed(store, args.mailboxes, args.failures)
+        settings = settings.model_copy(update={"storage_connection_string": SecretStr(storage)})
+        store = Store.from_settings(settings)
         log(f"==> {args.hits} failures of {SENDER}, written as the pipeline writes them")
         write_s, writes = measure(
             store, lambda: [store.item_failures.upsert(failure(ids[n], n, SENDER)) for n in range(args.hits)], 1
@@ -130,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if found != args.hits or baseline_found != args.hits:
         raise SystemExit(f"found {found} by the index and {baseline_found} by the scan, not {args.hits}")
     print(json.dumps({
-        "benchmark": "not_tracked", "n": args.failures, "mailboxes": args.mailboxes, "hits": args.hits,
+        "benchmark": "not_tracked", "n": args.failures, "storage_rtt_ms": args.storage_rtt_ms,
+        "mailboxes": args.mailboxes, "hits": args.hits,
         "search_s": round(search_s, 4), "requests_per_search": requests, "lookup_s": round(lookup_s, 4),
         "lookup_requests": lookup_requests,
         "baseline": "ItemFailures scanned with a server-side filter on the sender, no explanation",

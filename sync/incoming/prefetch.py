@@ -8,6 +8,7 @@ it); only the mail-server round trip and the parse overlap with the storage writ
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,6 +20,8 @@ from sync.incoming.reasons import Reason
 from sync.mail.errors import MailServerError, MessageGone
 from sync.mail.mime import ParsedMessage
 from sync.mail.port import FolderReader, RemoteMessage
+
+log = logging.getLogger(__name__)
 
 PUT_POLL_SECONDS = 0.1
 
@@ -42,9 +45,13 @@ class Prefetcher:
         parse: Callable[[bytes], ParsedMessage],
         skipped: Mapping[str, Reason] | None = None,
         depth: int = 4,
+        on_parsed: Callable[[ParsedMessage], object] | None = None,
     ) -> None:
+        """``on_parsed`` sees each message once parsed, on this thread, before the worker takes it: reads
+        its decision will need can start while the worker decides the messages before it."""
         self._session, self._remotes, self._max_bytes, self._parse = session, remotes, max_bytes, parse
         self._skipped = skipped or {}
+        self._on_parsed = on_parsed
         self._queue: queue.Queue[Fetched | None] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prefetch", daemon=True)
@@ -82,6 +89,18 @@ class Prefetcher:
                 continue
         return False
 
+    def _parsed(self, remote: RemoteMessage, raw: bytes) -> ParsedMessage | None:
+        try:
+            parsed = self._parse(raw)
+        except Exception:  # the processor parses again and quarantines with the real error
+            return None
+        if self._on_parsed is not None:
+            try:
+                self._on_parsed(parsed)
+            except Exception:  # only a head start: the decision reads what it needs itself
+                log.warning("reading ahead for message %s failed", remote.key, exc_info=True)
+        return parsed
+
     def _run(self) -> None:
         try:
             for remote in self._remotes:
@@ -105,11 +124,7 @@ class Prefetcher:
                 except MailServerError as exc:
                     self._put(Fetched(remote, error=exc))
                     return
-                try:
-                    parsed: ParsedMessage | None = self._parse(raw)
-                except Exception:  # the processor parses again and quarantines with the real error
-                    parsed = None
-                if not self._put(Fetched(remote, raw, parsed)):
+                if not self._put(Fetched(remote, raw, self._parsed(remote, raw))):
                     return
         finally:
             self._put(None)

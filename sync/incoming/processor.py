@@ -5,7 +5,9 @@
 3. Accepted: the email's id is derived from the message's key (its Message-ID), so the email row itself
    is the exactly-once claim: attachment blobs first (named by that id, so a retry overwrites them), then
    ONE insert-if-absent of the email row, then the idempotent extras (token and conversation index rows,
-   queue items). Not accepted: record why (item failure).
+   queue items). The blobs and the row are one job of the cycle's write-behind window: the next message
+   is decided while they are written, and the row is still never stored before its blobs.
+   Not accepted: record why (item failure).
 4. The row exists already: received by another mailbox, this mailbox is linked to it (``Duplicate``,
    R-ACC-10/11), never a second activity; received by this mailbox, it is a replay after a crash: the
    extras are written again (idempotent) and the outcome is ``AlreadyProcessed``.
@@ -356,12 +358,13 @@ class IncomingProcessor:
             created = self._auto_create_sender(sender_address.address, sender_address.name, owner)
             if created is not None:
                 sender = SenderResolution(sender.party.model_copy(update={"party": created}))
-        email = self._build_email(
+        email, uploads = self._build_email(
             parsed, email_id, sender.party, recipients, reason, decided.accepting, correlation, tokens,
             summary, received_on, sender.duplicate_unresolved, author,
         )  # fmt: skip
 
         def write() -> ItemOutcome:
+            overlap(uploads)  # every blob the row points at is stored before the row
             return self._store_email(email, parsed, key, received_on, folder, author, reason, decided, summary)
 
         if behind is None:
@@ -450,16 +453,20 @@ class IncomingProcessor:
         self, parsed: ParsedMessage, email_id: str, sender: ActivityParty, recipients: list[ActivityParty],
         reason: Reason, accepting: EntityRef | None, correlation: Correlation, tokens: list[str], summary: EmailSummary,
         received_on: datetime | None, duplicate_sender: bool, author: EntityRef = SYSTEM_USER,
-    ) -> Email:  # fmt: skip
+    ) -> tuple[Email, list[Callable[[], BlobRef]]]:  # fmt: skip
+        """The email row and the uploads of the blobs it points at (named by the email id, so their
+        references are known before they are stored): the caller stores them before the row."""
         html = parsed.html_body or (f"<pre>{escape(parsed.text_body)}</pre>" if parsed.text_body else "")
         body_ref = None
+        uploads: list[Callable[[], BlobRef]] = []
         if len(html) > MAX_INLINE_BODY_CHARS:  # rare: most bodies live in the row, one write for the email
-            body_ref = self.store.blobs.put(
-                Container.BODIES, f"{email_id}.html", html.encode("utf-8"), "text/html; charset=utf-8"
-            )
-        attachments, notification = self._store_attachments(email_id, parsed)
+            body, kind = html.encode("utf-8"), "text/html; charset=utf-8"
+            body_ref, upload = self._planned_blob(Container.BODIES, f"{email_id}.html", body, kind)
+            uploads.append(upload)
+        attachments, notification, attachment_uploads = self._plan_attachments(email_id, parsed)
+        uploads += attachment_uploads
         headers = {k: v for k, v in parsed.selected_headers.items() if k.lower() in ("auto-submitted", "reply-to")}
-        return Email(
+        email = Email(
             id=email_id,
             subject=(parsed.subject or "")[:800],
             direction=summary.direction,  # outgoing for the user's own sent mail (R-IN-5): already sent
@@ -495,16 +502,24 @@ class IncomingProcessor:
             created_by=author,  # SYSTEM for automatic tracking, the user for a promote (R-REC-12)
             modified_by=author,
         )
+        return email, uploads
 
-    def _store_attachments(
+    def _planned_blob(
+        self, container: Container, name: str, data: bytes, content_type: str
+    ) -> tuple[BlobRef, Callable[[], BlobRef]]:
+        """The reference a blob will have, and the upload that stores it (run later, before the row)."""
+        ref = BlobRef(container=container.value, name=name, size=len(data), content_type=content_type)
+        return ref, functools.partial(self.store.blobs.put, container, name, data, content_type)
+
+    def _plan_attachments(
         self, email_id: str, parsed: ParsedMessage
-    ) -> tuple[list[AttachmentMeta], EmailNotification]:
-        """Attachments to Blob, uploaded together; blocked types and files over the upload limit are dropped
-        (R-REC-5). All are stored before the email row that points at them is written."""
+    ) -> tuple[list[AttachmentMeta], EmailNotification, list[Callable[[], BlobRef]]]:
+        """Attachments to Blob, to be uploaded together; blocked types and files over the upload limit are
+        dropped (R-REC-5). All are stored before the email row that points at them is written."""
         blocked = {e.strip().lower() for e in self.org.blocked_attachments.split(";") if e.strip()}
         notification = EmailNotification.NONE
         metas: list[AttachmentMeta] = []
-        uploads: list[tuple[AttachmentMeta, Callable[[], BlobRef]]] = []
+        uploads: list[Callable[[], BlobRef]] = []
         for n, att in enumerate(parsed.attachments):
             name = att.file_name or f"attachment-{n + 1}"
             extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -519,14 +534,10 @@ class IncomingProcessor:
                 notification = EmailNotification.ATTACHMENTS_NOT_SAVED
             else:
                 blob_name = f"{email_id}/{n + 1}-{_SAFE_NAME.sub('_', name)[:100]}"
-                upload = functools.partial(
-                    self.store.blobs.put, Container.ATTACHMENTS, blob_name, att.data, meta.mime_type
-                )
-                uploads.append((meta, upload))
+                meta.blob, upload = self._planned_blob(Container.ATTACHMENTS, blob_name, att.data, meta.mime_type)
+                uploads.append(upload)
             metas.append(meta)
-        for (meta, _), blob in zip(uploads, overlap([upload for _, upload in uploads]), strict=True):
-            meta.blob = blob
-        return metas, notification
+        return metas, notification, uploads
 
     def _queue_items(self, email: Email, recipients: list[ActivityParty]) -> None:
         """A queue item for each resolved queue recipient, and for the synchronizing queue (R-REC-6, C-3)."""
@@ -643,6 +654,7 @@ class IncomingProcessor:
             RecordService(self.store).create(record)
         except ValueError:
             return None
+        self.directory.forget(address)  # the next message from this sender resolves to the new record
         return EntityRef(type=record.entity_type, id=record.id)
 
     def _unwrap_forward(self, parsed: ParsedMessage, raw: bytes) -> tuple[EntityRef, bytes] | ItemOutcome:

@@ -4,7 +4,7 @@ State machine of a cycle (the lease id in the work item fences everything):
 
     verify lease -> check eligibility -> connect -> list new -> for each message, within the time budget:
         fetch -> process (store or record why not) -> advance the watermark in memory
-        (checkpointed to the mailbox row every CHECKPOINT_EVERY messages)
+        (checkpointed to the mailbox row every CHECKPOINT_EVERY messages, up to the last stored one)
     -> checkpoint -> delete on the server (only delete-after-processing mailboxes, only stored messages)
     -> release the lease, record figures, set the next due time
 
@@ -12,7 +12,9 @@ A crash anywhere leaves the watermark at or before the last stored message: the 
 at most a few messages, and the MessageIndex claim turns each into ``AlreadyProcessed``. Nothing is
 deleted on the server before its outcome is durable, and only a settled one (tracked, or deliberately
 not tracked: ``Reason.settled``). Every checkpoint writes the folder's pending deletions: those carried
-over from an earlier cycle and the settled messages so far, so a crash between checkpoints loses none;
+over from an earlier cycle and the messages settled so far (one whose writes are still in flight is
+neither listed nor covered by the watermark: the next cycle fetches it again), so a crash between
+checkpoints loses none;
 they are cleared once the session closed without error (POP3 commits its DELEs at QUIT).
 A mail-server error stops the cycle with its progress kept; the health policy decides between retry and disabling.
 
@@ -39,6 +41,7 @@ from sync.health import policy
 from sync.health.alerts import Alerts, incoming_failure_text, mailbox_ref
 from sync.health.notifications import AlertMailer
 from sync.health.profile_alerts import ProfileAlerts
+from sync.incoming.checkpoint_progress import CheckpointProgress
 from sync.incoming.connection_limit import IncomingConnectionLimit
 from sync.incoming.directory import CycleDirectory
 from sync.incoming.item_alerts import invalid_sender_text
@@ -49,6 +52,7 @@ from sync.incoming.reasons import Reason
 from sync.incoming.retries import ItemRetries
 from sync.incoming.write_behind import WriteBehind
 from sync.mail.errors import MailServerError, PermanentMailError, ServerBusy, TransientMailError
+from sync.mail.mime import ParsedMessage
 from sync.mail.mime_guards import MessageOverLimit
 from sync.mail.port import (
     INBOX_CONTEXT,
@@ -345,15 +349,16 @@ class MailboxWorker:
         self, cycle: _Cycle, mailbox: Mailbox, reader: FolderReader, processor: IncomingProcessor,
         todo: Sequence[RemoteMessage], run: _FolderRun,
     ) -> Mailbox:  # fmt: skip
-        """Decide the messages in order; their writes overlap (WriteBehind), each checkpoint waits for them."""
+        """Decide the messages in order; their writes overlap (WriteBehind); a checkpoint covers the messages
+        before the first whose writes are still in flight (a page's end waits for all of them)."""
         key = reader.context.key
         prefetcher = Prefetcher(
             reader, todo, max_bytes=self.settings.max_incoming_email_bytes, parse=processor.parse,
-            skipped=self._skips(processor, todo),
+            skipped=self._skips(processor, todo), on_parsed=_reading_ahead(processor),
         )  # fmt: skip
         # a cycle after a dead one names each message before processing it: one at a time, no overlap
         behind = None if cycle.careful else WriteBehind()
-        in_flight: list[tuple[Fetched, Future[ItemOutcome]]] = []
+        window: CheckpointProgress[Fetched, ItemOutcome, tuple[FolderWatermark, int]] = CheckpointProgress()
 
         def record(fetched: Fetched, outcome: ItemOutcome) -> None:
             cycle.count(fetched, outcome)
@@ -363,12 +368,24 @@ class MailboxWorker:
                 run.deleting.append(fetched.remote.key)
 
         def written() -> None:
-            """Every write in flight finished and recorded: only then may a checkpoint cover its message."""
+            """Every write in flight finished and recorded: the run's whole progress may be checkpointed."""
             if behind is not None:
                 behind.drain()
-            for fetched, future in in_flight:
+            for fetched, future in window.all_in_flight():
                 record(fetched, self._written(processor, fetched, reader.context, future))
-            in_flight.clear()
+
+        def checkpoint(page_end: bool) -> Mailbox:
+            """A page's end (Exchange, pages of 100) once all of it is stored; otherwise the progress up to the
+            first message whose writes are still in flight, without waiting for them."""
+            if page_end:
+                written()
+                return self._checkpoint(cycle.item, mailbox, key, run.watermark, run.keys, run.deleting)
+            for fetched, future in window.finished_at_head():
+                record(fetched, self._written(processor, fetched, reader.context, future))
+            covered = window.covered()
+            if covered is None:
+                return mailbox  # nothing stored since the last checkpoint
+            return self._checkpoint(cycle.item, mailbox, key, covered[0], run.keys[: covered[1]], run.deleting)
 
         processor.write_behind = behind
         try:
@@ -383,17 +400,15 @@ class MailboxWorker:
                         break
                     remote, progress = fetched.remote, (run.watermark, run.keys, run.deleting)
                     outcome, mailbox = self._processed(cycle, mailbox, reader, processor, fetched, progress)
-                    if outcome.pending is not None:
-                        in_flight.append((fetched, outcome.pending))
-                    else:
+                    if outcome.pending is None:
                         record(fetched, outcome)
-                    run.watermark = reader.advance(run.watermark, remote)  # in memory; written() before a checkpoint
+                    run.watermark = reader.advance(run.watermark, remote)  # in memory; checkpointed once stored
                     if isinstance(reader, InboxReader) and remote.uid is None and remote.key not in run.keys:
                         run.keys.append(remote.key)  # POP3: UIDLs are the only memory of what was processed
                     run.done.append(remote)
+                    window.decided(fetched, outcome.pending, (run.watermark, len(run.keys)))
                     if remote.sync_state is not None or len(run.done) % CHECKPOINT_EVERY == 0:
-                        written()
-                        mailbox = self._checkpoint(cycle.item, mailbox, key, run.watermark, run.keys, run.deleting)
+                        mailbox = checkpoint(page_end=remote.sync_state is not None)
                 written()
         finally:
             processor.write_behind = None
@@ -817,6 +832,19 @@ def _follows_a_dead_cycle(mailbox: Mailbox) -> bool:
     """The tick broke an expired lease to claim this cycle (it stamps both times with its own)."""
     broken = mailbox.last_forced_unlock_on
     return broken is not None and broken == mailbox.processing_last_attempted_on
+
+
+def _reading_ahead(processor: IncomingProcessor) -> Callable[[ParsedMessage], object] | None:
+    """The address lookups of a parsed message's decision, started before its turn (not for a forward
+    mailbox: its decisions read the addresses of the forwarded message inside)."""
+    if processor.mailbox.is_forward_mailbox:
+        return None
+    directory = processor.directory
+
+    def read_ahead(parsed: ParsedMessage) -> int:
+        return directory.read_ahead(a.address for a in (*parsed.from_[:1], *parsed.to, *parsed.cc))
+
+    return read_ahead
 
 
 def _in_progress(marker: InProgressItem) -> Callable[[Mailbox], None]:

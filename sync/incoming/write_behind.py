@@ -1,16 +1,19 @@
 """The email writes of a cycle overlapped, while every decision is still taken in order.
 
-Storing a tracked email is one insert (plus its idempotent index rows); against Azure each is a network
-round trip, and a cycle that waits for each before deciding the next message is latency-bound. Here the
-worker decides message after message as before and hands each one's writes to a small window of
-requests in flight. Three rules keep the guarantees of the sequential cycle:
+Storing a tracked email is its blobs (attachments, a very long body) and one insert (plus its idempotent
+index rows); against Azure each is a network round trip, and a cycle that waits for each before deciding
+the next message is latency-bound. Here the worker decides message after message as before and hands each
+one's writes to a small window of requests in flight. Four rules keep the guarantees of the sequential
+cycle:
 
 - a decision never reads what a write in flight will change: every write names the keys it touches (the
   email id, its tracking token, conversation and smart-matching signature), every decision names the
   keys it read, and a decision that read one of them waits for the window to empty and is taken again;
-- the watermark is written only after the window is empty (:meth:`WriteBehind.drain`): a checkpoint
-  never covers a message whose email row is not stored yet, so a crash re-fetches it and the
-  insert-if-absent makes that a replay, never a second email;
+- a checkpoint never covers a message whose email row is not stored yet: it covers the messages before
+  the first one still in flight (:mod:`sync.incoming.checkpoint_progress`), without waiting for the
+  window, and the end of a folder or of an Exchange page waits for it (:meth:`WriteBehind.drain`); a
+  crash re-fetches what was not covered and the insert-if-absent makes that a replay, never a second email;
+- an email's blobs and its row are one job, blobs first: the row never points at a blob not stored yet;
 - the window is bounded (``window`` writes): memory and connections stay flat.
 """
 

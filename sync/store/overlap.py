@@ -47,3 +47,8 @@ def overlap(calls: Sequence[Callable[[], T]], *, limit: int = MAX_IN_FLIGHT) -> 
         if first_error is not None:
             raise first_error
     return results
+
+
+def start(call: Callable[[], T]) -> Future[T]:
+    """``call`` started on the shared pool, for a read wanted a little later (its caller bounds how many)."""
+    return _shared_pool().submit(call)
