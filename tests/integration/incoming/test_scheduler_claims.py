@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from azure.core.exceptions import ServiceResponseError
@@ -21,16 +23,17 @@ from sync.model.options import (
     ServerType,
     StateCode,
 )
-from sync.scheduling import scheduler as scheduler_module
+from sync.scheduling import claimer as claimer_module
 from sync.scheduling import ticket
 from sync.scheduling.scheduler import Scheduler, TickReport
-from sync.scheduling.work import ShardWork, WorkBatch, WorkItem, parse_work
+from sync.scheduling.work import ShardWork, WorkBatch, parse_work
 from sync.services import Services
 from sync.settings import Settings
 from sync.store import Store
 from sync.store.due_index import row_key
 from sync.store.mailbox_lease import Lease, MailboxLeases
 from sync.store.names import Queue
+from tests.integration.scheduling.sent import Sent
 
 pytestmark = pytest.mark.integration
 
@@ -47,30 +50,6 @@ def store(azurite: Azurite, settings: Settings) -> Store:
 @pytest.fixture
 def profile(store: Store) -> EmailServerProfile:
     return store.profiles.insert(EmailServerProfile(name="IMAP", server_type=ServerType.IMAP_SMTP))
-
-
-class Sent:
-    """What a scheduler sends: work items (alone or in batches) and claim messages for shards."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.messages: list[WorkItem | WorkBatch] = []
-        self.shards: list[ShardWork] = []
-
-    def item(self, item: WorkItem) -> None:
-        with self.lock:
-            self.messages.append(item)
-
-    def batch(self, batch: WorkBatch) -> None:
-        with self.lock:
-            self.messages.append(batch)
-
-    def shard(self, work: ShardWork) -> None:
-        with self.lock:
-            self.shards.append(work)
-
-    def items(self) -> list[WorkItem]:
-        return [i for m in self.messages for i in (m.items if isinstance(m, WorkBatch) else [m])]
 
 
 def _scheduler(store: Store, settings: Settings, sent: Sent, now: datetime, *, queue: bool = True) -> Scheduler:
@@ -188,7 +167,7 @@ def test_a_deleted_mailbox_drops_its_row(store: Store, settings: Settings, profi
 def test_a_page_hands_the_rest_of_its_shard_on(
     store: Store, settings: Settings, profile: EmailServerProfile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scheduler_module, "CLAIM_PAGE_SIZE", 2)  # 40 rows in 16 shards: one shard has 3 or more
+    monkeypatch.setattr(claimer_module, "CLAIM_PAGE_SIZE", 2)  # 40 rows in 16 shards: one shard has 3 or more
     now = utcnow().replace(microsecond=0)
     mailboxes = [_due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=True) for _ in range(40)]
     sent = Sent()
@@ -208,7 +187,7 @@ def test_concurrent_claimers_claim_each_mailbox_exactly_once(
     store: Store, settings: Settings, profile: EmailServerProfile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Four claimers take every shard at the same moment, pages of 7, half the rows without tickets."""
-    monkeypatch.setattr(scheduler_module, "CLAIM_PAGE_SIZE", 7)
+    monkeypatch.setattr(claimer_module, "CLAIM_PAGE_SIZE", 7)
     now = utcnow().replace(microsecond=0)
     mailboxes = [_due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=n % 2 == 0) for n in range(80)]
     claimers = [Sent() for _ in range(4)]
@@ -246,10 +225,12 @@ def test_a_storage_error_on_one_row_loses_none_of_the_others(
     faulty = mailboxes[0].id
     real = MailboxLeases.take_if_unchanged
 
-    def reset_once(self: MailboxLeases, mailbox_id: str, etag: str, version: int, lease: Lease) -> bool:
+    def reset_once(
+        self: MailboxLeases, mailbox_id: str, etag: str, version: int, lease: Lease, written: Mapping[str, Any]
+    ) -> bool:
         if mailbox_id == faulty:
             raise ServiceResponseError("Connection reset by peer")
-        return real(self, mailbox_id, etag, version, lease)
+        return real(self, mailbox_id, etag, version, lease, written)
 
     monkeypatch.setattr(MailboxLeases, "take_if_unchanged", reset_once)
     sent = Sent()
