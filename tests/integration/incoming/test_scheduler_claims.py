@@ -3,7 +3,6 @@ several claimers on the same due rows at once (each mailbox claimed exactly once
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -26,25 +25,21 @@ from sync.model.options import (
 from sync.scheduling import claimer as claimer_module
 from sync.scheduling import ticket
 from sync.scheduling.scheduler import Scheduler, TickReport
-from sync.scheduling.work import ShardWork, WorkBatch, parse_work
+from sync.scheduling.work import WorkBatch, parse_work
 from sync.services import Services
 from sync.settings import Settings
 from sync.store import Store
 from sync.store.due_index import row_key
 from sync.store.mailbox_lease import Lease, MailboxLeases
 from sync.store.names import Queue
-from tests.integration.scheduling.sent import Sent
+from tests.integration.scheduling.claims import Sent, claim_all_at_once, own_tables
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def store(azurite: Azurite, settings: Settings) -> Store:
-    """Tables of its own per test: each test reads whole shards of the due index."""
-    own = settings.model_copy(update={"storage_prefix": "c" + uuid.uuid4().hex[:8]})
-    fresh = Store.from_settings(own)
-    fresh.account.ensure_created()
-    return fresh
+    return own_tables(settings, "c")
 
 
 @pytest.fixture
@@ -190,24 +185,10 @@ def test_concurrent_claimers_claim_each_mailbox_exactly_once(
     monkeypatch.setattr(claimer_module, "CLAIM_PAGE_SIZE", 7)
     now = utcnow().replace(microsecond=0)
     mailboxes = [_due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=n % 2 == 0) for n in range(80)]
-    claimers = [Sent() for _ in range(4)]
-    reports = [TickReport() for _ in claimers]
-    start = threading.Barrier(len(claimers))
-
-    def claim(n: int) -> None:
-        scheduler = _scheduler(store, settings, claimers[n], now, queue=False)
-        start.wait()
-        for shard in store.due_index.shards():
-            reports[n].add(scheduler.claim_shard(ShardWork(shard=shard)))
-
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(len(claimers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    items = [item for sent in claimers for item in sent.items()]
+    claimers = [(_scheduler(store, settings, sent, now, queue=False), sent) for sent in (Sent() for _ in range(4))]
+    items, report = claim_all_at_once(claimers)
     assert sorted(i.mailbox_id for i in items) == sorted(m.id for m in mailboxes)  # each exactly once, none lost
-    assert sum(r.dispatched for r in reports) == 80
+    assert report.dispatched == 80
     for item in items:
         claimed = store.get_mailbox(item.mailbox_id)
         assert claimed.host_id == item.lease_id and claimed.forced_unlock_count == 0

@@ -4,7 +4,6 @@ mailbox claimed exactly once, none lost), and the ACT lease kept apart from the 
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -32,19 +31,15 @@ from sync.scheduling.work import ShardWork
 from sync.settings import Settings
 from sync.store import Store
 from sync.store.due_index import row_key
+from tests.integration.scheduling.claims import Sent, claim_all_at_once, own_tables
 from tests.integration.scheduling.mailboxes import act_due_mailbox
-from tests.integration.scheduling.sent import Sent
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def store(azurite: Azurite, settings: Settings) -> Store:
-    """Tables of its own per test: each test reads whole shards of the ACT due index."""
-    own = settings.model_copy(update={"storage_prefix": "a" + uuid.uuid4().hex[:8]})
-    fresh = Store.from_settings(own)
-    fresh.account.ensure_created()
-    return fresh
+    return own_tables(settings, "a")
 
 
 @pytest.fixture
@@ -184,24 +179,10 @@ def test_concurrent_act_claimers_claim_each_mailbox_exactly_once(
     monkeypatch.setattr(claimer_module, "CLAIM_PAGE_SIZE", 7)
     now = utcnow().replace(microsecond=0)
     mailboxes = [act_due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=n % 2 == 0) for n in range(80)]
-    claimers = [Sent() for _ in range(4)]
-    reports = [TickReport() for _ in claimers]
-    start = threading.Barrier(len(claimers))
-
-    def claim(n: int) -> None:
-        scheduler = _scheduler(store, settings, claimers[n], now, queue=False)
-        start.wait()
-        for shard in store.act_due_index.shards():
-            reports[n].add(scheduler.claim_shard(ShardWork(shard=shard, workload="act")))
-
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(len(claimers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    items = [item for sent in claimers for item in sent.items()]
+    claimers = [(_scheduler(store, settings, sent, now, queue=False), sent) for sent in (Sent() for _ in range(4))]
+    items, report = claim_all_at_once(claimers)
     assert sorted(i.mailbox_id for i in items) == sorted(m.id for m in mailboxes)  # each exactly once, none lost
-    assert sum(r.dispatched for r in reports) == 80 and sum(r.errors for r in reports) == 0
+    assert (report.dispatched, report.errors) == (80, 0)
     for item in items:
         claimed = store.get_mailbox(item.mailbox_id)
         assert claimed.act_host_id == item.lease_id
