@@ -171,7 +171,7 @@ def delete_claimed(claims: QueueClient, message: QueueMessage) -> None:
     try:
         claims.delete_message(message)
     except HttpResponseError as exc:
-        if exc.error_code != "PopReceiptMismatch":
+        if getattr(exc, "error_code", None) != "PopReceiptMismatch":
             raise
         log(f"    a page took over {CLAIM_VISIBILITY_S} s: its message went to another claimer too")
 
