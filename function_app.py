@@ -2,13 +2,15 @@
 
 - ``http_app_func``: the admin API and the console (one ASGI function covering every route: ``/api``, ``/console``);
 - ``schedule_mailboxes`` (timer): fans the due-index shards out to ``mailbox-claims``;
-- ``claim_mailboxes`` (queue ``mailbox-claims``): claims one page of a shard's due mailboxes, fans out work items;
+- ``claim_mailboxes`` (queue ``mailbox-claims``): claims one page of a shard's due mailboxes, incoming or ACT,
+  fans out work items;
 - ``process_mailbox`` (queue ``mailbox-work``): runs the incoming cycle of each mailbox of a message.
 - ``process_pushed_mailbox`` (queue ``mailbox-push``): the same, for a cycle a Graph change notification asked for.
 - ``send_outgoing`` (queue ``outgoing-mail``): sends one Pending Send email, at most once;
 - ``outbox_sweep`` (timer): re-enqueues emails whose message was lost, fails claims whose sender died.
-- ``schedule_act`` (timer): claims the mailboxes whose appointment, contact and task sync is due;
-- ``process_act`` (queue ``act-work``): runs one mailbox's ACT cycle.
+- ``schedule_act`` (timer): fans the ACT due-index shards out to ``mailbox-claims`` (appointment, contact and
+  task sync);
+- ``process_act`` (queue ``act-work``): runs the ACT cycle of each mailbox of a message.
 - ``schedule_test_and_enable`` (timer): queues scheduled Test & Enable runs and automatic re-tests;
 - ``run_test_and_enable`` (queue ``test-and-enable``): tests one mailbox (a profile's test fans out here).
 - ``refresh_summary`` (timer): counts the mailboxes' states for the organization summary.
@@ -18,6 +20,7 @@
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TypeVar
 
 import azure.functions as func
@@ -68,7 +71,10 @@ def claim_mailboxes(msg: func.QueueMessage) -> None:
     work = _parsed(ShardWork, msg, "mailbox-claims")
     if work is None:
         return
-    _log_tick(f"scheduler claims {work.shard}", services.scheduler.claim_shard(work))
+    if work.workload == "act":
+        _log_tick(f"ACT scheduler claims {work.shard}", services.act_scheduler.claim_shard(work))
+    else:
+        _log_tick(f"scheduler claims {work.shard}", services.scheduler.claim_shard(work))
 
 
 @app.function_name(name="process_mailbox")
@@ -85,12 +91,19 @@ def process_pushed_mailbox(msg: func.QueueMessage) -> None:
 
 
 def _incoming_cycles(msg: func.QueueMessage, queue: str) -> None:
+    _each_item(msg, queue, _run_cycle, services.enqueue_work())
+
+
+def _each_item(
+    msg: func.QueueMessage, queue: str, run: Callable[[WorkItem], None], send_alone: Callable[[WorkItem], None]
+) -> None:
+    """The work items of a message (one or a batch), each run on its own; a malformed message is dropped."""
     try:
         items = parse_work(msg.get_body())
     except ValidationError as exc:
         logging.error("ignoring malformed %s message %s: %s", queue, msg.id, exc)
         return
-    run_each(items, _run_cycle, services.enqueue_work())
+    run_each(items, run, send_alone)
 
 
 def _run_cycle(item: WorkItem) -> None:
@@ -119,15 +132,17 @@ def outbox_sweep(timer: func.TimerRequest) -> None:
 @app.function_name(name="schedule_act")
 @app.timer_trigger(schedule="%SYNC_ACT_SCHEDULE%", arg_name="timer", run_on_startup=False, use_monitor=True)
 def schedule_act(timer: func.TimerRequest) -> None:
-    _log_tick("ACT tick", services.act_scheduler.tick())
+    report = services.act_scheduler.fan_out()  # the claimers log what they find
+    logging.debug("ACT scheduler tick: %d shards sent to the claimers", report.shards)
 
 
 @app.function_name(name="process_act")
 @app.queue_trigger(arg_name="msg", queue_name="act-work", connection="AzureWebJobsStorage")
 def process_act(msg: func.QueueMessage) -> None:
-    item = _parsed(WorkItem, msg, "act-work")
-    if item is None:
-        return
+    _each_item(msg, "act-work", _run_act_cycle, services.enqueue_act())
+
+
+def _run_act_cycle(item: WorkItem) -> None:
     started = time.monotonic()
     run = services.act_worker.run(item)
     logging.info(oplog.act_cycle_line(run, time.monotonic() - started))

@@ -1,12 +1,13 @@
 """Benchmark: one scheduler tick and the claims it fans out, over many mailboxes of which some are due.
 
 The figure is the time from the timer's tick to the last due mailbox claimed (its lease taken, its work
-item on the ``mailbox-work`` queue), with ``--total`` mailboxes (default 100,000) of which ``--due``
-(default 10,000) are due. The tick runs as in Azure: the timer sends one ``mailbox-claims`` message per
-due-index shard to the real queue (Azurite), and ``--instances`` processes, each handling ``--threads``
-messages at a time, play the Functions host's queue trigger instances: take a message, claim its page
-(handing the rest of the shard on as a new message), delete it. Baseline, same run, fresh tables: the same
-tick with only the due mailboxes in total; ``ratio`` = tick_s / baseline_tick_s (lower is better).
+item on the ``mailbox-work`` queue, or ``act-work`` with ``--act``), with ``--total`` mailboxes (default
+100,000) of which ``--due`` (default 10,000) are due. The tick runs as in Azure: the timer sends one
+``mailbox-claims`` message per due-index shard to the real queue (Azurite), and ``--instances`` processes,
+each handling ``--threads`` messages at a time, play the Functions host's queue trigger instances: take a
+message, claim its page (handing the rest of the shard on as a new message), delete it. Baseline, same
+run, fresh tables: the same tick with only the due mailboxes in total; ``ratio`` = tick_s /
+baseline_tick_s (lower is better).
 ``tx_per_due_mailbox`` counts every Table and Queue request of the tick (the claim queue's sends,
 receives, peeks and deletes too) per due mailbox.
 
@@ -14,7 +15,13 @@ Due mailboxes are as a worker leaves them after a cycle: their due rows carry a 
 ``--no-tickets`` they are as ``schedule_now`` leaves them (each claim then reads the mailbox). The rows of
 mailboxes that are not due are written only with ``--full``: a tick never reads them.
 
+``--act`` measures the ACT schedule instead: Exchange user mailboxes on the ACT due index, the
+``schedule_act`` timer's fan-out (``act`` messages on the same ``mailbox-claims`` queue), the ACT lease,
+the ACT worker's tickets. ``--storage-rtt-ms N`` puts the delaying proxy between the claimers (and the
+timer) and Azurite; the tables are populated directly.
+
     python -m bench.schedule [--total 100000] [--due 10000] [--instances 4] [--threads 4] [--no-tickets] [--full]
+                             [--act] [--storage-rtt-ms N]
 """
 
 from __future__ import annotations
@@ -36,15 +43,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from azure.core.exceptions import HttpResponseError
 from azure.data.tables import UpdateMode
+from azure.storage.queue import QueueClient, QueueMessage
 
+from bench import storage_rtt
 from devstack.azurite import Azurite
 from sync.auth.secrets import new_key
 from sync.model import EmailServerProfile, Mailbox
 from sync.model.fields import EntityRef, utcnow
-from sync.model.options import EmailAddressApproval, EntityType, ServerType
+from sync.model.options import ActDeliveryMethod, EmailAddressApproval, EntityType, ServerType, TestStatus
 from sync.scheduling import ticket
-from sync.scheduling.scheduler import TickReport
+from sync.scheduling.claim_rules import ACT, INCOMING, ClaimRules
+from sync.scheduling.claimer import Claimer, TickReport
 from sync.scheduling.work import ShardWork, parse_work
 from sync.services import Services
 from sync.settings import Settings, load_settings
@@ -63,10 +74,17 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def populate(store: Store, total: int, due: int, *, full: bool, tickets: bool) -> None:
+def claimer_of(services: Services, rules: ClaimRules) -> Claimer:
+    return services.act_scheduler if rules is ACT else services.scheduler
+
+
+def populate(store: Store, total: int, due: int, *, full: bool, tickets: bool, rules: ClaimRules) -> None:
     now = utcnow()
-    profile = store.profiles.insert(EmailServerProfile(name="IMAP", server_type=ServerType.IMAP_SMTP))
+    act = rules is ACT
+    server_type = ServerType.EXCHANGE_SERVER if act else ServerType.IMAP_SMTP
+    profile = store.profiles.insert(EmailServerProfile(name="Mail server", server_type=server_type))
     org = store.get_organization()
+    index = store.act_due_index if act else store.due_index
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     done = [0]
     lock = threading.Lock()
@@ -79,14 +97,19 @@ def populate(store: Store, total: int, due: int, *, full: bool, tickets: bool) -
         key = row_key(mailbox_id, when)
         properties: dict[str, Any] = {}
         if is_due or full:
+            schedule: dict[str, Any] = (
+                {"act_due_row_key": key, "act_method": ActDeliveryMethod.SERVER_SIDE_SYNC,
+                 "act_status": TestStatus.SUCCESS}
+                if act else {"due_row_key": key}
+            )  # fmt: skip
             stored = store.mailboxes.insert(Mailbox(
                 id=mailbox_id, name=f"m{n}", email_address=f"m{n}@example.test",
                 owner=EntityRef(type=EntityType.SYSTEM_USER, id=str(uuid.uuid4())),
-                email_server_profile_id=profile.id, approval=EmailAddressApproval.APPROVED, due_row_key=key,
+                email_server_profile_id=profile.id, approval=EmailAddressApproval.APPROVED, **schedule,
             ))  # fmt: skip
-            issued = ticket.issue(stored, profile, org) if tickets else None
+            issued = ticket.issue(stored, profile, org, rules) if tickets else None
             properties = issued.properties() if issued else {}
-        shard = store.due_index.shard(mailbox_id)
+        shard = index.shard(mailbox_id)
         with lock:
             rows[shard].append({**properties, "PartitionKey": shard, "RowKey": key})
             done[0] += 1
@@ -95,7 +118,7 @@ def populate(store: Store, total: int, due: int, *, full: bool, tickets: bool) -
 
     with ThreadPoolExecutor(POPULATE_THREADS) as pool:
         list(pool.map(mailbox, range(total)))
-    table = store.due_index.table
+    table = index.table
     for shard_rows in rows.values():
         for start in range(0, len(shard_rows), BATCH):
             table.submit_transaction(
@@ -142,7 +165,18 @@ class Shared:
     done: Any  # multiprocessing.Event
 
 
-def instance(secrets: tuple[str, str, str], threads: int, shared: Shared, results: Any) -> None:
+def delete_claimed(claims: QueueClient, message: QueueMessage) -> None:
+    """Delete a handled claim message; one handled past its visibility timeout went to another claimer too
+    (which found its mailboxes busy): the delete's PopReceiptMismatch is then expected."""
+    try:
+        claims.delete_message(message)
+    except HttpResponseError as exc:
+        if getattr(exc, "error_code", None) != "PopReceiptMismatch":
+            raise
+        log(f"    a page took over {CLAIM_VISIBILITY_S} s: its message went to another claimer too")
+
+
+def instance(secrets: tuple[str, str, str], act: bool, threads: int, shared: Shared, results: Any) -> None:
     """One Functions instance: ``threads`` queue-trigger invocations at a time on ``mailbox-claims``.
 
     An invocation that finds the queue empty polls again after a growing pause (as the host does, up to
@@ -152,7 +186,7 @@ def instance(secrets: tuple[str, str, str], threads: int, shared: Shared, result
     connection, key, prefix = secrets
     settings = load_settings(storage_connection_string=connection, secret_encryption_key=key, storage_prefix=prefix)
     store = Store.from_settings(settings)
-    scheduler = Services(settings, store).scheduler
+    scheduler = claimer_of(Services(settings, store), ACT if act else INCOMING)
     claims = store.account.queue(Queue.MAILBOX_CLAIMS)
     report, lock, last = TickReport(), threading.Lock(), [0.0]
     counter = store.account.counter
@@ -183,10 +217,10 @@ def instance(secrets: tuple[str, str, str], threads: int, shared: Shared, result
         if not messages:
             return False
         part = scheduler.claim_shard(ShardWork.model_validate_json(messages[0].content))
-        claims.delete_message(messages[0])
-        with lock:
+        with lock:  # claimed, whatever becomes of the message
             report.add(part)
             last[0] = time.time()
+        delete_claimed(claims, messages[0])
         return True
 
     store.get_organization()  # connected, and every module a claim needs imported
@@ -202,8 +236,11 @@ def instance(secrets: tuple[str, str, str], threads: int, shared: Shared, result
         results.put((asdict(report), counter.total("table", "queue") - before, last[0], time.process_time() - cpu))
 
 
-def tick(store: Store, settings: Settings, instances: int, threads: int, azurite_pid: int) -> Tick:
-    """The timer's fan-out, then ``instances`` processes claiming until the claims queue is drained."""
+def tick(store: Store, settings: Settings, rules: ClaimRules, instances: int, threads: int, azurite_pid: int) -> Tick:
+    """The timer's fan-out, then ``instances`` processes claiming until the claims queue is drained.
+
+    ``store`` reaches Azurite directly (counting requests, reading the work back); ``settings`` name the
+    storage the timer and the claimers use (through the delaying proxy with ``--storage-rtt-ms``)."""
     context = multiprocessing.get_context("spawn")
     shared = Shared(context.Value("i", 0), context.Lock(), context.Semaphore(0), context.Event(), context.Event())
     results = context.Queue()
@@ -213,15 +250,20 @@ def tick(store: Store, settings: Settings, instances: int, threads: int, azurite
         settings.secret_encryption_key.get_secret_value(),
         settings.storage_prefix,
     )
-    processes = [context.Process(target=instance, args=(secrets, threads, shared, results)) for _ in range(instances)]
+    act = rules is ACT
+    processes = [
+        context.Process(target=instance, args=(secrets, act, threads, shared, results)) for _ in range(instances)
+    ]
     for process in processes:
         process.start()
     for _ in processes:  # the timer fires once every instance is up, as on a warm Functions app
         shared.ready.acquire()
-    counter = store.account.counter
+    timer_store = Store.from_settings(settings)
+    counter = timer_store.account.counter
+    timer = claimer_of(Services(settings, timer_store), rules)
     before, azurite_before = counter.total("table", "queue"), process_cpu_s(azurite_pid)
     started = time.time()
-    Services(settings, store).scheduler.fan_out()
+    timer.fan_out()
     shared.go.set()
     outcomes = [results.get() for _ in processes]
     azurite_cpu = process_cpu_s(azurite_pid) - azurite_before
@@ -233,12 +275,13 @@ def tick(store: Store, settings: Settings, instances: int, threads: int, azurite
     requests = counter.total("table", "queue") - before + sum(r for _, r, _, _ in outcomes)
     ended = max(end for _, _, end, _ in outcomes)
     claimer_cpu = sum(cpu for _, _, _, cpu in outcomes)
-    return Tick(ended - started, report, requests, _work_items(store), claimer_cpu, azurite_cpu)
+    work_queue = Queue.ACT_WORK if act else Queue.MAILBOX_WORK
+    return Tick(ended - started, report, requests, _work_items(store, work_queue), claimer_cpu, azurite_cpu)
 
 
-def _work_items(store: Store) -> int:
-    """The work items on the mailbox-work queue (read after the timing)."""
-    queue = store.account.queue(Queue.MAILBOX_WORK)
+def _work_items(store: Store, work_queue: Queue) -> int:
+    """The work items on the work queue (read after the timing)."""
+    queue = store.account.queue(work_queue)
     count = 0
     while True:
         messages = list(queue.receive_messages(max_messages=32, visibility_timeout=600))
@@ -247,16 +290,30 @@ def _work_items(store: Store) -> int:
         count += sum(len(parse_work(m.content)) for m in messages)
 
 
-def run(azurite: Azurite, total: int, due: int, *, full: bool, tickets: bool, instances: int, threads: int) -> Tick:
-    settings = load_settings(storage_connection_string=azurite.connection_string, secret_encryption_key=new_key(),
-                             storage_prefix="s" + uuid.uuid4().hex[:8])  # fmt: skip
-    store = Store.from_settings(settings)
+@dataclass(frozen=True)
+class Setup:
+    """What every run of one invocation shares: the workload, the storage the claimers use, their number."""
+
+    azurite: Azurite
+    connection: str  # direct, or through the delaying proxy
+    rules: ClaimRules
+    tickets: bool
+    instances: int
+    threads: int
+
+
+def run(setup: Setup, total: int, due: int, *, full: bool) -> Tick:
+    direct = load_settings(storage_connection_string=setup.azurite.connection_string,
+                           secret_encryption_key=new_key(), storage_prefix="s" + uuid.uuid4().hex[:8])  # fmt: skip
+    store = Store.from_settings(direct)
     store.account.ensure_created()
-    log(f"==> {total} mailboxes, {due} due: populating")
-    populate(store, total, due, full=full, tickets=tickets)
+    log(f"==> {total} mailboxes, {due} due ({setup.rules.workload}): populating")
+    populate(store, total, due, full=full, tickets=setup.tickets, rules=setup.rules)
     log("==> one tick")
-    assert azurite.pid is not None
-    return tick(store, settings, instances, threads, azurite.pid)
+    assert setup.azurite.pid is not None
+    claimers = load_settings(storage_connection_string=setup.connection, storage_prefix=direct.storage_prefix,
+                             secret_encryption_key=direct.secret_encryption_key.get_secret_value())  # fmt: skip
+    return tick(store, claimers, setup.rules, setup.instances, setup.threads, setup.azurite.pid)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,18 +324,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="claim messages each instance handles at once")
     parser.add_argument("--no-tickets", action="store_true", help="due rows without claim tickets")
     parser.add_argument("--full", action="store_true", help="also write the rows of mailboxes that are not due")
+    parser.add_argument("--act", action="store_true", help="the ACT schedule (schedule_act) instead of incoming")
+    storage_rtt.add_option(parser)
     args = parser.parse_args(argv)
     tickets = not args.no_tickets
-    with Azurite(Path(tempfile.mkdtemp(prefix="bench-schedule-")), in_memory=True) as azurite:
-        scale = {"instances": args.instances, "threads": args.threads}
-        run(azurite, min(args.due, WARM_UP), min(args.due, WARM_UP), full=True, tickets=tickets, **scale)
-        base = run(azurite, args.due, args.due, full=True, tickets=tickets, **scale)
-        measured = run(azurite, args.total, args.due, full=args.full, tickets=tickets, **scale)
+    with (
+        Azurite(Path(tempfile.mkdtemp(prefix="bench-schedule-")), in_memory=True) as azurite,
+        storage_rtt.storage_connection(azurite, args.storage_rtt_ms) as connection,
+    ):
+        rules = ACT if args.act else INCOMING
+        setup = Setup(azurite, connection, rules, tickets, args.instances, args.threads)
+        run(setup, min(args.due, WARM_UP), min(args.due, WARM_UP), full=True)
+        base = run(setup, args.due, args.due, full=True)
+        measured = run(setup, args.total, args.due, full=args.full)
     for result in (base, measured):
         if result.report.dispatched != args.due or result.work_items != args.due:
             raise SystemExit(f"expected {args.due} claimed, got {result.report} and {result.work_items} work items")
     print(json.dumps({
-        "benchmark": "schedule", "n": args.total, "due": args.due, "tick_s": round(measured.seconds, 3),
+        "benchmark": "schedule", "workload": rules.workload, "n": args.total, "due": args.due,
+        "storage_rtt_ms": args.storage_rtt_ms, "tick_s": round(measured.seconds, 3),
         "baseline": f"the same tick with {args.due} mailboxes in total", "baseline_tick_s": round(base.seconds, 3),
         "ratio": round(measured.seconds / base.seconds, 3), "goal_tick_s": 60,
         "tx_per_due_mailbox": round(measured.requests / args.due, 3),

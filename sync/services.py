@@ -82,6 +82,16 @@ def queue_sender(store: Store, queue: Queue) -> Callable[[WorkItem], None]:
     return send
 
 
+def batch_sender(store: Store, queue: Queue) -> Callable[[WorkBatch], None]:
+    """Puts several work items on ``queue`` as one message (what a claimed page sends)."""
+    client = store.account.queue(queue)
+
+    def send(batch: WorkBatch) -> None:
+        client.send_message(batch.model_dump_json())
+
+    return send
+
+
 class Services:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
@@ -99,12 +109,7 @@ class Services:
         return queue_sender(self.store, Queue.MAILBOX_WORK)
 
     def enqueue_work_batch(self) -> Callable[[WorkBatch], None]:
-        queue = self.store.account.queue(Queue.MAILBOX_WORK)
-
-        def send(batch: WorkBatch) -> None:
-            queue.send_message(batch.model_dump_json())
-
-        return send
+        return batch_sender(self.store, Queue.MAILBOX_WORK)
 
     def enqueue_claims(self) -> Callable[[ShardWork], None]:
         queue = self.store.account.queue(Queue.MAILBOX_CLAIMS)
@@ -145,9 +150,16 @@ class Services:
     def ews(self) -> EwsConnector:
         return EwsConnector(self.settings, self.secret_box, self.tokens)
 
+    def enqueue_act(self) -> Callable[[WorkItem], None]:
+        return queue_sender(self.store, Queue.ACT_WORK)
+
     @cached_property
     def act_scheduler(self) -> ActScheduler:
-        return ActScheduler(self.store, self.settings, queue_sender(self.store, Queue.ACT_WORK))
+        """Shares the ``mailbox-claims`` queue with the incoming scheduler (its messages say ``act``)."""
+        return ActScheduler(
+            self.store, self.settings, self.enqueue_act(),
+            send_batch=batch_sender(self.store, Queue.ACT_WORK), send_shard=self.enqueue_claims(),
+        )  # fmt: skip
 
     @cached_property
     def act_worker(self) -> ActWorker:

@@ -227,8 +227,8 @@ class Settings(BaseSettings):
         le=32,
         validation_alias=_env("SYNC_WORK_ITEMS_PER_MESSAGE"),
         description=(
-            "Claimed mailboxes per mailbox-work queue message: one Queue request for that many mailboxes; the "
-            "handler runs them concurrently, each on its own. 1 sends one message per mailbox."
+            "Claimed mailboxes per mailbox-work (or act-work) queue message: one Queue request for that many "
+            "mailboxes; the handler runs them concurrently, each on its own. 1 sends one message per mailbox."
         ),
     )
 

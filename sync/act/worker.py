@@ -2,10 +2,10 @@
 
 verify the lease -> check eligibility (R-ELIG-6) -> open the mailbox's calendar, contacts and tasks ->
 :class:`~sync.act.cycle.ActCycle` -> release the lease and set the next due time (5 minutes after changes,
-longer while idle, N-4). Errors of the mailbox follow the incoming rules (R-ERR-2/3): credentials and
-permanent errors disable ACT with an alert; transient ones come back in 5 minutes, and after the retry limit in a
-row they disable ACT too (its own count, ``act_transient_failure_count``); the server's throttling comes back when
-it said, without an alert.
+longer while idle, N-4), with a claim ticket in the next ACT due row. Errors of the mailbox follow the
+incoming rules (R-ERR-2/3): credentials and permanent errors disable ACT with an alert; transient ones come
+back in 5 minutes, and after the retry limit in a row they disable ACT too (its own count,
+``act_transient_failure_count``); the server's throttling comes back when it said, without an alert.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from sync.health.alerts import Alerts, act_failure_text, act_other_organization_
 from sync.health.policy import transient_retry
 from sync.mail.errors import MailServerError, ServerBusy, TransientMailError
 from sync.mailboxes import eligibility
-from sync.model import EmailServerProfile, Mailbox
+from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
 from sync.model.fields import utcnow
 from sync.model.mailbox import FolderWatermark
 from sync.operations.cycles import act_entry
 from sync.operations.recorder import CycleRecorder
+from sync.scheduling import ticket
+from sync.scheduling.claim_rules import ACT
 from sync.scheduling.polling import act_next_due
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
@@ -79,7 +81,8 @@ class ActWorker:
             run.status = "stale"
             return run
         profile = self.store.find_profile(mailbox.email_server_profile_id or "")
-        verdict = eligibility.act(mailbox, profile, self.store.get_organization(), now)
+        org = self.store.get_organization()
+        verdict = eligibility.act(mailbox, profile, org, now)
         if not verdict or profile is None:
             run.status, run.error = "ineligible", ", ".join(verdict.reasons)
             self._release(item, None)
@@ -95,11 +98,12 @@ class ActWorker:
             run.report = cycle.run()
         except ServerBusy as exc:
             run.status, run.error = "throttled", f"{exc.code}: {exc}"
-            self._release(item, self.clock() + timedelta(seconds=exc.retry_after_seconds))
+            self._release(item, self.clock() + timedelta(seconds=exc.retry_after_seconds), vouch=(profile, org))
             return run
         except MailServerError as exc:
             return self._failed(item, run, mailbox, profile, exc)
-        self._release(item, None, changed=bool(run.report and run.report.changes), succeeded=True)
+        changed = bool(run.report and run.report.changes)
+        self._release(item, None, changed=changed, succeeded=True, vouch=(profile, org))
         return run
 
     def _checkpoint(self, item: WorkItem, key: str, watermark: FolderWatermark) -> None:
@@ -130,10 +134,12 @@ class ActWorker:
     def _release(
         self, item: WorkItem, retry_at: datetime | None, *, changed: bool = False,
         failure: MailServerError | None = None, succeeded: bool = False,
+        vouch: tuple[EmailServerProfile, OrganizationSettings] | None = None,
     ) -> bool:  # fmt: skip
         """Drop the lease; reschedule (or leave the schedule when ineligible or disabled); whether ACT was disabled.
 
-        ``failure``: count it (R-ERR-3) in the same write; ``succeeded``: the transient failures in a row end.
+        ``failure``: count it (R-ERR-3) in the same write; ``succeeded``: the transient failures in a row end;
+        ``vouch``: the profile and organization the cycle ran against, for the next due row's claim ticket.
         """
         now = self.clock()
         holder: dict[str, str | None] = {}
@@ -165,15 +171,23 @@ class ActWorker:
             holder["after"] = m.act_due_row_key
 
         try:
-            self.store.mailboxes.modify(item.mailbox_id, "mailbox", release)
+            saved = self.store.mailboxes.modify(item.mailbox_id, "mailbox", release)
         except ConcurrencyConflict:
             return outcome["disable"]  # someone else holds it now
-        before, after = holder.get("before"), holder.get("after")
-        if after is None:
-            self.store.act_due_index.remove(item.mailbox_id, before)
-        elif after != before:
-            self.store.act_due_index.move(item.mailbox_id, before, _due(after))
+        self._move_due_row(saved, holder.get("before"), holder.get("after"), vouch)
         return outcome["disable"]
+
+    def _move_due_row(
+        self, saved: Mailbox, before: str | None, after: str | None,
+        vouch: tuple[EmailServerProfile, OrganizationSettings] | None,
+    ) -> None:  # fmt: skip
+        """The ACT due row follows the next due time, with a claim ticket when the mailbox stays claimable: the
+        next claim is then one conditional merge, no read (sync/scheduling/ticket.py)."""
+        if after is None:
+            self.store.act_due_index.remove(saved.id, before)
+        elif after != before:
+            claim = ticket.issue(saved, *vouch, rules=ACT) if vouch else None
+            self.store.act_due_index.move(saved.id, before, _due(after), claim.properties() if claim else None)
 
 
 def _due(key: str) -> datetime:

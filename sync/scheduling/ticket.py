@@ -1,26 +1,25 @@
 """Claim tickets: what a due-index row remembers of its mailbox, so a claim need not read the mailbox row.
 
-Whoever releases a mailbox (the incoming worker) knows the row it just wrote: its ETag, that it holds no
-lease and that it was eligible apart from its postpone times, against which organization and profile. It
-writes that, the *ticket*, into the mailbox's next due-index row. When the row comes due, the scheduler
-takes the lease with one conditional merge on the mailbox row (``If-Match`` the ticket's ETag) instead of a
-read and a compare-and-swap: if the merge succeeds, the mailbox is byte for byte the one the ticket
-describes, so it is idle and (the organization and profile being unchanged too, checked by their ETags)
-still eligible. Anything else (an administrator's edit, a lease still held, a changed profile) makes the
-ETag differ, and the scheduler falls back to reading the mailbox. A ticket is an optimisation; it never
-grants a lease the read path would refuse. Pure: no I/O.
+Whoever releases a mailbox (the incoming worker; the ACT worker, for the ACT schedule) knows the row it
+just wrote: its ETag, that it holds no lease and that it was eligible apart from its postpone times,
+against which organization and profile. It writes that, the *ticket*, into the mailbox's next due-index
+row. When the row comes due, the scheduler takes the lease with one conditional merge on the mailbox row
+(``If-Match`` the ticket's ETag) instead of a read and a compare-and-swap: if the merge succeeds, the
+mailbox is byte for byte the one the ticket describes, so it is idle and (the organization and profile
+being unchanged too, checked by their ETags) still eligible. Anything else (an administrator's edit, a
+lease still held, a changed profile) makes the ETag differ, and the scheduler falls back to reading the
+mailbox. A ticket is an optimisation; it never grants a lease the read path would refuse. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sync.mailboxes import eligibility
 from sync.model import EmailServerProfile, Mailbox, OrganizationSettings
-from sync.model.options import ProcessingState
+from sync.scheduling.claim_rules import INCOMING, ClaimRules
 
 PREFIX = "t_"  # the due-index row's properties that hold the ticket
 
@@ -57,23 +56,23 @@ class ClaimTicket:
         return {PREFIX + name: value for name, value in values.items() if value is not None}
 
 
-def issue(mailbox: Mailbox, profile: EmailServerProfile | None, org: OrganizationSettings) -> ClaimTicket | None:
-    """The ticket for ``mailbox`` as just written, or None when a claim must read it (held, ineligible...)."""
+def issue(
+    mailbox: Mailbox, profile: EmailServerProfile | None, org: OrganizationSettings, rules: ClaimRules = INCOMING
+) -> ClaimTicket | None:
+    """The ticket for ``mailbox`` as just written, or None when a claim must read it (held, ineligible...).
+
+    ``rules``: the workload whose due row gets the ticket (incoming, or ACT with its own lease fields)."""
     if mailbox.etag is None or profile is None or mailbox.email_server_profile_id != profile.id:
         return None
-    if mailbox.processing_state is not ProcessingState.IDLE or mailbox.host_id is not None:
+    if not rules.free_and_eligible_but_postponed(mailbox, profile, org):
         return None
-    verdict = eligibility.incoming(mailbox, profile, org, datetime.max.replace(tzinfo=UTC))
-    if any(reason is not eligibility.Reason.POSTPONED for reason in verdict.reasons):
-        return None
-    postponed = [t for t in (mailbox.postpone_mailbox_processing_until, mailbox.receiving_postponed_until) if t]
     return ClaimTicket(
         mailbox_etag=mailbox.etag,
         version=mailbox.version_number,
         profile_id=profile.id,
         profile_etag=profile.etag,
         org_etag=org.etag,
-        not_before=max(postponed) if postponed else None,
+        not_before=rules.postponed_until(mailbox),
     )
 
 

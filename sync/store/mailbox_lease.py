@@ -1,21 +1,23 @@
 """Taking a mailbox's lease without reading its row: one merge, conditional on the ETag a claim ticket holds.
 
-The merge writes only the lease's properties (state, holder, expiry, when it was taken), so it cannot
-undo anyone's change: if anything changed the row since the ticket's ETag, Table storage refuses it
-(412) and the caller reads the mailbox instead. See :mod:`sync.scheduling.ticket`.
+The merge writes only the lease's properties (the incoming lease's state, holder, expiry and attempt time,
+or the ACT lease's holder and expiry: :mod:`sync.scheduling.claim_rules`), so it cannot undo anyone's
+change: if anything changed the row since the ticket's ETag, Table storage refuses it (412) and the caller
+reads the mailbox instead. See :mod:`sync.scheduling.ticket`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
 from sync.errors import NotFound
-from sync.model.options import ProcessingState
 
 MAILBOX_ROW_KEY = "mailbox"  # the RowKey of every mailbox row (schema.MAILBOX_KEYS)
 
@@ -31,15 +33,15 @@ class MailboxLeases:
     def __init__(self, table: TableClient) -> None:
         self.table = table
 
-    def take_if_unchanged(self, mailbox_id: str, etag: str, version: int, lease: Lease) -> bool:
-        """Take ``lease`` if the mailbox row is still at ``etag``; False if it changed. NotFound if deleted."""
+    def take_if_unchanged(
+        self, mailbox_id: str, etag: str, version: int, lease: Lease, properties: Mapping[str, Any]
+    ) -> bool:
+        """Take ``lease``, written as ``properties``, if the mailbox row is still at ``etag``; False if it changed.
+        NotFound if deleted."""
         entity = {
+            **properties,
             "PartitionKey": mailbox_id,
             "RowKey": MAILBOX_ROW_KEY,
-            "processing_state": int(ProcessingState.PROCESSING),
-            "host_id": lease.lease_id,
-            "lease_expires_on": lease.expires_on.astimezone(UTC),
-            "processing_last_attempted_on": lease.taken_on.astimezone(UTC),
             "modified_on": lease.taken_on.astimezone(UTC),
             "version_number": version + 1,
         }

@@ -22,10 +22,11 @@ from sync.model import EmailServerProfile, Mailbox
 from sync.model.fields import EntityRef, utcnow
 from sync.model.options import EmailAddressApproval, EntityType, ServerType
 from sync.scheduling.scheduler import schedule_now
-from sync.scheduling.work import WorkBatch, WorkItem, parse_work
+from sync.scheduling.work import ShardWork, WorkBatch, WorkItem, parse_work
 from sync.settings import Settings, load_settings, setting_names
 from sync.store import Store
 from sync.store.names import Queue
+from tests.integration.scheduling.mailboxes import act_due_mailbox
 
 pytestmark = pytest.mark.integration
 
@@ -158,6 +159,62 @@ def test_a_work_message_of_several_mailboxes_runs_each(own_app: ModuleType, capl
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("mailbox cycle:")]
     assert sorted(line.split()[2] for line in lines) == sorted(f"mailbox={i.mailbox_id}" for i in batch.items)
     assert all("status=stale" in line for line in lines)
+
+
+def test_the_act_timer_fans_out_through_the_claims_trigger(own_app: ModuleType) -> None:
+    """ACT timer -> 16 ``act`` messages on mailbox-claims -> claim_mailboxes -> the ACT work on act-work, batched."""
+    functions = {f.get_function_name(): f for f in own_app.app.get_functions()}
+    store = own_app.services.store
+    profile = store.profiles.insert(EmailServerProfile(name="Exchange", server_type=ServerType.EXCHANGE_SERVER))
+    due = [act_due_mailbox(store, profile, utcnow() - timedelta(minutes=1), with_ticket=n % 2 == 0) for n in range(20)]
+    functions["schedule_act"].get_user_function()(TimerRequest(past_due=False))
+    claims = store.account.queue(Queue.MAILBOX_CLAIMS)
+    messages = list(claims.receive_messages(max_messages=32))
+    assert len(messages) == 16 and {ShardWork.model_validate_json(m.content).workload for m in messages} == {"act"}
+    for message in messages:
+        functions["claim_mailboxes"].get_user_function()(
+            func.QueueMessage(id=message.id, body=message.content.encode())
+        )
+    assert list(store.account.queue(Queue.MAILBOX_WORK).receive_messages(max_messages=32)) == []
+    work = list(store.account.queue(Queue.ACT_WORK).receive_messages(max_messages=32))
+    items = [item for message in work for item in parse_work(message.content)]
+    assert len(work) < len(items)  # several work items a message
+    assert sorted(i.mailbox_id for i in items) == sorted(m.id for m in due)
+    assert all(i.workload == "act" and store.get_mailbox(i.mailbox_id).act_host_id == i.lease_id for i in items)
+    assert all(store.get_mailbox(i.mailbox_id).host_id is None for i in items)  # the incoming lease is not taken
+
+
+def test_an_act_work_message_of_several_mailboxes_runs_each(
+    own_app: ModuleType, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    functions = {f.get_function_name(): f for f in own_app.app.get_functions()}
+    items = [WorkItem(mailbox_id=str(uuid.uuid4()), lease_id=str(uuid.uuid4()), workload="act") for _ in range(3)]
+    body = WorkBatch(items=items).model_dump_json().encode()
+    functions["process_act"].get_user_function()(func.QueueMessage(id="a1", body=body))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ACT cycle:")]
+    assert sorted(line.split()[2] for line in lines) == sorted(f"mailbox={i.mailbox_id}" for i in items)
+    assert all("status=stale" in line for line in lines)
+
+
+def test_a_failed_act_item_of_a_batch_is_queued_again_alone(
+    own_app: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its retries and poisoning then concern that mailbox only; the others of the message are not run again."""
+    functions = {f.get_function_name(): f for f in own_app.app.get_functions()}
+    items = [WorkItem(mailbox_id=str(uuid.uuid4()), lease_id=str(uuid.uuid4()), workload="act") for _ in range(3)]
+    worker, real = own_app.services.act_worker, own_app.services.act_worker.run
+
+    def fails_for_the_first(item: WorkItem) -> object:
+        if item == items[0]:
+            raise ConnectionResetError("the EWS connection was reset")  # a deterministic fault
+        return real(item)
+
+    monkeypatch.setattr(worker, "run", fails_for_the_first)
+    body = WorkBatch(items=items).model_dump_json().encode()
+    functions["process_act"].get_user_function()(func.QueueMessage(id="a2", body=body))
+    again = list(own_app.services.store.account.queue(Queue.ACT_WORK).receive_messages(max_messages=32))
+    assert [parse_work(m.content) for m in again] == [[items[0]]]
 
 
 def _approved_mailbox(store: Store, profile: EmailServerProfile) -> Mailbox:

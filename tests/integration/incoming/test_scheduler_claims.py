@@ -3,9 +3,10 @@ several claimers on the same due rows at once (each mailbox claimed exactly once
 
 from __future__ import annotations
 
-import threading
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from azure.core.exceptions import ServiceResponseError
@@ -21,56 +22,29 @@ from sync.model.options import (
     ServerType,
     StateCode,
 )
-from sync.scheduling import scheduler as scheduler_module
+from sync.scheduling import claimer as claimer_module
 from sync.scheduling import ticket
 from sync.scheduling.scheduler import Scheduler, TickReport
-from sync.scheduling.work import ShardWork, WorkBatch, WorkItem, parse_work
+from sync.scheduling.work import WorkBatch, parse_work
 from sync.services import Services
 from sync.settings import Settings
 from sync.store import Store
 from sync.store.due_index import row_key
 from sync.store.mailbox_lease import Lease, MailboxLeases
 from sync.store.names import Queue
+from tests.integration.scheduling.claims import Sent, claim_all_at_once, own_tables
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def store(azurite: Azurite, settings: Settings) -> Store:
-    """Tables of its own per test: each test reads whole shards of the due index."""
-    own = settings.model_copy(update={"storage_prefix": "c" + uuid.uuid4().hex[:8]})
-    fresh = Store.from_settings(own)
-    fresh.account.ensure_created()
-    return fresh
+    return own_tables(settings, "c")
 
 
 @pytest.fixture
 def profile(store: Store) -> EmailServerProfile:
     return store.profiles.insert(EmailServerProfile(name="IMAP", server_type=ServerType.IMAP_SMTP))
-
-
-class Sent:
-    """What a scheduler sends: work items (alone or in batches) and claim messages for shards."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.messages: list[WorkItem | WorkBatch] = []
-        self.shards: list[ShardWork] = []
-
-    def item(self, item: WorkItem) -> None:
-        with self.lock:
-            self.messages.append(item)
-
-    def batch(self, batch: WorkBatch) -> None:
-        with self.lock:
-            self.messages.append(batch)
-
-    def shard(self, work: ShardWork) -> None:
-        with self.lock:
-            self.shards.append(work)
-
-    def items(self) -> list[WorkItem]:
-        return [i for m in self.messages for i in (m.items if isinstance(m, WorkBatch) else [m])]
 
 
 def _scheduler(store: Store, settings: Settings, sent: Sent, now: datetime, *, queue: bool = True) -> Scheduler:
@@ -188,7 +162,7 @@ def test_a_deleted_mailbox_drops_its_row(store: Store, settings: Settings, profi
 def test_a_page_hands_the_rest_of_its_shard_on(
     store: Store, settings: Settings, profile: EmailServerProfile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scheduler_module, "CLAIM_PAGE_SIZE", 2)  # 40 rows in 16 shards: one shard has 3 or more
+    monkeypatch.setattr(claimer_module, "CLAIM_PAGE_SIZE", 2)  # 40 rows in 16 shards: one shard has 3 or more
     now = utcnow().replace(microsecond=0)
     mailboxes = [_due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=True) for _ in range(40)]
     sent = Sent()
@@ -208,27 +182,13 @@ def test_concurrent_claimers_claim_each_mailbox_exactly_once(
     store: Store, settings: Settings, profile: EmailServerProfile, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Four claimers take every shard at the same moment, pages of 7, half the rows without tickets."""
-    monkeypatch.setattr(scheduler_module, "CLAIM_PAGE_SIZE", 7)
+    monkeypatch.setattr(claimer_module, "CLAIM_PAGE_SIZE", 7)
     now = utcnow().replace(microsecond=0)
     mailboxes = [_due_mailbox(store, profile, now - timedelta(minutes=1), with_ticket=n % 2 == 0) for n in range(80)]
-    claimers = [Sent() for _ in range(4)]
-    reports = [TickReport() for _ in claimers]
-    start = threading.Barrier(len(claimers))
-
-    def claim(n: int) -> None:
-        scheduler = _scheduler(store, settings, claimers[n], now, queue=False)
-        start.wait()
-        for shard in store.due_index.shards():
-            reports[n].add(scheduler.claim_shard(ShardWork(shard=shard)))
-
-    threads = [threading.Thread(target=claim, args=(n,)) for n in range(len(claimers))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    items = [item for sent in claimers for item in sent.items()]
+    claimers = [(_scheduler(store, settings, sent, now, queue=False), sent) for sent in (Sent() for _ in range(4))]
+    items, report = claim_all_at_once(claimers)
     assert sorted(i.mailbox_id for i in items) == sorted(m.id for m in mailboxes)  # each exactly once, none lost
-    assert sum(r.dispatched for r in reports) == 80
+    assert report.dispatched == 80
     for item in items:
         claimed = store.get_mailbox(item.mailbox_id)
         assert claimed.host_id == item.lease_id and claimed.forced_unlock_count == 0
@@ -246,10 +206,12 @@ def test_a_storage_error_on_one_row_loses_none_of_the_others(
     faulty = mailboxes[0].id
     real = MailboxLeases.take_if_unchanged
 
-    def reset_once(self: MailboxLeases, mailbox_id: str, etag: str, version: int, lease: Lease) -> bool:
+    def reset_once(
+        self: MailboxLeases, mailbox_id: str, etag: str, version: int, lease: Lease, written: Mapping[str, Any]
+    ) -> bool:
         if mailbox_id == faulty:
             raise ServiceResponseError("Connection reset by peer")
-        return real(self, mailbox_id, etag, version, lease)
+        return real(self, mailbox_id, etag, version, lease, written)
 
     monkeypatch.setattr(MailboxLeases, "take_if_unchanged", reset_once)
     sent = Sent()
