@@ -702,10 +702,14 @@ class MailboxWorker:
         retry_at: datetime | None,
     ) -> tuple[datetime, bool]:  # fmt: skip
         """The next due time (a retry's, else the adaptive polling's), no earlier than the poll budget allows;
-        and whether the budget held it back."""
+        and whether the budget held it back. A cycle that left mail on the server (its cap, its time, the
+        server's throttling) is not held: the next one drains a backlog the server reported, it does not poll
+        (Dynamics too comes back within 2 minutes for a mailbox with many emails, R-SCH-4)."""
         due = retry_at or self._next_poll(m, report, profile, now)
         if m.item_retries_due_on is not None:  # a waiting message is tried when due, however idle the box
             due = max(min(due, m.item_retries_due_on), now)
+        if report.more_pending:
+            return due, False
         limited = self.poll_budget.limit(due, m.poll_budget_full_on)
         return limited, limited > due
 

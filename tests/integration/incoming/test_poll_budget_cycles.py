@@ -4,6 +4,7 @@ last one set, on an injected clock)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -67,3 +68,24 @@ def test_schedule_now_is_not_delayed_by_the_budget(world: World) -> None:
     schedule_now(world.store, mailbox.id, now)
     again = world.worker(clock=lambda: now + CYCLE).run(world.claim(mailbox, now))
     assert (again.status, again.tracked) == ("processed", 1)
+
+
+def test_a_backlog_is_drained_at_the_busy_step_whatever_the_budget(world: World) -> None:
+    """A cycle that stopped at its cap left mail the server reported: the next one is not a poll, and comes at
+    the busy step (a budget-held backlog of 10,000 messages would take 100 cycles of 5 minutes and more)."""
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    address = mailbox.email_address or ""
+    for _ in range(3):
+        world.server.deliver(address, message(address)[0])
+    capped = replace(world, settings=world.settings.model_copy(update={"max_emails_per_cycle": 1}))
+    at = utcnow().replace(microsecond=0)
+    busy = timedelta(minutes=world.settings.poll_busy_minutes)
+    for _ in range(2):
+        report = capped.worker(clock=lambda at=at: at + CYCLE).run(capped.claim(mailbox, at))
+        assert (report.tracked, report.more_pending, report.budget_held) == (1, True, False)
+        due = world.store.get_mailbox(mailbox.id).postpone_mailbox_processing_until
+        assert due == at + CYCLE + busy  # not held, though the first cycle emptied the bucket
+        assert due is not None
+        at = due
+    last = capped.worker(clock=lambda: at + CYCLE).run(capped.claim(mailbox, at))
+    assert (last.tracked, last.more_pending, last.budget_held) == (1, False, True)  # drained: polling again
