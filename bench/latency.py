@@ -16,7 +16,9 @@ A message's latency is the time from its delivery to the mail server to the ``cr
 activity in the store. After the last arrival the run waits until every message is tracked (at most
 ``--tail`` seconds: an idle mailbox is polled every 12 minutes). Also counted per group, over the
 measurement: cycles per mailbox-hour, IMAP logins (one per cycle) and Graph API calls per mailbox-hour, to
-compare with Dynamics' 5-minute cadence (12 cycles per mailbox-hour).
+compare with Dynamics' 5-minute cadence (12 cycles per mailbox-hour), and the share of cycles after which the
+poll budget (SYNC_POLL_CYCLES_PER_HOUR, docs/scheduling.md) held the next poll later than the adaptive
+polling asked (``*_budget_held_pct``).
 
 ``--quick`` is a smoke test of the harness (3 mailboxes per group, the messages delivered before the dev host
 starts, a scheduler firing every 2 seconds, no warm-up cycle): it runs in seconds and its figures mean nothing.
@@ -103,10 +105,12 @@ class _Api(uvicorn.Server):
 
 
 class CycleCounter:
-    """Counts the incoming cycles the worker ran, per mailbox (one IMAP login each)."""
+    """Counts the incoming cycles the worker ran, per mailbox (one IMAP login each), and those after which the
+    poll budget held the next poll back (later than the adaptive polling asked)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.held: Counter[str] = Counter()
         self._lock = threading.Lock()
         self.counting = False
 
@@ -119,6 +123,7 @@ class CycleCounter:
             if self.counting and report.status == "processed":
                 with self._lock:
                     self.counts[item.mailbox_id] += 1
+                    self.held[item.mailbox_id] += report.budget_held
             return report
 
         worker.run = counted
@@ -322,10 +327,11 @@ def wait_tracked(store: Store, groups: dict[str, Group], tail: float, pause: flo
 
 
 def figures(
-    groups: dict[str, Group], found: dict[str, dict[str, datetime]], cycles: Counter[str], calls: Counter[str],
+    groups: dict[str, Group], found: dict[str, dict[str, datetime]], cycles: CycleCounter, calls: Counter[str],
     hours: float,
 ) -> dict[str, Any]:  # fmt: skip
-    """Latency percentiles and the load per mailbox-hour, per group."""
+    """Latency percentiles and the load per mailbox-hour, per group; the share of cycles whose next poll the
+    poll budget held back."""
     result: dict[str, Any] = {}
     for name, group in groups.items():
         latencies = [(found[name][mid] - arrived).total_seconds() for mid, arrived in group.arrivals.items()
@@ -335,7 +341,10 @@ def figures(
         result[f"{name}_max_s"] = round(max(latencies), 1) if latencies else None
         result[f"{name}_untracked"] = len(group.arrivals) - len(latencies)
         mailbox_hours = len(group.mailboxes) * hours
-        result[f"{name}_cycles_per_mailbox_hour"] = round(sum(cycles[i] for i in group.ids) / mailbox_hours, 1)
+        ran = sum(cycles.counts[i] for i in group.ids)
+        result[f"{name}_cycles_per_mailbox_hour"] = round(ran / mailbox_hours, 1)
+        held = sum(cycles.held[i] for i in group.ids)
+        result[f"{name}_budget_held_pct"] = round(100 * held / ran, 1) if ran else None
         if name == "imap":
             result["imap_logins_per_mailbox_hour"] = result["imap_cycles_per_mailbox_hour"]
         else:
@@ -379,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         measured_s = time.monotonic() - measure_started
         cycles.counting = False
         calls = Counter(call.mailbox.lower() for call in world.graph.call_log if call.mailbox)
+        budget = world.app.services.worker.poll_budget
 
     summary: dict[str, Any] = {
         "benchmark": "latency",
@@ -387,8 +397,10 @@ def main(argv: list[str] | None = None) -> int:
         "messages": sum(len(g.arrivals) for g in groups.values()),
         "duration_s": args.duration,
         "measured_s": round(measured_s, 1),
-        **figures(groups, found, cycles.counts, calls, measured_s / 3600),
+        **figures(groups, found, cycles, calls, measured_s / 3600),
         "dynamics_cycles_per_mailbox_hour": DYNAMICS_CYCLES_PER_HOUR,
+        "poll_budget_cycles_per_hour": budget.cycles_per_hour,  # as the app loaded its settings
+        "poll_budget_burst_cycles": budget.burst,
         "run_s": round(time.perf_counter() - run_started, 1),
     }
     print(json.dumps(summary))

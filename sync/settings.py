@@ -235,6 +235,22 @@ class Settings(BaseSettings):
     # --- polling (spec §3.3, R-SCH-4/5/8) ----------------------------------------------------------
     poll_busy_minutes: Minutes = Field(default=1, validation_alias=_env("SYNC_POLL_BUSY_MINUTES"))
     poll_idle_max_minutes: Minutes = Field(default=12, validation_alias=_env("SYNC_POLL_IDLE_MAX_MINUTES"))
+    poll_cycles_per_hour: int = Field(
+        default=12,
+        ge=0,
+        le=60,
+        validation_alias=_env("SYNC_POLL_CYCLES_PER_HOUR"),
+        description="Most incoming cycles per mailbox in any 60 minutes (Dynamics' 5-minute cadence: 12); the "
+        "adaptive polling waits when a mailbox has used them (docs/scheduling.md). 0 turns the budget off.",
+    )
+    poll_burst_cycles: int = Field(
+        default=2,
+        ge=1,
+        le=60,
+        validation_alias=_env("SYNC_POLL_BURST_CYCLES"),
+        description="Of SYNC_POLL_CYCLES_PER_HOUR, how many a mailbox that was idle may take back to back (the "
+        "busy step); the rest are spread over the hour.",
+    )
     act_poll_min_minutes: Minutes = Field(
         default=5,
         ge=1,
@@ -433,6 +449,8 @@ class Settings(BaseSettings):
              "must stay below SYNC_FUNCTION_TIMEOUT_SECONDS", "lower it or raise SYNC_FUNCTION_TIMEOUT_SECONDS"),
             (self.poll_busy_minutes > self.poll_idle_max_minutes, "SYNC_POLL_BUSY_MINUTES",
              "must not exceed SYNC_POLL_IDLE_MAX_MINUTES", "lower it or raise SYNC_POLL_IDLE_MAX_MINUTES"),
+            (0 < self.poll_cycles_per_hour < self.poll_burst_cycles, "SYNC_POLL_BURST_CYCLES",
+             "must not exceed SYNC_POLL_CYCLES_PER_HOUR", "lower it or raise SYNC_POLL_CYCLES_PER_HOUR"),
             (self.act_poll_min_minutes > self.act_poll_max_minutes, "SYNC_ACT_POLL_MIN_MINUTES",
              "must not exceed SYNC_ACT_POLL_MAX_MINUTES", "lower it or raise SYNC_ACT_POLL_MAX_MINUTES"),
         )  # fmt: skip

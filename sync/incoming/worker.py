@@ -81,6 +81,7 @@ from sync.operations.cycles import incoming_entry
 from sync.operations.recorder import CycleRecorder
 from sync.outgoing.port import AccessTokenSource
 from sync.scheduling import polling, ticket
+from sync.scheduling.poll_budget import PollBudget
 from sync.scheduling.work import WorkItem
 from sync.settings import Settings
 from sync.store.due_index import parse_row_key, row_key
@@ -99,6 +100,7 @@ STOPPED = "the cycle stopped while processing it (function timeout or crash)"
 MAX_PROCESSED_KEYS = 20_000  # POP3 UIDLs remembered; older ones fall back to the Message-ID claim
 SETTINGS_CACHE_SECONDS = 60.0  # organization and profile changes reach workers within a minute
 SLOT_HOLD_MARGIN_SECONDS = 120  # a connection slot is renewed this long past the time budget, then left to expire
+BUDGETED = frozenset({"processed", "failed", "disabled"})  # the cycles that reached the mail server
 
 
 class LeaseLost(SyncError):
@@ -117,6 +119,7 @@ class CycleReport:
     retried: int = 0  # messages tried again this cycle after an earlier failure (R-REC-9)
     deleted: int = 0
     more_pending: bool = False
+    budget_held: bool = False  # the poll budget set the next due time later than the adaptive polling would
     error: str | None = None
     reasons: Counter[str] = field(default_factory=Counter)
 
@@ -159,6 +162,11 @@ class MailboxWorker:
 
     def profile(self, profile_id: str | None) -> EmailServerProfile | None:
         return self.cache.profile(profile_id)
+
+    @property
+    def poll_budget(self) -> PollBudget:
+        """At most Dynamics' cycles per mailbox-hour, however busy the mailbox (docs/scheduling.md)."""
+        return PollBudget(self.settings.poll_cycles_per_hour, self.settings.poll_burst_cycles)
 
     def run(self, item: WorkItem) -> CycleReport:
         """One cycle, then its row in the mailbox's cycle history and its share of the organization's totals."""
@@ -634,8 +642,10 @@ class MailboxWorker:
     ) -> None:  # fmt: skip
         """Release the lease and set the next due time; moves the due row only when it must change.
 
-        A change notification that came after the cycle began (``push_pending_on``, docs/push.md) may name a
-        message the cycle did not see: the next cycle is then due at once."""
+        The poll budget (sync/scheduling/poll_budget.py) counts the cycle if it reached the mail server and
+        holds the next due time until the mailbox has a cycle of its hour left. A change notification that came
+        after the cycle began (``push_pending_on``, docs/push.md) may name a message the cycle did not see: the
+        next cycle is then due at once, budget or not (push is never delayed)."""
         got_mail = report.fetched > 0
         before = mailbox.due_row_key
         holder: dict[str, str | None] = {}
@@ -653,6 +663,8 @@ class MailboxWorker:
                     k: w.model_copy(update={"pending_deletes": []}) if w.pending_deletes else w
                     for k, w in m.watermarks.items()
                 }
+            if report.status in BUDGETED:
+                m.poll_budget_full_on = self.poll_budget.spend(m.poll_budget_full_on, now)
             if report.status == "processed":
                 m.no_email_count = 0 if got_mail else m.no_email_count + 1
                 m.items_processed_for_last_sync = report.tracked + report.not_tracked
@@ -664,9 +676,8 @@ class MailboxWorker:
             if unschedule:
                 m.due_row_key = None
             else:
-                due = retry_at or self._next_poll(m, report, profile, now)
-                if m.item_retries_due_on is not None:  # a waiting message is tried when due, however idle the box
-                    due = max(min(due, m.item_retries_due_on), now)
+                due, held = self._due_after(m, report, profile, now, retry_at)
+                holder["budget_held"] = "yes" if held else None
                 if pushed_late:
                     due = now
                     holder["pushed_late"] = "yes"
@@ -679,6 +690,7 @@ class MailboxWorker:
         except LeaseLost:
             report.status = "stale"
             return
+        report.budget_held = holder.get("budget_held") is not None
         self._move_due_row(saved, profile, before, holder["key"])
         if holder.get("pushed_late") and self.rewake is not None:
             self.rewake(mailbox.id)  # due now anyway: the tick would take it within a minute, this takes it now
@@ -699,6 +711,22 @@ class MailboxWorker:
         else:
             claim = ticket.issue(saved, profile, self.organization())
             self.store.due_index.move(saved.id, before, _due_of(new_key), claim.properties() if claim else None)
+
+    def _due_after(
+        self, m: Mailbox, report: CycleReport, profile: EmailServerProfile | None, now: datetime,
+        retry_at: datetime | None,
+    ) -> tuple[datetime, bool]:  # fmt: skip
+        """The next due time (a retry's, else the adaptive polling's), no earlier than the poll budget allows;
+        and whether the budget held it back. A cycle that left mail on the server (its cap, its time, the
+        server's throttling) is not held: the next one drains a backlog the server reported, it does not poll
+        (Dynamics too comes back within 2 minutes for a mailbox with many emails, R-SCH-4)."""
+        due = retry_at or self._next_poll(m, report, profile, now)
+        if m.item_retries_due_on is not None:  # a waiting message is tried when due, however idle the box
+            due = max(min(due, m.item_retries_due_on), now)
+        if report.more_pending:
+            return due, False
+        limited = self.poll_budget.limit(due, m.poll_budget_full_on)
+        return limited, limited > due
 
     def _next_poll(
         self, m: Mailbox, report: CycleReport, profile: EmailServerProfile | None, now: datetime

@@ -161,6 +161,9 @@ class Mailbox(Entity):
     """Consecutive cycles that found no email; polling slows down as it grows."""
     no_act_count: int = Field(default=0, ge=0)
     """Consecutive ACT cycles that found nothing to sync."""
+    poll_budget_full_on: datetime | None = None
+    """When the mailbox's poll budget is full again (sync/scheduling/poll_budget.py): polling waits while the
+    mailbox has used its cycles of the hour. None: no cycle counted yet."""
 
     # lease (R-SCH-9): taken and released with ETag compare-and-swap
     processing_state: ProcessingState = ProcessingState.IDLE

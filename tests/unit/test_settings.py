@@ -123,10 +123,12 @@ def test_value_rules_are_reported_together(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("SYNC_SECRET_ENCRYPTION_KEY", KEY)
     monkeypatch.setenv("SYNC_WORKER_BUDGET_SECONDS", "700")
     monkeypatch.setenv("SYNC_POLL_BUSY_MINUTES", "20")
+    monkeypatch.setenv("SYNC_POLL_BURST_CYCLES", "13")  # more than the hour's 12 cycles
     with pytest.raises(ConfigurationError) as info:
         load_settings()
     assert "SYNC_WORKER_BUDGET_SECONDS" in str(info.value)
     assert "SYNC_POLL_BUSY_MINUTES" in str(info.value)
+    assert "SYNC_POLL_BURST_CYCLES" in str(info.value)
 
 
 def test_an_empty_connection_string_is_not_a_storage_target(monkeypatch: pytest.MonkeyPatch) -> None:
