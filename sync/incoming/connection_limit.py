@@ -10,9 +10,7 @@ profile-wide count costs three table requests per cycle (read the scope's slots,
 
 A worker that finds every slot taken does not wait (a cycle may hold its connection for minutes): the cycle
 ends as "throttled" and comes back after :data:`RETRY_SECONDS`, with no failure counted and no alert, as when
-a server asks for a pause. It keeps its place in line meanwhile (the slots' turns, :mod:`sync.store.slots`):
-the next free slot is the longest-waiting mailbox's, so a mailbox cannot lose the race at every try.
-While the session is open a heartbeat renews the short slot lease, so the slot of
+a server asks for a pause. While the session is open a heartbeat renews the short slot lease, so the slot of
 a killed process comes back within about a minute; a session whose slot was lost (a renewal found it taken,
 or storage could not renew it in time) refuses further calls instead of exceeding the limit. For Exchange the
 check is made at each call of the session itself (folders, marks), not at each request inside a folder read.
@@ -193,7 +191,7 @@ class IncomingConnectionLimit:
         if not counted_together(profile):
             return opener()  # its own credentials: the mailbox lease already allows one session at a time (<= limit)
         scope, limit = incoming_scope(mailbox, profile), profile.max_concurrent_connections
-        slot = self.slots.acquire(scope, limit, self.holder, self.lease, waiter=mailbox.id)
+        slot = self.slots.acquire(scope, limit, self.holder, self.lease)
         if slot is None:
             raise ConnectionLimitReached(
                 f"all {limit} incoming connections the profile {profile.name} allows are in use",

@@ -16,13 +16,6 @@ back within about a minute instead of a function timeout. Never more than ``limi
 - a taker replaces an expired row only :data:`TAKEOVER_GRACE` after its expiry, which covers the clock
   skew between two instances;
 - a slot whose number is not below the scope's limit any more (the limit was lowered) is not renewed.
-
-Turns. A taker that names itself (``waiter``, an incoming mailbox) and finds every slot held leaves a
-waiting row (RowKey ``w-`` + its name, the time it first waited, an expiry of :data:`WAIT_TTL`). The slots
-that come free go to the waiters in the order they began waiting; a newcomer takes one only when more slots
-are free than waiters are ahead of it. Without turns, refused takers come back all at once and win at
-random: under sustained contention one of them can lose every time, and its mail is never read. A waiter
-that stopped coming back (its mailbox disabled) holds no one up once its row has expired.
 """
 
 from __future__ import annotations
@@ -32,7 +25,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -45,16 +37,6 @@ MAX_SLOTS = 300  # N-12: maxconcurrentconnections is 1..300
 SLOT_LEASE = timedelta(seconds=60)  # a killed holder's slot is free this long (+ the grace) after its last renewal
 RENEW_MARGIN = timedelta(seconds=10)  # a holder stops using a slot this long before its lease ends (by its clock)
 TAKEOVER_GRACE = timedelta(seconds=5)  # an expired row is taken only this long after its expiry: clock skew
-WAIT_TTL = timedelta(minutes=5)  # a waiting row outlives several refusals a minute apart, and no more
-WAITER_PREFIX = "w-"
-
-
-def waiters_ahead(waiting: dict[str, datetime], me: str | None) -> int:
-    """How many waiters come before ``me``: all of them for a newcomer, else those that began waiting first."""
-    mine = waiting.get(me) if me is not None else None
-    if mine is None:
-        return len(waiting)
-    return sum(1 for name, since in waiting.items() if name != me and (since, name) < (mine, me or ""))
 
 
 @dataclass(frozen=True)
@@ -81,11 +63,8 @@ class ConnectionSlots:
         self.table = table
         self.clock = clock
 
-    def acquire(
-        self, scope: str, limit: int, holder: str, lease: timedelta, *, waiter: str | None = None
-    ) -> Slot | None:
-        """A free slot of ``scope`` (one of ``limit``) for ``holder``, or None when all are held; a ``waiter``
-        refused waits its turn (see Turns above)."""
+    def acquire(self, scope: str, limit: int, holder: str, lease: timedelta) -> Slot | None:
+        """A free slot of ``scope`` (one of ``limit``) for ``holder``, or None when all are held."""
         limit = max(1, min(limit, MAX_SLOTS))
         now = self.clock()
         partition = safe_key(scope)
@@ -93,38 +72,10 @@ class ConnectionSlots:
             str(row["RowKey"]): row
             for row in self.table.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
         }
-        waiting = {
-            str(row.get("waiter")): row["since"]
-            for key, row in rows.items()
-            if key.startswith(WAITER_PREFIX) and row["expires_on"] > now
-        }
         free = [n for n in range(limit) if f"{n:03d}" not in rows]
         expired = [
             n for n in range(limit) if f"{n:03d}" in rows and rows[f"{n:03d}"]["expires_on"] + TAKEOVER_GRACE <= now
         ]
-        if waiter is not None and waiters_ahead(waiting, waiter) >= len(free) + len(expired):
-            self._wait(partition, waiter, waiting.get(waiter, now), now)
-            return None
-        slot = self._take(scope, partition, holder, lease, now, rows, free, expired)
-        if waiter is not None:
-            if slot is None:
-                self._wait(partition, waiter, waiting.get(waiter, now), now)
-            elif waiter in waiting:
-                with contextlib.suppress(AzureError):  # it expires anyway
-                    self.table.delete_entity(partition, _waiter_key(waiter))
-        return slot
-
-    def _wait(self, partition: str, waiter: str, since: datetime, now: datetime) -> None:
-        """Keep ``waiter``'s place in the queue (the time it first waited) for another :data:`WAIT_TTL`."""
-        entity = {"PartitionKey": partition, "RowKey": _waiter_key(waiter), "waiter": waiter, "since": since,
-                  "expires_on": now + WAIT_TTL}  # fmt: skip
-        with contextlib.suppress(AzureError):  # no place kept: the next try is a newcomer's
-            self.table.upsert_entity(entity, mode=UpdateMode.REPLACE)
-
-    def _take(
-        self, scope: str, partition: str, holder: str, lease: timedelta, now: datetime,
-        rows: dict[str, Any], free: list[int], expired: list[int],
-    ) -> Slot | None:  # fmt: skip
         random.shuffle(free)  # instances starting together do not all race for slot 000
         random.shuffle(expired)
         for number in free + expired:
@@ -175,7 +126,3 @@ class ConnectionSlots:
                 etag=slot.etag,
                 match_condition=MatchConditions.IfNotModified,
             )
-
-
-def _waiter_key(waiter: str) -> str:
-    return WAITER_PREFIX + safe_key(waiter)
