@@ -82,6 +82,7 @@ class Group:
     name: str
     mailboxes: list[Mailbox] = field(default_factory=list)
     arrivals: dict[str, datetime] = field(default_factory=dict)  # Message-ID -> delivered to the mail server
+    recipients: dict[str, str] = field(default_factory=dict)  # Message-ID -> its mailbox's id
 
     @property
     def ids(self) -> set[str]:
@@ -104,13 +105,33 @@ class _Api(uvicorn.Server):
             self.accepting.set()
 
 
+@dataclass(frozen=True)
+class CycleRecord:
+    """One cycle of a mailbox as the worker reported it: what a slow message's trace is read against."""
+
+    started: datetime
+    ended: datetime
+    report: CycleReport
+
+    def line(self) -> str:
+        r = self.report
+        reasons = ",".join(f"{k}={v}" for k, v in sorted(r.reasons.items()))
+        error = f" error={r.error}" if r.error else ""
+        return (f"{self.started:%H:%M:%S.%f}"[:-3] + f"-{self.ended:%H:%M:%S} {r.status} listed={r.listed} "
+                f"fetched={r.fetched} tracked={r.tracked} not_tracked={r.not_tracked} retried={r.retried} "
+                f"more={r.more_pending} held={r.budget_held} [{reasons}]{error}")  # fmt: skip
+
+
 class CycleCounter:
     """Counts the incoming cycles the worker ran, per mailbox (one IMAP login each), and those after which the
-    poll budget held the next poll back (later than the adaptive polling asked)."""
+    poll budget held the next poll back (later than the adaptive polling asked); keeps every cycle's record
+    in memory for the traces of the slowest messages."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.held: Counter[str] = Counter()
+        self.throttled: Counter[str] = Counter()  # cycles refused (a connection slot, the server's throttling)
+        self.history: dict[str, list[CycleRecord]] = {}
         self._lock = threading.Lock()
         self.counting = False
 
@@ -119,9 +140,13 @@ class CycleCounter:
         run = worker.run
 
         def counted(item: Any) -> CycleReport:
+            started = utcnow()
             report: CycleReport = run(item)
-            if self.counting and report.status == "processed":
-                with self._lock:
+            with self._lock:
+                self.history.setdefault(item.mailbox_id, []).append(CycleRecord(started, utcnow(), report))
+                if self.counting and report.status == "throttled":
+                    self.throttled[item.mailbox_id] += 1
+                if self.counting and report.status == "processed":
                     self.counts[item.mailbox_id] += 1
                     self.held[item.mailbox_id] += report.budget_held
             return report
@@ -173,8 +198,13 @@ def app_environment(settings: Settings) -> Iterator[ModuleType]:
                 os.environ[name] = value
 
 
-def profiles(store: Store, box: SecretBox, graph: GraphServer, imap_port: int) -> tuple[EmailServerProfile, ...]:
+def profiles(
+    store: Store, box: SecretBox, graph: GraphServer, imap_port: int, graph_connections: int
+) -> tuple[EmailServerProfile, ...]:
+    """The Graph profile's mailboxes share its ``graph_connections`` (R-SCH-10, server-to-server: per profile);
+    the IMAP mailboxes log in with their own credentials (counted per mailbox)."""
     graph_profile = EmailServerProfile(
+        max_concurrent_connections=graph_connections,
         name="Exchange Online through Graph",
         server_type=ServerType.EXCHANGE_ONLINE,
         exchange_api=ExchangeApi.GRAPH,
@@ -264,9 +294,11 @@ def start_world(servers: contextlib.ExitStack, quick: bool) -> World:
     return World(stack, graph, settings, store, SecretBox(settings.aes_key()), app)
 
 
-def create_groups(world: World, count: int) -> dict[str, Group]:
+def create_groups(world: World, count: int, graph_connections: int) -> dict[str, Group]:
     """``count`` mailboxes per group; the push group's subscribed as Test & Enable subscribes them."""
-    graph_profile, imap_profile = profiles(world.store, world.box, world.graph, world.stack.dovecot.imaps_port)
+    graph_profile, imap_profile = profiles(
+        world.store, world.box, world.graph, world.stack.dovecot.imaps_port, graph_connections
+    )
     groups = {name: Group(name) for name in GROUPS}
     log(f"==> creating {count} mailboxes per group")
     for n in range(count):
@@ -298,6 +330,7 @@ def arrive_at_random(world: World, groups: dict[str, Group], per_mailbox: float,
     def arrive(group: Group, mailbox: Mailbox, n: int) -> None:
         address = mailbox.email_address or ""
         raw, message_id = message(address, n)
+        group.recipients[message_id] = mailbox.id
         group.arrivals[message_id] = utcnow()
         if group.name == "imap":
             world.stack.dovecot.deliver(address, raw)
@@ -345,12 +378,37 @@ def figures(
         result[f"{name}_cycles_per_mailbox_hour"] = round(ran / mailbox_hours, 1)
         held = sum(cycles.held[i] for i in group.ids)
         result[f"{name}_budget_held_pct"] = round(100 * held / ran, 1) if ran else None
+        result[f"{name}_throttled_cycles"] = sum(cycles.throttled[i] for i in group.ids)
         if name == "imap":
             result["imap_logins_per_mailbox_hour"] = result["imap_cycles_per_mailbox_hour"]
         else:
             used = sum(calls[(m.email_address or "").lower()] for m in group.mailboxes)
             result[f"{name}_calls_per_mailbox_hour"] = round(used / mailbox_hours, 1)
     return result
+
+
+def traces(
+    groups: dict[str, Group], found: dict[str, dict[str, datetime]], cycles: CycleCounter, slowest: int
+) -> Iterator[str]:
+    """For each group's untracked and ``slowest`` slowest messages: arrival, tracked time and every cycle of
+    its mailbox (with the other messages that mailbox got), to tell a late cycle from a missed message."""
+    for name, group in groups.items():
+        latency = {mid: (found[name][mid] - at).total_seconds() for mid, at in group.arrivals.items()
+                   if mid in found[name]}  # fmt: skip
+        untracked = [mid for mid in group.arrivals if mid not in latency]
+        worst = sorted(latency, key=latency.__getitem__, reverse=True)[:slowest]
+        for mid in untracked + worst:
+            mailbox_id = group.recipients[mid]
+            yield (f"{name} {mid} mailbox={mailbox_id} arrived={group.arrivals[mid]:%H:%M:%S.%f} "
+                   + (f"tracked={found[name][mid]:%H:%M:%S} latency={latency[mid]:.1f}s" if mid in latency
+                      else "UNTRACKED"))  # fmt: skip
+            for other, at in sorted(group.arrivals.items(), key=lambda entry: entry[1]):
+                if group.recipients[other] == mailbox_id and other != mid:
+                    done = found[name].get(other)
+                    yield f"    other message arrived={at:%H:%M:%S.%f} tracked={done:%H:%M:%S}" if done else (
+                        f"    other message arrived={at:%H:%M:%S.%f} UNTRACKED")  # fmt: skip
+            for record in cycles.history.get(mailbox_id, []):
+                yield "    cycle " + record.line()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -361,13 +419,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tail", type=float, default=900.0, help="most seconds to wait after the last arrival")
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="a smoke test of the harness: seconds, no figures")
+    parser.add_argument(
+        "--graph-connections",
+        type=int,
+        default=EmailServerProfile.model_fields["max_concurrent_connections"].default,
+        help="the Graph profile's maxconcurrentconnections, shared by the push and graph_poll groups",
+    )
+    parser.add_argument("--trace", help="file for the slowest and untracked messages' cycle traces (default stderr)")
+    parser.add_argument("--trace-slowest", type=int, default=5, help="slowest messages traced per group")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.mailboxes, args.per_mailbox, args.tail = 1.0, 3, 1.0, 120.0
     run_started = time.perf_counter()
     with contextlib.ExitStack() as servers:
         world = start_world(servers, args.quick)
-        groups = create_groups(world, args.mailboxes)
+        groups = create_groups(world, args.mailboxes, args.graph_connections)
         host = DevHost(world.app.app, world.settings)
         cycles = CycleCounter()
         cycles.wrap(world.app)
@@ -390,6 +456,14 @@ def main(argv: list[str] | None = None) -> int:
         calls = Counter(call.mailbox.lower() for call in world.graph.call_log if call.mailbox)
         budget = world.app.services.worker.poll_budget
 
+    lines = list(traces(groups, found, cycles, args.trace_slowest))
+    if args.trace:
+        with open(args.trace, "w", encoding="utf-8") as out:
+            out.writelines(line + "\n" for line in lines)
+    else:
+        for line in lines:
+            log(line)
+
     summary: dict[str, Any] = {
         "benchmark": "latency",
         "quick": bool(args.quick),
@@ -401,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         "dynamics_cycles_per_mailbox_hour": DYNAMICS_CYCLES_PER_HOUR,
         "poll_budget_cycles_per_hour": budget.cycles_per_hour,  # as the app loaded its settings
         "poll_budget_burst_cycles": budget.burst,
+        "graph_profile_connections": args.graph_connections,
         "run_s": round(time.perf_counter() - run_started, 1),
     }
     print(json.dumps(summary))
