@@ -17,17 +17,14 @@ needs none either: its email's id is derived from its Message-ID, so the email r
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, UpdateMode
 
-from sync.errors import ConcurrencyConflict
 from sync.model.lookups import EmailSummary, SmartCandidate
 from sync.store.keys import safe_key
 
@@ -61,11 +58,7 @@ class MessageIndex:
         )
 
     def claim(self, message_key: str, summary: EmailSummary, mailbox_id: str) -> bool:
-        """Insert the row if absent: True if this call created it (the caller then stores the email).
-
-        A crash between the claim and the email row leaves a claim without email; the same mailbox
-        finds its own id in the claim on the next run and stores the email under the claimed id.
-        """
+        """Insert the row if absent (SendEmail, for a Message-ID it did not make): True if this call created it."""
         row = {"PartitionKey": message_partition(message_key), "RowKey": "m", **summary.to_row(),
                "mailbox_ids": json.dumps([mailbox_id])}  # fmt: skip
         try:
@@ -73,31 +66,6 @@ class MessageIndex:
         except ResourceExistsError:
             return False
         return True
-
-    def add_mailbox(self, message_key: str, mailbox_id: str, *, attempts: int = 10) -> MessageClaim:
-        """Record that another mailbox saw the message (ETag compare-and-swap, retried)."""
-        for _ in range(attempts):
-            claim = self.find(message_key)
-            if claim is None:
-                raise ConcurrencyConflict("message index row vanished")
-            if mailbox_id in claim.mailbox_ids:
-                return claim
-            claim.mailbox_ids.append(mailbox_id)
-            try:
-                self.table.update_entity(
-                    {"PartitionKey": message_partition(message_key), "RowKey": "m",
-                     "mailbox_ids": json.dumps(claim.mailbox_ids)},
-                    mode=UpdateMode.MERGE, etag=claim.etag, match_condition=MatchConditions.IfNotModified,
-                )  # fmt: skip
-            except ResourceModifiedError:
-                continue
-            return claim
-        raise ConcurrencyConflict("message index row kept changing")
-
-    def release(self, message_key: str) -> None:
-        """Drop a claim whose email could not be stored, so a later attempt can claim again."""
-        with contextlib.suppress(ResourceNotFoundError):
-            self.table.delete_entity(message_partition(message_key), "m")
 
 
 class SummaryIndex:
