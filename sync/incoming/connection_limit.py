@@ -6,11 +6,15 @@ it back when the session closes. Slots are counted per mailbox when the mailbox 
 credentials, else per profile (N-12), in scopes of their own: the SMTP server of a profile is usually another
 host, with its own count. A mailbox that connects with its own credentials needs no slot: its lease already
 allows one incoming cycle at a time, and the limit is at least 1, so its idle cycle costs nothing more. A
-profile-wide count costs three table requests per cycle (read the scope's slots, take one, give it back).
+profile-wide count costs four table requests per cycle (read the scope's rows, take a slot, read the waiting
+mailboxes, give the slot back or keep it for the first of them).
 
 A worker that finds every slot taken does not wait (a cycle may hold its connection for minutes): the cycle
-ends as "throttled" and comes back after :data:`RETRY_SECONDS`, with no failure counted and no alert, as when
-a server asks for a pause. While the session is open a heartbeat renews the short slot lease, so the slot of
+ends as "throttled", with no failure counted and no alert, as when a server asks for a pause, and its mailbox
+waits its turn (:mod:`sync.store.slot_turns`): the next slot given back is kept for the mailbox that has waited
+longest, and the giver wakes it at once (``wake``, the push path's wake: a cycle on the ``mailbox-push``
+queue). A mailbox nobody woke comes back after :data:`RETRY_SECONDS` and still finds its place in line. While
+the session is open a heartbeat renews the short slot lease, so the slot of
 a killed process comes back within about a minute; a session whose slot was lost (a renewal found it taken,
 or storage could not renew it in time) refuses further calls instead of exceeding the limit. For Exchange the
 check is made at each call of the session itself (folders, marks), not at each request inside a folder read.
@@ -20,6 +24,7 @@ nobody closed cannot keep its slot.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -41,6 +46,10 @@ from sync.model import EmailServerProfile, Mailbox
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import CredentialRetrieval
 from sync.store.slots import SLOT_LEASE, ConnectionSlots, Slot
+
+log = logging.getLogger(__name__)
+
+Wake = Callable[[str], object]  # queue a cycle of the mailbox with this id at once
 
 RETRY_SECONDS = 60.0  # a mailbox refused a slot tries again at the next scheduler tick, about a minute later
 HEARTBEATS_PER_LEASE = 3  # renew every third of the lease: one failed renewal still leaves time for the next
@@ -67,9 +76,9 @@ class HeldSlot:
 
     def __init__(
         self, slots: ConnectionSlots, slot: Slot, limit: int, *, hold_seconds: float,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = time.monotonic, wake: Wake | None = None,
     ) -> None:  # fmt: skip
-        self._slots, self._limit = slots, limit
+        self._slots, self._limit, self._wake = slots, limit, wake
         self._slot: Slot | None = slot
         self._until = monotonic() + hold_seconds
         self._monotonic = monotonic
@@ -89,7 +98,7 @@ class HeldSlot:
         with self._lock:
             slot, self._slot = self._slot, None
         if slot is not None:
-            self._slots.release(slot)
+            _wake(self._wake, self._slots.give_back(slot, self._limit))
 
     def _beat(self, interval: float) -> None:
         while not self._stop.wait(interval) and self._monotonic() < self._until:
@@ -175,8 +184,11 @@ class IncomingConnectionLimit:
 
     def __init__(
         self, slots: ConnectionSlots, *, hold_seconds: float, lease: timedelta = SLOT_LEASE,
-        holder: str | None = None, monotonic: Callable[[], float] = time.monotonic,
+        holder: str | None = None, monotonic: Callable[[], float] = time.monotonic, wake: Wake | None = None,
     ) -> None:  # fmt: skip
+        """``wake``: queues a cycle of a mailbox at once; a slot given back is kept for the mailbox whose turn
+        it is, and this wakes it (without it, the mailbox finds its slot at its retry)."""
+        self.wake = wake
         self.slots = slots
         self.hold_seconds = hold_seconds
         self.lease = lease
@@ -191,13 +203,18 @@ class IncomingConnectionLimit:
         if not counted_together(profile):
             return opener()  # its own credentials: the mailbox lease already allows one session at a time (<= limit)
         scope, limit = incoming_scope(mailbox, profile), profile.max_concurrent_connections
-        slot = self.slots.acquire(scope, limit, self.holder, self.lease)
+        turn = self.slots.take_turn(scope, limit, self.holder, self.lease, mailbox.id)
+        for waiter in turn.handed:
+            _wake(self.wake, waiter)
+        slot = turn.slot
         if slot is None:
             raise ConnectionLimitReached(
                 f"all {limit} incoming connections the profile {profile.name} allows are in use",
                 retry_after_seconds=RETRY_SECONDS,
             )
-        held = HeldSlot(self.slots, slot, limit, hold_seconds=self.hold_seconds, monotonic=self.monotonic)
+        held = HeldSlot(
+            self.slots, slot, limit, hold_seconds=self.hold_seconds, monotonic=self.monotonic, wake=self.wake
+        )
         try:
             session = opener()
         except BaseException:
@@ -206,3 +223,13 @@ class IncomingConnectionLimit:
         if isinstance(session, ExchangeSession):
             return LimitedExchangeSession(session, held)
         return LimitedInboxSession(session, held)
+
+
+def _wake(wake: Wake | None, mailbox_id: str | None) -> None:
+    """Queue the cycle of the mailbox a slot was kept for; a failure only delays it to its retry."""
+    if wake is None or mailbox_id is None:
+        return
+    try:
+        wake(mailbox_id)
+    except Exception:  # storage or queue trouble: its kept slot waits for its retry
+        log.warning("waking mailbox %s for its connection slot failed", mailbox_id, exc_info=True)

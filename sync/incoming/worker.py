@@ -42,7 +42,7 @@ from sync.health.alerts import Alerts, incoming_failure_text, mailbox_ref
 from sync.health.notifications import AlertMailer
 from sync.health.profile_alerts import ProfileAlerts
 from sync.incoming.checkpoint_progress import CheckpointProgress
-from sync.incoming.connection_limit import IncomingConnectionLimit
+from sync.incoming.connection_limit import ConnectionLimitReached, IncomingConnectionLimit
 from sync.incoming.directory import CycleDirectory
 from sync.incoming.item_alerts import invalid_sender_text
 from sync.incoming.marks import TRACKED_CATEGORY, mark_for
@@ -137,7 +137,8 @@ class MailboxWorker:
         tokens: AccessTokenSource | None = None,
         rewake: Callable[[str], object] | None = None,
     ) -> None:
-        """``rewake(mailbox_id)`` queues the next cycle at once when a notification came during this one."""
+        """``rewake(mailbox_id)`` queues a mailbox's cycle at once: the next one when a notification came during
+        this one, or one whose turn for a connection slot came (R-SCH-10)."""
         self.store = store
         self.tokens = tokens  # OAuth access tokens for IMAP/POP3 profiles that log in with them
         self.rewake = rewake
@@ -147,6 +148,7 @@ class MailboxWorker:
         self.connection_limit = connection_limit or IncomingConnectionLimit(
             ConnectionSlots(store.account.table(Table.CONNECTION_SLOTS)),  # real time: leases outlive processes
             hold_seconds=settings.worker_budget_seconds + SLOT_HOLD_MARGIN_SECONDS,
+            wake=rewake,
         )
         self.clock = clock
         self.monotonic = monotonic
@@ -198,7 +200,8 @@ class MailboxWorker:
         try:
             session = self._open(mailbox, profile, started + self.settings.worker_budget_seconds)
         except ServerBusy as exc:  # every connection the profile allows is in use (R-SCH-10): no failure counted
-            return self._throttled(item, report, mailbox, profile, exc)
+            refused = isinstance(exc, ConnectionLimitReached)
+            return self._throttled(item, report, mailbox, profile, exc, cycle_started=now if refused else None)
         except MailServerError as exc:
             return self._failed(item, report, mailbox, profile, org, exc)
         try:
@@ -218,12 +221,16 @@ class MailboxWorker:
         return report
 
     def _throttled(
-        self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile, exc: ServerBusy
-    ) -> CycleReport:
-        """Come back when the server (or the connection limit) said, with no failure counted."""
+        self, item: WorkItem, report: CycleReport, mailbox: Mailbox, profile: EmailServerProfile, exc: ServerBusy,
+        cycle_started: datetime | None = None,
+    ) -> CycleReport:  # fmt: skip
+        """Come back when the server (or the connection limit) said, with no failure counted. A cycle refused a
+        connection slot (``cycle_started``) comes back at once if it was woken meanwhile: its slot came free
+        before its lease was released, so the wake only marked it (docs/imap-pop3.md#connections)."""
         report.status, report.error, report.more_pending = "throttled", f"{exc.code}: {exc}", True
         now = self.clock()
-        self._finish(item, report, mailbox, profile, now, retry_at=now + timedelta(seconds=exc.retry_after_seconds))
+        retry_at = now + timedelta(seconds=exc.retry_after_seconds)
+        self._finish(item, report, mailbox, profile, now, retry_at=retry_at, cycle_started=cycle_started)
         return report
 
     # --- the cycle ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -15,18 +16,22 @@ from sync.auth.secrets import SecretBox, seal_field
 from sync.incoming.connection_limit import ConnectionLimitReached, IncomingConnectionLimit, LimitedInboxSession
 from sync.incoming.worker import CycleReport, MailboxWorker
 from sync.mail.imap import ImapConnector
-from sync.mail.port import ConnectionSettings, IncomingSession, RemoteMessage
+from sync.mail.port import ConnectionSettings, ExchangeSession, IncomingSession, RemoteMessage
 from sync.mailboxes.credentials import incoming_connection
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import EmailServerProfile, Mailbox, Queue
 from sync.model.mailbox import FolderWatermark
 from sync.model.options import CredentialRetrieval, EmailAddressApproval, ServerType
 from sync.model.profile import TlsMode
+from sync.push.wake import Waker
+from sync.scheduling.act_scheduler import ActScheduler
 from sync.scheduling.scheduler import Scheduler, schedule_now
+from sync.scheduling.work import WorkItem
 from sync.settings import Settings
 from sync.store import Store
 from sync.store.keys import safe_key
 from sync.store.names import Table
+from sync.store.slot_turns import KEPT_PREFIX
 from sync.store.slots import SLOT_LEASE, ConnectionSlots
 from tests.stack_fixtures import MAIL_PASSWORD
 
@@ -153,7 +158,10 @@ def test_r_sch_10_concurrent_workers_never_open_more_incoming_connections_than_t
             assert list(isolated_store.alerts.query("mailbox_id eq @m", {"m": mailbox.id})) == []
     slots = isolated_store.account.table(Table.CONNECTION_SLOTS)
     scope = safe_key(f"incoming:profile:{profile.id}")
-    assert list(slots.query_entities("PartitionKey eq @pk", parameters={"pk": scope})) == []  # all given back
+    rows = list(slots.query_entities("PartitionKey eq @pk", parameters={"pk": scope}))
+    refused = sorted(r.mailbox_id for r in reports if r.status == "throttled")
+    # the slots given back are kept for the refused mailboxes, whose turn it is; no other row is left
+    assert sorted(str(r["holder"]).removeprefix(KEPT_PREFIX) for r in rows) == refused
 
 
 def test_r_sch_10_a_session_whose_slot_lease_ran_out_stops_using_its_connection(
@@ -177,3 +185,95 @@ def test_r_sch_10_a_session_whose_slot_lease_ran_out_stops_using_its_connection(
     with pytest.raises(ConnectionLimitReached):
         session.list_new(FolderWatermark(folder="INBOX"), frozenset())
     session.close()
+
+
+def _deliver(dovecot: Dovecot, profile: EmailServerProfile, subject: str) -> None:
+    raw = (f"From: Someone <someone-{uuid.uuid4().hex[:6]}@example.org>\r\nTo: {profile.incoming_username}\r\n"
+           f"Subject: {subject}\r\nMessage-ID: <{uuid.uuid4().hex}@example.org>\r\n\r\nbody\r\n")  # fmt: skip
+    dovecot.deliver(str(profile.incoming_username), raw.encode())
+
+
+def test_r_sch_10_a_mailbox_refused_a_slot_is_woken_when_one_is_given_back_and_its_cycle_takes_it(
+    isolated_store: Store, settings: Settings, dovecot: Dovecot, test_ca: TestCA
+) -> None:
+    """The refused mailbox does not wait for its retry a minute later (when it raced every other due mailbox):
+    the session that gives a slot back keeps it for the mailbox and wakes it; its cycle then reads its mail."""
+    own = settings.model_copy(update={"extra_ca_file": str(test_ca.ca_cert)})
+    box = SecretBox(own.aes_key())
+    profile = _profile(isolated_store, box, dovecot)
+    holders = [_queue_mailbox(isolated_store, profile) for _ in range(LIMIT)]
+    waiting, newcomer = _queue_mailbox(isolated_store, profile), _queue_mailbox(isolated_store, profile)
+    _deliver(dovecot, profile, "read once the mailbox's turn came")
+    woken: list[str] = []
+    table = isolated_store.account.table(Table.CONNECTION_SLOTS)
+    limit = IncomingConnectionLimit(ConnectionSlots(table), hold_seconds=0, wake=woken.append)
+
+    def open_for(mailbox: Mailbox) -> IncomingSession | ExchangeSession:
+        endpoint = incoming_connection(mailbox, profile, box, own.extra_ca_file)
+        return limit.open(mailbox, profile, lambda: ImapConnector().open(endpoint))
+
+    held = [open_for(m) for m in holders]
+    scheduler = Scheduler(isolated_store, own, lambda item: None)
+    worker = MailboxWorker(isolated_store, own, box, {ServerType.IMAP_SMTP: ImapConnector()}, rewake=woken.append)
+
+    refused = worker.run(scheduler.claim(isolated_store.get_mailbox(waiting.id), profile))
+    assert refused.status == "throttled"
+    assert woken == []
+    held.pop().close()
+    assert woken == [waiting.id]  # at once, by the session that gave its slot back
+
+    late = worker.run(scheduler.claim(isolated_store.get_mailbox(newcomer.id), profile))
+    assert late.status == "throttled"  # the free slot is kept for the waiting mailbox
+    turn = worker.run(scheduler.claim(isolated_store.get_mailbox(waiting.id), profile))
+    assert (turn.status, turn.tracked + turn.not_tracked) == ("processed", 1)
+    assert woken == [waiting.id, newcomer.id]  # its cycle's end handed the slot on to the next in line
+    for session in held:
+        session.close()
+
+
+def test_r_sch_10_a_mailbox_woken_while_its_refused_cycle_ends_comes_back_at_once(
+    isolated_store: Store, settings: Settings, dovecot: Dovecot, test_ca: TestCA
+) -> None:
+    """The slot is handed over between the refusal and the end of the refused cycle: the wake finds the
+    mailbox still leased and can only mark it (as a change notification does). The cycle's end then makes it
+    due at once and wakes it again, instead of leaving the kept slot idle until its retry."""
+    own = settings.model_copy(update={"extra_ca_file": str(test_ca.ca_cert)})
+    box = SecretBox(own.aes_key())
+    profile = _profile(isolated_store, box, dovecot)
+    holder, waiting = _queue_mailbox(isolated_store, profile), _queue_mailbox(isolated_store, profile)
+    profile.max_concurrent_connections = 1
+    isolated_store.profiles.update(profile)
+    claimed: list[WorkItem] = []
+    waker = Waker(isolated_store, Scheduler(isolated_store, own, claimed.append),
+                  ActScheduler(isolated_store, own, lambda item: None))  # fmt: skip
+    table = isolated_store.account.table(Table.CONNECTION_SLOTS)
+    outside = IncomingConnectionLimit(
+        ConnectionSlots(table), hold_seconds=0, wake=lambda m: waker.wake(m, "incoming", datetime.now(UTC))
+    )
+    session = outside.open(holder, profile, lambda: ImapConnector().open(
+        incoming_connection(holder, profile, box, own.extra_ca_file)))  # fmt: skip
+    answers: list[str] = []
+
+    class GiveBackRightAfterTheRefusal(IncomingConnectionLimit):
+        def open(self, mailbox: Mailbox, profile: EmailServerProfile, opener: Any) -> Any:
+            try:
+                return super().open(mailbox, profile, opener)
+            except ConnectionLimitReached:
+                session.close()  # the holder gives its slot back now: kept for us, and the wake only marks us
+                answers.append("refused")
+                raise
+
+    rewoken: list[str] = []
+    limit = GiveBackRightAfterTheRefusal(ConnectionSlots(table), hold_seconds=0, wake=rewoken.append)
+    worker = MailboxWorker(isolated_store, own, box, {ServerType.IMAP_SMTP: ImapConnector()},
+                           connection_limit=limit, rewake=rewoken.append)  # fmt: skip
+    report = worker.run(Scheduler(isolated_store, own, lambda item: None).claim(
+        isolated_store.get_mailbox(waiting.id), profile))  # fmt: skip
+
+    assert (report.status, answers, claimed) == ("throttled", ["refused"], [])  # the wake found it running
+    assert rewoken == [waiting.id]  # the cycle's end woke it instead
+    after = isolated_store.get_mailbox(waiting.id)
+    assert after.postpone_mailbox_processing_until is not None
+    assert after.postpone_mailbox_processing_until <= datetime.now(UTC)  # due now, not after the retry delay
+    turn = worker.run(Scheduler(isolated_store, own, lambda item: None).claim(after, profile))
+    assert turn.status == "processed"  # the kept slot was its own
