@@ -131,6 +131,8 @@ class CycleCounter:
         self.counts: Counter[str] = Counter()
         self.held: Counter[str] = Counter()
         self.throttled: Counter[str] = Counter()  # cycles refused (a connection slot, the server's throttling)
+        self.streak: Counter[str] = Counter()  # refused cycles in a row, now
+        self.longest_streak: Counter[str] = Counter()  # the most refused cycles in a row: how unfair the wait was
         self.history: dict[str, list[CycleRecord]] = {}
         self._lock = threading.Lock()
         self.counting = False
@@ -146,6 +148,11 @@ class CycleCounter:
                 self.history.setdefault(item.mailbox_id, []).append(CycleRecord(started, utcnow(), report))
                 if self.counting and report.status == "throttled":
                     self.throttled[item.mailbox_id] += 1
+                    self.streak[item.mailbox_id] += 1
+                    longest = max(self.longest_streak[item.mailbox_id], self.streak[item.mailbox_id])
+                    self.longest_streak[item.mailbox_id] = longest
+                elif report.status != "stale":
+                    self.streak[item.mailbox_id] = 0
                 if self.counting and report.status == "processed":
                     self.counts[item.mailbox_id] += 1
                     self.held[item.mailbox_id] += report.budget_held
@@ -379,6 +386,7 @@ def figures(
         held = sum(cycles.held[i] for i in group.ids)
         result[f"{name}_budget_held_pct"] = round(100 * held / ran, 1) if ran else None
         result[f"{name}_throttled_cycles"] = sum(cycles.throttled[i] for i in group.ids)
+        result[f"{name}_most_refused_in_a_row"] = max((cycles.longest_streak[i] for i in group.ids), default=0)
         if name == "imap":
             result["imap_logins_per_mailbox_hour"] = result["imap_cycles_per_mailbox_hour"]
         else:

@@ -28,4 +28,5 @@ def test_the_quick_latency_benchmark_tracks_every_message_and_prints_its_json() 
     for group in ("push", "graph_poll", "imap"):
         assert result[f"{group}_untracked"] == 0
         assert result[f"{group}_p50_s"] <= result[f"{group}_p95_s"] <= result[f"{group}_max_s"]
+        assert 0 <= result[f"{group}_most_refused_in_a_row"] <= result[f"{group}_throttled_cycles"]
     assert result["imap_logins_per_mailbox_hour"] > 0 and result["push_calls_per_mailbox_hour"] > 0
