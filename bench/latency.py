@@ -118,8 +118,8 @@ class CycleRecord:
         reasons = ",".join(f"{k}={v}" for k, v in sorted(r.reasons.items()))
         error = f" error={r.error}" if r.error else ""
         return (f"{self.started:%H:%M:%S.%f}"[:-3] + f"-{self.ended:%H:%M:%S} {r.status} listed={r.listed} "
-                f"fetched={r.fetched} tracked={r.tracked} not_tracked={r.not_tracked} retried={r.retried} "
-                f"more={r.more_pending} held={r.budget_held} [{reasons}]{error}")  # fmt: skip
+                f"fetched={r.fetched} tracked={r.tracked} not_tracked={r.not_tracked} revisited={r.revisited} "
+                f"retried={r.retried} more={r.more_pending} held={r.budget_held} [{reasons}]{error}")  # fmt: skip
 
 
 class CycleCounter:

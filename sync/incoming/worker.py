@@ -118,6 +118,7 @@ class CycleReport:
     quarantined: int = 0
     retried: int = 0  # messages tried again this cycle after an earlier failure (R-REC-9)
     deleted: int = 0
+    revisited: int = 0  # items this mailbox tracked, listed again because they changed (our tracking category...)
     more_pending: bool = False
     budget_held: bool = False  # the poll budget set the next due time later than the adaptive polling would
     error: str | None = None
@@ -825,6 +826,10 @@ class _Cycle:
 
     def count(self, fetched: Fetched, outcome: ItemOutcome) -> None:
         self.report.fetched += fetched.raw is not None
+        if fetched.skipped is Reason.ALREADY_PROCESSED:  # a change to an item tracked here: no email, tracked or not
+            self.handled += 1
+            self.report.revisited += 1
+            return
         self.tally(outcome)
 
     def tally(self, outcome: ItemOutcome) -> None:

@@ -143,3 +143,27 @@ def test_a_wrong_client_secret_disables_the_mailbox_with_the_credentials_alert(d
     assert [a.code for a in alerts] == [CODE_INCOMING_AUTH]
     assert "credentials" in alerts[0].text and "InvalidClientCredentials" in alerts[0].text
     assert deployment.server.total_calls() == 0  # nothing reached Exchange
+
+
+def test_a_tracked_item_listed_again_after_its_category_is_counted_neither_tracked_nor_not_tracked(
+    deployment: Deployment,
+) -> None:
+    """Giving a tracked item the tracking category changes it, so the next sync lists it again (EWS
+    SyncFolderItems, Graph delta). The mailbox tracked it already: counted as "not tracked, already handled",
+    it doubled the not-tracked figures of the cycle history and the dashboard for every Exchange email."""
+    mailbox = deployment.user_mailbox(ALICE)
+    first, first_id = message(ALICE, subject="first")
+    item_id = deployment.server.deliver(ALICE, first)
+    deployment.run()
+    assert TRACKED_CATEGORY in deployment.server.categories(ALICE, "inbox", item_id)
+    second, second_id = message(ALICE, subject="second")
+    deployment.server.deliver(ALICE, second)
+    deployment.server.reset_calls()
+
+    deployment.cycle(mailbox)
+
+    latest = deployment.store.cycle_history.recent(mailbox.id, "incoming")[0]
+    assert (len(deployment.emails(first_id)), len(deployment.emails(second_id))) == (1, 1)
+    assert latest.listed == 2  # the categorized item came back with the new one
+    assert deployment.server.count(Op.FETCH) == 1  # and was not downloaded again
+    assert (latest.tracked, latest.not_tracked, latest.reasons) == (1, 0, {})

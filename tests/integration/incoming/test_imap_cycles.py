@@ -79,4 +79,5 @@ def test_mail_appended_with_an_old_date_is_tracked_also_after_a_uidvalidity_chan
 
     assert first.tracked == 2
     assert after.tracked == 1 and world.emails_with_message_id(f"<{appended_id}>") == 1
-    assert (after.fetched, after.reasons["AlreadyProcessed"]) == (1, 2)  # the tracked ones are not downloaded
+    assert (after.fetched, after.revisited) == (1, 2)  # the tracked ones are not downloaded
+    assert (after.not_tracked, after.reasons["AlreadyProcessed"]) == (0, 0)  # nor counted as emails left out
