@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from sync.mail.graph.delta_links import is_delta_link
+
 PREFIX = "graph"
 
 
@@ -26,7 +28,7 @@ def encode(state: DeltaState) -> str:
 def decode(text: str | None) -> DeltaState | None:
     """The state, or None for nothing or anything that is not a Graph state of ours (a full round then)."""
     parts = (text or "").split("|", 2)
-    if len(parts) != 3 or parts[0] != PREFIX or not parts[2].lower().startswith(("https://", "http://")):
+    if len(parts) != 3 or parts[0] != PREFIX or not is_delta_link(parts[2]):
         return None
     try:
         return DeltaState(parts[2], date.fromisoformat(parts[1]))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sync.mail.errors import MailServerError, MessageGone
+from sync.mail.graph.delta_links import is_delta_link
 from sync.mail.graph.errors import DeltaExpired
 from sync.mail.port import FolderContext, FolderRole, RemoteMessage
 from sync.model.mailbox import FolderWatermark
@@ -62,6 +63,8 @@ class GraphFolderReader:
 
     def list_new(self, watermark: FolderWatermark, processed_keys: frozenset[str]) -> list[RemoteMessage]:
         link, resync = watermark.sync_state, False
+        if link is not None and not is_delta_link(link):  # another API's state (EWS): a new round, as on expiry
+            link, resync = None, True
         if watermark.round_floor is None:  # a round begins: what was received up to now is not new
             self._floor = watermark.last_received_on
         else:  # a round goes on where the last cycle left it

@@ -19,6 +19,7 @@ from sync.mail.backoff import BackOff
 from sync.mail.errors import MailServerError
 from sync.mail.folder_plan import HierarchyChanges, plan_folders
 from sync.mail.graph.client import BatchRequest, GraphClient
+from sync.mail.graph.delta_links import is_delta_link
 from sync.mail.graph.folders import PAGE_SIZE, GraphFolderReader
 from sync.mail.port import (
     FolderContext,
@@ -66,7 +67,7 @@ class GraphSession:
 
     def _hierarchy(self, link: str | None) -> tuple[HierarchyChanges, str | None]:
         """No change since ``link``: nothing to do. Otherwise the folders under the Inbox, all of them."""
-        if link is not None:
+        if is_delta_link(link):
             changed, new_link = self._folder_round(link)
             if not changed:
                 return HierarchyChanges({}, frozenset(), complete=False), new_link
