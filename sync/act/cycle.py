@@ -88,6 +88,7 @@ class ActReport:
     conflicts: int = 0
     conflicts_held: int = 0  # tracked appointments waiting for the user's decision (R-ACT-24)
     copies_ignored: int = 0  # copies of linked items, never tracked as new records (R-ACT-19)
+    carried_over: int = 0  # links moved to the ids of the profile's new API (EWS to Graph)
     item_errors: int = 0
     changes: int = 0  # what either side wrote: drives the next interval
     errors: list[str] = field(default_factory=list)
@@ -126,6 +127,8 @@ class ActCycle:
     def _pull(self, folder: ActFolder) -> None:
         key = f"{WATERMARK_PREFIX}{folder.value}"
         watermark = self.mailbox.watermarks.get(key) or FolderWatermark(folder=key)
+        if self.exchange.carries_over(watermark.sync_state):
+            self._carry_over(TYPE_OF[folder])
         for page in self.exchange.pages(folder, watermark.sync_state):
             if not self.index.loaded and len(page.changes) >= LOAD_AT:
                 self.index.load()
@@ -137,6 +140,20 @@ class ActCycle:
                 self._deleted_series()  # before the checkpoint: the removals are not reported again
             watermark = watermark.model_copy(update={"sync_state": page.state})
             self.save_watermark(key, watermark)
+
+    def _carry_over(self, object_type: EntityType) -> None:
+        """The profile moved from EWS to Graph: this folder's links name their items by EWS ids. Those Graph finds
+        under its own ids follow them before the full round that comes next, so the round sees linked items, not
+        copies (R-ACT-19) nor tracked items to track again. Until the round's first checkpoint a crash repeats
+        this, and a link already moved finds its own id again."""
+        linked = [link for link in self.links.of_type(self.mailbox.id, object_type) if link.exchange_entry_id]
+        own = self.exchange.own_ids(object_type, [link.exchange_entry_id or "" for link in linked]) if linked else {}
+        for link in linked:
+            old = link.exchange_entry_id or ""
+            if own.get(old, old) != old:
+                self.index.forgotten(old)
+                self.index.attached(self.links.rekey(link, own[old]))
+                self.report.carried_over += 1
 
     def _pulled(self, change: ItemChange, object_type: EntityType) -> None:
         known = self.index.get(change.item_id) if self.index.loaded else None

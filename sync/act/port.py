@@ -133,6 +133,15 @@ class ActMailbox(Protocol):
         """Which of these items no longer exist, in as few round trips as the API allows."""
         ...
 
+    def carries_over(self, state: str | None) -> bool:
+        """Whether ``state`` is a folder state another API left (a profile moved from EWS to Graph): the folder's
+        links then name their items by that API's ids, for :meth:`own_ids` to find again."""
+        ...
+
+    def own_ids(self, object_type: EntityType, item_ids: Sequence[str]) -> dict[str, str]:
+        """The items, named by the other API's ids, that this API finds under its own: {theirs: ours}."""
+        ...
+
     def probe(self) -> None:
         """Prove access to the three folders without changing anything (Test & Enable)."""
         ...

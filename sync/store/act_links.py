@@ -160,6 +160,24 @@ class ActLinks:
         overlap([lambda: saved.append(self.apply(link, attached)), lambda: self.lookups.upsert(lookup)])
         return saved[0]
 
+    def rekey(self, link: ExchangeSyncIdMapping, exchange_entry_id: str) -> ExchangeSyncIdMapping:
+        """The same item under another id (its profile moved to another API): the link and its lookup row follow,
+        the change key and the sync state stay."""
+        old = link.exchange_entry_id
+
+        def moved(stored: ExchangeSyncIdMapping) -> None:
+            stored.exchange_entry_id = exchange_entry_id
+
+        lookup = ExchangeItemLookup(
+            mailbox_id=link.mailbox_id, exchange_entry_id=exchange_entry_id,
+            object_id=link.object_id, object_type=link.object_type,
+        )  # fmt: skip
+        saved: list[ExchangeSyncIdMapping] = []
+        overlap([lambda: saved.append(self.apply(link, moved)), lambda: self.lookups.upsert(lookup)])
+        if old and old != exchange_entry_id:
+            self.lookups.delete_key(link.mailbox_id, lookup_key(old))
+        return saved[0]
+
     def apply(
         self, link: ExchangeSyncIdMapping, change: Callable[[ExchangeSyncIdMapping], None]
     ) -> ExchangeSyncIdMapping:

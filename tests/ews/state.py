@@ -63,9 +63,12 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC).replace(microsecond=0)
 
 
+BINARY_HEAD = b"\xfb\xff\xbf"  # encodes as "+/+/": real ids are base64 of binary and carry both (Graph's do not)
+
+
 def _opaque(kind: str, *parts: object) -> str:
     """Ids and change keys are opaque base64 strings on real Exchange; clients must not parse them."""
-    return base64.b64encode(":".join(map(str, (kind, *parts))).encode()).decode()
+    return base64.b64encode(BINARY_HEAD + ":".join(map(str, (kind, *parts))).encode()).decode()
 
 
 @dataclass(frozen=True)

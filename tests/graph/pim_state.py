@@ -107,10 +107,12 @@ class PimStore:
 
     def add(
         self, kind: str, collection: str, data: dict[str, Any], extended: dict[str, str],
-        linked: list[dict[str, Any]] | None = None, now: datetime.datetime | None = None,
+        linked: list[dict[str, Any]] | None = None, now: datetime.datetime | None = None, item_id: str | None = None,
     ) -> PimItem:  # fmt: skip
+        """``item_id``: the id to give it (the item as another API named it), else a new one."""
         moment = now or _now()
-        item = PimItem(self._new_id(), kind, collection, data, moment, moment, self._new_id(), extended, linked or [])
+        made_id = item_id or self._new_id()
+        item = PimItem(made_id, kind, collection, data, moment, moment, self._new_id(), extended, linked or [])
         self.items[item.id] = item
         self._log(item, removed=False)
         return item

@@ -23,7 +23,7 @@ import time
 import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -157,15 +157,17 @@ class GraphServer:
 
     def add_event(
         self, address: str, subject: str, start: datetime.datetime, end: datetime.datetime, *,
-        categories: Sequence[str] = (), time_zone: str = "UTC", **more: Any,
+        categories: Sequence[str] = (), time_zone: str = "UTC", item_id: str | None = None,
+        extended: Mapping[str, str] | None = None, **more: Any,
     ) -> str:  # fmt: skip
-        """An event the user made in Outlook; ``more`` are further Graph properties (e.g. ``recurrence``)."""
+        """An event the user made in Outlook; ``more`` are further Graph properties (e.g. ``recurrence``);
+        ``item_id`` and ``extended`` (extended properties by id) for an event another API made."""
         data = {
             "subject": subject, "start": render_moment(start, time_zone), "end": render_moment(end, time_zone),
             "categories": list(categories), "_organizer": {"name": address, "address": address}, **more,
         }  # fmt: skip
         with self.state.pim(address) as pim:
-            event_id = pim.add("event", CALENDAR, data, {}).id
+            event_id = pim.add("event", CALENDAR, data, dict(extended or {}), item_id=item_id).id
         self.notifier.changed(address, "events", event_id)
         return event_id
 

@@ -161,6 +161,12 @@ class EwsActMailbox:
         found = self.session.call(lambda: list(self.account.fetch(ids, only_fields=["id"])), "GetItem")
         return {item_id for item_id, item in zip(item_ids, found, strict=True) if isinstance(item, Exception)}
 
+    def carries_over(self, state: str | None) -> bool:
+        return False  # a profile moved from Graph back to EWS is not supported (docs/exchange.md)
+
+    def own_ids(self, object_type: EntityType, item_ids: Sequence[str]) -> dict[str, str]:
+        return {}
+
     def create_many(self, items: Sequence[NewItem]) -> list[Created]:
         """One CreateItem per folder and invitation choice (exchangelib's ``bulk_create``, 100 items a request); an
         item EWS refuses is that item's answer, a failed request every one of its items'."""

@@ -46,7 +46,7 @@ from sync.act.port import (
 )
 from sync.mail.backoff import BackOff
 from sync.mail.errors import MailServerError, MessageGone, PermanentMailError, ServerBusy
-from sync.mail.graph import act_contacts, act_events, act_org_stamp, act_state, act_tasks
+from sync.mail.graph import act_contacts, act_events, act_org_stamp, act_state, act_tasks, ews_ids
 from sync.mail.graph.client import BatchRequest, GraphClient
 from sync.mail.graph.errors import DeltaExpired
 from sync.model.options import EntityType
@@ -245,6 +245,16 @@ class GraphActMailbox:
         if pending:
             self._call(check, "act.gone")
         return missing
+
+    def carries_over(self, state: str | None) -> bool:
+        return bool(state) and act_state.decode(state) is None  # an EWS sync state: the profile used EWS before
+
+    def own_ids(self, object_type: EntityType, item_ids: Sequence[str]) -> dict[str, str]:
+        """Each EWS id's URL-safe spellings (``ews_ids.py``), asked with :meth:`gone`: the one Graph has is ours."""
+        spellings = {ews_id: ews_ids.rest_spellings(ews_id) for ews_id in item_ids}
+        missing = self.gone(object_type, sorted({s for found in spellings.values() for s in found}))
+        own = {ews_id: [s for s in found if s not in missing] for ews_id, found in spellings.items()}
+        return {ews_id: found[0] for ews_id, found in own.items() if len(found) == 1}
 
     def create(
         self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str, *, send_invitations: bool = False

@@ -3,14 +3,34 @@ on through Graph where EWS left them, with the watermarks and links EWS wrote.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from devstack import TestCA
 from devstack.entra import EntraMock
+from sync.act.records import ActRecords
+from sync.api.context import ApiContext
+from sync.incoming.marks import TRACKED_CATEGORY
+from sync.mail.graph.act import STAMP
+from sync.mail.graph.ews_ids import rest_spellings
 from sync.model import EmailServerProfile, Mailbox
-from sync.model.options import ExchangeApi, ServerType
+from sync.model.act import Appointment
+from sync.model.email import ActivityParty
+from sync.model.options import (
+    ActDeliveryMethod,
+    EntityType,
+    ExchangeApi,
+    ParticipationType,
+    ServerType,
+    TestStatus,
+)
+from sync.scheduling.act_scheduler import schedule_act_now
+from tests.ews.server import EwsServer
+from tests.ews.state import Item
+from tests.integration.act.remote import GraphRemote
 from tests.integration.exchange.conftest import ALICE, Deployment, exchange_double, message
-from tests.integration.exchange.doubles import ExchangeDouble
+from tests.integration.exchange.doubles import EwsDouble, ExchangeDouble, GraphDouble
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +77,88 @@ def test_incoming_goes_on_through_graph_from_the_folder_states_ews_left(
         assert len(world.emails(after_id)) == 1
         assert len(world.emails(before_id)) == 1  # tracked once, through EWS
         assert all(s.startswith("http") for s in _ews_states(stored).values())  # Graph's delta links now
+
+
+def _act_enabled(world: Deployment) -> Mailbox:
+    mailbox = world.user_mailbox(ALICE)
+
+    def act_on(m: Mailbox) -> None:
+        m.act_method = ActDeliveryMethod.SERVER_SIDE_SYNC
+
+    world.store.mailboxes.modify(mailbox.id, "mailbox", act_on)
+    assert ApiContext(world.settings, lambda: world.store).test_and_enable().run(mailbox.id).act is TestStatus.SUCCESS
+    return mailbox
+
+
+def _linked_items(world: Deployment, mailbox: Mailbox) -> dict[str, str]:
+    """Record id -> the Exchange item id its link holds."""
+    links = world.store.act_links.of_type(mailbox.id, EntityType.APPOINTMENT)
+    return {link.object_id: link.exchange_entry_id or "" for link in links}
+
+
+def _appointments(world: Deployment, subject: str) -> list[str]:
+    return [a.id for a in world.store.appointments.query("subject eq @s", {"s": subject})]
+
+
+def test_act_links_made_through_ews_follow_their_items_to_the_ids_graph_gives_them(
+    ews_deployment: Deployment, test_ca: TestCA, entra: EntraMock
+) -> None:
+    world = ews_deployment
+    mailbox = _act_enabled(world)
+    assert mailbox.owner is not None
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    meeting = ActRecords(world.store).create(
+        Appointment(
+            subject="Made in the CRM", scheduled_start=start, scheduled_end=start + timedelta(hours=1),
+            parties=[ActivityParty(participation=ParticipationType.ORGANIZER, party=mailbox.owner)],
+        )
+    )  # fmt: skip
+    ews = _ews(world)
+    ews.create_calendar_item(
+        ALICE, subject="Tracked in Outlook", start=start + timedelta(days=1), end=start + timedelta(days=1, hours=1),
+        categories=[TRACKED_CATEGORY],
+    )  # fmt: skip
+    world.run()  # ACT through EWS: the CRM's meeting made in Exchange, the Outlook one tracked to the CRM
+    [tracked] = _appointments(world, "Tracked in Outlook")
+    through_ews = _linked_items(world, mailbox)
+    assert set(through_ews) == {meeting.id, tracked}
+
+    with exchange_double("graph", test_ca, entra) as graph:
+        assert isinstance(graph, GraphDouble)
+        for item in ews.items(ALICE, "calendar"):  # the same calendar, as Graph names its items
+            stamps = [str(value) for value in item.extended_properties.values()]
+            graph.server.add_event(
+                ALICE, item.subject or "", _moment(item, "start"), _moment(item, "end"),
+                categories=item.categories, item_id=rest_spellings(item.item_id)[0],
+                extended={STAMP: stamps[0]} if stamps else None,
+            )  # fmt: skip
+        _move_to_graph(world, graph)
+
+        schedule_act_now(world.store, mailbox.id)
+        world.run()
+
+        [cycle, _] = world.store.cycle_history.recent(mailbox.id, "act")
+        assert (cycle.outcome, cycle.failed) == ("processed", 0)
+        assert _appointments(world, "Tracked in Outlook") == [tracked]  # not tracked a second time...
+        assert list(world.store.act_links.conflicts_of(mailbox.id)) == []  # ...nor held as clashing with itself
+        assert _linked_items(world, mailbox) == {
+            record: rest_spellings(item_id)[0] for record, item_id in through_ews.items()
+        }  # not a copy of a linked item either: the links hold Graph's ids
+        remote = GraphRemote(graph.server)
+        graph_id = _linked_items(world, mailbox)[meeting.id]
+        remote.edit(graph_id, subject="Made in the CRM, moved in Outlook")
+        schedule_act_now(world.store, mailbox.id)
+        world.run()
+
+        assert world.store.appointments.get(meeting.id, "record").subject == "Made in the CRM, moved in Outlook"
+
+
+def _ews(world: Deployment) -> EwsServer:
+    assert isinstance(world.server, EwsDouble)
+    return world.server.server
+
+
+def _moment(item: Item, name: str) -> datetime:
+    found = item.value(name, datetime)
+    assert found is not None
+    return found
