@@ -310,6 +310,8 @@ class MailboxWorker:
         for change in synced.rule_changes:
 
             def update(rule: MailboxTrackingFolder, change: RuleChange = change) -> None:
+                if change.folder_id is not None:
+                    rule.exchange_folder_id = change.folder_id
                 if change.gone:
                     rule.is_enabled, rule.folder_onboarding_status = False, FOLDER_GONE
                 elif change.name is not None:

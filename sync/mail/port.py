@@ -102,11 +102,13 @@ class FolderPlan:
 
 @dataclass(frozen=True)
 class RuleChange:
-    """A tracked folder that was renamed, or that left the Inbox (moved out or deleted, R-FLT-9)."""
+    """A tracked folder that was renamed, or that left the Inbox (moved out or deleted, R-FLT-9), or that the
+    profile's new API names by another id (a profile moved from EWS to Graph)."""
 
     rule_id: str
     name: str | None = None  # the folder's new display name
     gone: bool = False  # no longer under the Inbox: the rule stops
+    folder_id: str | None = None  # the folder's id as the profile's API now names it
 
 
 @dataclass(frozen=True)

@@ -132,8 +132,8 @@ class GraphServer:
     def folder_id(self, address: str, folder: str) -> str:
         return self.state.folder(address, folder).id
 
-    def create_folder(self, address: str, name: str, parent: str = ROOT) -> str:
-        return self.state.create_folder(address, name, parent).id
+    def create_folder(self, address: str, name: str, parent: str = ROOT, folder_id: str | None = None) -> str:
+        return self.state.create_folder(address, name, parent, folder_id).id
 
     def rename_folder(self, address: str, folder: str, name: str) -> None:
         self.state.rename_folder(address, folder, name)

@@ -121,8 +121,8 @@ class _Mailbox:
         self.seq += 1
         return self.seq
 
-    def add_folder(self, name: str, parent_id: str | None) -> Folder:
-        folder = Folder(new_id(), name, parent_id)
+    def add_folder(self, name: str, parent_id: str | None, folder_id: str | None = None) -> Folder:
+        folder = Folder(folder_id or new_id(), name, parent_id)
         self.folders[folder.id] = folder
         self.logs[folder.id] = []
         if parent_id is not None:
@@ -297,10 +297,11 @@ class GraphState:
         with self._lock:
             return [s for s in self._sent if address is None or s.sender.lower() == address.lower()]
 
-    def create_folder(self, address: str, name: str, parent: str = ROOT) -> Folder:
+    def create_folder(self, address: str, name: str, parent: str = ROOT, folder_id: str | None = None) -> Folder:
+        """``folder_id``: the id to give it (the folder as another API named it), else a new one."""
         with self._lock:
             box = self._box(address)
-            return box.add_folder(name, box.folder(parent).id)
+            return box.add_folder(name, box.folder(parent).id, folder_id)
 
     def rename_folder(self, address: str, folder: str, name: str) -> Folder:
         with self._lock:

@@ -11,24 +11,30 @@ tracked folders are still under the Inbox (and their names), since a delta does 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from sync.mail.backoff import BackOff
 from sync.mail.errors import MailServerError
 from sync.mail.folder_plan import HierarchyChanges, plan_folders
+from sync.mail.graph import ews_ids
 from sync.mail.graph.client import BatchRequest, GraphClient
 from sync.mail.graph.delta_links import is_delta_link
-from sync.mail.graph.folders import PAGE_SIZE, GraphFolderReader
+from sync.mail.graph.folders import NOT_FOUND_CODES, PAGE_SIZE, GraphFolderReader
 from sync.mail.port import (
     FolderContext,
     FolderPlan,
     FolderSync,
+    RuleChange,
     ServerMark,
+    TrackingRule,
 )
 
 T = TypeVar("T")
+FOLDER_NOT_FOUND = (*NOT_FOUND_CODES, "ErrorInvalidIdMalformed")
 Call = tuple[str, str, Mapping[str, Any] | None]  # method, path below the user, body
 UNDELIVERABLE_FOLDER = "Undeliverable"
 
@@ -57,13 +63,46 @@ class GraphSession:
 
     # --- one cycle's folders ------------------------------------------------------------------------
     def folders(self, plan: FolderPlan) -> FolderSync:
+        carried: tuple[RuleChange, ...] = ()
+        if plan.rules and plan.hierarchy_state is not None and not is_delta_link(plan.hierarchy_state):
+            plan, carried = self._carry_over_rules(plan)
+
         def reader(folder: str, context: FolderContext) -> GraphFolderReader:
             return GraphFolderReader(
                 self, folder, context, limit=self._limit, revisit_categories=plan.revisit_categories,
                 page_size=self._page_size,
             )  # fmt: skip
 
-        return plan_folders(plan, reader, self._hierarchy)
+        synced = plan_folders(plan, reader, self._hierarchy)
+        return dataclasses.replace(synced, rule_changes=carried + synced.rule_changes) if carried else synced
+
+    def _carry_over_rules(self, plan: FolderPlan) -> tuple[FolderPlan, tuple[RuleChange, ...]]:
+        """The hierarchy state is one EWS left (the profile moved from EWS to Graph): the rules name their folders
+        by EWS ids. Each moves to the URL-safe spelling Graph has (``ews_ids.py``); one Graph finds under neither
+        is left, and the folder listing that follows stops it as no longer under the Inbox (R-FLT-12)."""
+        rules: list[TrackingRule] = []
+        carried: list[RuleChange] = []
+        for rule in plan.rules:
+            own = self._own_folder_id(rule.folder_id)
+            moved = own is not None and own != rule.folder_id
+            rules.append(dataclasses.replace(rule, folder_id=own) if moved and own else rule)
+            if moved and own:
+                carried.append(RuleChange(rule.rule_id, folder_id=own))
+        return dataclasses.replace(plan, rules=tuple(rules)), tuple(carried)
+
+    def _own_folder_id(self, ews_id: str) -> str | None:
+        """The one spelling of ``ews_id`` Graph has a folder by (a GET of its id per spelling), else None."""
+        found = []
+        for spelling in ews_ids.rest_spellings(ews_id):
+            path = f"{self.user}/mailFolders/{quote(spelling, safe='')}"
+            try:
+                self.call(partial(self.client.get, path, {"$select": "id"}), "folder.get")
+            except MailServerError as exc:
+                if not any(code in exc.code for code in FOLDER_NOT_FOUND):
+                    raise
+                continue
+            found.append(spelling)
+        return found[0] if len(found) == 1 else None
 
     def _hierarchy(self, link: str | None) -> tuple[HierarchyChanges, str | None]:
         """No change since ``link``: nothing to do. Otherwise the folders under the Inbox, all of them."""

@@ -14,13 +14,14 @@ from sync.api.context import ApiContext
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.mail.graph.act import STAMP
 from sync.mail.graph.ews_ids import rest_spellings
-from sync.model import EmailServerProfile, Mailbox
+from sync.model import EmailServerProfile, Mailbox, MailboxTrackingFolder
 from sync.model.act import Appointment
 from sync.model.email import ActivityParty
 from sync.model.options import (
     ActDeliveryMethod,
     EntityType,
     ExchangeApi,
+    FolderOnboardingStatus,
     ParticipationType,
     ServerType,
     TestStatus,
@@ -77,6 +78,31 @@ def test_incoming_goes_on_through_graph_from_the_folder_states_ews_left(
         assert len(world.emails(after_id)) == 1
         assert len(world.emails(before_id)) == 1  # tracked once, through EWS
         assert all(s.startswith("http") for s in _ews_states(stored).values())  # Graph's delta links now
+
+
+def test_tracking_rules_follow_their_folders_to_the_ids_graph_gives_them(
+    ews_deployment: Deployment, test_ca: TestCA, entra: EntraMock
+) -> None:
+    world = ews_deployment
+    mailbox = world.user_mailbox(ALICE)
+    folder = world.server.create_folder(ALICE, "inbox", "Fabrikam deal")
+    rule = world.store.tracking_folders.insert(MailboxTrackingFolder(mailbox_id=mailbox.id, exchange_folder_id=folder))
+    world.run()  # through EWS: the folder's hierarchy state kept, the rule onboarded
+    assert {"+", "/"} & set(folder)  # an EWS id, which Graph spells otherwise
+
+    with exchange_double("graph", test_ca, entra) as graph:
+        assert isinstance(graph, GraphDouble)
+        same_folder = graph.server.create_folder(ALICE, "Fabrikam deal", "inbox", folder_id=rest_spellings(folder)[0])
+        raw, message_id = message(ALICE, sender="stranger@elsewhere.test", subject="proposal")
+        graph.deliver(ALICE, raw, folder=same_folder)
+        _move_to_graph(world, graph)
+
+        world.cycle(mailbox)
+
+        moved = world.store.tracking_folders.get(mailbox.id, rule.id)
+        assert (moved.exchange_folder_id, moved.is_enabled) == (same_folder, True)
+        assert moved.folder_onboarding_status is FolderOnboardingStatus.ONBOARDED
+        assert len(world.emails(message_id)) == 1  # the folder is read through Graph
 
 
 def _act_enabled(world: Deployment) -> Mailbox:
