@@ -11,9 +11,11 @@ from devstack import TestCA
 from devstack.entra import EntraMock
 from sync.act.records import ActRecords
 from sync.api.context import ApiContext
+from sync.health.enable_alerts import CODE_TEST_SUCCEEDED
 from sync.incoming.marks import TRACKED_CATEGORY
 from sync.mail.graph.act import STAMP
 from sync.mail.graph.ews_ids import rest_spellings
+from sync.mail.port import INBOX, SENT_ITEMS
 from sync.model import EmailServerProfile, Mailbox, MailboxTrackingFolder
 from sync.model.act import Appointment
 from sync.model.email import ActivityParty
@@ -52,30 +54,42 @@ def _ews_states(mailbox: Mailbox) -> dict[str, str]:
     return {key: mark.sync_state for key, mark in mailbox.watermarks.items() if mark.sync_state}
 
 
+@pytest.mark.parametrize("tested", [False, True], ids=["moved", "moved-then-tested"])
 def test_incoming_goes_on_through_graph_from_the_folder_states_ews_left(
-    ews_deployment: Deployment, test_ca: TestCA, entra: EntraMock
+    ews_deployment: Deployment, test_ca: TestCA, entra: EntraMock, tested: bool
 ) -> None:
+    """Moved alone, or moved then tested (Test & Enable starts the Inbox afresh, R-TE-9; Sent Items keeps EWS's
+    state)."""
     world = ews_deployment
+    org = world.store.get_organization()
+    org.auto_track_sent_folder_items = True
+    world.store.organization.upsert(org)
     mailbox = world.user_mailbox(ALICE)
     before_raw, before_id = message(ALICE, subject="Tracked through EWS")
     world.server.deliver(ALICE, before_raw)
     world.run()
     assert len(world.emails(before_id)) == 1
     left_by_ews = _ews_states(world.store.get_mailbox(mailbox.id))
-    assert left_by_ews and not any(s.startswith("http") for s in left_by_ews.values())
+    assert {INBOX, SENT_ITEMS} <= set(left_by_ews) and not any(s.startswith("http") for s in left_by_ews.values())
 
     with exchange_double("graph", test_ca, entra) as graph:
         graph.deliver(ALICE, before_raw)  # the same mailbox, now read through Graph
         after_raw, after_id = message(ALICE, subject="Arrived after the move")
         graph.deliver(ALICE, after_raw)
+        sent_raw, sent_id = message("carol@fabrikam.test", sender=ALICE, subject="Sent from Outlook after the move")
+        graph.deliver(ALICE, sent_raw, folder="sentitems")
         _move_to_graph(world, graph)
+        if tested:
+            report = ApiContext(world.settings, lambda: world.store).test_and_enable().run(mailbox.id)
+            assert report.incoming is TestStatus.SUCCESS
 
         world.cycle(mailbox)
 
         stored = world.store.get_mailbox(mailbox.id)
         assert stored.enabled_for_incoming and stored.transient_failure_count == 0
-        assert list(world.store.alerts.partition(mailbox.id)) == []
+        assert [a.code for a in world.store.alerts.partition(mailbox.id)] == ([CODE_TEST_SUCCEEDED] if tested else [])
         assert len(world.emails(after_id)) == 1
+        assert len(world.emails(sent_id)) == 1
         assert len(world.emails(before_id)) == 1  # tracked once, through EWS
         assert all(s.startswith("http") for s in _ews_states(stored).values())  # Graph's delta links now
 
