@@ -56,6 +56,7 @@ from sync.incoming.sent_lookup import find_sent, indexed_email, named_email, sum
 from sync.incoming.smart import address_hashes, smart_match, subject_signature
 from sync.incoming.write_behind import WriteBehind, email_key, signature_key, token_key
 from sync.incoming.write_behind import conversation_key as conversation_touch
+from sync.mail.importance import Importance
 from sync.mail.mime import ParsedMessage, parse_message
 from sync.mail.mime_guards import MessageOverLimit, MimeLimits
 from sync.mail.port import INBOX_CONTEXT, FolderContext, FolderRole
@@ -70,6 +71,7 @@ from sync.model.options import (
     EntityType,
     IncomingDeliveryMethod,
     ParticipationType,
+    Priority,
 )
 from sync.model.profile import EmailServerProfile
 from sync.model.records import SystemUser
@@ -80,6 +82,7 @@ from sync.store.schema import owned_mailbox_id
 from sync.store.store import Store
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+PRIORITY_OF: dict[Importance, Priority] = {"high": Priority.HIGH, "normal": Priority.NORMAL, "low": Priority.LOW}
 _CONTENT_TYPE = re.compile(r"^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$")
 
 
@@ -474,6 +477,7 @@ class IncomingProcessor:
             description=html if body_ref is None and html else None,
             body_blob=body_ref,
             body_preview=(parsed.text_body or "")[:2048],
+            priority=PRIORITY_OF[parsed.importance or "normal"],  # R-REC-1: the Importance the sender set
             mime_type="message/rfc822",
             parties=[sender, *recipients],
             sender=parsed.from_[0].address[:250],

@@ -25,6 +25,7 @@ from email.message import Message
 
 from sync.mail import headers
 from sync.mail.addresses import Address, parse_address_list
+from sync.mail.importance import importance
 from sync.mail.mime_feed import feed
 from sync.mail.mime_guards import (
     MAX_HEADER_BLOCK_BYTES,
@@ -123,6 +124,7 @@ def _build(
         thread_topic=head.text("Thread-Topic"),
         auto_submitted=head.text("Auto-Submitted"),
         precedence=head.text("Precedence"),
+        importance=importance(head.text),
         x_auto_response_suppress=head.text("X-Auto-Response-Suppress"),
         list_id=head.text("List-Id"),
         return_path=head.text("Return-Path"),

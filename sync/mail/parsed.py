@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sync.mail.addresses import Address
+from sync.mail.importance import Importance
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class ParsedMessage:
     thread_topic: str | None
     auto_submitted: str | None
     precedence: str | None
+    importance: Importance | None  # as the sender marked it (``importance.py``); None: not marked
     x_auto_response_suppress: str | None
     list_id: str | None
     return_path: str | None

@@ -198,7 +198,7 @@ class Email(Entity):
     delivery_priority: Priority = Priority.NORMAL
     """The priority it is sent with. Default: normal."""
     priority: Priority = Priority.NORMAL
-    """The email's importance. Default: normal."""
+    """The email's importance: for tracked mail, as the sender marked it (Importance, X-Priority). Default: normal."""
     delayed_email_send_time: datetime | None = None
     """Not sent before this time."""
     postpone_email_processing_until: datetime | None = None

@@ -27,6 +27,7 @@ from sync.model.options import (
     EntityType,
     FilteringMethod,
     IncomingDeliveryMethod,
+    Priority,
     ServerType,
 )
 from sync.model.profile import TlsMode
@@ -78,6 +79,27 @@ def test_imap_mail_from_a_contact_is_tracked_with_its_parties(world: World) -> N
     stored = world.store.get_mailbox(mailbox.id)
     assert stored.watermarks["INBOX"].last_uid == 2
     assert stored.items_processed_for_last_sync == 2 and stored.no_email_count == 0
+
+
+def test_the_importance_the_sender_set_is_the_emails_priority(world: World) -> None:
+    """R-REC-1: Outlook's Importance, or the X-Priority other clients write; none keeps the normal priority."""
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    marked = {
+        "Urgent": {"Importance": "High", "X_Priority": "1"},
+        "Whenever": {"X_Priority": "5 (Lowest)"},
+        "Plain": {},
+    }
+    for subject, headers in marked.items():
+        world.server.deliver(mailbox.email_address or "", message(mailbox.email_address or "", subject=subject,
+                                                                  **headers)[0])  # fmt: skip
+
+    world.cycle(mailbox)
+
+    assert {e.subject: e.priority for e in _emails(world, mailbox.id)} == {
+        "Urgent": Priority.HIGH,
+        "Whenever": Priority.LOW,
+        "Plain": Priority.NORMAL,
+    }
 
 
 def test_a_reply_to_tracked_mail_correlates_and_inherits_regarding(world: World) -> None:
