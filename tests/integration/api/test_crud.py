@@ -313,6 +313,26 @@ def test_tracking_folders_of_a_user_mailbox(admin: TestClient) -> None:
     assert refused.status_code == 422
 
 
+def test_a_mailbox_tracks_at_most_the_organizations_cap_of_folders(admin: TestClient) -> None:
+    """R-FLT-3: 25 folder rules per mailbox by default; one more is refused and names the cap."""
+    user = created(admin.post("/api/users", json={"full_name": "Many Folders", "internal_email_address": unique("mf")}))
+    exchange = created(admin.post("/api/profiles", json=profile_body(name="Exchange cap", server_type=0)))
+    mailbox_path = f"/api/mailboxes/{user['default_mailbox_id']}"
+    etag = admin.get(mailbox_path).headers["ETag"]
+    moved = admin.patch(mailbox_path, json={"email_server_profile_id": exchange["id"]}, headers={"If-Match": etag})
+    assert moved.status_code == 200, moved.text
+    cap = admin.get("/api/organization").json()["max_folder_based_tracking_mappings"]  # 25 unless lowered
+    for number in range(cap):
+        created(admin.post(f"{mailbox_path}/tracking-folders", json={"exchange_folder_id": f"AAMk{number}"}))
+
+    refused = admin.post(f"{mailbox_path}/tracking-folders", json={"exchange_folder_id": "AAMk-one-more"})
+
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [
+        {"field": "exchange_folder_id", "reason": "a mailbox tracks at most 25 folders"}
+    ]
+
+
 def test_emails_are_listed_and_read(admin: TestClient, isolated_store: Store) -> None:
     from sync.model import Email  # noqa: PLC0415
     from sync.model.options import EmailDirection  # noqa: PLC0415

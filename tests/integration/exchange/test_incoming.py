@@ -46,6 +46,21 @@ def test_a_second_cycle_fetches_only_what_is_new(deployment: Deployment) -> None
     assert deployment.server.count(Op.FETCH) == 1  # only the new message is downloaded
 
 
+def test_only_the_inbox_itself_is_read_without_a_rule(deployment: Deployment) -> None:
+    """R-IN-1: an Inbox subfolder is read only when a tracking rule names it."""
+    mailbox = deployment.user_mailbox(ALICE)
+    folder = deployment.server.create_folder(ALICE, "inbox", "Newsletters")
+    in_folder, folder_message_id = message(ALICE, subject="Filed by an Outlook rule")
+    in_inbox, inbox_message_id = message(ALICE, subject="In the Inbox")
+    deployment.server.deliver(ALICE, in_folder, folder=folder)
+    deployment.server.deliver(ALICE, in_inbox)
+
+    deployment.cycle(mailbox)
+
+    assert len(deployment.emails(inbox_message_id)) == 1
+    assert deployment.emails(folder_message_id) == []
+
+
 def test_mail_in_a_tracked_subfolder_is_tracked_regarding_the_rule_record(deployment: Deployment) -> None:
     mailbox = deployment.user_mailbox(ALICE, FilteringMethod.RESPONSES_TO_CRM_EMAIL)
     folder = deployment.server.create_folder(ALICE, "inbox", "Fabrikam deal")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import imaplib
+import json
 import threading
 from datetime import timedelta
 from email.message import EmailMessage
@@ -99,6 +100,22 @@ def test_the_importance_the_sender_set_is_the_emails_priority(world: World) -> N
         "Urgent": Priority.HIGH,
         "Whenever": Priority.LOW,
         "Plain": Priority.NORMAL,
+    }
+
+
+def test_auto_submitted_and_reply_to_are_kept_with_the_email(world: World) -> None:
+    """R-IN-12: no auto-reply detection of its own is asked of SSS; the headers customer logic needs are kept."""
+    mailbox = world.user_mailbox(world.imap, FilteringMethod.ALL_EMAIL)
+    raw, _ = message(mailbox.email_address or "", subject="Out of office", Auto_Submitted="auto-replied",
+                     Reply_To="desk@fabrikam.test")  # fmt: skip
+    world.server.deliver(mailbox.email_address or "", raw)
+
+    world.cycle(mailbox)
+
+    (email,) = _emails(world, mailbox.id)
+    assert json.loads(email.internet_message_headers or "{}") == {
+        "Auto-Submitted": "auto-replied",
+        "Reply-To": "desk@fabrikam.test",
     }
 
 
