@@ -34,6 +34,7 @@ from sync.errors import AlreadyExists, ConcurrencyConflict, NotFound, SyncError,
 from sync.incoming.correlate import subject_key
 from sync.incoming.dedupe import message_key
 from sync.incoming.resolve import resolve_recipients
+from sync.incoming.smart import address_hashes, subject_signature
 from sync.model import Email, Mailbox, OrganizationSettings, Queue, SystemUser
 from sync.model.email import MAX_INLINE_BODY_CHARS, ActivityParty, AttachmentMeta
 from sync.model.fields import EntityRef, normalize_address, utcnow
@@ -57,6 +58,8 @@ MAX_RECIPIENTS = 500
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _TOKEN = re.compile(r"^[^\s\x00-\x1f\x7f]{1,50}$")
 SENDABLE = (EmailStatus.DRAFT, EmailStatus.FAILED)
+# whose addresses a reply shares (From, To, Cc): hashed for smart matching, as for tracked mail
+SMART_PARTIES = (ParticipationType.SENDER, ParticipationType.TO_RECIPIENT, ParticipationType.CC_RECIPIENT)
 
 
 class SendAsDenied(SyncError):
@@ -438,7 +441,9 @@ class OutgoingEmails:
         self, email: Email, org: OrganizationSettings, mailbox_id: str, also: Callable[[], object] | None = None
     ) -> None:
         """Token (and a Message-ID that does not name the email) -> this email, before the email can go out
-        (R-COR-2/3); ``also`` alongside. A Message-ID SendEmail made names the email: it needs no row."""
+        (R-COR-2/3); with smart matching on, its subject and addresses too, so a reply that lost every header
+        still finds it (R-COR-15, R-OUT-6); ``also`` alongside. A Message-ID SendEmail made names the email: it
+        needs no row."""
         summary = EmailSummary(
             email_id=email.id,
             regarding=email.regarding,
@@ -453,6 +458,13 @@ class OutgoingEmails:
         if email.tracking_token:
             token = email.tracking_token
             writes.append(lambda: self.store.token_index.add(token, summary))
+        signature = subject_signature(email.subject, org) if org.enable_smart_matching else None
+        if signature:
+            hashes = address_hashes(
+                [p.address_used or "" for p in email.parties if p.participation in SMART_PARTIES], org
+            )
+            created = email.created_on or utcnow()
+            writes.append(lambda: self.store.smart_index.add(signature, summary, hashes, created))
         overlap(writes)
 
     def _save(self, email: Email) -> Email:

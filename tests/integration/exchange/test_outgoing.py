@@ -12,10 +12,10 @@ from sync.incoming.dedupe import message_key
 from sync.model import Contact, Mailbox
 from sync.model.email import Email, RecipientStatus
 from sync.model.fields import EntityRef, utcnow
-from sync.model.options import EmailDirection, EmailStatus, EntityType
+from sync.model.options import CorrelationMethod, EmailDirection, EmailStatus, EntityType, FilteringMethod
 from sync.outgoing.submit import DraftSpec, OutgoingEmails, PartyInput
 from sync.outgoing.sweep import OutboxSweep
-from tests.integration.exchange.conftest import ALICE, BOB, Deployment
+from tests.integration.exchange.conftest import ALICE, BOB, Deployment, message
 from tests.integration.exchange.doubles import Op
 
 pytestmark = pytest.mark.integration
@@ -156,3 +156,23 @@ def test_our_email_found_in_sent_items_is_not_tracked_twice(deployment: Deployme
 
     tracked = [deployment.store.get_email(i) for i in deployment.emails(email.message_id or "")]
     assert [e.id for e in tracked if e.direction is EmailDirection.OUTGOING] == [email.id]
+
+
+def test_a_reply_that_lost_every_header_finds_the_crm_email_by_subject_and_addresses(deployment: Deployment) -> None:
+    """R-COR-15, R-OUT-6: with smart matching on, an email sent from the CRM is in the smart-match index too."""
+    org = deployment.store.get_organization()
+    org.enable_smart_matching = True
+    deployment.store.organization.upsert(org)
+    mailbox = deployment.user_mailbox(ALICE, FilteringMethod.RESPONSES_TO_CRM_EMAIL)
+    sent = send_from(deployment, mailbox, "Pricing for Fabrikam")
+    deployment.run()
+    assert deployment.store.get_email(sent.id).status is EmailStatus.SENT
+    # Carol answers from a client that keeps neither the token nor In-Reply-To, References or Thread-Index
+    reply, reply_id = message(ALICE, sender="carol@fabrikam.test", subject="RE: Pricing for Fabrikam")
+    deployment.server.deliver(ALICE, reply)
+
+    deployment.cycle(mailbox)
+
+    [tracked] = deployment.emails(reply_id)
+    email = deployment.store.get_email(tracked)
+    assert (email.correlation_method, email.correlated_activity_id) == (CorrelationMethod.SMART_MATCHING, sent.id)
