@@ -57,6 +57,7 @@ from sync.act.records import ActRecords
 from sync.errors import ConcurrencyConflict, NotFound
 from sync.health.alerts import Alerts, mailbox_ref, scheduling_conflict_text
 from sync.incoming.marks import TRACKED_CATEGORY
+from sync.incoming.resolve import resolve_sender
 from sync.mail.errors import MailAuthenticationError, MailServerError, ServerBusy, TransientMailError
 from sync.model import Contact, ExchangeSyncIdMapping, Mailbox, OrganizationSettings, SchedulingConflict
 from sync.model.act import Appointment, AppointmentState, AppointmentStatus, FilterRule, Task
@@ -610,12 +611,13 @@ class ActCycle:
         return EntityRef(type=EntityType.SYSTEM_USER, id=self.user_id)
 
     def _resolve(self, address: str) -> EntityRef | None:
-        """The record an address stands for; the mailbox's own Exchange address is its user (R-ACT-20)."""
+        """The record an address stands for, chosen as an email's sender is (R-RES-12: a record the user owns,
+        active before inactive, user, contact, account, lead, queue; never a disabled user); the mailbox's own
+        Exchange address is its user (R-ACT-20)."""
         if self.mailbox.email_address and normalize_address(address) == normalize_address(self.mailbox.email_address):
             return self._me
         matches_ = self.store.address_index.lookup(address)
-        first = matches_[0] if matches_ else None
-        return EntityRef(type=first.type, id=first.id) if first is not None else None
+        return resolve_sender(address, "", matches_, self._org, self.user_id).party.party if matches_ else None
 
     def _save_watermark(self, key: str, watermark: FolderWatermark) -> None:
         def save(m: Mailbox) -> None:

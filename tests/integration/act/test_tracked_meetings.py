@@ -10,7 +10,7 @@ import pytest
 
 from sync.crm.records import RecordService
 from sync.incoming.marks import TRACKED_CATEGORY
-from sync.model import Contact
+from sync.model import Account, Contact
 from sync.model.act import Appointment
 from sync.model.fields import SYSTEM_USER, EntityRef
 from sync.model.options import EntityType, ParticipationType
@@ -52,6 +52,26 @@ def test_r_act_13_r_act_20_an_invitation_alice_tracks_keeps_its_organizer_and_ma
         [(act.user, ALICE), (None, "carol@elsewhere.test")], key=str
     )  # Alice, an attendee, tracked it (R-ACT-20); she is not its organizer
     assert tracked(act, subject).created_by == SYSTEM_USER  # R-REC-12: not the organizer's mailbox
+
+
+def test_r_res_12_an_attendee_resolves_as_an_emails_sender_would(act: ActWorld) -> None:
+    """One address on an account and a contact: the contact, as for a sender (the account's index row comes first)."""
+    shared = f"office-{uuid.uuid4().hex[:6]}@fabrikam.test"
+    records = RecordService(act.store)
+    records.create(Account(name="Fabrikam front desk", email_address1=shared))
+    dana = records.create(Contact(last_name="Dana", email_address1=shared))
+    assert [m.type for m in act.store.address_index.lookup(shared)] == [EntityType.ACCOUNT, EntityType.CONTACT]
+    subject = f"Site visit {uuid.uuid4().hex[:6]}"
+    act.ews.create_calendar_item(
+        ALICE, subject=subject, start=SOON + timedelta(days=3), end=SOON + timedelta(days=3, hours=1),
+        categories=[TRACKED_CATEGORY], required_attendees=[Attendee(shared)],
+    )  # fmt: skip
+
+    act.cycle()
+
+    assert roles(tracked(act, subject))[ParticipationType.REQUIRED_ATTENDEE] == [
+        (EntityRef(type=EntityType.CONTACT, id=dana.id), shared)
+    ]
 
 
 def test_r_act_13_an_appointment_alice_organizes_in_outlook_has_her_as_organizer(act: ActWorld) -> None:
