@@ -250,11 +250,17 @@ class GraphActMailbox:
         return bool(state) and act_state.decode(state) is None  # an EWS sync state: the profile used EWS before
 
     def own_ids(self, object_type: EntityType, item_ids: Sequence[str]) -> dict[str, str]:
-        """Each EWS id's URL-safe spellings (``ews_ids.py``), asked with :meth:`gone`: the one Graph has is ours."""
-        spellings = {ews_id: ews_ids.rest_spellings(ews_id) for ews_id in item_ids}
-        missing = self.gone(object_type, sorted({s for found in spellings.values() for s in found}))
-        own = {ews_id: [s for s in found if s not in missing] for ews_id, found in spellings.items()}
-        return {ews_id: found[0] for ews_id, found in own.items() if len(found) == 1}
+        """Each EWS id's URL-safe spellings (``ews_ids.py``) asked in turn with :meth:`gone`, the second only where
+        the first is not found: the one Graph has is ours. An id without ``/`` or ``+`` is its own REST id and
+        costs no request (so a link moved already is not asked again when a crash repeats the move)."""
+        left = {ews_id: ews_ids.rest_spellings(ews_id) for ews_id in item_ids if ews_ids.needs_spelling(ews_id)}
+        own: dict[str, str] = {}
+        for turn in range(2):
+            asked = {ews_id: found[turn] for ews_id, found in left.items() if len(found) > turn}
+            missing = self.gone(object_type, sorted(set(asked.values()))) if asked else set()
+            own |= {ews_id: spelling for ews_id, spelling in asked.items() if spelling not in missing}
+            left = {ews_id: found for ews_id, found in left.items() if ews_id not in own}
+        return own
 
     def create(
         self, object_type: EntityType, fields: Mapping[str, object], crm_ref: str, *, send_invitations: bool = False

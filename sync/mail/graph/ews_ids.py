@@ -9,6 +9,11 @@ URL-safe spellings are candidates and Graph itself tells which item exists (``Gr
 from __future__ import annotations
 
 
+def needs_spelling(ews_id: str) -> bool:
+    """Whether Graph spells the id otherwise: only ``/`` and ``+`` are not URL-safe."""
+    return "/" in ews_id or "+" in ews_id
+
+
 def rest_spellings(ews_id: str) -> tuple[str, ...]:
     """The candidates, without repeats: one when the id has neither ``/`` nor ``+`` (it is its own REST id)."""
     slash_to_dash = ews_id.replace("/", "-").replace("+", "_")

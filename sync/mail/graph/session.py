@@ -84,15 +84,16 @@ class GraphSession:
         carried: list[RuleChange] = []
         for rule in plan.rules:
             own = self._own_folder_id(rule.folder_id)
-            moved = own is not None and own != rule.folder_id
-            rules.append(dataclasses.replace(rule, folder_id=own) if moved and own else rule)
-            if moved and own:
+            rules.append(rule if own is None else dataclasses.replace(rule, folder_id=own))
+            if own is not None:
                 carried.append(RuleChange(rule.rule_id, folder_id=own))
         return dataclasses.replace(plan, rules=tuple(rules)), tuple(carried)
 
     def _own_folder_id(self, ews_id: str) -> str | None:
-        """The one spelling of ``ews_id`` Graph has a folder by (a GET of its id per spelling), else None."""
-        found = []
+        """The spelling of ``ews_id`` Graph has a folder by (a GET of its id per spelling, the second only when the
+        first is not found), else None; an id with neither ``/`` nor ``+`` is its own and costs no request."""
+        if not ews_ids.needs_spelling(ews_id):
+            return None
         for spelling in ews_ids.rest_spellings(ews_id):
             path = f"{self.user}/mailFolders/{quote(spelling, safe='')}"
             try:
@@ -101,8 +102,8 @@ class GraphSession:
                 if not any(code in exc.code for code in FOLDER_NOT_FOUND):
                     raise
                 continue
-            found.append(spelling)
-        return found[0] if len(found) == 1 else None
+            return spelling
+        return None
 
     def _hierarchy(self, link: str | None) -> tuple[HierarchyChanges, str | None]:
         """No change since ``link``: nothing to do. Otherwise the folders under the Inbox, all of them."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sync.mail.graph.ews_ids import rest_spellings
+from sync.mail.graph.ews_ids import needs_spelling, rest_spellings
 
 
 def test_an_id_with_slashes_and_pluses_has_both_url_safe_spellings() -> None:
@@ -11,3 +11,8 @@ def test_an_id_with_slashes_and_pluses_has_both_url_safe_spellings() -> None:
 
 def test_an_id_without_them_is_its_own_rest_id() -> None:
     assert rest_spellings("AAMkADQxMTViNmEz") == ("AAMkADQxMTViNmEz",)
+
+
+def test_only_ids_with_a_slash_or_a_plus_need_another_spelling() -> None:
+    assert needs_spelling("AAMk/oC==") and needs_spelling("AAMk+oC==")
+    assert not needs_spelling("AAMk-oC_KF==")
