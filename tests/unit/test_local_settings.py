@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from devstack.local_settings import DEV_DIGEST, dev_values, read_values, write
+from sync.settings import load_settings, setting_names
 
 OWN = "a" * 64
 
@@ -37,3 +40,15 @@ def test_the_file_is_in_the_functions_format_and_private(tmp_path: Path) -> None
     assert json.loads(path.read_text()) == {"IsEncrypted": False, "Values": {"A": "1"}, "Host": {"LocalHttpPort": 7071}}
     assert path.stat().st_mode & 0o077 == 0
     assert read_values(path) == {"A": "1"}
+
+
+def test_dev_mailboxes_are_polled_every_minute_unless_set_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    for names in setting_names().values():
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+    for name, value in _values({}, "1" * 64).items():  # as the dev host loads local.settings.json
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    cadence = load_settings()
+    assert (cadence.poll_idle_max_minutes, cadence.poll_cycles_per_hour) == (1, 0)  # 0: no poll budget
+    assert _values({"SYNC_POLL_IDLE_MAX_MINUTES": "12"}, "1" * 64)["SYNC_POLL_IDLE_MAX_MINUTES"] == "12"
