@@ -34,6 +34,7 @@ from sync.errors import SecretError, ValidationFailed
 from sync.health.alerts import Alerts, AlertText, act_other_organization_text
 from sync.health.enable_alerts import FAILURE_CODES, failure_text, success_text
 from sync.health.profile_alerts import ProfileAlerts
+from sync.health.server_text import one_server_line, safe_code
 from sync.incoming.classify import GENERATED_HEADER
 from sync.mail import egress
 from sync.mail.errors import MailAuthenticationError, MailServerError, PermanentMailError, TransientMailError
@@ -81,6 +82,12 @@ class Problem:
     code: str
     message: str
     fix: str | None = None  # what to change, naming the field or setting, when the fix is known
+
+
+def problems_text(problems: list[Problem]) -> str:
+    """A failed test as a mailbox's last error: each workload's code and message."""
+    text = "; ".join(f"{p.workload} {safe_code(p.code)}: {one_server_line(p.message)}" for p in problems)
+    return f"Test & Enable failed: {text}"[:2048]
 
 
 # What an administrator changes for each configuration problem found before any connection is made.
@@ -511,6 +518,12 @@ class TestAndEnable:
                 m.transient_failure_count = 0
                 m.last_sync_error_count = 0
                 m.receiving_postponed_until = None
+            if report.problems:  # the mailbox's last error, as a cycle's: its health and the console show it
+                m.last_sync_error = problems_text(report.problems)
+                m.last_sync_error_code = None
+                m.last_sync_error_occurred_on = now
+                if report.incoming is TestStatus.FAILURE:  # the count is incoming's failures in a row
+                    m.last_sync_error_count += 1
 
         return self.store.mailboxes.modify(mailbox_id, "mailbox", write)
 

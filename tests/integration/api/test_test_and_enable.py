@@ -158,11 +158,17 @@ def test_an_unreachable_host_fails_and_a_later_success_dismisses_the_alert(
     codes = {p["workload"]: p["code"] for p in result["problems"]}
     assert codes == {"incoming": "ConnectionFailed", "outgoing": "ConnectionFailed"}
     assert any(a["code"] == CODE_TEST_INCOMING_FAILED for a in alerts_of(admin, mailbox_id=mailbox_id))
+    health = admin.get(f"/api/mailboxes/{mailbox_id}/health").json()  # the failure is the mailbox's last error
+    assert health["state"] == "failing" and health["last_error"]["count"] == 1
+    assert "incoming ConnectionFailed" in health["last_error"]["message"]
+    assert "outgoing ConnectionFailed" in health["last_error"]["message"]
+    assert admin.get(f"/api/profiles/{dead.id}/health").json()["failing_last_hour"] == 1
 
     # a mailbox moved to another profile is given its password again (it was for the old profile's servers)
     moved = {"email_server_profile_id": mail_world.profile.id, "password": MAIL_PASSWORD}
     admin.patch(f"/api/mailboxes/{mailbox_id}", json=moved)
     assert admin.post(f"/api/mailboxes/{mailbox_id}/test-and-enable").json()["succeeded"]
+    assert admin.get(f"/api/mailboxes/{mailbox_id}/health").json()["state"] == "healthy"
     open_codes = {a["code"] for a in alerts_of(admin, mailbox_id=mailbox_id) if a["regarding"]["id"] == mailbox_id}
     assert open_codes == {CODE_TEST_SUCCEEDED}  # the mailbox's failure alerts are dismissed
     dismissed = alerts_of(admin, mailbox_id=mailbox_id, include_dismissed="true")
