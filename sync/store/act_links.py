@@ -151,14 +151,7 @@ class ActLinks:
             if synced_version is not None:
                 mark_synced(stored, synced_version)
 
-        lookup = ExchangeItemLookup(
-            mailbox_id=link.mailbox_id, exchange_entry_id=exchange_entry_id,
-            object_id=link.object_id, object_type=link.object_type,
-        )  # fmt: skip
-        # independent writes, together: a lookup is trusted only when its link names the same item (by_item)
-        saved: list[ExchangeSyncIdMapping] = []
-        overlap([lambda: saved.append(self.apply(link, attached)), lambda: self.lookups.upsert(lookup)])
-        return saved[0]
+        return self._point(link, exchange_entry_id, attached)
 
     def rekey(self, link: ExchangeSyncIdMapping, exchange_entry_id: str) -> ExchangeSyncIdMapping:
         """The same item under another id (its profile moved to another API): the link and its lookup row follow,
@@ -168,14 +161,22 @@ class ActLinks:
         def moved(stored: ExchangeSyncIdMapping) -> None:
             stored.exchange_entry_id = exchange_entry_id
 
+        saved = self._point(link, exchange_entry_id, moved)
+        if old and old != exchange_entry_id:
+            self.lookups.delete_key(link.mailbox_id, lookup_key(old))
+        return saved
+
+    def _point(
+        self, link: ExchangeSyncIdMapping, exchange_entry_id: str, change: Callable[[ExchangeSyncIdMapping], None]
+    ) -> ExchangeSyncIdMapping:
+        """``change`` on the link, and the lookup row of ``exchange_entry_id`` naming its record."""
         lookup = ExchangeItemLookup(
             mailbox_id=link.mailbox_id, exchange_entry_id=exchange_entry_id,
             object_id=link.object_id, object_type=link.object_type,
         )  # fmt: skip
+        # independent writes, together: a lookup is trusted only when its link names the same item (by_item)
         saved: list[ExchangeSyncIdMapping] = []
-        overlap([lambda: saved.append(self.apply(link, moved)), lambda: self.lookups.upsert(lookup)])
-        if old and old != exchange_entry_id:
-            self.lookups.delete_key(link.mailbox_id, lookup_key(old))
+        overlap([lambda: saved.append(self.apply(link, change)), lambda: self.lookups.upsert(lookup)])
         return saved[0]
 
     def apply(
