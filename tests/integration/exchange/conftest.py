@@ -13,7 +13,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -23,17 +23,23 @@ import pytest
 
 from devstack import TestCA
 from devstack.entra import CLIENT_ID, CLIENT_SECRET, EntraMock
+from sync.act.records import ActRecords
+from sync.api.context import ApiContext
 from sync.auth.secrets import SecretBox, seal_field
 from sync.crm.records import RecordService
 from sync.devhost import DevHost, RunReport
 from sync.mailboxes.provisioning import Provisioning
 from sync.model import Account, Contact, EmailServerProfile, Mailbox, SystemUser
+from sync.model.act import Appointment
+from sync.model.email import ActivityParty
 from sync.model.fields import utcnow
 from sync.model.options import (
+    ActDeliveryMethod,
     CredentialRetrieval,
     EmailAddressApproval,
     ExchangeApi,
     FilteringMethod,
+    ParticipationType,
     ServerType,
     TestStatus,
 )
@@ -141,6 +147,30 @@ class Deployment:
 
     def emails(self, message_id: str) -> list[str]:
         return [e.id for e in self.store.emails.query("message_id eq @m", {"m": message_id})]
+
+    def act_mailbox(self, address: str) -> Mailbox:
+        """A user's mailbox synchronizing appointments, contacts and tasks, tested and on the ACT schedule."""
+        mailbox = self.user_mailbox(address)
+
+        def act_on(m: Mailbox) -> None:
+            m.act_method = ActDeliveryMethod.SERVER_SIDE_SYNC
+
+        self.store.mailboxes.modify(mailbox.id, "mailbox", act_on)
+        report = ApiContext(self.settings, lambda: self.store).test_and_enable().run(mailbox.id)
+        assert report.act is TestStatus.SUCCESS
+        return self.store.get_mailbox(mailbox.id)
+
+    def meeting(self, mailbox: Mailbox, subject: str, start: datetime) -> Appointment:
+        """An hour's appointment in the CRM that the mailbox's user organizes."""
+        assert mailbox.owner is not None
+        made = ActRecords(self.store).create(
+            Appointment(
+                subject=subject, scheduled_start=start, scheduled_end=start + timedelta(hours=1),
+                parties=[ActivityParty(participation=ParticipationType.ORGANIZER, party=mailbox.owner)],
+            )
+        )  # fmt: skip
+        assert isinstance(made, Appointment)
+        return made
 
 
 def message(to: str, *, sender: str = "carol@fabrikam.test", subject: str = "Hello") -> tuple[bytes, str]:

@@ -6,12 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.act.records import ActRecords
-from sync.api.context import ApiContext
-from sync.model import Mailbox
-from sync.model.act import Appointment
-from sync.model.email import ActivityParty
-from sync.model.options import ActDeliveryMethod, ParticipationType, TestStatus
 from sync.scheduling.act_scheduler import schedule_act_now
 from tests.integration.act.remote import ActRemote, EwsRemote, GraphRemote
 from tests.integration.exchange.conftest import ALICE, Deployment
@@ -25,24 +19,11 @@ def test_an_appointment_reaches_outlook_and_an_outlook_edit_comes_back(deploymen
     server = deployment.server
     assert isinstance(server, EwsDouble | GraphDouble)
     remote: ActRemote = EwsRemote(server.server) if isinstance(server, EwsDouble) else GraphRemote(server.server)
-    mailbox = deployment.user_mailbox(ALICE)
+    mailbox = deployment.act_mailbox(ALICE)
+    assert mailbox.act_due_row_key is not None  # on the ACT schedule
 
-    def act_on(m: Mailbox) -> None:
-        m.act_method = ActDeliveryMethod.SERVER_SIDE_SYNC
-
-    deployment.store.mailboxes.modify(mailbox.id, "mailbox", act_on)
-    report = ApiContext(deployment.settings, lambda: deployment.store).test_and_enable().run(mailbox.id)
-    assert report.act is TestStatus.SUCCESS
-    assert deployment.store.get_mailbox(mailbox.id).act_due_row_key is not None  # on the ACT schedule
-
-    assert mailbox.owner is not None
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    meeting = ActRecords(deployment.store).create(
-        Appointment(
-            subject="Quarterly review", scheduled_start=start, scheduled_end=start + timedelta(hours=1),
-            parties=[ActivityParty(participation=ParticipationType.ORGANIZER, party=mailbox.owner)],
-        )
-    )  # fmt: skip
+    meeting = deployment.meeting(mailbox, "Quarterly review", start)
 
     deployment.run()  # the ACT timer claims the mailbox; the act-work trigger runs its cycle
 

@@ -9,7 +9,6 @@ import pytest
 
 from devstack import TestCA
 from devstack.entra import EntraMock
-from sync.act.records import ActRecords
 from sync.api.context import ApiContext
 from sync.health.enable_alerts import CODE_TEST_SUCCEEDED
 from sync.incoming.marks import TRACKED_CATEGORY
@@ -17,14 +16,10 @@ from sync.mail.graph.act import STAMP
 from sync.mail.graph.ews_ids import rest_spellings
 from sync.mail.port import INBOX, SENT_ITEMS
 from sync.model import EmailServerProfile, Mailbox, MailboxTrackingFolder
-from sync.model.act import Appointment
-from sync.model.email import ActivityParty
 from sync.model.options import (
-    ActDeliveryMethod,
     EntityType,
     ExchangeApi,
     FolderOnboardingStatus,
-    ParticipationType,
     ServerType,
     TestStatus,
 )
@@ -119,17 +114,6 @@ def test_tracking_rules_follow_their_folders_to_the_ids_graph_gives_them(
         assert len(world.emails(message_id)) == 1  # the folder is read through Graph
 
 
-def _act_enabled(world: Deployment) -> Mailbox:
-    mailbox = world.user_mailbox(ALICE)
-
-    def act_on(m: Mailbox) -> None:
-        m.act_method = ActDeliveryMethod.SERVER_SIDE_SYNC
-
-    world.store.mailboxes.modify(mailbox.id, "mailbox", act_on)
-    assert ApiContext(world.settings, lambda: world.store).test_and_enable().run(mailbox.id).act is TestStatus.SUCCESS
-    return mailbox
-
-
 def _linked_items(world: Deployment, mailbox: Mailbox) -> dict[str, str]:
     """Record id -> the Exchange item id its link holds."""
     links = world.store.act_links.of_type(mailbox.id, EntityType.APPOINTMENT)
@@ -144,15 +128,9 @@ def test_act_links_made_through_ews_follow_their_items_to_the_ids_graph_gives_th
     ews_deployment: Deployment, test_ca: TestCA, entra: EntraMock
 ) -> None:
     world = ews_deployment
-    mailbox = _act_enabled(world)
-    assert mailbox.owner is not None
+    mailbox = world.act_mailbox(ALICE)
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    meeting = ActRecords(world.store).create(
-        Appointment(
-            subject="Made in the CRM", scheduled_start=start, scheduled_end=start + timedelta(hours=1),
-            parties=[ActivityParty(participation=ParticipationType.ORGANIZER, party=mailbox.owner)],
-        )
-    )  # fmt: skip
+    meeting = world.meeting(mailbox, "Made in the CRM", start)
     ews = _ews(world)
     ews.create_calendar_item(
         ALICE, subject="Tracked in Outlook", start=start + timedelta(days=1), end=start + timedelta(days=1, hours=1),
